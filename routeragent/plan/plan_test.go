@@ -1,0 +1,426 @@
+package plan
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// testConfig has two sites, A and B, and three subnets.
+func testConfig(site string) Config {
+	return Config{
+		Site: site,
+		Subnets: []Subnet{
+			{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Home: "A", Interface: "br100",
+				Gateways: []netip.Addr{netip.MustParseAddr("192.0.2.1")}},
+			{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Home: "B", Interface: "br200",
+				Gateways: []netip.Addr{netip.MustParseAddr("198.51.100.1")}},
+			{Prefix: netip.MustParsePrefix("2001:db8:1::/64"), Home: "A", Interface: "br100",
+				Gateways: []netip.Addr{netip.MustParseAddr("fe80::1"), netip.MustParseAddr("2001:db8:1::1")}},
+		},
+	}
+}
+
+// vm returns a powered-on VM with one adapter per address group; landed
+// is in seconds after t0.
+func vm(id string, landed int, addrGroups ...string) wire.VM {
+	v := wire.VM{UUID: id, Name: "vm-" + id, Host: "esx1", PowerState: wire.PoweredOn, LandedAt: t0.Add(time.Duration(landed) * time.Second)}
+	for i, g := range addrGroups {
+		nic := wire.NIC{MAC: testMAC(id, i), Network: "pg"}
+		for _, a := range strings.Fields(g) {
+			nic.Addresses = append(nic.Addresses, netip.MustParseAddr(a))
+		}
+		v.NICs = append(v.NICs, nic)
+	}
+	return v
+}
+
+func testMAC(id string, i int) wire.MAC {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s/%d", id, i)
+	s := h.Sum32()
+	return wire.MAC{0x02, 0x50, byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}
+}
+
+type report struct {
+	site, cluster string
+	vms           []wire.VM
+}
+
+func rep(site string, vms ...wire.VM) report {
+	return report{site: site, cluster: "cl-" + site, vms: vms}
+}
+
+// routes renders every site's announcements as "SITE KIND PREFIX", sorted.
+func routes(r *Result, sites ...string) []string {
+	var out []string
+	for _, site := range sites {
+		for _, rt := range r.Routes(site) {
+			out = append(out, fmt.Sprintf("%s %s %s", site, rt.Kind, rt.Prefix))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func mustPlanner(t testing.TB, cfg Config) *Planner {
+	t.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPlanScenarios(t *testing.T) {
+	a1, a2, a3 := "192.0.2.11", "192.0.2.12", "192.0.2.13"
+	tests := []struct {
+		name    string
+		cfg     func(Config) Config
+		reports []report
+		want    []string
+	}{
+		{
+			name:    "nothing reported: each subnet at home",
+			reports: nil,
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "one VM moves A to B: host route at B, summary stays at A",
+			reports: []report{rep("A", vm("v1", 0, a1), vm("v2", 0, a2)), rep("B", vm("v3", 10, a3))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.13/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "last member moves: summary moves to B, no host routes, A withdraws",
+			reports: []report{rep("A"), rep("B", vm("v1", 10, a1), vm("v2", 10, a2), vm("v3", 10, a3))},
+			want:    []string{"A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "one VM returns, home policy (DESIGN rule 2): summary back at home A, host routes at B",
+			reports: []report{rep("A", vm("v1", 20, a1)), rep("B", vm("v2", 10, a2), vm("v3", 10, a3))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.12/32", "B host 192.0.2.13/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name: "one VM returns, majority policy: summary stays at B plus one host route at A",
+			cfg: func(c Config) Config {
+				c.Guards.Owner = OwnerMajority
+				return c
+			},
+			reports: []report{rep("A", vm("v1", 20, a1)), rep("B", vm("v2", 10, a2), vm("v3", 10, a3))},
+			want:    []string{"A host 192.0.2.11/32", "A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"},
+		},
+		{
+			name: "majority policy: a tie goes to the home site",
+			cfg: func(c Config) Config {
+				c.Guards.Owner = OwnerMajority
+				return c
+			},
+			reports: []report{rep("A", vm("v1", 20, a1)), rep("B", vm("v2", 10, a2))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.12/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name: "pinned addresses keep the summary at home",
+			cfg: func(c Config) Config {
+				c.Subnets[0].Pinned = []netip.Addr{netip.MustParseAddr("192.0.2.250")}
+				return c
+			},
+			reports: []report{rep("B", vm("v1", 10, a1), vm("v2", 10, a2))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.11/32", "B host 192.0.2.12/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "IPv6 /128 alongside /32",
+			reports: []report{rep("A", vm("v1", 0, a1+" 2001:db8:1::11")), rep("B", vm("v2", 10, a2+" 2001:db8:1::12 fe80::12"))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.12/32", "B host 2001:db8:1::12/128", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "a VM with two NICs in two subnets",
+			reports: []report{rep("A", vm("v1", 0, a1), vm("v5", 0, "198.51.100.5")), rep("B", vm("v2", 10, a2, "198.51.100.12"))},
+			want:    []string{"A host 198.51.100.5/32", "A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.12/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "addresses outside every subnet are never announced",
+			reports: []report{rep("B", vm("v1", 10, "203.0.113.7 2001:db8:ff::7"))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "an address claimed by two VMs gets no host route",
+			reports: []report{rep("A", vm("v1", 0, a1)), rep("B", vm("v2", 10, a1), vm("v3", 10, a3))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.13/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "a VM claimed by two clusters: the later landing wins",
+			reports: []report{rep("B", vm("v1", 10, a1)), rep("A", vm("v1", 20, a1), vm("v2", 0, a2))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"},
+		},
+		{
+			name: "site over its host-route ceiling announces the subnet instead",
+			cfg: func(c Config) Config {
+				c.Guards.HostRouteCeiling = 2
+				return c
+			},
+			reports: []report{rep("A", vm("v0", 0, "192.0.2.100")), rep("B", vm("v1", 10, a1), vm("v2", 10, a2), vm("v3", 10, a3))},
+			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig("A")
+			if tt.cfg != nil {
+				cfg = tt.cfg(cfg)
+			}
+			p := mustPlanner(t, cfg)
+			for _, r := range tt.reports {
+				p.SetCluster(r.site, r.cluster, r.vms)
+			}
+			got := routes(p.Plan(t0.Add(time.Minute)), "A", "B")
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("routes:\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLaterLandingWinsWhateverTheArrivalOrder(t *testing.T) {
+	older := rep("A", vm("v1", 10, "192.0.2.11"), vm("v2", 0, "192.0.2.12"))
+	newer := rep("B", vm("v1", 20, "192.0.2.11"))
+	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.11/32", "B summary 198.51.100.0/24"}
+	for _, order := range [][]report{{older, newer}, {newer, older}} {
+		p := mustPlanner(t, testConfig("A"))
+		for _, r := range order {
+			p.SetCluster(r.site, r.cluster, r.vms)
+		}
+		if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
+			t.Errorf("arrival %s then %s:\n got %q\nwant %q", order[0].site, order[1].site, got, want)
+		}
+	}
+}
+
+func TestSiteEvacuation(t *testing.T) {
+	// Site A is lost: its last report, now stale, still lists its VMs; HA
+	// restarted all of them at B, which reports them with later landings.
+	var atA, atB []wire.VM
+	for i := range 20 {
+		ip := fmt.Sprintf("192.0.2.%d", 10+i)
+		atA = append(atA, vm(fmt.Sprint("v", i), 0, ip))
+		atB = append(atB, vm(fmt.Sprint("v", i), 100, ip))
+	}
+	p := mustPlanner(t, testConfig("B"))
+	p.SetCluster("A", "cl-A", atA)
+	p.SetCluster("B", "cl-B", nil)
+	before := p.Plan(t0.Add(50 * time.Second))
+	if got := routes(before, "A", "B"); !slices.Contains(got, "A summary 192.0.2.0/24") {
+		t.Fatalf("before: %q", got)
+	}
+	p.SetStale("cl-A", true)
+	p.SetCluster("B", "cl-B", atB)
+	res := p.Plan(t0.Add(101 * time.Second))
+	want := []string{"A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"}
+	if got := routes(res, "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("after evacuation:\n got %q\nwant %q", got, want)
+	}
+	if !slices.Equal(res.Findings.Stale, []string{"cl-A"}) {
+		t.Errorf("stale clusters %q, want [cl-A]", res.Findings.Stale)
+	}
+	if len(res.Landed) != 20 {
+		t.Errorf("%d landings at B, want 20", len(res.Landed))
+	}
+}
+
+func TestStaleReportChangesNoRoute(t *testing.T) {
+	p := mustPlanner(t, testConfig("A"))
+	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11")})
+	p.SetCluster("B", "cl-B", []wire.VM{vm("v2", 10, "192.0.2.12")})
+	before := routes(p.Plan(t0), "A", "B")
+	p.SetStale("cl-B", true)
+	if after := routes(p.Plan(t0), "A", "B"); !slices.Equal(before, after) {
+		t.Errorf("marking B stale changed routes:\n%q\n%q", before, after)
+	}
+}
+
+func TestFindings(t *testing.T) {
+	cfg := testConfig("A")
+	cfg.Subnets[0].Pinned = []netip.Addr{netip.MustParseAddr("192.0.2.250")}
+	p := mustPlanner(t, cfg)
+	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11"), vm("v3", 0, "192.0.2.250")})
+	p.SetCluster("B", "cl-B", []wire.VM{vm("v2", 10, "192.0.2.11 203.0.113.9")})
+	f := p.Plan(t0).Findings
+	wantConflicts := []Conflict{
+		{Addr: netip.MustParseAddr("192.0.2.11"), VMs: []string{"v1", "v2"}},
+		{Addr: netip.MustParseAddr("192.0.2.250"), VMs: []string{"pinned", "v3"}},
+	}
+	if fmt.Sprint(f.Conflicts) != fmt.Sprint(wantConflicts) {
+		t.Errorf("conflicts %v, want %v", f.Conflicts, wantConflicts)
+	}
+	if want := []Outside{{VM: "v2", Addr: netip.MustParseAddr("203.0.113.9")}}; !slices.Equal(f.Outside, want) {
+		t.Errorf("outside %v, want %v", f.Outside, want)
+	}
+}
+
+func TestTotalCeilingSummarisesLargestSubnetsFirst(t *testing.T) {
+	cfg := testConfig("A")
+	cfg.Guards.TotalHostRouteCeiling = 3
+	p := mustPlanner(t, cfg)
+	p.SetCluster("A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.200"), vm("a2", 0, "2001:db8:1::200")})
+	p.SetCluster("B", "cl-B", []wire.VM{
+		vm("b1", 10, "192.0.2.11"), vm("b2", 10, "192.0.2.12"), vm("b3", 10, "192.0.2.13"),
+		vm("b4", 10, "2001:db8:1::4"), vm("b5", 10, "2001:db8:1::5"),
+	})
+	res := p.Plan(t0)
+	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 2001:db8:1::4/128", "B host 2001:db8:1::5/128", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"}
+	if got := routes(res, "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+	wantHit := []Ceiling{{Site: "B", Subnet: netip.MustParsePrefix("192.0.2.0/24"), HostRoutes: 3, Total: true}}
+	if !slices.Equal(res.Findings.Ceilings, wantHit) {
+		t.Errorf("ceilings %v, want %v", res.Findings.Ceilings, wantHit)
+	}
+}
+
+func TestRemovedVMIsNotResurrectedByAnOlderClaim(t *testing.T) {
+	p := mustPlanner(t, testConfig("A"))
+	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")}) // stale: the VM left A
+	p.SetCluster("B", "cl-B", []wire.VM{vm("v1", 10, "198.51.100.11")})
+	if err := p.ApplyDelta("cl-B", nil, []string{"v1"}); err != nil { // deleted at B
+		t.Fatal(err)
+	}
+	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"}
+	if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestPoweredOffIsPositiveEvidence(t *testing.T) {
+	p := mustPlanner(t, testConfig("A"))
+	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	off := vm("v1", 10, "198.51.100.11")
+	off.PowerState = wire.PoweredOff
+	p.SetCluster("B", "cl-B", []wire.VM{off})
+	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"}
+	if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestFlappingVMIsHeldUntilItSettles(t *testing.T) {
+	cfg := testConfig("A")
+	cfg.Guards.FlapMoves, cfg.Guards.FlapWindow = 3, time.Minute
+	p := mustPlanner(t, cfg)
+	other := vm("v2", 0, "198.51.100.12")
+	p.SetCluster("A", "cl-A", nil)
+	p.SetCluster("B", "cl-B", []wire.VM{other, vm("v1", 0, "198.51.100.11")})
+	hostAtA := "A host 198.51.100.11/32"
+	move := func(site string, at int) {
+		if site == "A" {
+			p.SetCluster("A", "cl-A", []wire.VM{vm("v1", at, "198.51.100.11")})
+			p.SetCluster("B", "cl-B", []wire.VM{other})
+		} else {
+			p.SetCluster("B", "cl-B", []wire.VM{other, vm("v1", at, "198.51.100.11")})
+			p.SetCluster("A", "cl-A", nil)
+		}
+	}
+	move("A", 10) // first move: followed
+	if got := routes(p.Plan(t0.Add(10*time.Second)), "A"); !slices.Contains(got, hostAtA) {
+		t.Fatalf("after move 1: %q", got)
+	}
+	move("B", 20) // second: followed
+	move("A", 30) // third within a minute: held where it was announced, at B
+	res := p.Plan(t0.Add(30 * time.Second))
+	if got := routes(res, "A"); slices.Contains(got, hostAtA) {
+		t.Errorf("flapping VM followed to A: %q", got)
+	}
+	if len(res.Findings.Held) != 1 || res.Findings.Held[0].Site != "B" || res.Findings.Held[0].Actual != "A" {
+		t.Errorf("held %+v, want v1 at B, actually A", res.Findings.Held)
+	}
+	if want := t0.Add(90 * time.Second); !res.NextWake.Equal(want) {
+		t.Errorf("next wake %v, want %v", res.NextWake, want)
+	}
+	res = p.Plan(t0.Add(91 * time.Second))
+	if got := routes(res, "A"); !slices.Contains(got, hostAtA) {
+		t.Errorf("settled VM not released to A: %q", got)
+	}
+	if len(res.Landed) != 1 || res.Landed[0].VM != "v1" {
+		t.Errorf("landings after release %v, want v1", res.Landed)
+	}
+}
+
+func TestLandingsAndNeighbors(t *testing.T) {
+	cfg := testConfig("B")
+	cfg.Guards.FreshLanding = 30 * time.Second
+	cfg.Subnets[1].Networks = []string{"pg-200"}
+	p := mustPlanner(t, cfg)
+	noTools := vm("v9", 100, "")
+	noTools.NICs[0].Network = "pg-200"
+	// A routeragent's first report: only the fresh landing is announced.
+	p.SetCluster("B", "cl-B", []wire.VM{vm("old", 0, "192.0.2.11"), vm("new", 100, "192.0.2.12 2001:db8:1::12"), noTools})
+	res := p.Plan(t0.Add(110 * time.Second))
+	var landed []string
+	for _, n := range res.Landed {
+		landed = append(landed, fmt.Sprintf("%s %s %s %v", n.VM, n.Interface, n.Subnet, n.Gateways))
+	}
+	want := []string{
+		"new br100 192.0.2.0/24 [192.0.2.1]",
+		"new br100 2001:db8:1::/64 [fe80::1 2001:db8:1::1]",
+		"v9 br200 198.51.100.0/24 [198.51.100.1]",
+	}
+	if !slices.Equal(landed, want) {
+		t.Errorf("landed:\n got %q\nwant %q", landed, want)
+	}
+	if n := len(res.Neighbors()); n != 4 {
+		t.Errorf("%d neighbors at B, want 4", n)
+	}
+	// Later landings are announced whatever their age; a plan without
+	// change announces nothing again.
+	if err := p.ApplyDelta("cl-B", []wire.VM{vm("late", 5, "192.0.2.13")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res = p.Plan(t0.Add(200 * time.Second)); len(res.Landed) != 1 || res.Landed[0].VM != "late" {
+		t.Errorf("landed %v, want late", res.Landed)
+	}
+	if res = p.Plan(t0.Add(201 * time.Second)); len(res.Landed) != 0 {
+		t.Errorf("landed again: %v", res.Landed)
+	}
+}
+
+func TestUnchangedSubnetsAreShared(t *testing.T) {
+	p := mustPlanner(t, testConfig("A"))
+	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11"), vm("v2", 0, "198.51.100.12")})
+	r1 := p.Plan(t0)
+	if err := p.ApplyDelta("cl-A", []wire.VM{vm("v1", 1, "192.0.2.21")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r2 := p.Plan(t0)
+	if r1.Subnets[1] != r2.Subnets[1] {
+		t.Error("untouched subnet was recomputed")
+	}
+	if r1.Subnets[0] == r2.Subnets[0] {
+		t.Error("touched subnet was not recomputed")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	cfg := testConfig("A")
+	cfg.Subnets = append(cfg.Subnets, Subnet{Prefix: netip.MustParsePrefix("192.0.2.128/25"), Home: "B"})
+	cfg.Subnets[1].Gateways = append(cfg.Subnets[1].Gateways, netip.MustParseAddr("192.0.2.1"))
+	cfg.Subnets[0].Pinned = []netip.Addr{netip.MustParseAddr("2001:db8::1")}
+	err := cfg.Check()
+	for _, want := range []string{
+		"subnets[3].prefix: 192.0.2.128/25 overlaps subnets[0] 192.0.2.0/24",
+		"subnets[1].gateways[1]: 192.0.2.1 is outside 198.51.100.0/24",
+		"subnets[0].pinned[0]: 2001:db8::1 is outside 192.0.2.0/24",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check() = %v, want it to contain %q", err, want)
+		}
+	}
+	if _, err := New(cfg); err == nil {
+		t.Error("New accepted a config that fails Check")
+	}
+}
