@@ -367,8 +367,8 @@ func TestLandingsAndNeighbors(t *testing.T) {
 	}
 	want := []string{
 		"new br100 192.0.2.0/24 [192.0.2.1]",
-		"new br100 2001:db8:1::/64 [fe80::1 2001:db8:1::1]",
 		"v9 br200 198.51.100.0/24 [198.51.100.1]",
+		"new br100 2001:db8:1::/64 [fe80::1 2001:db8:1::1]",
 	}
 	if !slices.Equal(landed, want) {
 		t.Errorf("landed:\n got %q\nwant %q", landed, want)

@@ -24,24 +24,32 @@ type Planner struct {
 	clusters map[string]*cluster
 	vms      map[string]*vmEntry
 	outside  map[string][]netip.Addr // VM -> addresses inside no subnet
-	// landed are the VMs that landed here since the last plan; the value
-	// is true when the landing came with a cluster's first report.
-	landed map[string]bool
-	held   map[string]*vmEntry // VMs the flap guard holds
+	landed   []*vmEntry              // VMs that landed here since the last plan
+	held     map[string]*vmEntry     // VMs the flap guard holds
+	// entries are allocated in chunks: a full report of thousands of VMs
+	// then costs a few allocations, not thousands.
+	entries []vmEntry
 }
 
 type cluster struct {
+	name    string
 	site    string
 	stale   bool
 	planned bool // a plan was made since the cluster's first report
-	vms     map[string]*wire.VM
+	vms     int  // VMs the cluster's reports list now
 }
 
 type claim struct {
-	cluster string
-	site    string
-	vm      *wire.VM
+	c  *cluster
+	vm *wire.VM
 }
+
+// Landing states of a vmEntry.
+const (
+	notLanded     = iota
+	landed        // landed here since the last plan
+	landedInitial // the same, learnt from a cluster's first report
+)
 
 type vmEntry struct {
 	uuid   string
@@ -51,13 +59,20 @@ type vmEntry struct {
 	gone time.Time
 
 	// The effective placement: where the plan puts the VM, nil if absent.
-	site    string
-	vm      *wire.VM
-	members []member
-	nets    []int // subnets with one of the VM's adapters
+	site     string
+	vm       *wire.VM
+	members  []member
+	nets     []int // subnets with one of the VM's adapters
+	lastSite string
+	landing  uint8
+	flap     *flapState // nil until the VM moves between sites
 
-	// Flap guard.
-	lastSite  string      // last site the VM was present at
+	memBuf   [1]member
+	netBuf   [1]int
+	claimBuf [2]claim
+}
+
+type flapState struct {
 	moves     []time.Time // recent landings at another site
 	holdSite  string
 	holdUntil time.Time
@@ -79,7 +94,6 @@ func New(cfg Config) (*Planner, error) {
 		clusters: map[string]*cluster{},
 		vms:      map[string]*vmEntry{},
 		outside:  map[string][]netip.Addr{},
-		landed:   map[string]bool{},
 		held:     map[string]*vmEntry{},
 	}
 	for i, s := range cfg.Subnets {
@@ -116,57 +130,53 @@ func (p *Planner) Config() Config { return p.cfg }
 func (p *Planner) SetCluster(site, name string, vms []wire.VM) {
 	c := p.clusters[name]
 	if c == nil {
-		c = &cluster{vms: make(map[string]*wire.VM, len(vms))}
+		c = &cluster{name: name}
 		p.clusters[name] = c
 	}
 	if c.site != site {
-		for id := range c.vms {
-			p.withdraw(c, name, id)
-		}
+		p.withdrawAll(c, nil)
 		c.site = site
 	}
-	next := make(map[string]*wire.VM, len(vms))
-	store := slices.Clone(vms)
-	for i := range store {
-		next[store[i].UUID] = &store[i]
+	if len(p.vms) == 0 {
+		p.vms = make(map[string]*vmEntry, len(vms))
 	}
-	for id := range c.vms {
-		if next[id] == nil {
-			p.withdraw(c, name, id)
+	if c.vms > 0 {
+		keep := make(map[string]bool, len(vms))
+		for i := range vms {
+			keep[vms[i].UUID] = true
 		}
+		p.withdrawAll(c, keep)
 	}
-	for i := range store {
-		p.put(c, name, &store[i])
+	for i := range vms {
+		p.put(c, &vms[i])
 	}
 }
 
 // ApplyDelta applies a delta to a cluster known from an earlier full
-// report: vms are new or changed, removed left the cluster.
+// report: vms are new or changed, removed left the cluster. The planner
+// keeps the VM values.
 func (p *Planner) ApplyDelta(name string, vms []wire.VM, removed []string) error {
 	c := p.clusters[name]
 	if c == nil {
 		return fmt.Errorf("cluster %q: delta without a full report first", name)
 	}
 	for _, id := range removed {
-		p.withdraw(c, name, id)
+		if e := p.vms[id]; e != nil {
+			p.withdraw(c, e)
+		}
 	}
-	store := slices.Clone(vms)
-	for i := range store {
-		p.put(c, name, &store[i])
+	for i := range vms {
+		p.put(c, &vms[i])
 	}
 	return nil
 }
 
 // RemoveCluster forgets a cluster, as when it is no longer configured.
 func (p *Planner) RemoveCluster(name string) {
-	c := p.clusters[name]
-	if c == nil {
-		return
+	if c := p.clusters[name]; c != nil {
+		p.withdrawAll(c, nil)
+		delete(p.clusters, name)
 	}
-	for id := range c.vms {
-		p.withdraw(c, name, id)
-	}
-	delete(p.clusters, name)
 }
 
 // SetStale marks a cluster's report as past its lease. Staleness changes
@@ -177,40 +187,65 @@ func (p *Planner) SetStale(name string, stale bool) {
 	}
 }
 
-func (p *Planner) put(c *cluster, name string, vm *wire.VM) {
-	old := c.vms[vm.UUID]
-	c.vms[vm.UUID] = vm
+func (p *Planner) put(c *cluster, vm *wire.VM) {
 	e := p.vms[vm.UUID]
 	if e == nil {
-		e = &vmEntry{uuid: vm.UUID}
-		p.vms[vm.UUID] = e
+		e = p.newEntry(vm.UUID)
 	}
-	if old == nil {
-		e.claims = append(e.claims, claim{cluster: name, site: c.site, vm: vm})
+	if cl := e.claimOf(c); cl != nil {
+		cl.vm = vm
 	} else {
-		for i := range e.claims {
-			if e.claims[i].cluster == name {
-				e.claims[i].vm = vm
-			}
-		}
+		e.claims = append(e.claims, claim{c: c, vm: vm})
+		c.vms++
 	}
 	p.place(e, !c.planned)
 }
 
-func (p *Planner) withdraw(c *cluster, name, id string) {
-	vm := c.vms[id]
-	if vm == nil {
+func (e *vmEntry) claimOf(c *cluster) *claim {
+	for i := range e.claims {
+		if e.claims[i].c == c {
+			return &e.claims[i]
+		}
+	}
+	return nil
+}
+
+func (p *Planner) newEntry(id string) *vmEntry {
+	if len(p.entries) == 0 {
+		p.entries = make([]vmEntry, 512)
+	}
+	e := &p.entries[0]
+	p.entries = p.entries[1:]
+	e.uuid = id
+	e.claims, e.members, e.nets = e.claimBuf[:0], e.memBuf[:0], e.netBuf[:0]
+	p.vms[id] = e
+	return e
+}
+
+// withdrawAll withdraws c's claims on every VM not in keep.
+func (p *Planner) withdrawAll(c *cluster, keep map[string]bool) {
+	for id, e := range p.vms {
+		if !keep[id] {
+			p.withdraw(c, e)
+		}
+	}
+}
+
+// withdraw removes c's claim on e, if it has one: the VM left c or was
+// deleted, which voids every claim of an earlier landing.
+func (p *Planner) withdraw(c *cluster, e *vmEntry) {
+	cl := e.claimOf(c)
+	if cl == nil {
 		return
 	}
-	delete(c.vms, id)
-	e := p.vms[id]
-	e.claims = slices.DeleteFunc(e.claims, func(cl claim) bool { return cl.cluster == name })
-	if vm.LandedAt.After(e.gone) {
-		e.gone = vm.LandedAt
+	if cl.vm.LandedAt.After(e.gone) {
+		e.gone = cl.vm.LandedAt
 	}
+	e.claims = slices.DeleteFunc(e.claims, func(cl claim) bool { return cl.c == c })
+	c.vms--
 	p.place(e, false)
 	if len(e.claims) == 0 {
-		delete(p.vms, id)
+		delete(p.vms, e.uuid)
 	}
 }
 
@@ -225,7 +260,7 @@ func (e *vmEntry) winner() *claim {
 			continue
 		}
 		if w == nil || c.vm.LandedAt.After(w.vm.LandedAt) ||
-			c.vm.LandedAt.Equal(w.vm.LandedAt) && cmp.Or(cmp.Compare(c.site, w.site), cmp.Compare(c.cluster, w.cluster)) > 0 {
+			c.vm.LandedAt.Equal(w.vm.LandedAt) && cmp.Or(cmp.Compare(c.c.site, w.c.site), cmp.Compare(c.c.name, w.c.name)) > 0 {
 			w = c
 		}
 	}
@@ -236,7 +271,7 @@ func (e *vmEntry) winner() *claim {
 func (p *Planner) place(e *vmEntry, initial bool) {
 	site, vm := "", (*wire.VM)(nil)
 	if w := e.winner(); w != nil && w.vm.Present() {
-		site, vm = w.site, w.vm
+		site, vm = w.c.site, w.vm
 	}
 	if vm != nil && site != e.lastSite {
 		if e.lastSite != "" {
@@ -244,14 +279,19 @@ func (p *Planner) place(e *vmEntry, initial bool) {
 		}
 		e.lastSite = site
 	}
-	if vm != nil && e.holdSite != "" {
-		site = e.holdSite
-	}
 	if vm == nil {
 		p.release(e)
+	} else if e.flap != nil && e.flap.holdSite != "" {
+		site = e.flap.holdSite
 	}
 	if site == p.cfg.Site && vm != nil && (e.site != site || e.vm == nil || !e.vm.LandedAt.Equal(vm.LandedAt)) {
-		p.landed[e.uuid] = initial
+		if e.landing == notLanded {
+			p.landed = append(p.landed, e)
+		}
+		e.landing = landed
+		if initial {
+			e.landing = landedInitial
+		}
 	}
 	if site == e.site && vm == e.vm {
 		return
@@ -268,21 +308,27 @@ func (p *Planner) noteMove(e *vmEntry, at time.Time) {
 	if g.FlapMoves == 0 {
 		return
 	}
-	e.moves = append(e.moves, at)
-	if len(e.moves) > g.FlapMoves {
-		e.moves = e.moves[len(e.moves)-g.FlapMoves:]
+	if e.flap == nil {
+		e.flap = &flapState{}
 	}
-	if len(e.moves) == g.FlapMoves && at.Sub(e.moves[0]) <= g.FlapWindow && e.site != "" {
-		if e.holdSite == "" {
-			e.holdSite = e.site
+	f := e.flap
+	f.moves = append(f.moves, at)
+	if len(f.moves) > g.FlapMoves {
+		f.moves = f.moves[len(f.moves)-g.FlapMoves:]
+	}
+	if len(f.moves) == g.FlapMoves && at.Sub(f.moves[0]) <= g.FlapWindow && e.site != "" {
+		if f.holdSite == "" {
+			f.holdSite = e.site
 			p.held[e.uuid] = e
 		}
-		e.holdUntil = at.Add(g.FlapWindow)
+		f.holdUntil = at.Add(g.FlapWindow)
 	}
 }
 
 func (p *Planner) release(e *vmEntry) {
-	e.holdSite = ""
+	if e.flap != nil {
+		e.flap.holdSite = ""
+	}
 	delete(p.held, e.uuid)
 }
 
@@ -291,7 +337,7 @@ func (p *Planner) unregister(e *vmEntry) {
 		p.subnets[m.subnet].remove(m.addr, e.uuid)
 	}
 	for _, i := range e.nets {
-		p.subnets[i].setLocal(e.uuid, false)
+		p.subnets[i].setLocal(e, false)
 	}
 	e.members, e.nets = e.members[:0], e.nets[:0]
 	delete(p.outside, e.uuid)
@@ -319,8 +365,11 @@ func (p *Planner) register(e *vmEntry) {
 			p.subnets[i].add(a, e.uuid, e.site)
 			e.nets = appendUnique(e.nets, i)
 		}
+		if nic.Network == "" {
+			continue
+		}
 		for i, s := range p.subnets {
-			if nic.Network != "" && slices.Contains(s.cfg.Networks, nic.Network) {
+			if slices.Contains(s.cfg.Networks, nic.Network) {
 				e.nets = appendUnique(e.nets, i)
 			}
 		}
@@ -330,7 +379,7 @@ func (p *Planner) register(e *vmEntry) {
 	}
 	if e.site == p.cfg.Site {
 		for _, i := range e.nets {
-			p.subnets[i].setLocal(e.uuid, true)
+			p.subnets[i].setLocal(e, true)
 		}
 	}
 }
@@ -356,16 +405,16 @@ func (p *Planner) lookup(a netip.Addr) (int, bool) {
 func (p *Planner) Plan(now time.Time) *Result {
 	res := &Result{Site: p.cfg.Site}
 	for _, e := range p.held {
-		if !now.Before(e.holdUntil) {
+		if !now.Before(e.flap.holdUntil) {
 			p.release(e)
 			p.place(e, false)
 			continue
 		}
-		if res.NextWake.IsZero() || e.holdUntil.Before(res.NextWake) {
-			res.NextWake = e.holdUntil
+		if res.NextWake.IsZero() || e.flap.holdUntil.Before(res.NextWake) {
+			res.NextWake = e.flap.holdUntil
 		}
-		if w := e.winner(); w != nil && w.site != e.site {
-			res.Findings.Held = append(res.Findings.Held, Held{VM: e.uuid, Site: e.site, Actual: w.site, Until: e.holdUntil})
+		if w := e.winner(); w != nil && w.c.site != e.site {
+			res.Findings.Held = append(res.Findings.Held, Held{VM: e.uuid, Site: e.site, Actual: w.c.site, Until: e.flap.holdUntil})
 		}
 	}
 	for _, s := range p.subnets {
@@ -393,31 +442,48 @@ func (p *Planner) Plan(now time.Time) *Result {
 		c.planned = true
 	}
 	slices.Sort(res.Findings.Stale)
-	res.Landed = p.takeLanded(now)
+	res.Landed = p.takeLanded(res.Subnets, now)
 	return res
 }
 
-// takeLanded returns the adapters of VMs due a burst of announcements and
-// clears the set.
-func (p *Planner) takeLanded(now time.Time) []Neighbor {
-	var out []Neighbor
-	for id, initial := range p.landed {
-		delete(p.landed, id)
-		e := p.vms[id]
-		if e == nil || e.vm == nil || e.site != p.cfg.Site {
-			continue
-		}
-		if initial && now.Sub(e.vm.LandedAt) > p.cfg.Guards.FreshLanding {
+// takeLanded returns the adapters of VMs due a burst of announcements,
+// subnet by subnet, and clears the landings.
+func (p *Planner) takeLanded(subnets []*SubnetResult, now time.Time) []*Neighbor {
+	if len(p.landed) == 0 {
+		return nil
+	}
+	due := make([]bool, len(subnets))
+	anyDue, size := false, 0
+	for _, e := range p.landed {
+		if e.vm == nil || e.site != p.cfg.Site || p.vms[e.uuid] != e ||
+			e.landing == landedInitial && now.Sub(e.vm.LandedAt) > p.cfg.Guards.FreshLanding {
+			e.landing = notLanded
 			continue
 		}
 		for _, i := range e.nets {
-			out = append(out, p.subnets[i].neighbors(e)...)
+			if !due[i] {
+				size += len(subnets[i].Neighbors)
+			}
+			due[i], anyDue = true, true
 		}
 	}
-	slices.SortFunc(out, compareNeighbors)
+	var out []*Neighbor
+	if anyDue {
+		out = make([]*Neighbor, 0, size)
+	}
+	for i, s := range subnets {
+		if !due[i] {
+			continue
+		}
+		for j := range s.Neighbors {
+			if e := p.vms[s.Neighbors[j].VM]; e != nil && e.landing != notLanded {
+				out = append(out, &s.Neighbors[j])
+			}
+		}
+	}
+	for _, e := range p.landed {
+		e.landing = notLanded
+	}
+	p.landed = p.landed[:0]
 	return out
-}
-
-func compareNeighbors(a, b Neighbor) int {
-	return cmp.Or(cmp.Compare(a.VM, b.VM), a.Subnet.Addr().Compare(b.Subnet.Addr()), slices.Compare(a.MAC[:], b.MAC[:]))
 }

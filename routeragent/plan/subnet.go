@@ -14,10 +14,14 @@ const pinnedClaimant = ""
 // subnet is the planner's running state of one configured subnet.
 type subnet struct {
 	cfg Subnet
-	// members maps each member address to who claims it and where.
-	members map[netip.Addr][]claimant
-	// local are the VMs at this site with an adapter on the subnet.
-	local map[string]bool
+	// members maps each member address to its first claimant; extra holds
+	// the others of addresses claimed more than once.
+	members map[netip.Addr]claimant
+	extra   map[netip.Addr][]claimant
+	// local are the VMs at this site with an adapter on the subnet, sorted
+	// by UUID; added are more of them, merged in at the next compute.
+	local []*vmEntry
+	added []*vmEntry
 	dirty bool
 	base  *SubnetResult // the last computed plan, before ceilings
 }
@@ -28,31 +32,67 @@ type claimant struct {
 }
 
 func newSubnet(cfg Subnet) *subnet {
-	return &subnet{cfg: cfg, members: map[netip.Addr][]claimant{}, local: map[string]bool{}, dirty: true}
+	size := 1 << min(cfg.Prefix.Addr().BitLen()-cfg.Prefix.Bits(), 8)
+	return &subnet{cfg: cfg, members: make(map[netip.Addr]claimant, size), extra: map[netip.Addr][]claimant{},
+		dirty: true}
 }
 
 func (s *subnet) add(a netip.Addr, vm, site string) {
-	s.members[a] = append(s.members[a], claimant{vm: vm, site: site})
+	c := claimant{vm: vm, site: site}
+	if _, taken := s.members[a]; taken {
+		s.extra[a] = append(s.extra[a], c)
+	} else {
+		s.members[a] = c
+	}
 	s.dirty = true
 }
 
 func (s *subnet) remove(a netip.Addr, vm string) {
-	cs := slices.DeleteFunc(s.members[a], func(c claimant) bool { return c.vm == vm })
-	if len(cs) == 0 {
-		delete(s.members, a)
+	extra := slices.DeleteFunc(s.extra[a], func(c claimant) bool { return c.vm == vm })
+	if s.members[a].vm == vm {
+		if len(extra) == 0 {
+			delete(s.members, a)
+		} else {
+			s.members[a], extra = extra[0], extra[1:]
+		}
+	}
+	if len(extra) == 0 {
+		delete(s.extra, a)
 	} else {
-		s.members[a] = cs
+		s.extra[a] = extra
 	}
 	s.dirty = true
 }
 
-func (s *subnet) setLocal(vm string, on bool) {
-	if on {
-		s.local[vm] = true
-	} else {
-		delete(s.local, vm)
-	}
+func (s *subnet) setLocal(e *vmEntry, on bool) {
 	s.dirty = true
+	if on {
+		s.added = append(s.added, e)
+		return
+	}
+	if i, found := slices.BinarySearchFunc(s.local, e.uuid, byUUID); found && s.local[i] == e {
+		s.local = slices.Delete(s.local, i, i+1)
+		return
+	}
+	s.added = slices.DeleteFunc(s.added, func(o *vmEntry) bool { return o == e })
+}
+
+func byUUID(e *vmEntry, id string) int { return cmp.Compare(e.uuid, id) }
+
+// mergeLocal moves added into local: one by one when they are few, by
+// sorting when many VMs arrived at once.
+func (s *subnet) mergeLocal() {
+	if len(s.added) > 16 {
+		s.local = append(s.local, s.added...)
+		slices.SortFunc(s.local, func(a, b *vmEntry) int { return cmp.Compare(a.uuid, b.uuid) })
+	} else {
+		for _, e := range s.added {
+			i, _ := slices.BinarySearchFunc(s.local, e.uuid, byUUID)
+			s.local = slices.Insert(s.local, i, e)
+		}
+	}
+	clear(s.added)
+	s.added = s.added[:0]
 }
 
 // compute plans the subnet by rules 1 to 3 of DESIGN.md; ceilings come
@@ -60,35 +100,40 @@ func (s *subnet) setLocal(vm string, on bool) {
 func (s *subnet) compute(p *Planner) {
 	r := &SubnetResult{Prefix: s.cfg.Prefix, Home: s.cfg.Home, Members: len(s.members)}
 	count := map[string]int{}
-	for a, cs := range s.members {
-		for i, c := range cs {
-			if !slices.ContainsFunc(cs[:i], func(o claimant) bool { return o.site == c.site }) {
+	for _, c := range s.members {
+		count[c.site]++
+	}
+	for a, extra := range s.extra {
+		cs := append([]claimant{s.members[a]}, extra...)
+		for i, c := range cs[1:] {
+			if !slices.ContainsFunc(cs[:i+1], func(o claimant) bool { return o.site == c.site }) {
 				count[c.site]++
 			}
 		}
-		if len(cs) > 1 {
-			r.Conflicts = append(r.Conflicts, conflict(a, cs))
-		}
+		r.Conflicts = append(r.Conflicts, conflict(a, cs))
 	}
 	r.Owner = owner(s.cfg.Home, count, p.cfg.Guards.Owner)
 	r.Summaries = []string{r.Owner}
-	for a, cs := range s.members {
-		if len(cs) != 1 || cs[0].site == r.Owner {
+	for a, c := range s.members {
+		if c.site == r.Owner || len(s.extra[a]) > 0 {
 			continue
 		}
 		if r.Hosts == nil {
 			r.Hosts = map[string][]netip.Prefix{}
 		}
-		r.Hosts[cs[0].site] = append(r.Hosts[cs[0].site], netip.PrefixFrom(a, a.BitLen()))
+		r.Hosts[c.site] = append(r.Hosts[c.site], netip.PrefixFrom(a, a.BitLen()))
 	}
 	for _, hs := range r.Hosts {
 		slices.SortFunc(hs, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	}
 	slices.SortFunc(r.Conflicts, func(a, b Conflict) int { return a.Addr.Compare(b.Addr) })
-	for id := range s.local {
-		r.Neighbors = append(r.Neighbors, s.neighbors(p.vms[id])...)
+	s.mergeLocal()
+	if len(s.cfg.Gateways) > 0 && len(s.local) > 0 {
+		r.Neighbors = make([]Neighbor, 0, len(s.local))
+		for _, e := range s.local {
+			r.Neighbors = s.appendNeighbors(r.Neighbors, e)
+		}
 	}
-	slices.SortFunc(r.Neighbors, compareNeighbors)
 	s.base, s.dirty = r, false
 }
 
@@ -120,20 +165,11 @@ func conflict(a netip.Addr, cs []claimant) Conflict {
 	return c
 }
 
-// neighbors returns the announcement targets of e's adapters on s: those
-// with an address in the subnet or on one of its networks.
-func (s *subnet) neighbors(e *vmEntry) []Neighbor {
-	if len(s.cfg.Gateways) == 0 {
-		return nil
-	}
-	var out []Neighbor
+// appendNeighbors appends the announcement targets of e's adapters on s:
+// those with an address in the subnet or on one of its networks.
+func (s *subnet) appendNeighbors(out []Neighbor, e *vmEntry) []Neighbor {
 	for _, nic := range e.vm.NICs {
-		var addrs []netip.Addr
-		for _, a := range nic.Addresses {
-			if s.cfg.Prefix.Contains(a) {
-				addrs = append(addrs, a)
-			}
-		}
+		addrs := s.inside(nic.Addresses)
 		if len(addrs) == 0 && (nic.Network == "" || !slices.Contains(s.cfg.Networks, nic.Network)) {
 			continue
 		}
@@ -147,6 +183,27 @@ func (s *subnet) neighbors(e *vmEntry) []Neighbor {
 			Gateways:  s.cfg.Gateways,
 			LandedAt:  e.vm.LandedAt,
 		})
+	}
+	return out
+}
+
+// inside returns the addresses of as in the subnet, sharing as when all
+// of them are.
+func (s *subnet) inside(as []netip.Addr) []netip.Addr {
+	n := 0
+	for _, a := range as {
+		if s.cfg.Prefix.Contains(a) {
+			n++
+		}
+	}
+	if n == len(as) {
+		return as
+	}
+	out := make([]netip.Addr, 0, n)
+	for _, a := range as {
+		if s.cfg.Prefix.Contains(a) {
+			out = append(out, a)
+		}
 	}
 	return out
 }

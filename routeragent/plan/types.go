@@ -152,9 +152,10 @@ type Result struct {
 	Site    string          `json:"site"`
 	Subnets []*SubnetResult `json:"subnets"`
 	// Landed are the adapters of VMs that landed at this site since the
-	// previous plan: a burst of gateway announcements is due for them.
-	Landed   []Neighbor `json:"landed,omitempty"`
-	Findings Findings   `json:"findings"`
+	// previous plan, subnet by subnet: a burst of gateway announcements
+	// is due for them. They point into Subnets' Neighbors.
+	Landed   []*Neighbor `json:"landed,omitempty"`
+	Findings Findings    `json:"findings"`
 	// NextWake is when the plan changes by the passing of time alone (a
 	// held VM is released); zero when it does not.
 	NextWake time.Time `json:"next_wake,omitzero"`

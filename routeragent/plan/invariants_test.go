@@ -1,0 +1,289 @@
+package plan
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// world is a random history of VMs moving between the clusters of 2 to 4
+// sites, from which any site's view (the report of each cluster as of
+// some moment) can be taken.
+type world struct {
+	sites    []string
+	clusters []string // cluster i belongs to site clusterSite[i]
+	site     map[string]string
+	cfg      Config
+	vms      []*history
+	steps    int
+}
+
+type history struct {
+	uuid  string
+	nics  []wire.NIC
+	stint []stint // in time order
+}
+
+type stint struct {
+	cluster string
+	from    int // step of the landing
+	on      bool
+}
+
+func newWorld(seed1, seed2 uint64) *world {
+	r := rand.New(rand.NewPCG(seed1, seed2))
+	w := &world{site: map[string]string{}, steps: 2 + r.IntN(6)}
+	for i := range 2 + r.IntN(3) {
+		s := fmt.Sprintf("S%d", i)
+		w.sites = append(w.sites, s)
+		for j := range 1 + r.IntN(2) {
+			c := fmt.Sprintf("%s-c%d", s, j)
+			w.clusters = append(w.clusters, c)
+			w.site[c] = s
+		}
+	}
+	pick := func(s []string) string { return s[r.IntN(len(s))] }
+	prefixes := []string{"192.0.2.0/26", "192.0.2.64/26", "198.51.100.0/25", "2001:db8:1::/120", "2001:db8:2::/120"}
+	for _, p := range prefixes[:2+r.IntN(4)] {
+		sn := Subnet{Prefix: netip.MustParsePrefix(p), Home: pick(w.sites)}
+		if r.IntN(4) == 0 {
+			sn.Pinned = []netip.Addr{sn.Prefix.Addr().Next()}
+		}
+		if r.IntN(3) == 0 {
+			sn.HostRouteCeiling = 1 + r.IntN(4)
+		}
+		w.cfg.Subnets = append(w.cfg.Subnets, sn)
+	}
+	if r.IntN(2) == 0 {
+		w.cfg.Guards.Owner = OwnerMajority
+	}
+	if r.IntN(3) == 0 {
+		w.cfg.Guards.TotalHostRouteCeiling = 1 + r.IntN(8)
+	}
+	// Addresses come from a small pool so that conflicts happen, with a
+	// few outside every subnet and a few link-local ones.
+	addr := func() netip.Addr {
+		switch r.IntN(12) {
+		case 0:
+			return netip.MustParseAddr("203.0.113.9")
+		case 1:
+			return netip.MustParseAddr("fe80::9")
+		}
+		p := w.cfg.Subnets[r.IntN(len(w.cfg.Subnets))].Prefix
+		a := p.Addr()
+		for range 2 + r.IntN(30) {
+			a = a.Next()
+		}
+		return a
+	}
+	for i := range 5 + r.IntN(40) {
+		h := &history{uuid: fmt.Sprintf("vm%d", i)}
+		for n := range 1 + r.IntN(2) {
+			nic := wire.NIC{MAC: wire.MAC{2, 0, 0, 0, byte(i), byte(n)}}
+			for range r.IntN(3) {
+				if a := addr(); !slices.Contains(nic.Addresses, a) {
+					nic.Addresses = append(nic.Addresses, a)
+				}
+			}
+			h.nics = append(h.nics, nic)
+		}
+		for step := 0; step < w.steps; step++ {
+			if step == 0 || r.IntN(3) == 0 {
+				h.stint = append(h.stint, stint{cluster: pick(w.clusters), from: step, on: r.IntN(8) != 0})
+			}
+		}
+		w.vms = append(w.vms, h)
+	}
+	return w
+}
+
+// report returns cluster's full report as of step.
+func (w *world) report(cluster string, step int) []wire.VM {
+	var out []wire.VM
+	for _, h := range w.vms {
+		var cur *stint
+		for i := range h.stint {
+			if h.stint[i].from <= step {
+				cur = &h.stint[i]
+			}
+		}
+		if cur == nil || cur.cluster != cluster {
+			continue
+		}
+		ps := wire.PoweredOn
+		if !cur.on {
+			ps = wire.PoweredOff
+		}
+		out = append(out, wire.VM{UUID: h.uuid, Name: h.uuid, Host: "esx", PowerState: ps,
+			LandedAt: t0.Add(time.Duration(cur.from) * time.Second), NICs: h.nics})
+	}
+	return out
+}
+
+// view plans for site from one version of each cluster's report: the
+// current one for the site's own clusters, any older one or none for the
+// others, as a partitioned or lagging routeragent holds them.
+func (w *world) view(site string, r *rand.Rand) *Result {
+	cfg := w.cfg
+	cfg.Site = site
+	p, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	last := w.steps - 1
+	for _, c := range w.clusters {
+		step := last
+		if w.site[c] != site && r != nil {
+			step = r.IntN(w.steps+1) - 1 // -1: never heard
+		}
+		if step >= 0 {
+			p.SetCluster(w.site[c], c, w.report(c, step))
+			p.SetStale(c, step < last)
+		}
+	}
+	return p.Plan(t0.Add(time.Hour))
+}
+
+func checkInvariants(t *testing.T, seed1, seed2 uint64) {
+	w := newWorld(seed1, seed2)
+	// Agreement: with the same reports every site computes the same plan.
+	var full []*Result
+	for _, s := range w.sites {
+		full = append(full, w.view(s, nil))
+	}
+	all := func(res *Result) []string {
+		var out []string
+		for _, s := range w.sites {
+			for _, rt := range res.Routes(s) {
+				out = append(out, fmt.Sprintf("%s %s %s", s, rt.Kind, rt.Prefix))
+			}
+		}
+		return out
+	}
+	ref := all(full[0])
+	for i, res := range full[1:] {
+		if got := all(res); !slices.Equal(got, ref) {
+			t.Fatalf("agreement: %s and %s disagree:\n%q\n%q", w.sites[0], w.sites[i+1], ref, got)
+		}
+	}
+	// Below the ceilings each prefix is announced by exactly one site,
+	// and every subnet by at least one.
+	if len(full[0].Findings.Ceilings) == 0 {
+		seen := map[netip.Prefix]string{}
+		for _, s := range w.sites {
+			for _, rt := range full[0].Routes(s) {
+				if other, dup := seen[rt.Prefix]; dup {
+					t.Fatalf("exactly one: %s announced by %s and %s", rt.Prefix, other, s)
+				}
+				seen[rt.Prefix] = s
+			}
+		}
+		for _, sn := range w.cfg.Subnets {
+			if seen[sn.Prefix] == "" {
+				t.Fatalf("subnet %s announced by no site", sn.Prefix)
+			}
+		}
+	}
+	// Locality, for every site with any subset of the others' reports:
+	// every present address the site holds is covered by its own routes.
+	r := rand.New(rand.NewPCG(seed2, seed1))
+	for _, site := range w.sites {
+		for range 3 {
+			res := w.view(site, r)
+			checkLocality(t, w, site, res)
+			checkInside(t, w, res)
+		}
+	}
+}
+
+func checkLocality(t *testing.T, w *world, site string, res *Result) {
+	t.Helper()
+	conflicted := map[netip.Addr]bool{}
+	for _, c := range res.Findings.Conflicts {
+		conflicted[c.Addr] = true
+	}
+	own := map[netip.Prefix]bool{}
+	for _, rt := range res.Routes(site) {
+		own[rt.Prefix] = true
+	}
+	covered := func(a netip.Addr) bool {
+		for p := range own {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	var present []netip.Addr
+	for _, sn := range w.cfg.Subnets {
+		if sn.Home == site {
+			present = append(present, sn.Pinned...)
+		}
+	}
+	for _, c := range w.clusters {
+		if w.site[c] != site {
+			continue
+		}
+		for _, vm := range w.report(c, w.steps-1) {
+			if !vm.Present() {
+				continue
+			}
+			for _, nic := range vm.NICs {
+				present = append(present, nic.Addresses...)
+			}
+		}
+	}
+	for _, a := range present {
+		inside := slices.ContainsFunc(w.cfg.Subnets, func(s Subnet) bool { return s.Prefix.Contains(a) })
+		if !inside || conflicted[a] || !a.IsGlobalUnicast() {
+			continue
+		}
+		if !covered(a) {
+			t.Fatalf("locality: %s holds %s but announces no route covering it; it announces %v", site, a, res.Routes(site))
+		}
+	}
+}
+
+func checkInside(t *testing.T, w *world, res *Result) {
+	t.Helper()
+	for _, s := range w.sites {
+		for _, rt := range res.Routes(s) {
+			if !slices.ContainsFunc(w.cfg.Subnets, func(sn Subnet) bool {
+				return sn.Prefix.Bits() <= rt.Prefix.Bits() && sn.Prefix.Contains(rt.Prefix.Addr())
+			}) {
+				t.Fatalf("%s announces %s, inside no configured subnet", s, rt.Prefix)
+			}
+		}
+	}
+}
+
+// FuzzPlanInvariants checks DESIGN.md's invariants over random worlds; its
+// seed corpus (testdata/fuzz) runs with every `go test`.
+func FuzzPlanInvariants(f *testing.F) {
+	for i := range 8 {
+		f.Add(binary.LittleEndian.AppendUint64(nil, uint64(i)*0x9e3779b97f4a7c15))
+	}
+	f.Fuzz(func(t *testing.T, seed []byte) {
+		var b [16]byte
+		copy(b[:], seed)
+		checkInvariants(t, binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:]))
+	})
+}
+
+// TestPlanInvariants runs the invariants over many more worlds than the
+// fuzz seeds.
+func TestPlanInvariants(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	for i := range n {
+		checkInvariants(t, uint64(i), 42)
+	}
+}
