@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 // ErrNotFound is wrapped by Load when the file does not exist, so a caller
 // can tell "missing" from "broken".
 var ErrNotFound = errors.New("config file not found")
+
+// typeError matches BurntSushi/toml's decoding errors, which carry the
+// line and key only in their text.
+var typeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // File is a TOML file being loaded; it remembers the source so that later
 // errors can name lines.
@@ -44,20 +49,27 @@ func Load(path string, v any) (*File, error) {
 
 // Parse is Load on data already read; path only names it in errors.
 func Parse(path string, data []byte, v any) (*File, error) {
-	f := &File{Path: path, lines: keyLines(data)}
-	md, err := toml.Decode(string(data), v)
-	if err != nil {
+	// Syntax first, so that its errors name only the line; then types,
+	// whose errors name the key too.
+	var syntax map[string]any
+	if _, err := toml.Decode(string(data), &syntax); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			if pe.LastKey != "" {
-				return nil, fmt.Errorf("%s:%d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
-			}
 			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	f := &File{Path: path, lines: keyLines(data)}
+	md, err := toml.Decode(string(data), v)
+	if err != nil {
+		if m := typeError.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%s:%s: %s: %s", path, m[1], m[2], m[3])
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	for _, k := range md.Undecoded() {
-		f.errs = append(f.errs, f.lineErr(f.findUndecoded(k), "unknown key "+k.String(), ""))
+		line, key := f.findUndecoded(k)
+		f.errs = append(f.errs, f.lineErr(line, "unknown key "+key, ""))
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
@@ -108,16 +120,16 @@ func parentKey(k string) string {
 }
 
 // findUndecoded finds the first line of a key as TOML names it (no array
-// indexes) and rewrites it with the indexes of that line.
-func (f *File) findUndecoded(k toml.Key) int {
-	want := k.String()
-	best := 0
+// indexes) and returns it with the key's indexed name.
+func (f *File) findUndecoded(k toml.Key) (int, string) {
+	want, line := k.String(), 0
+	key := want
 	for indexed, l := range f.lines {
-		if stripIndexes(indexed) == want && (best == 0 || l < best) {
-			best = l
+		if stripIndexes(indexed) == want && (line == 0 || l < line) {
+			line, key = l, indexed
 		}
 	}
-	return best
+	return line, key
 }
 
 func stripIndexes(k string) string {
@@ -224,4 +236,26 @@ func (f *File) OneOf(key, s string, allowed ...string) string {
 	}
 	f.Errorf(key, "%q is not one of %s", s, strings.Join(allowed, ", "))
 	return allowed[0]
+}
+
+// ReadSecret reads a one-line secret from a file: a path, or a name in
+// systemd's $CREDENTIALS_DIRECTORY when it has no slash.
+func ReadSecret(name string) (string, error) {
+	path := name
+	if !strings.Contains(name, "/") {
+		dir := os.Getenv("CREDENTIALS_DIRECTORY")
+		if dir == "" {
+			return "", fmt.Errorf("%q names a systemd credential, but $CREDENTIALS_DIRECTORY is not set", name)
+		}
+		path = dir + "/" + name
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("secret file %s is empty", path)
+	}
+	return s, nil
 }

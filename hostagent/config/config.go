@@ -1,0 +1,180 @@
+// Package config loads the hostagent's TOML configuration strictly.
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/config"
+	"github.com/vmroute/vmroute/shared/logging"
+)
+
+// DefaultPath is where the packaged hostagent looks for its config.
+const DefaultPath = "/etc/vmroute/hostagent.toml"
+
+// Config is the hostagent's validated configuration.
+type Config struct {
+	LogLevel  string
+	LogFormat string
+	VCenter   VCenter
+	Clusters  []Cluster
+	// Routeragents receive every report.
+	Routeragents []string
+	TLS          TLS
+	// Debounce collects changes into one report.
+	Debounce time.Duration
+	// RetryMin and RetryMax bound the backoff towards a routeragent.
+	RetryMin, RetryMax time.Duration
+	// StatusListen serves status and metrics; empty turns it off.
+	StatusListen string
+}
+
+// VCenter is the vCenter connection. The password is read from a file or
+// a systemd credential, never from the TOML.
+type VCenter struct {
+	URL      *url.URL
+	User     string
+	Password string
+	// CAFile or Thumbprint verify vCenter's certificate; Insecure skips
+	// verification and is logged as a warning.
+	CAFile     string
+	Thumbprint string
+	Insecure   bool
+}
+
+// Cluster is one watched cluster.
+type Cluster struct {
+	// Path is the inventory path, such as "/DC1/host/Cluster-A".
+	Path string
+	// Name is the cluster's name in reports; it defaults to Path.
+	Name string
+	Site string
+}
+
+// TLS is the hostagent's client certificate and the CA of routeragents.
+type TLS struct {
+	CertFile string
+	KeyFile  string
+	CAFile   string
+}
+
+type file struct {
+	Log struct {
+		Level  string `toml:"level"`
+		Format string `toml:"format"`
+	} `toml:"log"`
+	VCenter struct {
+		URL          string `toml:"url"`
+		User         string `toml:"user"`
+		PasswordFile string `toml:"password_file"`
+		CAFile       string `toml:"ca_file"`
+		Thumbprint   string `toml:"thumbprint"`
+		Insecure     bool   `toml:"insecure"`
+	} `toml:"vcenter"`
+	Clusters []struct {
+		Path string `toml:"path"`
+		Name string `toml:"name"`
+		Site string `toml:"site"`
+	} `toml:"clusters"`
+	Routeragents []string `toml:"routeragents"`
+	TLS          struct {
+		CertFile string `toml:"cert_file"`
+		KeyFile  string `toml:"key_file"`
+		CAFile   string `toml:"ca_file"`
+	} `toml:"tls"`
+	Report struct {
+		Debounce string `toml:"debounce"`
+		RetryMin string `toml:"retry_min"`
+		RetryMax string `toml:"retry_max"`
+	} `toml:"report"`
+	Status struct {
+		Listen *string `toml:"listen"`
+	} `toml:"status"`
+}
+
+// Load reads and validates the hostagent's configuration at path.
+func Load(path string) (*Config, error) {
+	var raw file
+	f, err := config.Load(path, &raw)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{
+		LogLevel:     f.OneOf("log.level", raw.Log.Level, "info", "debug", "warn", "error"),
+		LogFormat:    f.OneOf("log.format", raw.Log.Format, logging.FormatText, logging.FormatJSON),
+		Routeragents: raw.Routeragents,
+		TLS: TLS{
+			CertFile: f.String("tls.cert_file", raw.TLS.CertFile, true),
+			KeyFile:  f.String("tls.key_file", raw.TLS.KeyFile, true),
+			CAFile:   f.String("tls.ca_file", raw.TLS.CAFile, true),
+		},
+		Debounce:     f.Duration("report.debounce", raw.Report.Debounce, 20*time.Millisecond),
+		RetryMin:     f.Duration("report.retry_min", raw.Report.RetryMin, 200*time.Millisecond),
+		RetryMax:     f.Duration("report.retry_max", raw.Report.RetryMax, 30*time.Second),
+		StatusListen: "127.0.0.1:9180",
+	}
+	if raw.Status.Listen != nil {
+		c.StatusListen = *raw.Status.Listen
+	}
+	if c.RetryMax < c.RetryMin {
+		f.Errorf("report.retry_max", "%s is below retry_min %s", c.RetryMax, c.RetryMin)
+	}
+	v := raw.VCenter
+	c.VCenter = VCenter{User: f.String("vcenter.user", v.User, true), CAFile: v.CAFile, Insecure: v.Insecure,
+		Thumbprint: strings.ToUpper(v.Thumbprint)}
+	if u, err := url.Parse(v.URL); v.URL == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		f.Errorf("vcenter.url", "%q is not an https:// URL such as https://vcenter.example.net/sdk", v.URL)
+	} else {
+		if u.Path == "" {
+			u.Path = "/sdk"
+		}
+		c.VCenter.URL = u
+	}
+	if n := btoi(v.CAFile != "") + btoi(v.Thumbprint != "") + btoi(v.Insecure); n != 1 {
+		f.Errorf("vcenter", "set exactly one of ca_file, thumbprint or insecure = true to say how vCenter's certificate is checked")
+	}
+	if v.PasswordFile == "" {
+		f.Errorf("vcenter.password_file", "missing: a file or systemd credential name holding the password")
+	} else if pw, err := config.ReadSecret(v.PasswordFile); err != nil {
+		f.Errorf("vcenter.password_file", "%v", err)
+	} else {
+		c.VCenter.Password = pw
+	}
+	if len(raw.Clusters) == 0 {
+		f.Errorf("clusters", "missing: at least one [[clusters]] with path and site")
+	}
+	names := map[string]int{}
+	for i, cl := range raw.Clusters {
+		key := fmt.Sprintf("clusters[%d]", i)
+		cc := Cluster{Path: f.String(key+".path", cl.Path, true), Name: cl.Name, Site: f.String(key+".site", cl.Site, true)}
+		if cc.Name == "" {
+			cc.Name = cc.Path
+		}
+		if j, dup := names[cc.Name]; dup {
+			f.Errorf(key, "cluster %q is configured twice (also clusters[%d])", cc.Name, j)
+		}
+		names[cc.Name] = i
+		c.Clusters = append(c.Clusters, cc)
+	}
+	if len(raw.Routeragents) == 0 {
+		f.Errorf("routeragents", "missing: the https:// URLs of every routeragent to report to")
+	}
+	for i, r := range raw.Routeragents {
+		if u, err := url.Parse(r); err != nil || u.Scheme != "https" || u.Host == "" {
+			f.Errorf(fmt.Sprintf("routeragents[%d]", i), "%q is not an https:// URL", r)
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

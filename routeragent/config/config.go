@@ -1,0 +1,379 @@
+// Package config loads the routeragent's TOML configuration strictly and
+// turns it into the typed configurations of its parts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/announce"
+	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/shared/config"
+	"github.com/vmroute/vmroute/shared/logging"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// DefaultPath is where the packaged routeragent looks for its config.
+const DefaultPath = "/etc/vmroute/routeragent.toml"
+
+// Config is the routeragent's validated configuration.
+type Config struct {
+	Site      string
+	StateDir  string
+	DryRun    bool
+	LogLevel  string
+	LogFormat string
+	API       API
+	Clusters  []Cluster
+	// Lease is how long a cluster's report counts as fresh.
+	Lease time.Duration
+	// BatchWindow collects changes before a plan.
+	BatchWindow time.Duration
+	Plan        plan.Config
+	BGP         bgp.Config
+	Announce    announce.Config
+}
+
+// API is the report and status endpoint.
+type API struct {
+	Listen       string
+	CertFile     string
+	KeyFile      string
+	ClientCAFile string
+	// MaxReportBytes bounds a report's body.
+	MaxReportBytes int64
+}
+
+// Cluster is a cluster whose reports the routeragent accepts, and the
+// client certificate names allowed to send them.
+type Cluster struct {
+	Name    string
+	Site    string
+	Clients []string
+}
+
+type file struct {
+	Site     string `toml:"site"`
+	StateDir string `toml:"state_dir"`
+	DryRun   bool   `toml:"dry_run"`
+	Log      struct {
+		Level  string `toml:"level"`
+		Format string `toml:"format"`
+	} `toml:"log"`
+	API struct {
+		Listen         string `toml:"listen"`
+		CertFile       string `toml:"cert_file"`
+		KeyFile        string `toml:"key_file"`
+		ClientCAFile   string `toml:"client_ca_file"`
+		MaxReportBytes int    `toml:"max_report_bytes"`
+	} `toml:"api"`
+	Reports struct {
+		Lease       string `toml:"lease"`
+		BatchWindow string `toml:"batch_window"`
+	} `toml:"reports"`
+	Clusters []struct {
+		Name    string   `toml:"name"`
+		Site    string   `toml:"site"`
+		Clients []string `toml:"clients"`
+	} `toml:"clusters"`
+	Guards struct {
+		Owner                 string `toml:"owner"`
+		HostRouteCeiling      int    `toml:"host_route_ceiling"`
+		TotalHostRouteCeiling int    `toml:"total_host_route_ceiling"`
+		FlapMoves             int    `toml:"flap_moves"`
+		FlapWindow            string `toml:"flap_window"`
+		FreshLanding          string `toml:"fresh_landing"`
+	} `toml:"guards"`
+	Subnets []struct {
+		Prefix           string   `toml:"prefix"`
+		Home             string   `toml:"home"`
+		Interface        string   `toml:"interface"`
+		Gateways         []string `toml:"gateways"`
+		GatewayMAC       string   `toml:"gateway_mac"`
+		Pinned           []string `toml:"pinned"`
+		Networks         []string `toml:"networks"`
+		HostRouteCeiling int      `toml:"host_route_ceiling"`
+	} `toml:"subnets"`
+	BGP struct {
+		ASN             int64    `toml:"asn"`
+		RouterID        string   `toml:"router_id"`
+		ListenAddress   string   `toml:"listen_address"`
+		ListenPort      *int     `toml:"listen_port"`
+		GracefulRestart *bool    `toml:"graceful_restart"`
+		RestartTime     string   `toml:"restart_time"`
+		WithdrawOnStop  bool     `toml:"withdraw_on_stop"`
+		HostCommunities []string `toml:"host_communities"`
+		SummaryComms    []string `toml:"summary_communities"`
+		LocalPref       *int64   `toml:"local_pref"`
+		MED             *int64   `toml:"med"`
+		NextHopIPv4     string   `toml:"next_hop_ipv4"`
+		NextHopIPv6     string   `toml:"next_hop_ipv6"`
+		Neighbors       []struct {
+			Address      string   `toml:"address"`
+			ASN          int64    `toml:"asn"`
+			Port         int      `toml:"port"`
+			PasswordFile string   `toml:"password_file"`
+			MultihopTTL  int      `toml:"multihop_ttl"`
+			LocalAddress string   `toml:"local_address"`
+			Passive      bool     `toml:"passive"`
+			Families     []string `toml:"families"`
+		} `toml:"neighbors"`
+	} `toml:"bgp"`
+	Announce struct {
+		Count    int     `toml:"count"`
+		Interval string  `toml:"interval"`
+		Refresh  *string `toml:"refresh"`
+		Rate     int     `toml:"rate"`
+		Mode     string  `toml:"mode"`
+	} `toml:"announce"`
+}
+
+// Load reads and validates the routeragent's configuration at path. Every
+// problem found is reported, each with the file, line and key.
+func Load(path string) (*Config, error) {
+	var raw file
+	f, err := config.Load(path, &raw)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{
+		Site:      f.String("site", raw.Site, true),
+		StateDir:  orDefault(raw.StateDir, "/var/lib/vmroute-routeragent"),
+		DryRun:    raw.DryRun,
+		LogLevel:  f.OneOf("log.level", raw.Log.Level, "info", "debug", "warn", "error"),
+		LogFormat: f.OneOf("log.format", raw.Log.Format, logging.FormatText, logging.FormatJSON),
+		API: API{
+			Listen:         orDefault(raw.API.Listen, ":8443"),
+			CertFile:       f.String("api.cert_file", raw.API.CertFile, true),
+			KeyFile:        f.String("api.key_file", raw.API.KeyFile, true),
+			ClientCAFile:   f.String("api.client_ca_file", raw.API.ClientCAFile, true),
+			MaxReportBytes: int64(f.Int("api.max_report_bytes", raw.API.MaxReportBytes, wire.MaxReportBytes, 1024, 1<<30)),
+		},
+		Lease:       f.Duration("reports.lease", raw.Reports.Lease, 5*time.Minute),
+		BatchWindow: f.Duration("reports.batch_window", raw.Reports.BatchWindow, 50*time.Millisecond),
+	}
+	seen := map[string]int{}
+	for i, cl := range raw.Clusters {
+		key := fmt.Sprintf("clusters[%d]", i)
+		if j, dup := seen[cl.Name]; dup && cl.Name != "" {
+			f.Errorf(key+".name", "%q is configured twice (also clusters[%d])", cl.Name, j)
+		}
+		seen[cl.Name] = i
+		if len(cl.Clients) == 0 {
+			f.Errorf(key+".clients", "missing: name the client certificates allowed to report this cluster")
+		}
+		c.Clusters = append(c.Clusters, Cluster{
+			Name:    f.String(key+".name", cl.Name, true),
+			Site:    f.String(key+".site", cl.Site, true),
+			Clients: cl.Clients,
+		})
+	}
+	c.Plan, c.Announce.GatewayMACs = loadPlan(f, &raw)
+	c.Plan.Site = c.Site
+	c.BGP = loadBGP(f, &raw)
+	c.Announce = loadAnnounce(f, &raw, c.Announce.GatewayMACs)
+	if err := c.Plan.Check(); err != nil {
+		var fe *plan.FieldError
+		for _, e := range unwrapAll(err) {
+			if errors.As(e, &fe) && !strings.HasSuffix(fe.Msg, "missing") {
+				f.Errorf(fe.Key, "%s", fe.Msg)
+			}
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func loadPlan(f *config.File, raw *file) (plan.Config, map[netip.Prefix]wire.MAC) {
+	g := raw.Guards
+	var pc plan.Config
+	switch f.OneOf("guards.owner", g.Owner, "home", "majority") {
+	case "majority":
+		pc.Guards.Owner = plan.OwnerMajority
+	default:
+		pc.Guards.Owner = plan.OwnerHome
+	}
+	pc.Guards.HostRouteCeiling = f.Int("guards.host_route_ceiling", g.HostRouteCeiling, 0, 1, 1<<20)
+	pc.Guards.TotalHostRouteCeiling = f.Int("guards.total_host_route_ceiling", g.TotalHostRouteCeiling, 0, 1, 1<<24)
+	pc.Guards.FlapMoves = f.Int("guards.flap_moves", g.FlapMoves, 0, 2, 1000)
+	pc.Guards.FlapWindow = f.Duration("guards.flap_window", g.FlapWindow, time.Minute)
+	pc.Guards.FreshLanding = f.Duration("guards.fresh_landing", g.FreshLanding, 30*time.Second)
+	macs := map[netip.Prefix]wire.MAC{}
+	for i, s := range raw.Subnets {
+		key := fmt.Sprintf("subnets[%d]", i)
+		sn := plan.Subnet{
+			Prefix:           f.Prefix(key+".prefix", s.Prefix),
+			Home:             f.String(key+".home", s.Home, true),
+			Interface:        s.Interface,
+			Gateways:         f.Addrs(key+".gateways", s.Gateways),
+			Pinned:           f.Addrs(key+".pinned", s.Pinned),
+			Networks:         s.Networks,
+			HostRouteCeiling: f.Int(key+".host_route_ceiling", s.HostRouteCeiling, 0, 1, 1<<20),
+		}
+		if s.GatewayMAC != "" {
+			m, err := wire.ParseMAC(s.GatewayMAC)
+			if err != nil || !m.IsUnicast() {
+				f.Errorf(key+".gateway_mac", "%q is not a unicast Ethernet address", s.GatewayMAC)
+			}
+			macs[sn.Prefix] = m
+		}
+		pc.Subnets = append(pc.Subnets, sn)
+	}
+	return pc, macs
+}
+
+func loadBGP(f *config.File, raw *file) bgp.Config {
+	b := raw.BGP
+	c := bgp.Config{
+		ASN:             asn(f, "bgp.asn", b.ASN),
+		RouterID:        f.Addr("bgp.router_id", b.RouterID),
+		ListenPort:      179,
+		GracefulRestart: b.GracefulRestart == nil || *b.GracefulRestart,
+		RestartTime:     f.Duration("bgp.restart_time", b.RestartTime, 120*time.Second),
+		WithdrawOnStop:  b.WithdrawOnStop,
+	}
+	if c.RouterID.IsValid() && !c.RouterID.Is4() {
+		f.Errorf("bgp.router_id", "%s is not an IPv4 address", c.RouterID)
+	}
+	if b.ListenAddress != "" {
+		c.ListenAddress = f.Addr("bgp.listen_address", b.ListenAddress)
+	}
+	if b.ListenPort != nil {
+		c.ListenPort = *b.ListenPort
+		if c.ListenPort < 0 || c.ListenPort > 65535 {
+			f.Errorf("bgp.listen_port", "%d is not a port (0 makes the speaker client-only)", c.ListenPort)
+		}
+	}
+	if rt := c.RestartTime; rt > 4095*time.Second {
+		f.Errorf("bgp.restart_time", "%s is more than the 4095 s BGP can carry", rt)
+	}
+	hostComms := b.HostCommunities
+	if hostComms == nil {
+		hostComms = []string{"no-export"}
+	}
+	c.HostCommunities = communities(f, "bgp.host_communities", hostComms)
+	c.SummaryCommunities = communities(f, "bgp.summary_communities", b.SummaryComms)
+	c.LocalPref = u32(f, "bgp.local_pref", b.LocalPref)
+	c.MED = u32(f, "bgp.med", b.MED)
+	if b.NextHopIPv4 != "" {
+		if c.NextHop4 = f.Addr("bgp.next_hop_ipv4", b.NextHopIPv4); c.NextHop4.IsValid() && !c.NextHop4.Is4() {
+			f.Errorf("bgp.next_hop_ipv4", "%s is not an IPv4 address", c.NextHop4)
+		}
+	}
+	if b.NextHopIPv6 != "" {
+		if c.NextHop6 = f.Addr("bgp.next_hop_ipv6", b.NextHopIPv6); c.NextHop6.IsValid() && !c.NextHop6.Is6() {
+			f.Errorf("bgp.next_hop_ipv6", "%s is not an IPv6 address", c.NextHop6)
+		}
+	}
+	for i, n := range b.Neighbors {
+		key := fmt.Sprintf("bgp.neighbors[%d]", i)
+		nb := bgp.Neighbor{
+			Address:     f.Addr(key+".address", n.Address),
+			ASN:         asn(f, key+".asn", n.ASN),
+			Port:        f.Int(key+".port", n.Port, 179, 1, 65535),
+			MultihopTTL: f.Int(key+".multihop_ttl", n.MultihopTTL, 0, 1, 255),
+			Passive:     n.Passive,
+		}
+		if n.LocalAddress != "" {
+			nb.LocalAddress = f.Addr(key+".local_address", n.LocalAddress)
+		}
+		families := n.Families
+		if len(families) == 0 {
+			families = []string{"ipv4", "ipv6"}
+		}
+		for j, fam := range families {
+			switch f.OneOf(fmt.Sprintf("%s.families[%d]", key, j), fam, "ipv4", "ipv6") {
+			case "ipv4":
+				nb.IPv4 = true
+			case "ipv6":
+				nb.IPv6 = true
+			}
+		}
+		if n.PasswordFile != "" {
+			pw, err := config.ReadSecret(n.PasswordFile)
+			if err != nil {
+				f.Errorf(key+".password_file", "%v", err)
+			}
+			nb.Password = pw
+		}
+		for j, o := range c.Neighbors {
+			if o.Address == nb.Address && nb.Address.IsValid() {
+				f.Errorf(key+".address", "%s is configured twice (also bgp.neighbors[%d])", nb.Address, j)
+			}
+		}
+		c.Neighbors = append(c.Neighbors, nb)
+	}
+	return c
+}
+
+func loadAnnounce(f *config.File, raw *file, macs map[netip.Prefix]wire.MAC) announce.Config {
+	a := raw.Announce
+	c := announce.Config{
+		Count:       f.Int("announce.count", a.Count, 3, 1, 100),
+		Interval:    f.Duration("announce.interval", a.Interval, time.Second),
+		Refresh:     time.Minute,
+		Rate:        f.Int("announce.rate", a.Rate, 1000, 1, 1_000_000),
+		Broadcast:   f.OneOf("announce.mode", a.Mode, "unicast", "broadcast") == "broadcast",
+		GatewayMACs: macs,
+	}
+	if a.Refresh != nil {
+		c.Refresh = f.Duration("announce.refresh", *a.Refresh, 0)
+	}
+	return c
+}
+
+func asn(f *config.File, key string, v int64) uint32 {
+	if v < 1 || v > 4294967294 {
+		f.Errorf(key, "%d is not an AS number (1 to 4294967294)", v)
+		return 0
+	}
+	return uint32(v)
+}
+
+func u32(f *config.File, key string, v *int64) *uint32 {
+	if v == nil {
+		return nil
+	}
+	if *v < 0 || *v > 1<<32-1 {
+		f.Errorf(key, "%d is out of range 0 to 4294967295", *v)
+		return nil
+	}
+	u := uint32(*v)
+	return &u
+}
+
+func communities(f *config.File, key string, ss []string) bgp.Communities {
+	var c bgp.Communities
+	for i, s := range ss {
+		std, large, isLarge, err := bgp.ParseCommunity(s)
+		switch {
+		case err != nil:
+			f.Errorf(fmt.Sprintf("%s[%d]", key, i), "%v", err)
+		case isLarge:
+			c.Large = append(c.Large, large)
+		default:
+			c.Standard = append(c.Standard, std)
+		}
+	}
+	return c
+}

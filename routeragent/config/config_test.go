@@ -1,0 +1,129 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/shared/config"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Site != "A" || len(c.Clusters) != 2 || c.Clusters[1].Site != "B" {
+		t.Errorf("site %q clusters %+v", c.Site, c.Clusters)
+	}
+	if got := c.Plan.Subnets[1].Gateways; len(got) != 2 || got[0] != netip.MustParseAddr("fe80::1") {
+		t.Errorf("IPv6 gateways %v", got)
+	}
+	if c.Plan.Guards.FlapWindow != 2*time.Minute || c.Plan.Guards.FreshLanding != 30*time.Second {
+		t.Errorf("guards %+v", c.Plan.Guards)
+	}
+	if want := []uint32{bgp.NoExport, 65001<<16 | 100}; len(c.BGP.HostCommunities.Standard) != 2 || c.BGP.HostCommunities.Standard[1] != want[1] {
+		t.Errorf("host communities %v, want %v", c.BGP.HostCommunities.Standard, want)
+	}
+	if l := c.BGP.SummaryCommunities.Large; len(l) != 1 || l[0] != (bgp.LargeCommunity{Global: 65001, Local1: 1, Local2: 2}) {
+		t.Errorf("large communities %v", l)
+	}
+	if !c.BGP.GracefulRestart || c.BGP.RestartTime != 120*time.Second || *c.BGP.LocalPref != 200 || c.BGP.MED != nil {
+		t.Errorf("bgp %+v", c.BGP)
+	}
+	if n := c.BGP.Neighbors[1]; n.IPv4 || !n.IPv6 || n.MultihopTTL != 2 || n.Port != 179 {
+		t.Errorf("neighbor %+v", n)
+	}
+	if m, ok := c.Announce.GatewayMACs[netip.MustParsePrefix("192.0.2.0/24")]; !ok || m.String() != "00:00:5e:00:01:64" {
+		t.Errorf("gateway MACs %v", c.Announce.GatewayMACs)
+	}
+	if _, err := plan.New(c.Plan); err != nil {
+		t.Errorf("planner refuses the loaded config: %v", err)
+	}
+}
+
+// TestLoadBroken edits one line of the good file at a time and checks that
+// the error names the file, the line and the key.
+func TestLoadBroken(t *testing.T) {
+	good, err := os.ReadFile("testdata/good.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, old, new string
+		want           string // file:line: key: message
+	}{
+		{"bad prefix", `prefix = "192.0.2.0/24"`, `prefix = "192.0.2.0/33"`,
+			`:37: subnets[0].prefix: "192.0.2.0/33" is not a prefix`},
+		{"host bits", `prefix = "192.0.2.0/24"`, `prefix = "192.0.2.7/24"`,
+			`:37: subnets[0].prefix: "192.0.2.7/24" has host bits set; the prefix is 192.0.2.0/24`},
+		{"bad address", `gateways = ["fe80::1", "2001:db8:100::1"]`, `gateways = ["fe80::1", "2001:db8:100::g"]`,
+			`:49: subnets[1].gateways[1]: "2001:db8:100::g" is not an IP address`},
+		{"gateway outside", `gateways = ["192.0.2.1"]`, `gateways = ["198.51.100.1"]`,
+			`:40: subnets[0].gateways[0]: 198.51.100.1 is outside 192.0.2.0/24`},
+		{"bad duration", `lease = "5m"`, `lease = "5 minutes"`,
+			`:16: reports.lease: "5 minutes" is not a duration`},
+		{"unknown key", `batch_window = "50ms"`, `batch_windw = "50ms"`,
+			`:17: unknown key reports.batch_windw`},
+		{"unknown key in array table", `multihop_ttl = 2`, `multihop_tll = 2`,
+			`:68: unknown key bgp.neighbors[1].multihop_tll`},
+		{"wrong type", `asn = 65001`, `asn = "65001"`,
+			`:52: bgp.asn: incompatible types`},
+		{"bad community", `"65001:1:2"]`, `"65001:1:x"]`,
+			`:56: bgp.summary_communities[1]: "65001:1:x": part "x" is not a number of 32 bits`},
+		{"overlap", `prefix = "2001:db8:100::/64"`, `prefix = "192.0.2.128/25"`,
+			`:46: subnets[1].prefix: 192.0.2.128/25 overlaps subnets[0] 192.0.2.0/24`},
+		{"syntax", `lease = "5m"`, `lease = "5m`,
+			`:16: strings cannot contain newlines`},
+		{"bad word", `mode = "unicast"`, `mode = "multicast"`,
+			`:75: announce.mode: "multicast" is not one of unicast, broadcast`},
+		{"missing secret", `families = ["ipv6"]`, `families = ["ipv6"]` + "\npassword_file = \"/nonexistent/pw\"",
+			`:68: bgp.neighbors[1].password_file: read secret: open /nonexistent/pw: no such file or directory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(good), tt.old) {
+				t.Fatalf("good.toml lacks %q", tt.old)
+			}
+			path := filepath.Join(t.TempDir(), "routeragent.toml")
+			if err := os.WriteFile(path, []byte(strings.Replace(string(good), tt.old, tt.new, 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if err == nil || !strings.Contains(err.Error(), path+tt.want) {
+				t.Errorf("Load() = %v\nwant it to contain %q", err, path+tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "none.toml"))
+	if !errors.Is(err, config.ErrNotFound) {
+		t.Errorf("Load() = %v, want ErrNotFound", err)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "routeragent.toml")
+	if err := os.WriteFile(path, []byte("[bgp]\nasn = 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	for _, want := range []string{
+		path + `: site: missing`,
+		path + `: api.cert_file: missing`,
+		path + `:2: bgp.asn: 0 is not an AS number`,
+		path + `:1: bgp.router_id: missing`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load() = %v\nwant it to contain %q", err, want)
+		}
+	}
+}

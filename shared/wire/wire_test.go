@@ -1,0 +1,95 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodReport = `{
+  "site": "A", "cluster": "/DC1/host/Cluster-A", "generation": 7, "kind": "full",
+  "vms": [{
+    "uuid": "502e71fa-1a2b-3c4d-5e6f-0123456789ab", "name": "web-1", "host": "esx-a1",
+    "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00.123Z",
+    "nics": [{"mac": "00:50:56:aa:bb:cc", "network": "VLAN100",
+              "addresses": ["192.0.2.10", "2001:db8:100::10", "fe80::250:56ff:feaa:bbcc"]}]
+  }]
+}`
+
+func TestDecodeGood(t *testing.T) {
+	r, err := Decode(strings.NewReader(goodReport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := r.VMs[0]
+	if vm.NICs[0].MAC.String() != "00:50:56:aa:bb:cc" || vm.NICs[0].Addresses[1] != netip.MustParseAddr("2001:db8:100::10") {
+		t.Errorf("nic %+v", vm.NICs[0])
+	}
+	if !vm.LandedAt.Equal(time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)) || !vm.Present() {
+		t.Errorf("vm %+v", vm)
+	}
+	// A report survives its own encoding.
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(bytes.NewReader(b)); err != nil {
+		t.Errorf("re-decoding %s: %v", b, err)
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	tests := []struct{ name, old, new, want string }{
+		{"unknown field", `"kind": "full"`, `"kind": "full", "colour": "red"`, `unknown field "colour"`},
+		{"bad address", `"192.0.2.10"`, `"192.0.2.300"`, `192.0.2.300`},
+		{"bad mac", `"00:50:56:aa:bb:cc"`, `"00:50:56:aa:bb"`, `"00:50:56:aa:bb" is not an Ethernet (EUI-48) address`},
+		{"multicast mac", `"00:50:56:aa:bb:cc"`, `"01:00:5e:aa:bb:cc"`, `vms[0].nics[0].mac: 01:00:5e:aa:bb:cc is not a unicast`},
+		{"zone", `"fe80::250:56ff:feaa:bbcc"`, `"fe80::1%eth0"`, `vms[0].nics[0].addresses[2]: fe80::1%eth0 carries a zone`},
+		{"mapped", `"192.0.2.10"`, `"::ffff:192.0.2.10"`, `vms[0].nics[0].addresses[0]: ::ffff:192.0.2.10 is IPv4-mapped; send 192.0.2.10`},
+		{"duplicate address", `"2001:db8:100::10"`, `"192.0.2.10"`, `vms[0].nics[0].addresses[1]: 192.0.2.10 is listed twice`},
+		{"power", `"poweredOn"`, `"on"`, `vms[0].power_state: "on" is not one of`},
+		{"no landing", `"landed_at": "2026-11-22T10:00:00.123Z",`, ``, `vms[0].landed_at: missing`},
+		{"generation zero", `"generation": 7`, `"generation": 0`, `generation: must be 1 or more`},
+		{"negative generation", `"generation": 7`, `"generation": -1`, `field "generation": number -1 is not a valid uint64`},
+		{"kind", `"kind": "full"`, `"kind": "partial"`, `kind: "partial" is neither`},
+		{"delta without base", `"kind": "full"`, `"kind": "delta"`, `base: a delta needs a base generation below its generation 7, got 0`},
+		{"full with base", `"kind": "full"`, `"kind": "full", "base": 3`, `base: a full report has no base generation`},
+		{"no site", `"site": "A"`, `"site": ""`, `site: missing`},
+		{"control char", `"web-1"`, `"web\u0007"`, `vms[0].name: control character`},
+		{"bad uuid", `"502e71fa-1a2b-3c4d-5e6f-0123456789ab"`, `"502e/71fa"`, `vms[0].uuid: "502e/71fa" holds '/'`},
+		{"trailing data", "}]\n}", "}]\n}{}", `trailing data after the report`},
+		{"truncated", "}]\n}", "}]", `body ends inside the JSON document`},
+		{"not json", `{`, `<`, `malformed JSON at byte 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(goodReport, tt.old) {
+				t.Fatalf("report lacks %q", tt.old)
+			}
+			_, err := Decode(strings.NewReader(strings.Replace(goodReport, tt.old, tt.new, 1)))
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Decode() = %v\nwant ErrInvalid containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateDelta(t *testing.T) {
+	r := Report{Site: "A", Cluster: "c", Generation: 5, Kind: KindDelta, Base: 4, Removed: []string{"x", "x"}}
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), `removed[1]: "x" is removed twice`) {
+		t.Errorf("Validate() = %v", err)
+	}
+	r.Removed = []string{"x"}
+	r.VMs = []VM{{UUID: "x", Name: "n", Host: "h", PowerState: PoweredOn, LandedAt: time.Now()}}
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), `removed[0]: "x" is both listed and removed`) {
+		t.Errorf("Validate() = %v", err)
+	}
+	r.VMs = nil
+	if err := r.Validate(); err != nil {
+		t.Errorf("Validate() = %v", err)
+	}
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vmroute's tests need, when they are missing.
+# As a normal user it installs nothing and says which tests will skip.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip || need+=(iproute2)
+
+if [ ${#need[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "WARNING: not root: cannot install ${need[*]}; the tests that need them will skip." >&2
+	exit 0
+fi
+echo "== installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
