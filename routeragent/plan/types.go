@@ -109,6 +109,19 @@ func (k Kind) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (k *Kind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "host":
+		*k = Host
+	case "summary":
+		*k = Summary
+	default:
+		return fmt.Errorf("route kind %q is neither host nor summary", b)
+	}
+	return nil
+}
+
 // Route is one prefix a site announces.
 type Route struct {
 	Prefix netip.Prefix `json:"prefix"`

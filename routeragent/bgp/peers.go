@@ -1,0 +1,83 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+)
+
+// PeerStatus is one neighbor's state for status and metrics.
+type PeerStatus struct {
+	Address netip.Addr `json:"address"`
+	ASN     uint32     `json:"asn"`
+	// State is the BGP FSM state: idle, connect, active, opensent,
+	// openconfirm or established.
+	State string `json:"state"`
+	// Since is when the session came up, zero unless established.
+	Since time.Time `json:"since,omitzero"`
+	// Advertised, Received and Accepted count prefixes over all families.
+	Advertised uint64 `json:"advertised"`
+	Received   uint64 `json:"received"`
+	Accepted   uint64 `json:"accepted"`
+	// Flaps counts how often the session went down.
+	Flaps uint32 `json:"flaps"`
+	// Why says, when the session is not established, what is known of why.
+	Why string `json:"why,omitempty"`
+}
+
+// Peers returns the state of every configured neighbor.
+func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
+	var out []PeerStatus
+	err := s.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
+		ps := PeerStatus{ASN: p.GetConf().GetPeerAsn()}
+		ps.Address, _ = netip.ParseAddr(p.GetConf().GetNeighborAddress())
+		st := p.GetState()
+		ps.State = strings.ToLower(strings.TrimPrefix(st.GetSessionState().String(), "SESSION_STATE_"))
+		ps.Flaps = st.GetFlops()
+		if up := p.GetTimers().GetState().GetUptime(); ps.State == "established" && up != nil {
+			ps.Since = up.AsTime()
+		}
+		for _, a := range p.GetAfiSafis() {
+			ps.Advertised += a.GetState().GetAdvertised()
+			ps.Received += a.GetState().GetReceived()
+			ps.Accepted += a.GetState().GetAccepted()
+		}
+		if ps.State != "established" {
+			ps.Why = s.why(p)
+		}
+		out = append(out, ps)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list BGP peers: %w", err)
+	}
+	return out, nil
+}
+
+// why explains a session that is not up, from GoBGP's last error for the
+// peer and what the configuration makes likely.
+func (s *Speaker) why(p *api.Peer) string {
+	var parts []string
+	if e := s.gl.lastError(p.GetConf().GetNeighborAddress()); e != "" {
+		parts = append(parts, "last error: "+e)
+	}
+	for _, n := range s.cfg.Neighbors {
+		if n.Address.String() != p.GetConf().GetNeighborAddress() {
+			continue
+		}
+		if n.Password != "" {
+			parts = append(parts, "TCP MD5 is on: a password that differs on the two sides drops every segment silently, "+
+				"so the connection never completes (Linux logs \"MD5 Hash mismatch\" on the side that drops)")
+		}
+		if n.Passive {
+			parts = append(parts, "passive: waiting for the neighbor to connect")
+		}
+	}
+	if len(parts) == 0 {
+		return "no connection yet"
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,227 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/vmroute/vmroute/routeragent/plan"
+)
+
+// Speaker is an embedded GoBGP server that advertises the routes it is
+// given and nothing else.
+type Speaker struct {
+	cfg Config
+	log *slog.Logger
+	srv *server.BgpServer
+	gl  *gobgpLogger
+
+	mu  sync.Mutex
+	rib map[netip.Prefix]advertised
+}
+
+type advertised struct {
+	kind plan.Kind
+	uuid []byte
+}
+
+// Changes counts what one Apply sent.
+type Changes struct {
+	Announced, Withdrawn int
+}
+
+// New returns a speaker for cfg; Start runs it.
+func New(cfg Config, log *slog.Logger) *Speaker {
+	return &Speaker{cfg: cfg, log: log, rib: map[netip.Prefix]advertised{}}
+}
+
+// Start starts the BGP server, puts routes into its table and then
+// configures the neighbors, so that the first UPDATE each peer gets
+// already holds them. restarting announces a graceful restart (the R bit):
+// peers that kept our routes from before keep them until our End-of-RIB.
+func (s *Speaker) Start(ctx context.Context, routes []plan.Route, restarting bool) error {
+	s.gl = newGobgpLogger(s.log)
+	s.srv = server.NewBgpServer(server.LoggerOption(s.gl))
+	go s.srv.Serve()
+	port := int32(s.cfg.ListenPort)
+	if port == 0 {
+		port = -1
+	}
+	global := &api.Global{Asn: s.cfg.ASN, RouterId: s.cfg.RouterID.String(), ListenPort: port}
+	if s.cfg.ListenAddress.IsValid() {
+		global.ListenAddresses = []string{s.cfg.ListenAddress.String()}
+	}
+	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
+		s.srv.Stop()
+		return fmt.Errorf("start BGP (AS %d, router ID %s, port %d): %w", s.cfg.ASN, s.cfg.RouterID, s.cfg.ListenPort, err)
+	}
+	if err := s.exportOnly(ctx); err != nil {
+		s.Stop(ctx)
+		return err
+	}
+	if _, err := s.Apply(ctx, routes); err != nil {
+		s.Stop(ctx)
+		return err
+	}
+	for _, n := range s.cfg.Neighbors {
+		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.peer(n, restarting)}); err != nil {
+			s.Stop(ctx)
+			return fmt.Errorf("add neighbor %s: %w", n.Address, err)
+		}
+	}
+	s.log.Info("bgp speaker started", "asn", s.cfg.ASN, "router_id", s.cfg.RouterID, "port", s.cfg.ListenPort,
+		"neighbors", len(s.cfg.Neighbors), "routes", len(routes), "restarting", restarting)
+	return nil
+}
+
+// exportOnly rejects every route a neighbor sends before it reaches the
+// local RIB: the speaker never re-advertises them nor acts on them.
+// Received routes stay in the neighbor's Adj-RIB-In for status.
+func (s *Speaker) exportOnly(ctx context.Context) error {
+	const set, policy = "vmroute-neighbors", "vmroute-export-only"
+	if err := s.srv.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: &api.DefinedSet{
+		DefinedType: api.DefinedType_NEIGHBOR, Name: set, List: []string{"0.0.0.0/0", "::/0"},
+	}}); err != nil {
+		return fmt.Errorf("export-only policy: %w", err)
+	}
+	if err := s.srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: &api.Policy{Name: policy, Statements: []*api.Statement{{
+		Name:       "reject-received",
+		Conditions: &api.Conditions{NeighborSet: &api.MatchSet{Type: api.MatchSet_ANY, Name: set}},
+		Actions:    &api.Actions{RouteAction: api.RouteAction_REJECT},
+	}}}}); err != nil {
+		return fmt.Errorf("export-only policy: %w", err)
+	}
+	if err := s.srv.AddPolicyAssignment(ctx, &api.AddPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+		Name: "global", Direction: api.PolicyDirection_IMPORT, DefaultAction: api.RouteAction_ACCEPT,
+		Policies: []*api.Policy{{Name: policy}},
+	}}); err != nil {
+		return fmt.Errorf("export-only policy: %w", err)
+	}
+	return nil
+}
+
+func (s *Speaker) peer(n Neighbor, restarting bool) *api.Peer {
+	p := &api.Peer{
+		Conf: &api.PeerConf{NeighborAddress: n.Address.String(), PeerAsn: n.ASN, AuthPassword: n.Password},
+		Transport: &api.Transport{
+			PassiveMode: n.Passive,
+			RemotePort:  uint32(n.Port),
+		},
+		Timers: &api.Timers{Config: &api.TimersConfig{ConnectRetry: 5, HoldTime: 90, KeepaliveInterval: 30}},
+	}
+	if n.LocalAddress.IsValid() {
+		p.Transport.LocalAddress = n.LocalAddress.String()
+	}
+	if n.MultihopTTL > 0 {
+		p.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(n.MultihopTTL)}
+	}
+	if s.cfg.GracefulRestart {
+		p.GracefulRestart = &api.GracefulRestart{
+			Enabled:         true,
+			RestartTime:     uint32(s.cfg.RestartTime.Seconds()),
+			DeferralTime:    30,
+			LocalRestarting: restarting,
+		}
+	}
+	for _, fam := range []struct {
+		on  bool
+		afi api.Family_Afi
+	}{{n.IPv4, api.Family_AFI_IP}, {n.IPv6, api.Family_AFI_IP6}} {
+		if !fam.on {
+			continue
+		}
+		as := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: fam.afi, Safi: api.Family_SAFI_UNICAST}, Enabled: true}}
+		if s.cfg.GracefulRestart {
+			as.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
+		}
+		p.AfiSafis = append(p.AfiSafis, as)
+	}
+	return p
+}
+
+// Apply converges the advertised routes to routes with the fewest
+// changes: it withdraws what is gone, announces what is new or changed
+// kind, and leaves the rest alone. A route of another site or outside
+// both families is an error and changes nothing.
+func (s *Speaker) Apply(ctx context.Context, routes []plan.Route) (Changes, error) {
+	want := make(map[netip.Prefix]plan.Kind, len(routes))
+	for _, r := range routes {
+		if !r.Prefix.IsValid() || r.Prefix.Masked() != r.Prefix {
+			return Changes{}, fmt.Errorf("route %s: not a canonical prefix", r.Prefix)
+		}
+		if r.Kind != plan.Host && r.Kind != plan.Summary {
+			return Changes{}, fmt.Errorf("route %s: unknown kind %v", r.Prefix, r.Kind)
+		}
+		want[r.Prefix] = r.Kind
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ch Changes
+	var errs []error
+	for p, a := range s.rib {
+		if k, ok := want[p]; ok && k == a.kind {
+			continue
+		}
+		if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Uuid: a.uuid}); err != nil {
+			errs = append(errs, fmt.Errorf("withdraw %s: %w", p, err))
+			continue
+		}
+		delete(s.rib, p)
+		ch.Withdrawn++
+	}
+	for p, k := range want {
+		if _, ok := s.rib[p]; ok {
+			continue
+		}
+		res, err := s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: s.path(p, k)})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("announce %s: %w", p, err))
+			continue
+		}
+		s.rib[p] = advertised{kind: k, uuid: res.Uuid}
+		ch.Announced++
+	}
+	return ch, errors.Join(errs...)
+}
+
+// Advertised returns the routes the speaker holds for its peers.
+func (s *Speaker) Advertised() []plan.Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]plan.Route, 0, len(s.rib))
+	for p, a := range s.rib {
+		out = append(out, plan.Route{Prefix: p, Kind: a.kind})
+	}
+	return out
+}
+
+// Stop ends the speaker. With WithdrawOnStop it closes every session with
+// a Cease, and the peers drop our routes; otherwise it leaves the sessions
+// to the process's exit, without a NOTIFICATION, and peers that support
+// graceful restart keep the routes until we are back or RestartTime ends.
+func (s *Speaker) Stop(ctx context.Context) {
+	if s.srv == nil {
+		return
+	}
+	if s.cfg.WithdrawOnStop {
+		if err := s.srv.StopBgp(ctx, &api.StopBgpRequest{}); err != nil {
+			s.log.Warn("bgp stop", "err", err)
+		}
+		s.log.Info("bgp sessions closed with a Cease; peers withdraw our routes")
+	} else {
+		s.log.Info("bgp sessions left to the process's exit: peers keep our routes for the graceful restart", "restart_time", s.cfg.RestartTime)
+	}
+}
+
+func familyOf(p netip.Prefix) *api.Family {
+	if p.Addr().Is4() {
+		return &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+	}
+	return &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+}

@@ -1,0 +1,377 @@
+//go:build linux
+
+package bgp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/tests/bird"
+	"github.com/vmroute/vmroute/tests/netns"
+)
+
+// lab is one speaker-to-peer link: the speaker in the test's namespace,
+// the peer in a namespace of its own, on 10.11.N.0/24 and 2001:db8:11:N::/64.
+type lab struct {
+	n                int
+	local4, local6   netip.Addr
+	remote4, remote6 netip.Addr
+	peerNS           string
+}
+
+func newLab(t testing.TB, n int) *lab {
+	l := &lab{
+		n:       n,
+		local4:  netip.MustParseAddr(fmt.Sprintf("10.11.%d.1", n)),
+		remote4: netip.MustParseAddr(fmt.Sprintf("10.11.%d.2", n)),
+		local6:  netip.MustParseAddr(fmt.Sprintf("2001:db8:11:%d::1", n)),
+		remote6: netip.MustParseAddr(fmt.Sprintf("2001:db8:11:%d::2", n)),
+	}
+	l.peerNS = netns.Peer(t, fmt.Sprint("p", n), fmt.Sprint("vs", n), []string{l.local4.String() + "/24", l.local6.String() + "/64"},
+		fmt.Sprint("vp", n), []string{l.remote4.String() + "/24", l.remote6.String() + "/64"})
+	return l
+}
+
+// config is the speaker's: AS 65001 towards one neighbor of AS peerAS.
+func (l *lab) config(peerAS uint32, neighbors ...Neighbor) Config {
+	if len(neighbors) == 0 {
+		neighbors = []Neighbor{{Address: l.remote4, ASN: peerAS, Port: 179, IPv4: true, IPv6: true, LocalAddress: l.local4}}
+	}
+	return Config{
+		ASN: 65001, RouterID: l.local4, GracefulRestart: true, RestartTime: 120 * time.Second,
+		HostCommunities:    Communities{Standard: []uint32{NoExport, 65001<<16 | 100}},
+		SummaryCommunities: Communities{Standard: []uint32{65001<<16 | 200}, Large: []LargeCommunity{{65001, 1, 2}}},
+		NextHop6:           l.local6,
+		Neighbors:          neighbors,
+	}
+}
+
+// birdConfig is BIRD at AS 65000 with one protocol "vmroute" per
+// neighbor address given, importing everything.
+func (l *lab) birdConfig(extra string, neighbors ...netip.Addr) string {
+	c := fmt.Sprintf("router id %s;\nprotocol device {}\n", l.remote4)
+	for i, n := range neighbors {
+		local := l.remote4
+		if n.Is6() {
+			local = l.remote6
+		}
+		c += fmt.Sprintf(`protocol bgp vmroute%d {
+	local %s as 65000;
+	neighbor %s as 65001;
+	graceful restart on;
+	debug { states, events };
+	%s
+	ipv4 { import all; export none; };
+	ipv6 { import all; export none; };
+}
+`, i, local, n, extra)
+	}
+	return c
+}
+
+func startSpeaker(t testing.TB, cfg Config, routes []plan.Route) *Speaker {
+	t.Helper()
+	s := New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx := context.Background()
+	if err := s.Start(ctx, routes, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cfg.WithdrawOnStop = true
+		s.cfg.WithdrawOnStop = true
+		s.Stop(ctx)
+		s.srv.Stop()
+	})
+	return s
+}
+
+func waitEstablished(t testing.TB, s *Speaker, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		peers, err := s.Peers(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := len(peers) > 0
+		for _, p := range peers {
+			up = up && p.State == "established"
+		}
+		if up {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions not established after %s: %+v", d, peers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func route(s string, k plan.Kind) plan.Route {
+	return plan.Route{Prefix: netip.MustParsePrefix(s), Kind: k}
+}
+
+func hostRoutes(n int) []plan.Route {
+	var out []plan.Route
+	for i := range n {
+		out = append(out, plan.Route{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i)}), 32), Kind: plan.Host})
+	}
+	return out
+}
+
+func TestIntegrationBIRD(t *testing.T) {
+	if !netns.Enter(t) {
+		return
+	}
+	t.Run("announce and withdraw over one session for both families", func(t *testing.T) {
+		l := newLab(t, 1)
+		b := bird.Start(t, l.peerNS, l.birdConfig("", l.local4))
+		s := startSpeaker(t, l.config(65000), nil)
+		waitEstablished(t, s, 20*time.Second)
+		routes := []plan.Route{route("192.0.2.10/32", plan.Host), route("2001:db8:100::10/128", plan.Host), route("198.51.100.0/24", plan.Summary)}
+		if ch, err := s.Apply(context.Background(), routes); err != nil || ch.Announced != 3 {
+			t.Fatalf("Apply = %+v, %v", ch, err)
+		}
+		b.WaitCount("master4", 2, 5*time.Second)
+		b.WaitCount("master6", 1, 5*time.Second)
+		r4, r6 := b.Routes("master4"), b.Routes("master6")
+		checkAttrs(t, r4["192.0.2.10/32"], map[string]string{
+			"BGP.as_path": "65001", "BGP.next_hop": l.local4.String(), "BGP.origin": "IGP",
+			"BGP.community": "(65535,65281) (65001,100)",
+		})
+		checkAttrs(t, r6["2001:db8:100::10/128"], map[string]string{
+			"BGP.as_path": "65001", "BGP.next_hop": l.local6.String(), "BGP.community": "(65535,65281) (65001,100)",
+		})
+		checkAttrs(t, r4["198.51.100.0/24"], map[string]string{
+			"BGP.as_path": "65001", "BGP.community": "(65001,200)", "BGP.large_community": "(65001, 1, 2)",
+		})
+		// Applying the same set again changes nothing.
+		if ch, err := s.Apply(context.Background(), routes); err != nil || ch != (Changes{}) {
+			t.Errorf("re-Apply = %+v, %v; want no change", ch, err)
+		}
+		if ch, err := s.Apply(context.Background(), routes[2:]); err != nil || ch.Withdrawn != 2 {
+			t.Fatalf("withdraw Apply = %+v, %v", ch, err)
+		}
+		b.WaitCount("master4", 1, 5*time.Second)
+		b.WaitCount("master6", 0, 5*time.Second)
+		if _, ok := b.Routes("master4")["192.0.2.10/32"]; ok {
+			t.Error("withdrawn /32 still at BIRD")
+		}
+	})
+
+	t.Run("separate IPv4 and IPv6 sessions", func(t *testing.T) {
+		l := newLab(t, 2)
+		b := bird.Start(t, l.peerNS, l.birdConfig("", l.local4, l.local6))
+		cfg := l.config(65000,
+			Neighbor{Address: l.remote4, ASN: 65000, Port: 179, IPv4: true, LocalAddress: l.local4},
+			Neighbor{Address: l.remote6, ASN: 65000, Port: 179, IPv6: true, LocalAddress: l.local6})
+		s := startSpeaker(t, cfg, []plan.Route{route("192.0.2.20/32", plan.Host), route("2001:db8:100::20/128", plan.Host)})
+		waitEstablished(t, s, 20*time.Second)
+		b.WaitCount("master4", 1, 5*time.Second)
+		b.WaitCount("master6", 1, 5*time.Second)
+		if got := b.Routes("master6")["2001:db8:100::20/128"].Line; !strings.Contains(got, "vmroute1") {
+			t.Errorf("IPv6 route came over %q, want the IPv6 session vmroute1", got)
+		}
+	})
+
+	t.Run("a summary replacing 200 host routes", func(t *testing.T) {
+		l := newLab(t, 3)
+		b := bird.Start(t, l.peerNS, l.birdConfig("", l.local4))
+		s := startSpeaker(t, l.config(65000), hostRoutes(200))
+		waitEstablished(t, s, 20*time.Second)
+		b.WaitCount("master4", 200, 10*time.Second)
+		updates := b.ProtocolStat("vmroute0", "Import updates")
+		withdraws := b.ProtocolStat("vmroute0", "Import withdraws")
+		if ch, err := s.Apply(context.Background(), []plan.Route{route("192.0.2.0/24", plan.Summary)}); err != nil || ch != (Changes{Announced: 1, Withdrawn: 200}) {
+			t.Fatalf("Apply = %+v, %v", ch, err)
+		}
+		b.WaitCount("master4", 1, 10*time.Second)
+		if _, ok := b.Routes("master4")["192.0.2.0/24"]; !ok {
+			t.Fatal("summary not at BIRD")
+		}
+		if d := b.ProtocolStat("vmroute0", "Import updates") - updates; d != 1 {
+			t.Errorf("BIRD received %d updates for the change, want 1", d)
+		}
+		if d := b.ProtocolStat("vmroute0", "Import withdraws") - withdraws; d != 200 {
+			t.Errorf("BIRD received %d withdraws for the change, want 200", d)
+		}
+	})
+
+	t.Run("TCP MD5", func(t *testing.T) {
+		l := newLab(t, 4)
+		b := bird.Start(t, l.peerNS, l.birdConfig(`password "right-secret";`, l.local4))
+		cfg := l.config(65000)
+		cfg.Neighbors[0].Password = "right-secret"
+		s := startSpeaker(t, cfg, []plan.Route{route("192.0.2.40/32", plan.Host)})
+		waitEstablished(t, s, 20*time.Second)
+		b.WaitCount("master4", 1, 5*time.Second)
+
+		l2 := newLab(t, 5)
+		b2 := bird.Start(t, l2.peerNS, l2.birdConfig(`password "right-secret";`, l2.local4))
+		cfg2 := l2.config(65000)
+		cfg2.Neighbors[0].Password = "wrong-secret"
+		s2 := startSpeaker(t, cfg2, []plan.Route{route("192.0.2.50/32", plan.Host)})
+		time.Sleep(12 * time.Second) // more than two connect retries
+		peers, err := s2.Peers(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(peers) != 1 || peers[0].State == "established" {
+			t.Fatalf("session with a wrong MD5 password: %+v", peers)
+		}
+		if !strings.Contains(peers[0].Why, "TCP MD5") {
+			t.Errorf("status does not say why: %q", peers[0].Why)
+		}
+		if st := b2.State("vmroute0"); st == "Established" {
+			t.Errorf("BIRD established a session with a wrong password")
+		}
+		t.Logf("wrong password: state %s, why: %s", peers[0].State, peers[0].Why)
+	})
+
+	t.Run("graceful restart keeps the routes", func(t *testing.T) {
+		l := newLab(t, 6)
+		b := bird.Start(t, l.peerNS, l.birdConfig("", l.local4))
+		routes := hostRoutes(50)
+		cfg := l.config(65000)
+		stop := runSpeakerProcess(t, cfg, routes, false)
+		b.WaitCount("master4", 50, 20*time.Second)
+		withdraws := b.ProtocolStat("vmroute0", "Import withdraws")
+
+		var least atomic.Int64
+		least.Store(50)
+		done := make(chan struct{})
+		watching := make(chan struct{})
+		go func() {
+			defer close(watching)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				out, err := exec.Command("birdc", "-s", filepath.Join(b.Dir, "bird.ctl"), "show", "route", "count", "table", "master4").Output()
+				var n, m, k int
+				for _, line := range strings.Split(string(out), "\n") {
+					if _, e := fmt.Sscanf(line, "%d of %d routes for %d networks", &n, &m, &k); e == nil && err == nil && int64(n) < least.Load() {
+						least.Store(int64(n))
+					}
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		stop() // SIGKILL: the sessions close without a NOTIFICATION
+		deadline := time.Now().Add(10 * time.Second)
+		for b.State("vmroute0") == "Established" {
+			if time.Now().After(deadline) {
+				t.Fatal("BIRD did not notice the speaker going away")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		runSpeakerProcess(t, cfg, routes, true)
+		deadline = time.Now().Add(30 * time.Second)
+		for !strings.Contains(b.Log(), "graceful restart done") {
+			if time.Now().After(deadline) {
+				t.Fatalf("BIRD did not finish the graceful restart; its log:\n%s", b.Log())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(done)
+		<-watching
+		if !strings.Contains(b.Log(), "Neighbor graceful restart detected") {
+			t.Errorf("BIRD saw no graceful restart; its log:\n%s", b.Log())
+		}
+		if n := b.Count("master4"); n != 50 {
+			t.Errorf("BIRD holds %d routes after the restart, want 50", n)
+		}
+		if n := least.Load(); n != 50 {
+			t.Errorf("BIRD held only %d routes during the restart, want 50 throughout", n)
+		}
+		if d := b.ProtocolStat("vmroute0", "Import withdraws") - withdraws; d != 0 {
+			t.Errorf("BIRD received %d withdraws during the restart, want 0", d)
+		}
+	})
+}
+
+func checkAttrs(t *testing.T, r bird.Route, want map[string]string) {
+	t.Helper()
+	if r.Prefix == "" {
+		t.Errorf("route missing at BIRD, want %v", want)
+		return
+	}
+	for k, v := range want {
+		if got := r.Attrs[k]; !strings.Contains(got, v) {
+			t.Errorf("%s %s = %q, want %q", r.Prefix, k, got, v)
+		}
+	}
+}
+
+// runSpeakerProcess runs a speaker in a child process (this test binary,
+// TestHelperSpeakerProcess) and returns a function that kills it with
+// SIGKILL, so that its sessions end without a NOTIFICATION.
+func runSpeakerProcess(t *testing.T, cfg Config, routes []plan.Route, restarting bool) (kill func()) {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := json.Marshal(helperInput{Config: cfg, Routes: routes, Restarting: restarting})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "input.json")
+	if err := os.WriteFile(in, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSpeakerProcess$")
+	cmd.Env = append(os.Environ(), "VMROUTE_SPEAKER_HELPER="+in)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	kill = func() {
+		if !killed {
+			killed = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(kill)
+	return kill
+}
+
+type helperInput struct {
+	Config     Config
+	Routes     []plan.Route
+	Restarting bool
+}
+
+// TestHelperSpeakerProcess is the child of runSpeakerProcess; it does
+// nothing in a normal test run.
+func TestHelperSpeakerProcess(t *testing.T) {
+	path := os.Getenv("VMROUTE_SPEAKER_HELPER")
+	if path == "" {
+		t.Skip("helper process for the graceful restart test")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in helperInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		t.Fatal(err)
+	}
+	s := New(in.Config, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err := s.Start(context.Background(), in.Routes, in.Restarting); err != nil {
+		t.Fatal(err)
+	}
+	select {}
+}
