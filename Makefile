@@ -43,9 +43,7 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee bench.txt
-	@echo '== medians'; awk '/^Benchmark/ { n[$$1]++; v[$$1, n[$$1]] = $$3 } \
-		END { for (b in n) { c = n[b]; split("", a); for (i = 1; i <= c; i++) a[i] = v[b, i]; \
-		asort(a); m = (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2; printf "%-40s median %12.0f ns/op over %d runs\n", b, m, c } }' bench.txt | sort
+	@echo '== medians over $(BENCH_COUNT) runs'; awk -f tests/medians.awk bench.txt
 
 demo:
 	@echo 'make demo: the two-site demo arrives with issue #8 (end to end); until then, make test shows the planner at work.'

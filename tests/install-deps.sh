@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have ip || need+=(iproute2)
+have bird || need+=(bird2)
+have gobgpd || need+=(gobgpd)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

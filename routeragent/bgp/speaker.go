@@ -23,12 +23,7 @@ type Speaker struct {
 	gl  *gobgpLogger
 
 	mu  sync.Mutex
-	rib map[netip.Prefix]advertised
-}
-
-type advertised struct {
-	kind plan.Kind
-	uuid []byte
+	rib map[netip.Prefix]plan.Kind // what the peers are sent
 }
 
 // Changes counts what one Apply sent.
@@ -38,7 +33,7 @@ type Changes struct {
 
 // New returns a speaker for cfg; Start runs it.
 func New(cfg Config, log *slog.Logger) *Speaker {
-	return &Speaker{cfg: cfg, log: log, rib: map[netip.Prefix]advertised{}}
+	return &Speaker{cfg: cfg, log: log, rib: map[netip.Prefix]plan.Kind{}}
 }
 
 // Start starts the BGP server, puts routes into its table and then
@@ -164,11 +159,13 @@ func (s *Speaker) Apply(ctx context.Context, routes []plan.Route) (Changes, erro
 	defer s.mu.Unlock()
 	var ch Changes
 	var errs []error
-	for p, a := range s.rib {
-		if k, ok := want[p]; ok && k == a.kind {
+	for p, kind := range s.rib {
+		if k, ok := want[p]; ok && k == kind {
 			continue
 		}
-		if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Uuid: a.uuid}); err != nil {
+		// By path, not by UUID: GoBGP finds a UUID by scanning its whole
+		// table, which makes a mass withdraw quadratic.
+		if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: familyOf(p), Path: s.path(p, kind)}); err != nil {
 			errs = append(errs, fmt.Errorf("withdraw %s: %w", p, err))
 			continue
 		}
@@ -179,12 +176,11 @@ func (s *Speaker) Apply(ctx context.Context, routes []plan.Route) (Changes, erro
 		if _, ok := s.rib[p]; ok {
 			continue
 		}
-		res, err := s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: s.path(p, k)})
-		if err != nil {
+		if _, err := s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: s.path(p, k)}); err != nil {
 			errs = append(errs, fmt.Errorf("announce %s: %w", p, err))
 			continue
 		}
-		s.rib[p] = advertised{kind: k, uuid: res.Uuid}
+		s.rib[p] = k
 		ch.Announced++
 	}
 	return ch, errors.Join(errs...)
@@ -195,8 +191,8 @@ func (s *Speaker) Advertised() []plan.Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]plan.Route, 0, len(s.rib))
-	for p, a := range s.rib {
-		out = append(out, plan.Route{Prefix: p, Kind: a.kind})
+	for p, k := range s.rib {
+		out = append(out, plan.Route{Prefix: p, Kind: k})
 	}
 	return out
 }

@@ -375,3 +375,117 @@ func TestHelperSpeakerProcess(t *testing.T) {
 	}
 	select {}
 }
+
+// TestIntegrationGoBGPPeer runs the scenario against Debian's gobgpd as
+// the site's edge router, over eBGP and over iBGP.
+func TestIntegrationGoBGPPeer(t *testing.T) {
+	if !netns.Enter(t) {
+		return
+	}
+	netns.Need(t, "gobgpd", "gobgp")
+	for i, tc := range []struct {
+		name   string
+		peerAS uint32
+		asPath []float64
+	}{{"eBGP", 65000, []float64{65001}}, {"iBGP", 65001, nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, 20+i)
+			dir := t.TempDir()
+			conf := fmt.Sprintf(`[global.config]
+  as = %d
+  router-id = "%s"
+  local-address-list = ["%s", "%s"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "%s"
+    peer-as = 65001
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+`, tc.peerAS, l.remote4, l.remote4, l.remote6, l.local4)
+			if err := os.WriteFile(filepath.Join(dir, "gobgpd.toml"), []byte(conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			netns.Start(t, l.peerNS, dir, "gobgpd", "-f", filepath.Join(dir, "gobgpd.toml"), "-p", "--pprof-disable",
+				"--api-hosts", "127.0.0.1:50051", "gobgpd")
+			s := startSpeaker(t, l.config(tc.peerAS), []plan.Route{route("192.0.2.10/32", plan.Host), route("2001:db8:100::10/128", plan.Host)})
+			waitEstablished(t, s, 30*time.Second)
+			rib := func(fam string) map[string][]gobgpPath {
+				out, err := exec.Command("ip", "netns", "exec", l.peerNS, "gobgp", "-p", "50051", "global", "rib", "-a", fam, "-j").Output()
+				if err != nil {
+					t.Fatalf("gobgp global rib: %v", err)
+				}
+				var r map[string][]gobgpPath
+				if err := json.Unmarshal(out, &r); err != nil {
+					t.Fatalf("gobgp rib %s: %v", out, err)
+				}
+				return r
+			}
+			waitFor(t, 10*time.Second, func() bool { return len(rib("ipv4")) == 1 && len(rib("ipv6")) == 1 })
+			p4, p6 := rib("ipv4")["192.0.2.10/32"], rib("ipv6")["2001:db8:100::10/128"]
+			if len(p4) != 1 || len(p6) != 1 {
+				t.Fatalf("gobgpd holds %v and %v", p4, p6)
+			}
+			if got := p4[0].asPath(); fmt.Sprint(got) != fmt.Sprint(tc.asPath) {
+				t.Errorf("AS path %v, want %v", got, tc.asPath)
+			}
+			if got := p4[0].attr(3)["nexthop"]; got != l.local4.String() {
+				t.Errorf("IPv4 next hop %v, want %s", got, l.local4)
+			}
+			if got := p6[0].attr(14)["nexthop"]; got != l.local6.String() {
+				t.Errorf("IPv6 next hop %v, want %s", got, l.local6)
+			}
+			if got := fmt.Sprint(p4[0].attr(8)["communities"]); got != fmt.Sprint([]float64{float64(NoExport), 65001<<16 | 100}) {
+				t.Errorf("communities %v", got)
+			}
+			if _, err := s.Apply(context.Background(), []plan.Route{route("192.0.2.0/24", plan.Summary)}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, func() bool {
+				r4 := rib("ipv4")
+				return len(r4) == 1 && len(r4["192.0.2.0/24"]) == 1 && len(rib("ipv6")) == 0
+			})
+		})
+	}
+}
+
+// gobgpPath is a path as `gobgp global rib -j` prints it.
+type gobgpPath struct {
+	Attrs []map[string]any `json:"attrs"`
+}
+
+func (p gobgpPath) attr(typ float64) map[string]any {
+	for _, a := range p.Attrs {
+		if a["type"] == typ {
+			return a
+		}
+	}
+	return map[string]any{}
+}
+
+func (p gobgpPath) asPath() []float64 {
+	var out []float64
+	segs, _ := p.attr(2)["as_paths"].([]any)
+	for _, s := range segs {
+		seg, _ := s.(map[string]any)
+		asns, _ := seg["asns"].([]any)
+		for _, a := range asns {
+			out = append(out, a.(float64))
+		}
+	}
+	return out
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -316,6 +316,12 @@ func loadBGP(f *config.File, raw *file) bgp.Config {
 			}
 			nb.Password = pw
 		}
+		if nb.Address.Is4() && nb.IPv6 && !c.NextHop6.IsValid() {
+			f.Errorf(key+".families", "IPv6 routes over an IPv4 session need bgp.next_hop_ipv6")
+		}
+		if nb.Address.Is6() && nb.IPv4 && !c.NextHop4.IsValid() {
+			f.Errorf(key+".families", "IPv4 routes over an IPv6 session need bgp.next_hop_ipv4")
+		}
 		for j, o := range c.Neighbors {
 			if o.Address == nb.Address && nb.Address.IsValid() {
 				f.Errorf(key+".address", "%s is configured twice (also bgp.neighbors[%d])", nb.Address, j)

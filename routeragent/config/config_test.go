@@ -72,7 +72,7 @@ func TestLoadBroken(t *testing.T) {
 		{"unknown key", `batch_window = "50ms"`, `batch_windw = "50ms"`,
 			`:17: unknown key reports.batch_windw`},
 		{"unknown key in array table", `multihop_ttl = 2`, `multihop_tll = 2`,
-			`:68: unknown key bgp.neighbors[1].multihop_tll`},
+			`:69: unknown key bgp.neighbors[1].multihop_tll`},
 		{"wrong type", `asn = 65001`, `asn = "65001"`,
 			`:52: bgp.asn: incompatible types`},
 		{"bad community", `"65001:1:2"]`, `"65001:1:x"]`,
@@ -82,9 +82,11 @@ func TestLoadBroken(t *testing.T) {
 		{"syntax", `lease = "5m"`, `lease = "5m`,
 			`:16: strings cannot contain newlines`},
 		{"bad word", `mode = "unicast"`, `mode = "multicast"`,
-			`:75: announce.mode: "multicast" is not one of unicast, broadcast`},
+			`:76: announce.mode: "multicast" is not one of unicast, broadcast`},
+		{"IPv6 over IPv4 without a next hop", `next_hop_ipv6 = "2001:db8:ffff::1"`, ``,
+			`:63: bgp.neighbors[0].families: IPv6 routes over an IPv4 session need bgp.next_hop_ipv6`},
 		{"missing secret", `families = ["ipv6"]`, `families = ["ipv6"]` + "\npassword_file = \"/nonexistent/pw\"",
-			`:68: bgp.neighbors[1].password_file: read secret: open /nonexistent/pw: no such file or directory`},
+			`:69: bgp.neighbors[1].password_file: read secret: open /nonexistent/pw: no such file or directory`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

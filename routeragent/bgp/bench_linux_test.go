@@ -1,0 +1,154 @@
+//go:build linux
+
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/tests/bird"
+	"github.com/vmroute/vmroute/tests/netns"
+)
+
+const benchRoutes = 10_000
+
+// benchPrefixes are 10,000 /32s, BGP data inside the test's namespaces.
+func benchPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, benchRoutes)
+	for i := range out {
+		out[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)}), 32)
+	}
+	return out
+}
+
+// BenchmarkBGPConvergence10k announces 10,000 host routes to BIRD and
+// withdraws them, three ways in the same run: through the speaker's
+// Apply, through a bare loop of GoBGP AddPath/DeletePath calls, and by
+// BIRD's own static protocol. Each is timed from the first call until
+// BIRD holds all of them, then none.
+func BenchmarkBGPConvergence10k(b *testing.B) {
+	if !netns.Enter(b) {
+		return
+	}
+	l := newLab(b, 30)
+	netns.Run(b, "ip", "addr", "add", "10.11.30.3/24", "dev", "vs30")
+	var static strings.Builder
+	for _, p := range benchPrefixes() {
+		fmt.Fprintf(&static, "\troute %s blackhole;\n", p)
+	}
+	conf := l.birdConfig("", l.local4) + fmt.Sprintf(`ipv4 table bare4;
+ipv4 table static4;
+protocol bgp bare {
+	local %s as 65000;
+	neighbor 10.11.30.3 as 65001;
+	ipv4 { table bare4; import all; export none; };
+}
+protocol static st {
+	disabled;
+	ipv4 { table static4; };
+%s}
+`, l.remote4, static.String())
+	br := bird.Start(b, l.peerNS, conf)
+	ctx := context.Background()
+	cfg := l.config(65000)
+	cfg.HostCommunities = Communities{}
+	s := startSpeaker(b, cfg, nil)
+	bare := server.NewBgpServer()
+	go bare.Serve()
+	if err := bare.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: 65001, RouterId: "10.11.30.3", ListenPort: -1}}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = bare.StopBgp(ctx, &api.StopBgpRequest{}); bare.Stop() })
+	if err := bare.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
+		Conf:      &api.PeerConf{NeighborAddress: l.remote4.String(), PeerAsn: 65000},
+		Transport: &api.Transport{LocalAddress: "10.11.30.3"},
+		Timers:    &api.Timers{Config: &api.TimersConfig{ConnectRetry: 5}},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	waitEstablished(b, s, 30*time.Second)
+	for br.State("bare") != "Established" {
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctl := filepath.Join(br.Dir, "bird.ctl")
+	prefixes := benchPrefixes()
+	routes := make([]plan.Route, len(prefixes))
+	for i, p := range prefixes {
+		routes[i] = plan.Route{Prefix: p, Kind: plan.Host}
+	}
+	var speakerAll, speakerNone, bareAll, bareNone, staticAll, staticNone time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if _, err := s.Apply(ctx, routes); err != nil {
+			b.Fatal(err)
+		}
+		speakerAll += waitTable(b, ctl, "master4", benchRoutes, start)
+		start = time.Now()
+		if _, err := s.Apply(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		speakerNone += waitTable(b, ctl, "master4", 0, start)
+
+		start = time.Now()
+		for _, p := range prefixes {
+			if _, err := bare.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: s.path(p, plan.Host)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bareAll += waitTable(b, ctl, "bare4", benchRoutes, start)
+		start = time.Now()
+		for _, p := range prefixes {
+			if err := bare.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: familyOf(p), Path: s.path(p, plan.Host)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bareNone += waitTable(b, ctl, "bare4", 0, start)
+
+		start = time.Now()
+		br.Cmd("enable", "st")
+		staticAll += waitTable(b, ctl, "static4", benchRoutes, start)
+		start = time.Now()
+		br.Cmd("disable", "st")
+		staticNone += waitTable(b, ctl, "static4", 0, start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(speakerAll.Seconds()/n, "speaker-s-all")
+	b.ReportMetric(speakerNone.Seconds()/n, "speaker-s-none")
+	b.ReportMetric(bareAll.Seconds()/n, "bare-s-all")
+	b.ReportMetric(bareNone.Seconds()/n, "bare-s-none")
+	b.ReportMetric(staticAll.Seconds()/n, "static-s-all")
+	b.ReportMetric(staticNone.Seconds()/n, "static-s-none")
+	b.ReportMetric(speakerAll.Seconds()/bareAll.Seconds(), "ratio-all")
+	b.ReportMetric(speakerNone.Seconds()/bareNone.Seconds(), "ratio-none")
+}
+
+// waitTable polls BIRD until table holds n routes and returns the time
+// since start.
+func waitTable(b *testing.B, ctl, table string, n int, start time.Time) time.Duration {
+	b.Helper()
+	want := fmt.Sprintf("%d of %d routes", n, n)
+	for {
+		out, err := exec.Command("birdc", "-s", ctl, "show", "route", "count", "table", table).Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if strings.Contains(string(out), want) {
+			return time.Since(start)
+		}
+		if time.Since(start) > time.Minute {
+			b.Fatalf("BIRD %s: %s after a minute, want %d routes", table, out, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

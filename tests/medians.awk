@@ -1,0 +1,20 @@
+# Prints the median of every metric of every benchmark in `go test -bench`
+# output: "BenchmarkX-2  N  v1 unit1  v2 unit2 ...".
+/^Benchmark/ {
+	for (i = 3; i < NF; i += 2) {
+		key = $1 SUBSEP $(i + 1)
+		n[key]++
+		v[key, n[key]] = $i
+	}
+}
+END {
+	for (key in n) {
+		split(key, k, SUBSEP)
+		c = n[key]
+		split("", a)
+		for (i = 1; i <= c; i++) a[i] = v[key, i]
+		asort(a)
+		m = (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+		printf "%-36s %-16s median %14.6g  (%d runs)\n", k[1], k[2], m, c
+	}
+}
