@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	api "github.com/osrg/gobgp/v3/api"
+
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/tests/bird"
 	"github.com/vmroute/vmroute/tests/netns"
@@ -167,6 +169,31 @@ func TestIntegrationBIRD(t *testing.T) {
 		b.WaitCount("master6", 0, 5*time.Second)
 		if _, ok := b.Routes("master4")["192.0.2.10/32"]; ok {
 			t.Error("withdrawn /32 still at BIRD")
+		}
+	})
+
+	t.Run("export only: received routes stay out of the local RIB", func(t *testing.T) {
+		l := newLab(t, 7)
+		conf := strings.Replace(l.birdConfig("", l.local4), "ipv4 { import all; export none; };",
+			"ipv4 { import all; export where proto = \"lan\"; };", 1)
+		conf += "protocol static lan { ipv4; route 203.0.113.0/24 blackhole; }\n"
+		bird.Start(t, l.peerNS, conf)
+		s := startSpeaker(t, l.config(65000), []plan.Route{route("192.0.2.70/32", plan.Host)})
+		waitEstablished(t, s, 20*time.Second)
+		waitFor(t, 10*time.Second, func() bool {
+			peers, err := s.Peers(context.Background())
+			return err == nil && peers[0].Received == 1
+		})
+		var local []string
+		err := s.srv.ListPath(context.Background(), &api.ListPathRequest{TableType: api.TableType_GLOBAL,
+			Family: &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}}, func(d *api.Destination) {
+			local = append(local, d.Prefix)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(local) != "[192.0.2.70/32]" {
+			t.Errorf("local RIB holds %v, want only our 192.0.2.70/32", local)
 		}
 	})
 
