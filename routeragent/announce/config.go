@@ -17,7 +17,7 @@ type Config struct {
 	Interval time.Duration
 	// Refresh is the slower interval while the VM stays; 0 turns it off.
 	Refresh time.Duration
-	// Rate is the most frames per second, over all interfaces.
+	// Rate is the most frames in any second, over all interfaces.
 	Rate int
 	// Broadcast sends to every host on the segment (ARP broadcast,
 	// all-nodes NA) instead of to the VM alone.
