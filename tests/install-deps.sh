@@ -8,6 +8,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have ip || need+=(iproute2)
 have bird || need+=(bird2)
 have gobgpd || need+=(gobgpd)
+have tcpdump || need+=(tcpdump)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

@@ -37,14 +37,19 @@ func Enter(t testing.TB) bool {
 	mustRun(t, "ip", "netns", "add", name)
 	t.Cleanup(func() { Delete(name) })
 	mustRun(t, "ip", "-n", name, "link", "set", "lo", "up")
-	args := []string{"netns", "exec", name, os.Args[0], "-test.count=1", "-test.timeout=30m"}
+	args := []string{"netns", "exec", name, os.Args[0], "-test.timeout=30m"}
 	_, bench := t.(*testing.B)
 	if bench {
+		// A skipped benchmark is not run again, so the re-run does all
+		// the counts.
 		args = append(args, "-test.run=^$", "-test.bench=^"+t.Name()+"$", "-test.benchmem")
-		if f := flag.Lookup("test.benchtime"); f != nil {
-			args = append(args, "-test.benchtime="+f.Value.String())
+		for _, name := range []string{"test.benchtime", "test.count"} {
+			if f := flag.Lookup(name); f != nil {
+				args = append(args, "-"+name+"="+f.Value.String())
+			}
 		}
 	} else {
+		args = append(args, "-test.count=1")
 		run := "^" + t.Name() + "$"
 		if f := flag.Lookup("test.run"); f != nil {
 			if _, sub, ok := strings.Cut(f.Value.String(), "/"); ok {
