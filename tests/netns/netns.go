@@ -33,6 +33,7 @@ func Enter(t testing.TB) bool {
 		return true
 	}
 	RequireRoot(t)
+	sweep()
 	name := fmt.Sprintf("vmrt-%d-%d", os.Getpid(), counter.Add(1))
 	mustRun(t, "ip", "netns", "add", name)
 	t.Cleanup(func() { Delete(name) })
@@ -76,6 +77,26 @@ func Enter(t testing.TB) bool {
 		t.Fatalf("test in namespace %s did not pass", name)
 	}
 	return false
+}
+
+// sweep deletes the namespaces of test processes that died before they
+// could clean up (killed by a timeout, say): "vmrt-PID-..." whose PID is
+// gone.
+func sweep() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "vmrt-") {
+			continue
+		}
+		pid, _, _ := strings.Cut(strings.TrimPrefix(f[0], "vmrt-"), "-")
+		if _, err := os.Stat("/proc/" + pid); os.IsNotExist(err) {
+			Delete(f[0])
+		}
+	}
 }
 
 // RequireRoot skips the test, loudly, when not run as root.
