@@ -1,0 +1,193 @@
+// Package intake decides whether a hostagent's report is accepted, and
+// holds the accepted state of every cluster. It does no I/O: the API
+// hands it decoded reports and the names of the client's certificate, and
+// it answers with the cluster's new state or a refusal that says why.
+package intake
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// Cluster is a cluster the config allows, and who may report it.
+type Cluster struct {
+	Name    string
+	Site    string
+	Clients []string
+}
+
+// State is a cluster's accepted state: every VM the last reports left it
+// with, the generation of the last accepted report, and when that was.
+type State struct {
+	Site       string
+	Cluster    string
+	Generation uint64
+	Received   time.Time
+	VMs        map[string]wire.VM
+}
+
+// Report returns s as a full report, sorted by UUID, as it is persisted.
+func (s *State) Report() *wire.Report {
+	r := &wire.Report{Site: s.Site, Cluster: s.Cluster, Generation: s.Generation, Kind: wire.KindFull, VMs: []wire.VM{}}
+	for _, id := range slices.Sorted(maps.Keys(s.VMs)) {
+		r.VMs = append(r.VMs, s.VMs[id])
+	}
+	return r
+}
+
+// Refusal is a report that was not accepted: an HTTP status and a message
+// for the sender. Nothing of the report was applied.
+type Refusal struct {
+	Status int
+	Msg    string
+	// Generation is, for a delta on the wrong base, what is held.
+	Generation uint64
+}
+
+func (r *Refusal) Error() string { return r.Msg }
+
+func refuse(status int, format string, args ...any) *Refusal {
+	return &Refusal{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Change is an accepted report, as the planner applies it.
+type Change struct {
+	Site, Cluster string
+	Full          bool
+	VMs           []wire.VM // full: every VM; delta: new or changed
+	Removed       []string
+	Landed        []string // VMs whose landing time changed: for the move log
+	Received      time.Time
+}
+
+// Intake holds the accepted state. It is safe for concurrent use.
+type Intake struct {
+	mu       sync.Mutex
+	clusters map[string]Cluster
+	states   map[string]*State
+}
+
+// New returns an intake that accepts the given clusters.
+func New(clusters []Cluster) *Intake {
+	in := &Intake{states: map[string]*State{}}
+	in.SetClusters(clusters)
+	return in
+}
+
+// SetClusters replaces the allowed clusters, as on a reload. States of
+// clusters no longer allowed are kept until Forget.
+func (in *Intake) SetClusters(clusters []Cluster) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.clusters = map[string]Cluster{}
+	for _, c := range clusters {
+		in.clusters[c.Name] = c
+	}
+}
+
+// Restore puts back a state read from disk, if its cluster is still
+// allowed at the same site.
+func (in *Intake) Restore(s *State) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	c, ok := in.clusters[s.Cluster]
+	if !ok || c.Site != s.Site {
+		return fmt.Errorf("cluster %q of site %q is no longer configured", s.Cluster, s.Site)
+	}
+	in.states[s.Cluster] = s
+	return nil
+}
+
+// Accept checks r (already decoded and validated) from a client whose
+// certificate carries names, and applies it whole or not at all. commit
+// is called with the new state before it replaces the old one, under the
+// intake's lock: it persists the state, and if it fails nothing changes.
+func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit func(*State) error) (*Change, *Refusal) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	c, ok := in.clusters[r.Cluster]
+	if !ok {
+		return nil, refuse(http.StatusForbidden, "cluster %q is not configured on this routeragent", r.Cluster)
+	}
+	if !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(c.Clients, n) }) {
+		return nil, refuse(http.StatusForbidden, "client certificate %v may not report cluster %q", names, r.Cluster)
+	}
+	if c.Site != r.Site {
+		return nil, refuse(http.StatusForbidden, "cluster %q belongs to site %q, not %q", r.Cluster, c.Site, r.Site)
+	}
+	old := in.states[r.Cluster]
+	var held uint64
+	if old != nil {
+		held = old.Generation
+	}
+	switch {
+	case r.Generation == held:
+		// A retry of what is held (its answer was lost): nothing to do.
+		return nil, nil
+	case r.Kind == wire.KindDelta && (old == nil || r.Base != held):
+		ref := refuse(http.StatusConflict, "delta against generation %d, but generation %d is held: send a full report", r.Base, held)
+		ref.Generation = held
+		return nil, ref
+	case r.Generation < held:
+		ref := refuse(http.StatusConflict, "generation %d is older than the %d held", r.Generation, held)
+		ref.Generation = held
+		return nil, ref
+	}
+	next := &State{Site: r.Site, Cluster: r.Cluster, Generation: r.Generation, Received: now}
+	ch := &Change{Site: r.Site, Cluster: r.Cluster, Full: r.Kind == wire.KindFull, VMs: r.VMs, Removed: r.Removed, Received: now}
+	if ch.Full {
+		next.VMs = make(map[string]wire.VM, len(r.VMs))
+	} else {
+		next.VMs = maps.Clone(old.VMs)
+		for _, id := range r.Removed {
+			delete(next.VMs, id)
+		}
+	}
+	for _, vm := range r.VMs {
+		var prev wire.VM
+		had := false
+		if old != nil {
+			prev, had = old.VMs[vm.UUID]
+		}
+		if !had || !prev.LandedAt.Equal(vm.LandedAt) {
+			ch.Landed = append(ch.Landed, vm.UUID)
+		}
+		next.VMs[vm.UUID] = vm
+	}
+	if err := commit(next); err != nil {
+		return nil, refuse(http.StatusServiceUnavailable, "report not stored, nothing applied: %v", err)
+	}
+	in.states[r.Cluster] = next
+	return ch, nil
+}
+
+// Generation returns the generation held for a cluster, 0 for none.
+func (in *Intake) Generation(cluster string) uint64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if s := in.states[cluster]; s != nil {
+		return s.Generation
+	}
+	return 0
+}
+
+// States returns every held state, sorted by cluster. An accepted state
+// never changes (the next report makes a new one), so the VMs maps are
+// shared, read-only.
+func (in *Intake) States() []State {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]State, 0, len(in.states))
+	for _, s := range in.states {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b State) int { return strings.Compare(a.Cluster, b.Cluster) })
+	return out
+}

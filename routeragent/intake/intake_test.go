@@ -1,0 +1,97 @@
+package intake
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func vm(id string, landed int) wire.VM {
+	return wire.VM{UUID: id, Name: id, Host: "esx", PowerState: wire.PoweredOn, LandedAt: t0.Add(time.Duration(landed) * time.Second),
+		NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, 1}, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}}
+}
+
+func full(gen uint64, vms ...wire.VM) *wire.Report {
+	return &wire.Report{Site: "A", Cluster: "cl-a", Generation: gen, Kind: wire.KindFull, VMs: vms}
+}
+
+func delta(gen, base uint64, vms []wire.VM, removed ...string) *wire.Report {
+	return &wire.Report{Site: "A", Cluster: "cl-a", Generation: gen, Base: base, Kind: wire.KindDelta, VMs: vms, Removed: removed}
+}
+
+func newIntake() *Intake {
+	return New([]Cluster{{Name: "cl-a", Site: "A", Clients: []string{"hostagent-a"}}, {Name: "cl-b", Site: "B", Clients: []string{"hostagent-b"}}})
+}
+
+func keep(*State) error { return nil }
+
+func TestAccept(t *testing.T) {
+	in := newIntake()
+	a := []string{"hostagent-a"}
+	ch, ref := in.Accept(full(10, vm("v1", 0), vm("v2", 0)), a, t0, keep)
+	if ref != nil || !ch.Full || len(ch.VMs) != 2 || len(ch.Landed) != 2 {
+		t.Fatalf("full: %+v %v", ch, ref)
+	}
+	ch, ref = in.Accept(delta(11, 10, []wire.VM{vm("v3", 5), vm("v1", 0)}, "v2"), a, t0, keep)
+	if ref != nil || ch.Full || len(ch.Landed) != 1 || ch.Landed[0] != "v3" {
+		t.Fatalf("delta: %+v %v", ch, ref)
+	}
+	st := in.States()[0]
+	if st.Generation != 11 || len(st.VMs) != 2 || st.VMs["v2"].UUID != "" {
+		t.Errorf("state %+v", st)
+	}
+	if ch, ref := in.Accept(delta(11, 10, nil), a, t0, keep); ch != nil || ref != nil {
+		t.Errorf("a retry of the held generation: %+v %v, want nothing to do", ch, ref)
+	}
+}
+
+func TestAcceptRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		r      *wire.Report
+		names  []string
+		status int
+		msg    string
+	}{
+		{"another cluster's certificate", full(20), []string{"hostagent-b"}, http.StatusForbidden, `client certificate [hostagent-b] may not report cluster "cl-a"`},
+		{"unknown cluster", &wire.Report{Site: "A", Cluster: "cl-x", Generation: 1, Kind: wire.KindFull}, []string{"hostagent-a"}, http.StatusForbidden, `cluster "cl-x" is not configured on this routeragent`},
+		{"wrong site", &wire.Report{Site: "B", Cluster: "cl-a", Generation: 20, Kind: wire.KindFull}, []string{"hostagent-a"}, http.StatusForbidden, `cluster "cl-a" belongs to site "A", not "B"`},
+		{"delta on a stale base", delta(20, 9, nil), []string{"hostagent-a"}, http.StatusConflict, "delta against generation 9, but generation 10 is held: send a full report"},
+		{"old full report", full(5), []string{"hostagent-a"}, http.StatusConflict, "generation 5 is older than the 10 held"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := newIntake()
+			if _, ref := in.Accept(full(10, vm("v1", 0)), []string{"hostagent-a"}, t0, keep); ref != nil {
+				t.Fatal(ref)
+			}
+			before := in.States()
+			ch, ref := in.Accept(tt.r, tt.names, t0, keep)
+			if ch != nil || ref == nil || ref.Status != tt.status || ref.Msg != tt.msg {
+				t.Errorf("Accept = %+v, %+v; want %d %q", ch, ref, tt.status, tt.msg)
+			}
+			if after := in.States(); len(after) != len(before) || after[0].Generation != 10 || len(after[0].VMs) != 1 {
+				t.Errorf("state changed: %+v", after)
+			}
+		})
+	}
+}
+
+func TestAcceptChangesNothingWhenStoringFails(t *testing.T) {
+	in := newIntake()
+	a := []string{"hostagent-a"}
+	in.Accept(full(10, vm("v1", 0)), a, t0, keep)
+	ch, ref := in.Accept(full(11), a, t0, func(*State) error { return errors.New("disk full") })
+	if ch != nil || ref == nil || ref.Status != http.StatusServiceUnavailable {
+		t.Fatalf("Accept = %+v, %+v", ch, ref)
+	}
+	if g := in.Generation("cl-a"); g != 10 {
+		t.Errorf("generation %d after a failed store, want 10", g)
+	}
+}

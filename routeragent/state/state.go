@@ -1,0 +1,137 @@
+// Package state keeps each cluster's last accepted report on disk, so that
+// a routeragent that restarts announces at once, before any hostagent
+// reports again. A file is written whole or not at all (write, fsync,
+// rename, fsync of the directory); a broken one is reported and ignored.
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// Store is a directory of cluster states.
+type Store struct {
+	dir string
+}
+
+type file struct {
+	Received time.Time    `json:"received"`
+	Report   *wire.Report `json:"report"`
+}
+
+// Open returns the store in dir, creating dir if need be.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+func (s *Store) path(cluster string) string {
+	return filepath.Join(s.dir, url.PathEscape(cluster)+".json")
+}
+
+// Save writes a cluster's state atomically.
+func (s *Store) Save(st *intake.State) error {
+	b, err := json.Marshal(file{Received: st.Received, Report: st.Report()})
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", st.Cluster, err)
+	}
+	path := s.path(st.Cluster)
+	tmp, err := os.CreateTemp(s.dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+	}
+	return syncDir(s.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync state directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync state directory: %w", err)
+	}
+	return nil
+}
+
+// Load reads every state in the store. A file that cannot be read or
+// fails validation is left out and reported in problems, never fatal.
+func (s *Store) Load() (states []*intake.State, problems []error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, []error{fmt.Errorf("read state directory: %w", err)}
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		path := filepath.Join(s.dir, e.Name())
+		st, err := load(path)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("state file %s ignored: %w", path, err))
+			continue
+		}
+		if want := s.path(st.Cluster); want != path {
+			problems = append(problems, fmt.Errorf("state file %s ignored: it holds cluster %q, which belongs in %s", path, st.Cluster, want))
+			continue
+		}
+		states = append(states, st)
+	}
+	return states, problems
+}
+
+func load(path string) (*intake.State, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("broken: %w", err)
+	}
+	if f.Report == nil {
+		return nil, errors.New("broken: no report")
+	}
+	if err := f.Report.Validate(); err != nil {
+		return nil, err
+	}
+	if f.Report.Kind != wire.KindFull {
+		return nil, errors.New("broken: not a full report")
+	}
+	st := &intake.State{Site: f.Report.Site, Cluster: f.Report.Cluster, Generation: f.Report.Generation,
+		Received: f.Received, VMs: make(map[string]wire.VM, len(f.Report.VMs))}
+	for _, vm := range f.Report.VMs {
+		st.VMs[vm.UUID] = vm
+	}
+	return st, nil
+}

@@ -1,0 +1,58 @@
+package state
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+func TestSaveLoad(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	st := &intake.State{Site: "A", Cluster: "/DC1/host/Cluster-A", Generation: 7, Received: now, VMs: map[string]wire.VM{
+		"v1": {UUID: "v1", Name: "web", Host: "esx", PowerState: wire.PoweredOn, LandedAt: now,
+			NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, 1}, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}},
+	}}
+	if err := s.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	st.Generation = 8
+	if err := s.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	// Broken files are reported and ignored.
+	if err := os.WriteFile(filepath.Join(dir, "truncated.json"), []byte(`{"received":"2026-11-22T10:00:00Z","report":{"site":"A","clus`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad-address.json"), []byte(`{"received":"2026-11-22T10:00:00Z","report":{"site":"A","cluster":"bad-address","generation":1,"kind":"full","vms":[{"uuid":"x","name":"x","host":"h","power_state":"poweredOn","landed_at":"2026-11-22T10:00:00Z","nics":[{"mac":"02:00:00:00:00:01","addresses":["192.0.2.300"]}]}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	states, problems := s.Load()
+	if len(states) != 1 || states[0].Generation != 8 || states[0].VMs["v1"].NICs[0].Addresses[0] != netip.MustParseAddr("192.0.2.10") {
+		t.Errorf("loaded %+v", states)
+	}
+	if len(problems) != 2 {
+		t.Fatalf("problems %v, want 2", problems)
+	}
+	for _, p := range problems {
+		if !strings.Contains(p.Error(), "ignored") {
+			t.Errorf("problem %v", p)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
