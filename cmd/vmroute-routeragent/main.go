@@ -1,14 +1,23 @@
-// Command vmroute-routeragent runs on a site router: it plans the routes
-// and gateway announcements for the VMs the hostagents report.
+// Command vmroute-routeragent runs on a site router: it takes the
+// hostagents' reports, plans the routes and gateway announcements of the
+// VMs at its site, and applies them with BGP and gratuitous ARP / NA.
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/vmroute/vmroute/routeragent/config"
+	agent "github.com/vmroute/vmroute/routeragent/daemon"
+	"github.com/vmroute/vmroute/shared/logging"
 	"github.com/vmroute/vmroute/shared/version"
 )
 
@@ -31,12 +40,51 @@ func main() {
 			*configPath, cfg.Site, len(cfg.Plan.Subnets), len(cfg.Clusters), len(cfg.BGP.Neighbors))
 		return
 	}
-	if err := run(cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "vmroute-routeragent:", err)
+	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := run(cfg, *configPath, log); err != nil {
+		log.Error("routeragent stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(*config.Config) error {
-	return errors.New("serving is not built yet; it arrives with issue #5")
+// run serves until SIGTERM or SIGINT; SIGHUP reloads the configuration,
+// keeping the old one when the new one is broken.
+func run(cfg *config.Config, path string, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	d, err := agent.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	watchdog, _ := daemon.SdWatchdogEnabled(false)
+	lastPing := time.Time{}
+	d.OnTick = func(status string) {
+		if watchdog > 0 && time.Since(lastPing) >= watchdog/2 {
+			_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+			lastPing = time.Now()
+		}
+		_, _ = daemon.SdNotify(false, "STATUS="+status)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			_, _ = daemon.SdNotify(false, daemon.SdNotifyReloading)
+			next, err := config.Load(path)
+			if err == nil {
+				err = d.Reload(ctx, next)
+			}
+			if err != nil {
+				log.Error("reload failed: the running configuration stays", "err", err)
+			}
+			_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
+		}
+	}()
+	err = d.Run(ctx, func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) })
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	return err
 }

@@ -31,6 +31,9 @@ type Announcer struct {
 	// Counters for metrics, safe to read from any goroutine.
 	FramesSent   atomic.Uint64
 	FramesFailed atomic.Uint64
+	// Sent, when set before Run, is told of every frame of a burst sent,
+	// from Run's goroutine; it must not block.
+	Sent func(vm string, at time.Time)
 
 	// Owned by Run.
 	jobs    map[key]*job
@@ -159,6 +162,12 @@ func (a *Announcer) Update(ctx context.Context, all []plan.Neighbor, landed []*p
 	})
 }
 
+// SetConfig replaces the configuration, as on a reload; scheduled work
+// keeps its times.
+func (a *Announcer) SetConfig(ctx context.Context, cfg Config) error {
+	return a.do(ctx, func(time.Time) { a.cfg = cfg })
+}
+
 // spread places a target's first refresh somewhere in the refresh
 // interval, the same place for the same target, so that refreshes do not
 // come in waves.
@@ -222,6 +231,9 @@ func (a *Announcer) sendOne(j *job, now time.Time) {
 		a.FramesSent.Add(1)
 		j.sent++
 		j.lastSent = now
+		if a.Sent != nil && j.queue == &a.burst {
+			a.Sent(j.n.VM, now)
+		}
 	}
 	a.pace(now)
 	if len(j.pending) == 0 {

@@ -64,7 +64,10 @@ func (s *Speaker) why(p *api.Peer) string {
 	if e := s.gl.lastError(p.GetConf().GetNeighborAddress()); e != "" {
 		parts = append(parts, "last error: "+e)
 	}
-	for _, n := range s.cfg.Neighbors {
+	s.mu.Lock()
+	neighbors := s.cfg.Neighbors
+	s.mu.Unlock()
+	for _, n := range neighbors {
 		if n.Address.String() != p.GetConf().GetNeighborAddress() {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"sync"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -220,4 +221,61 @@ func familyOf(p netip.Prefix) *api.Family {
 		return &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 	}
 	return &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+}
+
+// Reconfigure applies a new configuration without touching what did not
+// change: only added, removed or changed neighbors are (re)configured, so
+// other sessions stay up; changed communities, local preference, MED or
+// next hops re-send every route. A change of AS number, router ID or
+// listener needs a restart and is refused, changing nothing.
+func (s *Speaker) Reconfigure(ctx context.Context, cfg Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cfg
+	if old.ASN != cfg.ASN || old.RouterID != cfg.RouterID || old.ListenAddress != cfg.ListenAddress || old.ListenPort != cfg.ListenPort {
+		return errors.New("bgp: a new AS number, router ID or listener needs a restart")
+	}
+	grChanged := old.GracefulRestart != cfg.GracefulRestart || old.RestartTime != cfg.RestartTime
+	s.cfg = cfg
+	before := map[netip.Addr]Neighbor{}
+	for _, n := range old.Neighbors {
+		before[n.Address] = n
+	}
+	var errs []error
+	for _, n := range cfg.Neighbors {
+		o, had := before[n.Address]
+		delete(before, n.Address)
+		if had && !grChanged && reflect.DeepEqual(o, n) {
+			continue
+		}
+		if had {
+			if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: n.Address.String()}); err != nil {
+				errs = append(errs, fmt.Errorf("reconfigure neighbor %s: %w", n.Address, err))
+				continue
+			}
+		}
+		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: s.peer(n, false)}); err != nil {
+			errs = append(errs, fmt.Errorf("add neighbor %s: %w", n.Address, err))
+			continue
+		}
+		s.log.Info("bgp neighbor configured", "peer", n.Address, "asn", n.ASN, "changed", had)
+	}
+	for addr := range before {
+		if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr.String()}); err != nil {
+			errs = append(errs, fmt.Errorf("remove neighbor %s: %w", addr, err))
+			continue
+		}
+		s.log.Info("bgp neighbor removed", "peer", addr)
+	}
+	if !reflect.DeepEqual(old.HostCommunities, cfg.HostCommunities) || !reflect.DeepEqual(old.SummaryCommunities, cfg.SummaryCommunities) ||
+		!reflect.DeepEqual(old.LocalPref, cfg.LocalPref) || !reflect.DeepEqual(old.MED, cfg.MED) ||
+		old.NextHop4 != cfg.NextHop4 || old.NextHop6 != cfg.NextHop6 {
+		for p, k := range s.rib {
+			if _, err := s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: s.path(p, k)}); err != nil {
+				errs = append(errs, fmt.Errorf("re-announce %s: %w", p, err))
+			}
+		}
+		s.log.Info("bgp route attributes changed: routes sent again", "routes", len(s.rib))
+	}
+	return errors.Join(errs...)
 }

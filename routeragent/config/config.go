@@ -46,6 +46,9 @@ type API struct {
 	ClientCAFile string
 	// MaxReportBytes bounds a report's body.
 	MaxReportBytes int64
+	// StatusListen serves the read-only status and metrics without TLS,
+	// for vmroutectl on the router itself; empty turns it off.
+	StatusListen string
 }
 
 // Cluster is a cluster whose reports the routeragent accepts, and the
@@ -65,11 +68,12 @@ type file struct {
 		Format string `toml:"format"`
 	} `toml:"log"`
 	API struct {
-		Listen         string `toml:"listen"`
-		CertFile       string `toml:"cert_file"`
-		KeyFile        string `toml:"key_file"`
-		ClientCAFile   string `toml:"client_ca_file"`
-		MaxReportBytes int    `toml:"max_report_bytes"`
+		Listen         string  `toml:"listen"`
+		CertFile       string  `toml:"cert_file"`
+		KeyFile        string  `toml:"key_file"`
+		ClientCAFile   string  `toml:"client_ca_file"`
+		MaxReportBytes int     `toml:"max_report_bytes"`
+		StatusListen   *string `toml:"status_listen"`
 	} `toml:"api"`
 	Reports struct {
 		Lease       string `toml:"lease"`
@@ -155,6 +159,10 @@ func Load(path string) (*Config, error) {
 		},
 		Lease:       f.Duration("reports.lease", raw.Reports.Lease, 5*time.Minute),
 		BatchWindow: f.Duration("reports.batch_window", raw.Reports.BatchWindow, 50*time.Millisecond),
+	}
+	c.API.StatusListen = "127.0.0.1:9181"
+	if raw.API.StatusListen != nil {
+		c.API.StatusListen = *raw.API.StatusListen
 	}
 	seen := map[string]int{}
 	for i, cl := range raw.Clusters {

@@ -487,3 +487,38 @@ func (p *Planner) takeLanded(subnets []*SubnetResult, now time.Time) []*Neighbor
 	p.landed = p.landed[:0]
 	return out
 }
+
+// Location is where the planner puts one VM, for status.
+type Location struct {
+	VM       string     `json:"vm"`
+	Name     string     `json:"name"`
+	Site     string     `json:"site"`
+	Cluster  string     `json:"cluster"`
+	Present  bool       `json:"present"`
+	Held     bool       `json:"held,omitempty"`
+	LandedAt time.Time  `json:"landed_at"`
+	NICs     []wire.NIC `json:"nics"`
+	// Claims is how many clusters report the VM (two during a move).
+	Claims int `json:"claims"`
+}
+
+// Locations returns the location table: every VM some cluster reports,
+// where the plan puts it, sorted by name and UUID.
+func (p *Planner) Locations() []Location {
+	out := make([]Location, 0, len(p.vms))
+	for _, e := range p.vms {
+		w := e.winner()
+		if w == nil {
+			continue
+		}
+		l := Location{VM: e.uuid, Name: w.vm.Name, Site: w.c.site, Cluster: w.c.name, LandedAt: w.vm.LandedAt,
+			NICs: w.vm.NICs, Claims: len(e.claims)}
+		if e.vm != nil {
+			l.Present, l.Site = true, e.site
+			l.Held = e.flap != nil && e.flap.holdSite != ""
+		}
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b Location) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.VM, b.VM)) })
+	return out
+}

@@ -1,0 +1,232 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vmroute/vmroute/routeragent/announce"
+	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/shared/version"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// serve starts the report API (mutual TLS; reports and status) and, when
+// configured, the read-only status listener without TLS.
+func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
+	tc, err := tlsutil.Load(tlsutil.Files{Cert: d.cfg.API.CertFile, Key: d.cfg.API.KeyFile, CA: d.cfg.API.ClientCAFile})
+	if err != nil {
+		return nil, err
+	}
+	d.tls = tc
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+wire.ReportsPath, d.handleReport)
+	d.statusRoutes(mux)
+	api := &http.Server{Handler: mux, TLSConfig: tc.Server(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	ln, err := net.Listen("tcp", d.cfg.API.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("report API: %w", err)
+	}
+	d.apiAddr = ln.Addr().String()
+	go func() {
+		if err := api.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("report API", "err", err)
+		}
+	}()
+	servers := []*http.Server{api}
+	if d.cfg.API.StatusListen != "" {
+		smux := http.NewServeMux()
+		d.statusRoutes(smux)
+		st := &http.Server{Handler: smux, ReadHeaderTimeout: 10 * time.Second}
+		sln, err := net.Listen("tcp", d.cfg.API.StatusListen)
+		if err != nil {
+			_ = api.Close()
+			return nil, fmt.Errorf("status listener: %w", err)
+		}
+		d.statusAddr = sln.Addr().String()
+		go func() {
+			if err := st.Serve(sln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("status listener", "err", err)
+			}
+		}()
+		servers = append(servers, st)
+	}
+	d.log.Info("api listening", "reports", d.apiAddr, "status", d.statusAddr)
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			_ = s.Shutdown(sctx)
+		}
+	}, nil
+}
+
+// handleReport accepts one report: read whole within the size limit,
+// decoded strictly, authorized, persisted, then planned.
+func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
+	names, err := tlsutil.Names(r.TLS)
+	if err != nil {
+		d.refuse(w, http.StatusUnauthorized, err.Error(), 0, "")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.API.MaxReportBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		d.refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("report larger than the limit of %d bytes (api.max_report_bytes)", tooBig.Limit), 0, "")
+		return
+	}
+	if err != nil {
+		d.refuse(w, http.StatusBadRequest, "read report: "+err.Error(), 0, "")
+		return
+	}
+	rep, err := wire.Decode(bytes.NewReader(body))
+	if err != nil {
+		d.refuse(w, http.StatusBadRequest, err.Error(), 0, "")
+		return
+	}
+	ch, ref := d.intake.Accept(rep, names, time.Now(), d.store.Save)
+	if ref != nil {
+		d.refuse(w, ref.Status, ref.Msg, ref.Generation, rep.Cluster)
+		return
+	}
+	if ch != nil {
+		d.metrics.accepted.WithLabelValues(rep.Cluster).Inc()
+		d.submit(ch)
+		d.log.Debug("report accepted", "cluster", rep.Cluster, "site", rep.Site, "generation", rep.Generation,
+			"kind", rep.Kind, "vms", len(rep.VMs), "removed", len(rep.Removed))
+	}
+	writeJSON(w, http.StatusOK, wire.Ack{Generation: d.intake.Generation(rep.Cluster)})
+}
+
+func (d *Daemon) refuse(w http.ResponseWriter, status int, msg string, gen uint64, cluster string) {
+	d.metrics.refused.WithLabelValues(fmt.Sprint(status)).Inc()
+	d.log.Warn("report refused", "cluster", cluster, "status", status, "err", msg)
+	writeJSON(w, status, wire.Problem{Error: msg, Generation: gen})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// Status is the routeragent's summary, at /v1/status.
+type Status struct {
+	Site     string           `json:"site"`
+	Version  string           `json:"version"`
+	DryRun   bool             `json:"dry_run"`
+	Clusters []ClusterStatus  `json:"clusters"`
+	Routes   map[string]int   `json:"routes"`
+	Findings plan.Findings    `json:"findings"`
+	Peers    []bgp.PeerStatus `json:"peers"`
+}
+
+// ClusterStatus is one cluster's report state.
+type ClusterStatus struct {
+	Name       string    `json:"name"`
+	Site       string    `json:"site"`
+	Generation uint64    `json:"generation"`
+	Received   time.Time `json:"received"`
+	Stale      bool      `json:"stale"`
+	VMs        int       `json:"vms"`
+}
+
+// VM is a location-table row, at /v1/vms.
+type VM struct {
+	plan.Location
+	Discovered bool `json:"discovered,omitempty"`
+}
+
+// Routes are this site's routes, at /v1/routes: what the plan wants, what
+// the speaker advertises, and every site's plan.
+type Routes struct {
+	Desired    []plan.Route `json:"desired"`
+	Advertised []plan.Route `json:"advertised"`
+	AllSites   []plan.Route `json:"all_sites"`
+}
+
+func (d *Daemon) statusRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		res := d.last.Load()
+		st := Status{Site: d.cfg.Site, Version: version.Version, DryRun: d.cfg.DryRun, Routes: map[string]int{}, Findings: res.Findings}
+		stale := map[string]bool{}
+		for _, c := range res.Findings.Stale {
+			stale[c] = true
+		}
+		for _, s := range d.intake.States() {
+			st.Clusters = append(st.Clusters, ClusterStatus{Name: s.Cluster, Site: s.Site, Generation: s.Generation,
+				Received: s.Received, Stale: stale[s.Cluster], VMs: len(s.VMs)})
+		}
+		for _, rt := range res.Routes(d.cfg.Site) {
+			st.Routes[rt.Kind.String()]++
+		}
+		st.Peers, _ = d.speaker.Peers(r.Context())
+		writeJSON(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("GET /v1/vms", func(w http.ResponseWriter, r *http.Request) {
+		var out []VM
+		err := d.do(r.Context(), func() {
+			for _, l := range d.planner.Locations() {
+				out = append(out, VM{Location: l, Discovered: d.discovered[l.VM]})
+			}
+		})
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
+		res := d.last.Load()
+		out := Routes{Desired: res.Routes(d.cfg.Site), Advertised: d.speaker.Advertised()}
+		slices.SortFunc(out.Advertised, func(a, b plan.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+		seen := map[string]bool{}
+		for _, s := range res.Subnets {
+			for _, site := range append(slices.Clone(s.Summaries), slices.Collect(maps.Keys(s.Hosts))...) {
+				seen[site] = true
+			}
+		}
+		for _, site := range slices.Sorted(maps.Keys(seen)) {
+			out.AllSites = append(out.AllSites, res.Routes(site)...)
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
+		peers, err := d.speaker.Peers(r.Context())
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, peers)
+	})
+	mux.HandleFunc("GET /v1/moves", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, d.moves.list())
+	})
+	mux.HandleFunc("GET /v1/announcements", func(w http.ResponseWriter, r *http.Request) {
+		var st []announce.Status
+		if !d.cfg.DryRun {
+			var err error
+			if st, err = d.ann.Status(r.Context()); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: err.Error()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+}

@@ -1,0 +1,453 @@
+// Package daemon wires the routeragent together: the report API feeds the
+// intake, accepted changes are batched into the planner, and the plan is
+// applied to the BGP speaker and the gateway announcer. One goroutine, the
+// loop, owns the planner and applies plans; the others send it requests.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/announce"
+	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/routeragent/discover"
+	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/routeragent/state"
+	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// Daemon is one running routeragent.
+type Daemon struct {
+	log     *slog.Logger
+	cfg     *config.Config // owned by the loop
+	intake  *intake.Intake
+	store   *state.Store
+	speaker *bgp.Speaker
+	ann     *announce.Announcer
+	metrics *metrics
+	moves   *moveLog
+	neigh   *discover.Table
+	tls     *tlsutil.Config
+
+	// Where the APIs listen, once serving (the configured port may be 0).
+	apiAddr, statusAddr string
+
+	// Owned by the loop.
+	planner    *plan.Planner
+	addrless   map[wire.MAC][]vmRef // VMs with an adapter without addresses
+	discovered map[string]bool      // VMs with discovered addresses
+	received   map[string]time.Time // landing VM -> when its report came
+
+	mu      sync.Mutex
+	pending []*intake.Change
+	macs    []wire.MAC // neighbor-table changes to look at
+	wake    chan struct{}
+	reqs    chan func()
+
+	last atomic.Pointer[plan.Result]
+	// OnTick is called from the loop every second while it is healthy.
+	OnTick func(status string)
+}
+
+type vmRef struct{ cluster, uuid string }
+
+// New prepares a routeragent from cfg; Run starts it.
+func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	store, err := state.Open(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.New(cfg.Plan)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		log: log, cfg: cfg, store: store, planner: p,
+		intake:     intake.New(clusters(cfg)),
+		speaker:    bgp.New(cfg.BGP, log.With("component", "bgp")),
+		ann:        announce.New(cfg.Announce, log.With("component", "announce")),
+		moves:      newMoveLog(1000),
+		addrless:   map[wire.MAC][]vmRef{},
+		discovered: map[string]bool{},
+		received:   map[string]time.Time{},
+		wake:       make(chan struct{}, 1),
+		reqs:       make(chan func()),
+	}
+	d.metrics = newMetrics(d)
+	d.ann.Sent = d.moves.announced
+	return d, nil
+}
+
+func clusters(cfg *config.Config) []intake.Cluster {
+	var out []intake.Cluster
+	for _, c := range cfg.Clusters {
+		out = append(out, intake.Cluster{Name: c.Name, Site: c.Site, Clients: c.Clients})
+	}
+	return out
+}
+
+// Run restores the last accepted reports, announces what they plan at
+// once, starts the APIs, calls ready, and serves until ctx ends.
+func (d *Daemon) Run(ctx context.Context, ready func()) error {
+	states, problems := d.store.Load()
+	for _, p := range problems {
+		d.log.Error("state", "err", p)
+	}
+	for _, st := range states {
+		if err := d.intake.Restore(st); err != nil {
+			d.log.Warn("state not restored", "cluster", st.Cluster, "err", err)
+			continue
+		}
+		d.planner.SetCluster(st.Site, st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
+		d.log.Info("state restored", "cluster", st.Cluster, "site", st.Site, "generation", st.Generation, "vms", len(st.VMs))
+	}
+	res := d.planner.Plan(time.Now())
+	d.last.Store(res)
+	routes := res.Routes(d.cfg.Site)
+	if d.cfg.DryRun {
+		d.log.Warn("dry run: planning and logging, announcing nothing", "routes", len(routes))
+		routes = nil
+	}
+	if err := d.speaker.Start(ctx, routes, len(states) > 0); err != nil {
+		return err
+	}
+	defer d.speaker.Stop(context.WithoutCancel(ctx))
+	if !d.cfg.DryRun {
+		annCtx, stopAnn := context.WithCancel(ctx)
+		annDone := make(chan struct{})
+		go func() { _ = d.ann.Run(annCtx); close(annDone) }()
+		defer func() { stopAnn(); <-annDone }()
+		if err := d.ann.Update(ctx, res.Neighbors(), res.Landed); err != nil {
+			return err
+		}
+	}
+	if ifaces := d.interfaces(); len(ifaces) > 0 {
+		t, err := discover.Watch(ctx, ifaces, d.log.With("component", "discover"), d.neighborChanged)
+		if err != nil {
+			d.log.Warn("address discovery off", "err", err)
+		} else {
+			d.neigh = t
+		}
+	}
+	stopAPI, err := d.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
+	d.log.Info("routeragent serving", "site", d.cfg.Site, "routes", len(routes), "clusters", len(states), "dry_run", d.cfg.DryRun)
+	if ready != nil {
+		ready()
+	}
+	return d.loop(ctx)
+}
+
+func (d *Daemon) interfaces() []string {
+	var out []string
+	for _, s := range d.cfg.Plan.Subnets {
+		if s.Interface != "" && !slices.Contains(out, s.Interface) {
+			out = append(out, s.Interface)
+		}
+	}
+	return out
+}
+
+// submit queues an accepted change for the loop.
+func (d *Daemon) submit(ch *intake.Change) {
+	d.mu.Lock()
+	d.pending = append(d.pending, ch)
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Daemon) neighborChanged(mac wire.MAC) {
+	d.mu.Lock()
+	d.macs = append(d.macs, mac)
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Daemon) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// do runs f in the loop and waits for it.
+func (d *Daemon) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case d.reqs <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Daemon) loop(ctx context.Context) error {
+	batch := time.NewTimer(time.Hour)
+	batch.Stop()
+	armed := false
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+			if !armed {
+				batch.Reset(d.cfg.BatchWindow)
+				armed = true
+			}
+		case <-batch.C:
+			armed = false
+			d.reconcile(ctx)
+		case f := <-d.reqs:
+			f()
+		case now := <-tick.C:
+			if d.markStale(now) || d.due(now) {
+				d.reconcile(ctx)
+			}
+			if d.OnTick != nil {
+				d.OnTick(d.statusLine())
+			}
+		}
+	}
+}
+
+// due reports whether the plan changes by time alone now (a held VM is
+// released).
+func (d *Daemon) due(now time.Time) bool {
+	w := d.last.Load().NextWake
+	return !w.IsZero() && !now.Before(w)
+}
+
+// markStale marks clusters past their lease; it changes no route.
+func (d *Daemon) markStale(now time.Time) bool {
+	changed := false
+	for _, st := range d.intake.States() {
+		stale := now.Sub(st.Received) > d.cfg.Lease
+		if d.metrics.setStale(st.Cluster, stale) {
+			d.planner.SetStale(st.Cluster, stale)
+			d.log.Warn("cluster report", "cluster", st.Cluster, "site", st.Site, "stale", stale, "received", st.Received)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// reconcile applies what is pending to the planner, plans, and converges
+// BGP and the announcer to the plan.
+func (d *Daemon) reconcile(ctx context.Context) {
+	d.mu.Lock()
+	changes, macs := d.pending, d.macs
+	d.pending, d.macs = nil, nil
+	d.mu.Unlock()
+	for _, ch := range changes {
+		for _, id := range ch.Landed {
+			d.received[id] = ch.Received
+		}
+		vms := d.enrich(ch.Cluster, ch.VMs)
+		if ch.Full {
+			d.planner.SetCluster(ch.Site, ch.Cluster, vms)
+		} else if err := d.planner.ApplyDelta(ch.Cluster, vms, ch.Removed); err != nil {
+			d.log.Error("delta not planned", "cluster", ch.Cluster, "err", err)
+		}
+	}
+	d.rediscover(macs)
+	start := time.Now()
+	res := d.planner.Plan(start)
+	planned := time.Now()
+	d.metrics.planDuration.Observe(planned.Sub(start).Seconds())
+	prev := d.last.Swap(res)
+	routes := res.Routes(d.cfg.Site)
+	d.logDiff(prev, res)
+	for _, n := range res.Landed {
+		d.moves.landed(n, d.cfg.Site, d.received[n.VM], planned)
+	}
+	clear(d.received) // every pending change is planned now
+	if d.cfg.DryRun {
+		return
+	}
+	ch, err := d.speaker.Apply(ctx, routes)
+	if err != nil {
+		d.log.Error("bgp", "err", err)
+	}
+	d.moves.bgpSent(res.Landed, time.Now())
+	if ch.Announced+ch.Withdrawn > 0 {
+		d.log.Info("bgp updated", "announced", ch.Announced, "withdrawn", ch.Withdrawn, "routes", len(routes))
+	}
+	if err := d.ann.Update(ctx, res.Neighbors(), res.Landed); err != nil && !errors.Is(err, context.Canceled) {
+		d.log.Error("announce", "err", err)
+	}
+}
+
+// logDiff logs each route this site starts or stops announcing, and the
+// findings, one event per line.
+func (d *Daemon) logDiff(prev, res *plan.Result) {
+	site := d.cfg.Site
+	before := map[netip.Prefix]plan.Kind{}
+	if prev != nil {
+		for _, r := range prev.Routes(site) {
+			before[r.Prefix] = r.Kind
+		}
+	}
+	verb, unverb := "announce", "withdraw"
+	if d.cfg.DryRun {
+		verb, unverb = "would announce", "would withdraw"
+	}
+	for _, r := range res.Routes(site) {
+		if k, ok := before[r.Prefix]; !ok || k != r.Kind {
+			d.log.Info(verb, "prefix", r.Prefix, "kind", r.Kind, "site", site)
+		}
+		delete(before, r.Prefix)
+	}
+	for p, k := range before {
+		d.log.Info(unverb, "prefix", p, "kind", k, "site", site)
+	}
+	for _, n := range res.Landed {
+		d.log.Info("landed", "vm", n.VM, "name", n.Name, "site", site, "prefix", n.Subnet, "mac", n.MAC)
+	}
+	f := res.Findings
+	for _, c := range f.Conflicts {
+		d.log.Warn("address claimed twice: no host route", "addr", c.Addr, "vms", c.VMs)
+	}
+	for _, c := range f.Ceilings {
+		d.log.Warn("host-route ceiling: summary instead", "site", c.Site, "prefix", c.Subnet, "host_routes", c.HostRoutes, "total", c.Total)
+	}
+	for _, h := range f.Held {
+		d.log.Warn("flapping VM held", "vm", h.VM, "site", h.Site, "actual", h.Actual, "until", h.Until)
+	}
+}
+
+// enrich fills the addresses of adapters that report none from the
+// router's neighbor table, and remembers them to look again when the
+// table changes. The intake's VMs are never modified.
+func (d *Daemon) enrich(cluster string, vms []wire.VM) []wire.VM {
+	out := make([]wire.VM, len(vms))
+	for i, vm := range vms {
+		out[i] = vm
+		delete(d.discovered, vm.UUID)
+		cloned := false
+		for j, nic := range vm.NICs {
+			if len(nic.Addresses) > 0 {
+				continue
+			}
+			refs := d.addrless[nic.MAC]
+			if !slices.Contains(refs, vmRef{cluster, vm.UUID}) {
+				d.addrless[nic.MAC] = append(refs, vmRef{cluster, vm.UUID})
+			}
+			if d.neigh == nil {
+				continue
+			}
+			if addrs := d.neigh.Lookup(nic.MAC); len(addrs) > 0 {
+				if !cloned {
+					out[i].NICs, cloned = slices.Clone(vm.NICs), true
+				}
+				out[i].NICs[j].Addresses = addrs
+				d.discovered[vm.UUID] = true
+			}
+		}
+	}
+	return out
+}
+
+// rediscover puts again into the planner the VMs whose adapters' MACs
+// changed in the neighbor table.
+func (d *Daemon) rediscover(macs []wire.MAC) {
+	for _, mac := range macs {
+		for _, ref := range d.addrless[mac] {
+			for _, st := range d.intake.States() {
+				if st.Cluster != ref.cluster {
+					continue
+				}
+				vm, ok := st.VMs[ref.uuid]
+				if !ok {
+					continue
+				}
+				if err := d.planner.ApplyDelta(ref.cluster, d.enrich(ref.cluster, []wire.VM{vm}), nil); err != nil {
+					d.log.Error("discovered address not planned", "vm", ref.uuid, "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (d *Daemon) statusLine() string {
+	res := d.last.Load()
+	stale := len(res.Findings.Stale)
+	n := len(res.Routes(d.cfg.Site))
+	mode := ""
+	if d.cfg.DryRun {
+		mode = " (dry run)"
+	}
+	return fmt.Sprintf("site %s%s: %d clusters (%d stale), %d routes announced, %d held, %d conflicts",
+		d.cfg.Site, mode, len(d.intake.States()), stale, n, len(res.Findings.Held), len(res.Findings.Conflicts))
+}
+
+// Reload applies a new configuration in the loop. What needs a restart
+// (site, state directory, API listeners, BGP identity) is refused and
+// nothing changes; otherwise the clusters, planner, BGP neighbors and
+// attributes, announcer and TLS files take the new values, and the
+// reports held are planned again.
+func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
+	var err error
+	doErr := d.do(ctx, func() { err = d.reload(ctx, cfg) })
+	return errors.Join(doErr, err)
+}
+
+func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
+	old := d.cfg
+	if cfg.Site != old.Site || cfg.StateDir != old.StateDir || cfg.API.Listen != old.API.Listen ||
+		cfg.API.StatusListen != old.API.StatusListen || cfg.DryRun != old.DryRun {
+		return errors.New("a new site, state_dir, dry_run or API listener needs a restart; configuration unchanged")
+	}
+	var p *plan.Planner
+	if !reflect.DeepEqual(cfg.Plan, old.Plan) {
+		var err error
+		if p, err = plan.New(cfg.Plan); err != nil {
+			return err
+		}
+	}
+	if err := d.speaker.Reconfigure(ctx, cfg.BGP); err != nil {
+		return fmt.Errorf("configuration partly applied: %w", err)
+	}
+	if err := d.tls.Reload(); err != nil {
+		d.log.Error("TLS files not reloaded; the old ones stay in use", "err", err)
+	}
+	d.intake.SetClusters(clusters(cfg))
+	if !cfg.DryRun {
+		if err := d.ann.SetConfig(ctx, cfg.Announce); err != nil {
+			return err
+		}
+	}
+	d.cfg = cfg
+	if p != nil {
+		d.planner = p
+		for _, st := range d.intake.States() {
+			p.SetCluster(st.Site, st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
+			p.SetStale(st.Cluster, time.Since(st.Received) > cfg.Lease)
+		}
+		d.log.Info("planner configuration changed: reports planned again")
+	}
+	d.reconcile(ctx)
+	d.log.Info("configuration reloaded")
+	return nil
+}

@@ -1,0 +1,105 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vmroute/vmroute/routeragent/plan"
+)
+
+// metrics are the routeragent's Prometheus metrics, on their own registry.
+type metrics struct {
+	reg            *prometheus.Registry
+	accepted       *prometheus.CounterVec
+	refused        *prometheus.CounterVec
+	planDuration   prometheus.Histogram
+	landingToFrame prometheus.Histogram
+	stale          *prometheus.GaugeVec
+
+	mu        sync.Mutex
+	staleSeen map[string]bool
+}
+
+func newMetrics(d *Daemon) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vmroute_reports_accepted_total", Help: "Reports accepted, by cluster."}, []string{"cluster"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vmroute_reports_refused_total", Help: "Reports refused, by HTTP status."}, []string{"code"}),
+		planDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "vmroute_plan_duration_seconds", Help: "Time to compute one plan.",
+			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10)}),
+		landingToFrame: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "vmroute_landing_to_announce_seconds", Help: "From a VM's landing (vCenter's clock) to its first gateway announcement.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
+		stale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vmroute_cluster_stale", Help: "1 while a cluster's report is past its lease."}, []string{"cluster"}),
+		staleSeen: map[string]bool{},
+	}
+	d.moves.firstFrame = func(dt time.Duration) { m.landingToFrame.Observe(dt.Seconds()) }
+	m.reg.MustRegister(m.accepted, m.refused, m.planDuration, m.landingToFrame, m.stale,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vmroute_announcements_sent_total", Help: "Gateway announcement frames sent."},
+			func() float64 { return float64(d.ann.FramesSent.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vmroute_announcements_failed_total", Help: "Gateway announcement frames that failed."},
+			func() float64 { return float64(d.ann.FramesFailed.Load()) }),
+		&routesCollector{d: d}, &peersCollector{d: d})
+	return m
+}
+
+// setStale records a cluster's staleness and reports whether it changed.
+func (m *metrics) setStale(cluster string, stale bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := 0.0
+	if stale {
+		v = 1
+	}
+	m.stale.WithLabelValues(cluster).Set(v)
+	was, seen := m.staleSeen[cluster]
+	m.staleSeen[cluster] = stale
+	return seen && was != stale || !seen && stale
+}
+
+var routesDesc = prometheus.NewDesc("vmroute_routes", "Routes this site announces, by kind.", []string{"kind"}, nil)
+
+type routesCollector struct{ d *Daemon }
+
+func (c *routesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- routesDesc }
+func (c *routesCollector) Collect(ch chan<- prometheus.Metric) {
+	n := map[plan.Kind]int{}
+	if res := c.d.last.Load(); res != nil {
+		for _, r := range res.Routes(c.d.cfg.Site) {
+			n[r.Kind]++
+		}
+	}
+	for _, k := range []plan.Kind{plan.Host, plan.Summary} {
+		ch <- prometheus.MustNewConstMetric(routesDesc, prometheus.GaugeValue, float64(n[k]), k.String())
+	}
+}
+
+var peerDesc = prometheus.NewDesc("vmroute_bgp_peer_up", "1 while the BGP session is established.", []string{"peer"}, nil)
+
+type peersCollector struct{ d *Daemon }
+
+func (c *peersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- peerDesc }
+func (c *peersCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	peers, err := c.d.speaker.Peers(ctx)
+	if err != nil {
+		return
+	}
+	for _, p := range peers {
+		up := 0.0
+		if p.State == "established" {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(peerDesc, prometheus.GaugeValue, up, p.Address.String())
+	}
+}
