@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync/atomic"
 )
 
@@ -90,7 +91,7 @@ func Names(state *tls.ConnectionState) ([]string, error) {
 	}
 	leaf := state.VerifiedChains[0][0]
 	names := append([]string{}, leaf.DNSNames...)
-	if leaf.Subject.CommonName != "" {
+	if leaf.Subject.CommonName != "" && !slices.Contains(names, leaf.Subject.CommonName) {
 		names = append(names, leaf.Subject.CommonName)
 	}
 	return names, nil

@@ -1,0 +1,258 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/shared/wire"
+	"github.com/vmroute/vmroute/tests/pki"
+)
+
+// testEnv is a routeragent of site A with its own CA, state directory and
+// config file, and the certificates of the hostagents of clusters cl-a
+// (site A) and cl-b (site B).
+type testEnv struct {
+	ca       *pki.CA
+	dir      string
+	confPath string
+}
+
+func newEnv(t *testing.T, extra string) *testEnv {
+	t.Helper()
+	e := &testEnv{ca: pki.New(t), dir: t.TempDir()}
+	cert, key := e.ca.Issue(t, "router-a", net.ParseIP("127.0.0.1"))
+	e.ca.Issue(t, "hostagent-a")
+	e.ca.Issue(t, "hostagent-b")
+	e.confPath = filepath.Join(e.dir, "routeragent.toml")
+	conf := fmt.Sprintf(`site = "A"
+state_dir = %q
+[api]
+listen = "127.0.0.1:0"
+status_listen = "127.0.0.1:0"
+cert_file = %q
+key_file = %q
+client_ca_file = %q
+max_report_bytes = 8192
+[reports]
+batch_window = "5ms"
+[[clusters]]
+name = "cl-a"
+site = "A"
+clients = ["hostagent-a"]
+[[clusters]]
+name = "cl-b"
+site = "B"
+clients = ["hostagent-b"]
+[[subnets]]
+prefix = "192.0.2.0/24"
+home = "A"
+pinned = ["192.0.2.250"]
+[[subnets]]
+prefix = "198.51.100.0/24"
+home = "B"
+[bgp]
+asn = 65001
+router_id = "192.0.2.254"
+listen_port = 0
+%s
+`, filepath.Join(e.dir, "state"), cert, key, e.ca.CAFile, extra)
+	if err := os.WriteFile(e.confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// start runs a daemon on the env's config until the test ends.
+func (e *testEnv) start(t *testing.T) *Daemon {
+	t.Helper()
+	cfg, err := config.Load(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- d.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("daemon stopped: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	})
+	return d
+}
+
+// client is an HTTPS client with the certificate of name.
+func (e *testEnv) client(t *testing.T, name string) *http.Client {
+	t.Helper()
+	tc, err := tlsutil.Load(tlsutil.Files{Cert: filepath.Join(e.ca.Dir, name+".crt"), Key: filepath.Join(e.ca.Dir, name+".key"), CA: e.ca.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc.Client()}, Timeout: 5 * time.Second}
+}
+
+func post(t *testing.T, c *http.Client, d *Daemon, body string) (int, wire.Problem) {
+	t.Helper()
+	resp, err := c.Post("https://"+d.apiAddr+wire.ReportsPath, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p wire.Problem
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &p)
+	return resp.StatusCode, p
+}
+
+func get(t *testing.T, d *Daemon, path string, v any) {
+	t.Helper()
+	resp, err := http.Get("http://" + d.statusAddr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func report(cluster, site string, gen uint64, addr string) string {
+	return fmt.Sprintf(`{"site": %q, "cluster": %q, "generation": %d, "kind": "full", "vms": [
+		{"uuid": "v1", "name": "web-1", "host": "esx-b1", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
+		 "nics": [{"mac": "00:50:56:00:00:01", "addresses": [%q]}]}]}`, site, cluster, gen, addr)
+}
+
+// allRoutes returns every site's planned routes as "SITE KIND PREFIX".
+func allRoutes(t *testing.T, d *Daemon) []string {
+	var r Routes
+	get(t, d, "/v1/routes", &r)
+	var out []string
+	for _, rt := range r.AllSites {
+		out = append(out, fmt.Sprintf("%s %s %s", rt.Site, rt.Kind, rt.Prefix))
+	}
+	return out
+}
+
+func waitRoutes(t *testing.T, d *Daemon, want string) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := allRoutes(t, d)
+		if strings.Contains(strings.Join(got, ","), want) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routes %q, want %q among them", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReportAPI(t *testing.T) {
+	e := newEnv(t, "")
+	d := e.start(t)
+	b := e.client(t, "hostagent-b")
+	if code, p := post(t, b, d, report("cl-b", "B", 5, "192.0.2.50")); code != http.StatusOK {
+		t.Fatalf("good report: %d %s", code, p.Error)
+	}
+	before := waitRoutes(t, d, "B host 192.0.2.50/32")
+	var vms []VM
+	get(t, d, "/v1/vms", &vms)
+	if len(vms) != 1 || vms[0].Site != "B" || vms[0].Name != "web-1" {
+		t.Errorf("location table %+v", vms)
+	}
+	// A retry of the same report is accepted and changes nothing.
+	if code, _ := post(t, b, d, report("cl-b", "B", 5, "192.0.2.50")); code != http.StatusOK {
+		t.Errorf("retry: %d", code)
+	}
+
+	big := report("cl-b", "B", 9, "192.0.2.60")
+	big = strings.Replace(big, `"web-1"`, fmt.Sprintf("%q", strings.Repeat("x", 255)), 1)
+	big = strings.Replace(big, `"kind"`, strings.Repeat(" ", 9000)+`"kind"`, 1)
+	tests := []struct {
+		name   string
+		client string
+		body   string
+		code   int
+		msg    string
+	}{
+		{"a certificate for another cluster", "hostagent-a", report("cl-b", "B", 6, "192.0.2.60"), http.StatusForbidden,
+			`client certificate [hostagent-a] may not report cluster "cl-b"`},
+		{"malformed JSON", "hostagent-b", `{"site": "B", "cluster": `, http.StatusBadRequest, "body ends inside the JSON document"},
+		{"an unknown field", "hostagent-b", strings.Replace(report("cl-b", "B", 6, "192.0.2.60"), `"kind"`, `"colour": "red", "kind"`, 1),
+			http.StatusBadRequest, `unknown field "colour"`},
+		{"an address that is not one", "hostagent-b", report("cl-b", "B", 6, "192.0.2.600"), http.StatusBadRequest, `192.0.2.600`},
+		{"an oversized body", "hostagent-b", big, http.StatusRequestEntityTooLarge, "report larger than the limit of 8192 bytes"},
+		{"a delta on a stale generation", "hostagent-b",
+			`{"site": "B", "cluster": "cl-b", "generation": 7, "base": 4, "kind": "delta", "vms": [], "removed": ["v1"]}`,
+			http.StatusConflict, "delta against generation 4, but generation 5 is held: send a full report"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, p := post(t, e.client(t, tt.client), d, tt.body)
+			if code != tt.code || !strings.Contains(p.Error, tt.msg) {
+				t.Errorf("got %d %q, want %d %q", code, p.Error, tt.code, tt.msg)
+			}
+			time.Sleep(20 * time.Millisecond) // more than the batch window
+			var st Status
+			get(t, d, "/v1/status", &st)
+			if len(st.Clusters) != 1 || st.Clusters[0].Generation != 5 {
+				t.Errorf("clusters after refusal: %+v", st.Clusters)
+			}
+			if after := allRoutes(t, d); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("routes changed after a refusal:\n%q\n%q", before, after)
+			}
+		})
+	}
+	var p wire.Problem
+	code, p := post(t, b, d, `{"site": "B", "cluster": "cl-b", "generation": 7, "base": 4, "kind": "delta", "vms": []}`)
+	if code != http.StatusConflict || p.Generation != 5 {
+		t.Errorf("a stale delta's answer: %d, generation %d; want 409 and 5", code, p.Generation)
+	}
+
+	t.Run("no client certificate, no report", func(t *testing.T) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		_, err := c.Post("https://"+d.apiAddr+wire.ReportsPath, "application/json", bytes.NewReader([]byte(report("cl-b", "B", 8, "192.0.2.70"))))
+		if err == nil {
+			t.Error("a report without a client certificate was taken")
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get("http://" + d.statusAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{`vmroute_reports_accepted_total{cluster="cl-b"} 1`, `vmroute_reports_refused_total{code="403"} 1`,
+			`vmroute_routes{kind="summary"} 1`, "vmroute_plan_duration_seconds_count"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
+	})
+}
