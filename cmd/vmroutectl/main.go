@@ -1,21 +1,291 @@
-// Command vmroutectl shows the state of a vmroute agent to operators.
+// Command vmroutectl shows a routeragent's state to operators: its
+// clusters, location table, routes, BGP peers, moves and announcements.
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
 
+	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/version"
 )
 
+const usage = `usage: vmroutectl [flags] COMMAND
+
+Commands:
+  status          site, clusters and their freshness, route counts, findings
+  vms             the location table: where each VM is and its addresses
+  routes          the routes this site wants and advertises, and every site's plan
+  peers           BGP sessions
+  moves           the timeline of recent landings at this site
+  announcements   gateway announcements per VM
+
+Flags:
+`
+
 func main() {
+	url := flag.String("url", "http://127.0.0.1:9181", "routeragent status `URL`: its status_listen, or its API (https) with -cert, -key and -ca")
+	cert := flag.String("cert", "", "client certificate `file` for an https URL")
+	key := flag.String("key", "", "client key `file` for an https URL")
+	ca := flag.String("ca", "", "CA `file` that signed the routeragent's certificate")
+	asJSON := flag.Bool("json", false, "print the JSON as the routeragent sends it")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Usage = func() {
+		fmt.Fprint(os.Stderr, usage)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version.String("vmroutectl"))
 		return
 	}
-	fmt.Fprintln(os.Stderr, "vmroutectl: the status commands arrive with issue #5; only --version works yet")
-	os.Exit(2)
+	if flag.NArg() != 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(flag.Arg(0), *url, *cert, *key, *ca, *asJSON, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "vmroutectl:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cmd, url, cert, key, ca string, asJSON bool, out io.Writer) error {
+	show, ok := tables[cmd]
+	if !ok {
+		return fmt.Errorf("unknown command %q; see vmroutectl -h", cmd)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if strings.HasPrefix(url, "https://") {
+		if cert == "" || key == "" || ca == "" {
+			return errors.New("an https URL needs -cert, -key and -ca")
+		}
+		tc, err := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca})
+		if err != nil {
+			return err
+		}
+		client.Transport = &http.Transport{TLSClientConfig: tc.Client()}
+	}
+	resp, err := client.Get(strings.TrimSuffix(url, "/") + "/v1/" + cmd)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if asJSON {
+		_, err := out.Write(body)
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if err := show(body, w); err != nil {
+		return fmt.Errorf("decode %s: %w", cmd, err)
+	}
+	return w.Flush()
+}
+
+var tables = map[string]func([]byte, io.Writer) error{
+	"status":        showStatus,
+	"vms":           showVMs,
+	"routes":        showRoutes,
+	"peers":         showPeers,
+	"moves":         showMoves,
+	"announcements": showAnnouncements,
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+func showStatus(b []byte, w io.Writer) error {
+	var s struct {
+		Site     string
+		Version  string
+		DryRun   bool `json:"dry_run"`
+		Routes   map[string]int
+		Clusters []struct {
+			Name, Site string
+			Generation uint64
+			Received   time.Time
+			Stale      bool
+			VMs        int
+		}
+		Findings struct {
+			Conflicts, Outside, Ceilings, Held []json.RawMessage
+			Stale                              []string
+		}
+		Peers []struct {
+			Address, State string
+		}
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	mode := ""
+	if s.DryRun {
+		mode = "  (dry run: announcing nothing)"
+	}
+	fmt.Fprintf(w, "site %s, version %s%s\n", s.Site, s.Version, mode)
+	fmt.Fprintf(w, "routes announced: %d host, %d summary\n", s.Routes["host"], s.Routes["summary"])
+	fmt.Fprintf(w, "findings: %d conflicts, %d outside every subnet, %d ceilings hit, %d VMs held\n\n",
+		len(s.Findings.Conflicts), len(s.Findings.Outside), len(s.Findings.Ceilings), len(s.Findings.Held))
+	fmt.Fprintln(w, "CLUSTER\tSITE\tGENERATION\tVMS\tREPORTED\tFRESH")
+	for _, c := range s.Clusters {
+		fresh := "yes"
+		if c.Stale {
+			fresh = "STALE"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Site, c.Generation, c.VMs, ago(c.Received), fresh)
+	}
+	fmt.Fprintln(w, "\nPEER\tSTATE")
+	for _, p := range s.Peers {
+		fmt.Fprintf(w, "%s\t%s\n", p.Address, p.State)
+	}
+	return nil
+}
+
+func showVMs(b []byte, w io.Writer) error {
+	var vms []struct {
+		VM, Name, Site, Cluster string
+		Present, Held           bool
+		Discovered              bool
+		LandedAt                time.Time `json:"landed_at"`
+		NICs                    []struct {
+			MAC       string
+			Addresses []string
+		}
+	}
+	if err := json.Unmarshal(b, &vms); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "NAME\tSITE\tCLUSTER\tSTATE\tLANDED\tMAC\tADDRESSES")
+	for _, v := range vms {
+		state := "present"
+		switch {
+		case !v.Present:
+			state = "off"
+		case v.Held:
+			state = "held (flapping)"
+		}
+		if v.Discovered {
+			state += ", addresses discovered"
+		}
+		for i, n := range v.NICs {
+			name, site, cl, st, landed := v.Name, v.Site, v.Cluster, state, ago(v.LandedAt)
+			if i > 0 {
+				name, site, cl, st, landed = "", "", "", "", ""
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, site, cl, st, landed, n.MAC, strings.Join(n.Addresses, " "))
+		}
+	}
+	return nil
+}
+
+type route struct {
+	Prefix, Kind, Site string
+}
+
+func showRoutes(b []byte, w io.Writer) error {
+	var r struct {
+		Desired, Advertised []route
+		AllSites            []route `json:"all_sites"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	adv := map[string]bool{}
+	for _, a := range r.Advertised {
+		adv[a.Prefix] = true
+	}
+	fmt.Fprintln(w, "PREFIX\tKIND\tADVERTISED")
+	for _, d := range r.Desired {
+		state := "yes"
+		if !adv[d.Prefix] {
+			state = "no (pending or dry run)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", d.Prefix, d.Kind, state)
+	}
+	fmt.Fprintln(w, "\nEVERY SITE'S PLAN\nSITE\tPREFIX\tKIND")
+	for _, a := range r.AllSites {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", a.Site, a.Prefix, a.Kind)
+	}
+	return nil
+}
+
+func showPeers(b []byte, w io.Writer) error {
+	var peers []struct {
+		Address, State, Why            string
+		ASN                            uint32
+		Since                          time.Time
+		Advertised, Received, Accepted uint64
+		Flaps                          uint32
+	}
+	if err := json.Unmarshal(b, &peers); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "PEER\tASN\tSTATE\tSINCE\tSENT\tRECEIVED\tFLAPS\tWHY")
+	for _, p := range peers {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Address, p.ASN, p.State, ago(p.Since), p.Advertised, p.Received, p.Flaps, p.Why)
+	}
+	return nil
+}
+
+func showMoves(b []byte, w io.Writer) error {
+	var moves []struct {
+		VM, Name, Site         string
+		LandedAt               time.Time `json:"landed_at"`
+		Received, Planned, BGP time.Time
+		Announced              []time.Time
+	}
+	if err := json.Unmarshal(b, &moves); err != nil {
+		return err
+	}
+	since := func(t, from time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return "+" + t.Sub(from).Round(time.Millisecond).String()
+	}
+	fmt.Fprintln(w, "VM\tSITE\tLANDED\tREPORT\tPLANNED\tBGP\tFIRST ANNOUNCEMENT\tANNOUNCEMENTS")
+	for _, m := range moves {
+		first := time.Time{}
+		if len(m.Announced) > 0 {
+			first = m.Announced[0]
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", m.Name, m.Site, m.LandedAt.Format(time.RFC3339Nano),
+			since(m.Received, m.LandedAt), since(m.Planned, m.LandedAt), since(m.BGP, m.LandedAt), since(first, m.LandedAt), len(m.Announced))
+	}
+	return nil
+}
+
+func showAnnouncements(b []byte, w io.Writer) error {
+	var st []struct {
+		VM, Name, Subnet, Interface, MAC, Problem string
+		Sent                                      int
+		LastSent                                  time.Time `json:"last_sent"`
+		Next                                      time.Time
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "NAME\tSUBNET\tINTERFACE\tMAC\tSENT\tLAST\tPROBLEM")
+	for _, s := range st {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.Subnet, s.Interface, s.MAC, s.Sent, ago(s.LastSent), s.Problem)
+	}
+	return nil
 }
