@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -35,7 +36,8 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 	mux.HandleFunc("POST "+wire.ReportsPath, d.handleReport)
 	d.statusRoutes(mux)
 	api := &http.Server{Handler: mux, TLSConfig: tc.Server(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		ErrorLog:    slog.NewLogLogger(d.log.With("component", "api").Handler(), slog.LevelWarn)}
 	ln, err := net.Listen("tcp", d.cfg.API.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("report API: %w", err)

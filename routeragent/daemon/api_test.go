@@ -105,7 +105,7 @@ func (e *testEnv) start(t *testing.T) *Daemon {
 }
 
 // client is an HTTPS client with the certificate of name.
-func (e *testEnv) client(t *testing.T, name string) *http.Client {
+func (e *testEnv) client(t testing.TB, name string) *http.Client {
 	t.Helper()
 	tc, err := tlsutil.Load(tlsutil.Files{Cert: filepath.Join(e.ca.Dir, name+".crt"), Key: filepath.Join(e.ca.Dir, name+".key"), CA: e.ca.CAFile})
 	if err != nil {

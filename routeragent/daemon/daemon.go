@@ -59,6 +59,9 @@ type Daemon struct {
 	last atomic.Pointer[plan.Result]
 	// OnTick is called from the loop every second while it is healthy.
 	OnTick func(status string)
+	// planned, when set (by benchmarks), is told each report's delay
+	// from acceptance to plan.
+	planned func(time.Duration)
 }
 
 type vmRef struct{ cluster, uuid string }
@@ -276,6 +279,13 @@ func (d *Daemon) reconcile(ctx context.Context) {
 	res := d.planner.Plan(start)
 	planned := time.Now()
 	d.metrics.planDuration.Observe(planned.Sub(start).Seconds())
+	for _, ch := range changes {
+		delay := planned.Sub(ch.Received)
+		d.metrics.reportToPlan.Observe(delay.Seconds())
+		if d.planned != nil {
+			d.planned(delay)
+		}
+	}
 	prev := d.last.Swap(res)
 	routes := res.Routes(d.cfg.Site)
 	d.logDiff(prev, res)

@@ -17,6 +17,7 @@ type metrics struct {
 	accepted       *prometheus.CounterVec
 	refused        *prometheus.CounterVec
 	planDuration   prometheus.Histogram
+	reportToPlan   prometheus.Histogram
 	landingToFrame prometheus.Histogram
 	stale          *prometheus.GaugeVec
 
@@ -34,6 +35,9 @@ func newMetrics(d *Daemon) *metrics {
 		planDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "vmroute_plan_duration_seconds", Help: "Time to compute one plan.",
 			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10)}),
+		reportToPlan: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "vmroute_report_to_plan_seconds", Help: "From a report's acceptance to the plan that includes it.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
 		landingToFrame: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "vmroute_landing_to_announce_seconds", Help: "From a VM's landing (vCenter's clock) to its first gateway announcement.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
@@ -42,7 +46,7 @@ func newMetrics(d *Daemon) *metrics {
 		staleSeen: map[string]bool{},
 	}
 	d.moves.firstFrame = func(dt time.Duration) { m.landingToFrame.Observe(dt.Seconds()) }
-	m.reg.MustRegister(m.accepted, m.refused, m.planDuration, m.landingToFrame, m.stale,
+	m.reg.MustRegister(m.accepted, m.refused, m.planDuration, m.reportToPlan, m.landingToFrame, m.stale,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vmroute_announcements_sent_total", Help: "Gateway announcement frames sent."},
 			func() float64 { return float64(d.ann.FramesSent.Load()) }),
