@@ -256,3 +256,58 @@ func TestReportAPI(t *testing.T) {
 		}
 	})
 }
+
+func TestReload(t *testing.T) {
+	e := newEnv(t, "")
+	d := e.start(t)
+	if code, p := post(t, e.client(t, "hostagent-b"), d, report("cl-b", "B", 1, "203.0.113.9")); code != http.StatusOK {
+		t.Fatalf("report: %d %s", code, p.Error)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := allRoutes(t, d); strings.Contains(fmt.Sprint(got), "203.0.113") {
+		t.Fatalf("an address outside every subnet is routed: %q", got)
+	}
+	// A new subnet: the held report is planned again, with no new report.
+	conf, _ := os.ReadFile(e.confPath)
+	if err := os.WriteFile(e.confPath, append(conf, "[[subnets]]\nprefix = \"203.0.113.0/24\"\nhome = \"A\"\npinned = [\"203.0.113.250\"]\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitRoutes(t, d, "B host 203.0.113.9/32")
+	// A new site needs a restart: refused, nothing changes.
+	cfg2, _ := config.Load(e.confPath)
+	cfg2.Site = "B"
+	if err := d.Reload(context.Background(), cfg2); err == nil || !strings.Contains(err.Error(), "needs a restart") {
+		t.Errorf("reload to another site: %v", err)
+	}
+	var st Status
+	get(t, d, "/v1/status", &st)
+	if st.Site != "A" {
+		t.Errorf("site %q after a refused reload", st.Site)
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	e := newEnv(t, "")
+	conf, _ := os.ReadFile(e.confPath)
+	if err := os.WriteFile(e.confPath, append([]byte("dry_run = true\n"), conf...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := e.start(t)
+	var r Routes
+	get(t, d, "/v1/routes", &r)
+	if len(r.Desired) != 1 || len(r.Advertised) != 0 {
+		t.Errorf("dry run: desired %v, advertised %v; want the summary planned and nothing advertised", r.Desired, r.Advertised)
+	}
+	var st Status
+	get(t, d, "/v1/status", &st)
+	if !st.DryRun {
+		t.Error("status does not say dry run")
+	}
+}
