@@ -10,6 +10,7 @@ require (
 	github.com/mdlayher/ndp v1.1.0
 	github.com/mdlayher/packet v1.1.2
 	github.com/prometheus/client_golang v1.25.0
+	github.com/vmware/govmomi v0.56.0
 	google.golang.org/protobuf v1.36.12
 )
 

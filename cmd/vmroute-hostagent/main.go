@@ -1,14 +1,22 @@
 // Command vmroute-hostagent watches the VMs of its vSphere clusters and
-// reports them to every routeragent.
+// reports them, and every landing, to every routeragent.
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/vmroute/vmroute/hostagent/agent"
 	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/shared/logging"
 	"github.com/vmroute/vmroute/shared/version"
 )
 
@@ -30,12 +38,73 @@ func main() {
 		fmt.Printf("%s: configuration is valid: %d clusters, %d routeragents\n", *configPath, len(cfg.Clusters), len(cfg.Routeragents))
 		return
 	}
-	if err := run(cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "vmroute-hostagent:", err)
+	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := run(cfg, *configPath, log); err != nil {
+		log.Error("hostagent stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(*config.Config) error {
-	return errors.New("watching vCenter is not built yet; it arrives with issue #6")
+// run serves until SIGTERM or SIGINT. SIGHUP reads the configuration
+// again and, when it is valid, restarts the agent on it: a new vCenter
+// session, and full reports to every routeragent.
+func run(cfg *config.Config, path string, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	watchdog, _ := daemon.SdWatchdogEnabled(false)
+	for {
+		a, err := agent.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		actx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- a.Run(actx, func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) }) }()
+		tick := time.NewTicker(time.Second)
+		next := cfg
+	serve:
+		for {
+			select {
+			case err := <-done:
+				tick.Stop()
+				cancel()
+				_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+				return err
+			case <-hup:
+				_, _ = daemon.SdNotify(false, daemon.SdNotifyReloading)
+				c, err := config.Load(path)
+				if err != nil {
+					log.Error("reload failed: the running configuration stays", "err", err)
+					_, _ = daemon.SdNotify(false, daemon.SdNotifyReady)
+					continue
+				}
+				next = c
+				break serve
+			case <-tick.C:
+				st := a.Status()
+				if watchdog > 0 {
+					_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+				}
+				insync := 0
+				for _, r := range st.Routeragents {
+					if r.InSync {
+						insync++
+					}
+				}
+				_, _ = daemon.SdNotify(false, fmt.Sprintf("STATUS=vCenter connected: %v, %d VMs, %d landings, %d/%d routeragents in sync",
+					st.VCenter.Connected, st.VCenter.VMs, st.VCenter.Landings, insync, len(st.Routeragents)))
+			}
+		}
+		tick.Stop()
+		cancel()
+		<-done
+		cfg = next
+		log.Info("configuration reloaded")
+	}
 }

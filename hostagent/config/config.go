@@ -16,6 +16,8 @@ const DefaultPath = "/etc/vmroute/hostagent.toml"
 
 // Config is the hostagent's validated configuration.
 type Config struct {
+	// StateDir keeps the VMs' landing times across restarts.
+	StateDir  string
 	LogLevel  string
 	LogFormat string
 	VCenter   VCenter
@@ -61,7 +63,8 @@ type TLS struct {
 }
 
 type file struct {
-	Log struct {
+	StateDir string `toml:"state_dir"`
+	Log      struct {
 		Level  string `toml:"level"`
 		Format string `toml:"format"`
 	} `toml:"log"`
@@ -102,6 +105,7 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{
+		StateDir:     raw.StateDir,
 		LogLevel:     f.OneOf("log.level", raw.Log.Level, "info", "debug", "warn", "error"),
 		LogFormat:    f.OneOf("log.format", raw.Log.Format, logging.FormatText, logging.FormatJSON),
 		Routeragents: raw.Routeragents,
@@ -114,6 +118,9 @@ func Load(path string) (*Config, error) {
 		RetryMin:     f.Duration("report.retry_min", raw.Report.RetryMin, 200*time.Millisecond),
 		RetryMax:     f.Duration("report.retry_max", raw.Report.RetryMax, 30*time.Second),
 		StatusListen: "127.0.0.1:9180",
+	}
+	if c.StateDir == "" {
+		c.StateDir = "/var/lib/vmroute-hostagent"
 	}
 	if raw.Status.Listen != nil {
 		c.StatusListen = *raw.Status.Listen

@@ -1,0 +1,253 @@
+// Package agent wires the hostagent together: the vCenter watcher's
+// updates are debounced into reports, which every routeragent's sender
+// delivers on its own; landing times are kept on disk; a small status
+// endpoint shows it all.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/hostagent/inventory"
+	"github.com/vmroute/vmroute/hostagent/report"
+	"github.com/vmroute/vmroute/hostagent/vcenter"
+	"github.com/vmroute/vmroute/shared/tlsutil"
+)
+
+// Agent is one running hostagent.
+type Agent struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	watcher *vcenter.Watcher
+	senders []*report.Sender
+	sites   map[string]string // cluster -> site
+
+	mu      sync.Mutex
+	pending *vcenter.Update
+	armed   bool
+	saved   map[string]inventory.Landing
+
+	// StatusAddr is where the status endpoint listens, once Run serves.
+	StatusAddr string
+}
+
+// New prepares a hostagent; Run starts it.
+func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
+	tc, err := tlsutil.Load(tlsutil.Files{Cert: cfg.TLS.CertFile, Key: cfg.TLS.KeyFile, CA: cfg.TLS.CAFile})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	a := &Agent{cfg: cfg, log: log, sites: map[string]string{}}
+	for _, c := range cfg.Clusters {
+		a.sites[c.Name] = c.Site
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Client(), MaxIdleConnsPerHost: 2}}
+	for _, u := range cfg.Routeragents {
+		a.senders = append(a.senders, report.NewSender(u, client, cfg.RetryMin, cfg.RetryMax, log.With("component", "report")))
+	}
+	a.watcher = vcenter.New(cfg.VCenter, cfg.Clusters, log.With("component", "vcenter"))
+	a.watcher.Changed = a.changed
+	a.watcher.Restore, err = a.loadLandings()
+	if err != nil {
+		log.Warn("landing times not restored: VMs found in place count as long landed", "err", err)
+	}
+	a.saved = a.watcher.Restore
+	return a, nil
+}
+
+func (a *Agent) landingsPath() string { return filepath.Join(a.cfg.StateDir, "landings.json") }
+
+func (a *Agent) loadLandings() (map[string]inventory.Landing, error) {
+	b, err := os.ReadFile(a.landingsPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var l map[string]inventory.Landing
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%s is broken: %w", a.landingsPath(), err)
+	}
+	return l, nil
+}
+
+// saveLandings writes the landing times atomically.
+func (a *Agent) saveLandings(l map[string]inventory.Landing) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(a.cfg.StateDir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), a.landingsPath())
+}
+
+// changed is the watcher's hook: it keeps the newest update and sends it
+// once the debounce window after the first change has passed.
+func (a *Agent) changed(u vcenter.Update) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending = &u
+	if !a.armed {
+		a.armed = true
+		time.AfterFunc(a.cfg.Debounce, a.publish)
+	}
+}
+
+func (a *Agent) publish() {
+	a.mu.Lock()
+	u := a.pending
+	a.pending, a.armed = nil, false
+	save := !reflect.DeepEqual(u.Landings, a.saved)
+	if save {
+		a.saved = u.Landings
+	}
+	a.mu.Unlock()
+	clusters := map[string]report.Cluster{}
+	for name, vms := range u.Clusters {
+		clusters[name] = report.Cluster{Site: a.sites[name], VMs: vms}
+	}
+	for _, s := range a.senders {
+		s.Offer(clusters)
+	}
+	if save {
+		if err := a.saveLandings(u.Landings); err != nil {
+			a.log.Error("landing times not saved", "err", err)
+		}
+	}
+}
+
+// Run watches and reports until ctx ends; ready is called once serving.
+func (a *Agent) Run(ctx context.Context, ready func()) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, s := range a.senders {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Run(ctx) }()
+	}
+	if a.cfg.StatusListen != "" {
+		stop, err := a.serveStatus(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	a.log.Info("hostagent started", "clusters", len(a.cfg.Clusters), "routeragents", len(a.senders), "status", a.StatusAddr)
+	if ready != nil {
+		ready()
+	}
+	return a.watcher.Run(ctx)
+}
+
+// Status is the hostagent's state at /v1/status.
+type Status struct {
+	VCenter      vcenter.Status `json:"vcenter"`
+	Routeragents []report.Stats `json:"routeragents"`
+}
+
+// Status returns the hostagent's state.
+func (a *Agent) Status() Status {
+	st := Status{VCenter: a.watcher.Status()}
+	for _, s := range a.senders {
+		st.Routeragents = append(st.Routeragents, s.Stats())
+	}
+	return st
+}
+
+func (a *Agent) serveStatus(ctx context.Context) (func(), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{a: a})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(a.Status())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", a.cfg.StatusListen)
+	if err != nil {
+		return nil, fmt.Errorf("status listener: %w", err)
+	}
+	a.StatusAddr = ln.Addr().String()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("status listener", "err", err)
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
+}
+
+var (
+	descConnected = prometheus.NewDesc("vmroute_vcenter_connected", "1 while the vCenter session is up.", nil, nil)
+	descVMs       = prometheus.NewDesc("vmroute_vms_watched", "VMs in the watched clusters.", nil, nil)
+	descLandings  = prometheus.NewDesc("vmroute_landings_total", "Landings seen since start.", nil, nil)
+	descResyncs   = prometheus.NewDesc("vmroute_vcenter_resyncs_total", "Full resyncs after a lost session.", nil, nil)
+	descSent      = prometheus.NewDesc("vmroute_reports_sent_total", "Reports delivered, by routeragent.", []string{"routeragent"}, nil)
+	descRefused   = prometheus.NewDesc("vmroute_reports_refused_total", "Reports refused, by routeragent.", []string{"routeragent"}, nil)
+	descFailed    = prometheus.NewDesc("vmroute_reports_failed_total", "Deliveries that failed and were retried, by routeragent.", []string{"routeragent"}, nil)
+)
+
+type collector struct{ a *Agent }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConnected, descVMs, descLandings, descResyncs, descSent, descRefused, descFailed} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.a.Status()
+	up := 0.0
+	if st.VCenter.Connected {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(descVMs, prometheus.GaugeValue, float64(st.VCenter.VMs))
+	ch <- prometheus.MustNewConstMetric(descLandings, prometheus.CounterValue, float64(st.VCenter.Landings))
+	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(st.VCenter.Resyncs))
+	for _, r := range st.Routeragents {
+		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(r.Sent), r.URL)
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(r.Refused), r.URL)
+		ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(r.Failed), r.URL)
+	}
+}

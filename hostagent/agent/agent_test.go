@@ -1,0 +1,396 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/shared/wire"
+	"github.com/vmroute/vmroute/tests/pki"
+)
+
+// routeragent is a test routeragent: the real intake behind an HTTPS
+// server with client certificates; it can be taken down and back up.
+type routeragent struct {
+	t      *testing.T
+	intake *intake.Intake
+	srv    *httptest.Server
+	mu     sync.Mutex
+	down   bool
+	posts  int
+}
+
+func newRouteragent(t *testing.T, ca *pki.CA) *routeragent {
+	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
+	tc, err := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &routeragent{t: t, intake: intake.New([]intake.Cluster{
+		{Name: "cl-a", Site: "A", Clients: []string{"hostagent"}},
+		{Name: "cl-b", Site: "B", Clients: []string{"hostagent"}},
+	})}
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.handle))
+	r.srv.TLS = tc.Server()
+	r.srv.StartTLS()
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *routeragent) handle(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	down := r.down
+	r.posts++
+	r.mu.Unlock()
+	if down {
+		http.Error(w, `{"error": "down for the test"}`, http.StatusServiceUnavailable)
+		return
+	}
+	names, _ := tlsutil.Names(req.TLS)
+	rep, err := wire.Decode(req.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(wire.Problem{Error: err.Error()})
+		return
+	}
+	if _, ref := r.intake.Accept(rep, names, time.Now(), func(*intake.State) error { return nil }); ref != nil {
+		w.WriteHeader(ref.Status)
+		_ = json.NewEncoder(w).Encode(wire.Problem{Error: ref.Msg, Generation: ref.Generation})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(wire.Ack{Generation: r.intake.Generation(rep.Cluster)})
+}
+
+// vm returns what the routeragent holds for a VM by name, and its cluster.
+func (r *routeragent) vm(name string) (wire.VM, string) {
+	for _, st := range r.intake.States() {
+		for _, v := range st.VMs {
+			if v.Name == name {
+				return v, st.Cluster
+			}
+		}
+	}
+	return wire.VM{}, ""
+}
+
+// wait waits until cond holds for the routeragent's state.
+func (r *routeragent) wait(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, st := range r.intake.States() {
+				fmt.Fprintf(&b, "%s gen %d:", st.Cluster, st.Generation)
+				for _, v := range st.VMs {
+					fmt.Fprintf(&b, " %s(%s %s %v)", v.Name, v.PowerState, v.LandedAt.Format(time.StampMilli), v.NICs)
+				}
+				b.WriteString("\n")
+			}
+			r.t.Fatalf("routeragent: %s: not within 10s; it holds:\n%s", what, b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lab is vcsim with two clusters, DC0_C0 (site A) and DC0_C1 (site B), a
+// hostagent watching both, and one routeragent.
+type lab struct {
+	model *simulator.Model
+	c     *vim25.Client
+	r     *routeragent
+	agent *Agent
+	dir   string
+}
+
+func newLab(t *testing.T) *lab {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Remove)
+	m.Service.TLS = new(tls.Config)
+	s := m.Service.NewServer()
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	c, err := vim25.NewClient(ctx, soap.NewClient(s.URL, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := session.NewManager(c).Login(ctx, s.URL.User); err != nil {
+		t.Fatal(err)
+	}
+	ca := pki.New(t)
+	ca.Issue(t, "hostagent")
+	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir()}
+	pw, _ := s.URL.User.Password()
+	if err := os.WriteFile(filepath.Join(l.dir, "vc.pw"), []byte(pw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := *s.URL
+	u.User = nil
+	conf := fmt.Sprintf(`state_dir = %q
+routeragents = [%q]
+[vcenter]
+url = %q
+user = %q
+password_file = %q
+thumbprint = %q
+[[clusters]]
+path = "/DC0/host/DC0_C0"
+name = "cl-a"
+site = "A"
+[[clusters]]
+path = "/DC0/host/DC0_C1"
+name = "cl-b"
+site = "B"
+[tls]
+cert_file = %q
+key_file = %q
+ca_file = %q
+[report]
+debounce = "20ms"
+retry_min = "50ms"
+retry_max = "200ms"
+[status]
+listen = "127.0.0.1:0"
+`, filepath.Join(l.dir, "state"), l.r.srv.URL, u.String(), s.URL.User.Username(), filepath.Join(l.dir, "vc.pw"),
+		soap.ThumbprintSHA1(s.Certificate()), filepath.Join(ca.Dir, "hostagent.crt"), filepath.Join(ca.Dir, "hostagent.key"), ca.CAFile)
+	if err := os.WriteFile(filepath.Join(l.dir, "hostagent.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.start(t)
+	return l
+}
+
+func (l *lab) start(t *testing.T) {
+	cfg, err := config.Load(filepath.Join(l.dir, "hostagent.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, nil) }()
+	t.Cleanup(func() { cancel(); <-done })
+	l.agent = a
+}
+
+func (l *lab) obj(t *testing.T, path string) object.Reference {
+	t.Helper()
+	o, err := find.NewFinder(l.c, false).ManagedObjectList(context.Background(), path)
+	if err != nil || len(o) != 1 {
+		t.Fatalf("find %s: %v (%d found)", path, err, len(o))
+	}
+	return o[0].Object
+}
+
+func (l *lab) vmObj(t *testing.T, name string) *object.VirtualMachine {
+	vm, err := find.NewFinder(l.c, false).VirtualMachine(context.Background(), "/DC0/vm/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+// relocate moves a powered-on VM to a host (and the host's cluster's pool).
+func (l *lab) relocate(t *testing.T, vmName, hostPath, poolPath string) {
+	t.Helper()
+	ctx := context.Background()
+	host := l.obj(t, hostPath).Reference()
+	pool := l.obj(t, poolPath).Reference()
+	task, err := l.vmObj(t, vmName).Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &host, Pool: &pool}, types.VirtualMachineMovePriorityDefaultPriority)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setGuestNet sets a VM's guest.net inside the simulator.
+func (l *lab) setGuestNet(t *testing.T, vmName string, net []types.GuestNicInfo) {
+	ref := l.vmObj(t, vmName).Reference()
+	ctx := l.model.Service.Context
+	sim := ctx.Map.Get(ref).(*simulator.VirtualMachine)
+	ctx.WithLock(sim, func() {
+		ctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: net}})
+	})
+}
+
+func (l *lab) mac(t *testing.T, vmName string) string {
+	devs, err := l.vmObj(t, vmName).Device(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if e, ok := d.(types.BaseVirtualEthernetCard); ok {
+			return e.GetVirtualEthernetCard().MacAddress
+		}
+	}
+	t.Fatalf("%s has no adapter", vmName)
+	return ""
+}
+
+const (
+	vmA = "DC0_C0_RP0_VM0"
+	hB0 = "/DC0/host/DC0_C1/DC0_C1_H0"
+	hA1 = "/DC0/host/DC0_C0/DC0_C0_H1"
+	rpA = "/DC0/host/DC0_C0/Resources"
+	rpB = "/DC0/host/DC0_C1/Resources"
+)
+
+func TestIntegrationVcsim(t *testing.T) {
+	l := newLab(t)
+	r := l.r
+	r.wait("both clusters reported", func() bool { _, c := r.vm(vmA); return c == "cl-a" && len(r.intake.States()) == 2 })
+	first, _ := r.vm(vmA)
+	if first.LandedAt.After(time.Now().Add(-time.Hour)) {
+		t.Errorf("a VM found in place has landed_at %v: it did not just land", first.LandedAt)
+	}
+
+	t.Run("a VM without guest info reports its MACs only", func(t *testing.T) {
+		l.setGuestNet(t, vmA, nil)
+		r.wait("no addresses", func() bool {
+			v, _ := r.vm(vmA)
+			return len(v.NICs) == 1 && len(v.NICs[0].Addresses) == 0 && v.NICs[0].MAC.String() == l.mac(t, vmA)
+		})
+	})
+
+	t.Run("an address change is reported", func(t *testing.T) {
+		l.setGuestNet(t, vmA, []types.GuestNicInfo{{MacAddress: l.mac(t, vmA), IpAddress: []string{"192.0.2.10", "2001:db8:100::10", "fe80::1%eth0", "bogus"}}})
+		r.wait("addresses", func() bool {
+			v, _ := r.vm(vmA)
+			return len(v.NICs) == 1 && fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.10 2001:db8:100::10 fe80::1]"
+		})
+	})
+
+	t.Run("a migration inside the cluster is no landing", func(t *testing.T) {
+		l.relocate(t, vmA, hA1, rpA)
+		r.wait("new host", func() bool { v, _ := r.vm(vmA); return v.Host == "DC0_C0_H1" })
+		if v, c := r.vm(vmA); c != "cl-a" || !v.LandedAt.Equal(first.LandedAt) {
+			t.Errorf("after an intra-cluster move: %s, landed %v (was %v)", c, v.LandedAt, first.LandedAt)
+		}
+	})
+
+	var landed time.Time
+	t.Run("a migration from A to B lands in B with MACs and addresses", func(t *testing.T) {
+		before := time.Now()
+		l.relocate(t, vmA, hB0, rpB)
+		r.wait("in cl-b", func() bool { _, c := r.vm(vmA); return c == "cl-b" })
+		v, _ := r.vm(vmA)
+		landed = v.LandedAt
+		if landed.Before(before.Add(-time.Second)) || v.PowerState != wire.PoweredOn {
+			t.Errorf("landed at %v (migration at %v), %s", landed, before, v.PowerState)
+		}
+		if len(v.NICs) != 1 || len(v.NICs[0].Addresses) != 3 {
+			t.Errorf("adapters %v", v.NICs)
+		}
+		for _, st := range r.intake.States() {
+			if _, ok := st.VMs[v.UUID]; ok && st.Cluster == "cl-a" {
+				t.Error("cl-a still lists the VM")
+			}
+		}
+	})
+
+	t.Run("power off and on", func(t *testing.T) {
+		vm := l.vmObj(t, vmA)
+		task, err := vm.PowerOff(context.Background())
+		if err != nil || task.Wait(context.Background()) != nil {
+			t.Fatal(err)
+		}
+		r.wait("off", func() bool { v, _ := r.vm(vmA); return v.PowerState == wire.PoweredOff })
+		task, err = vm.PowerOn(context.Background())
+		if err != nil || task.Wait(context.Background()) != nil {
+			t.Fatal(err)
+		}
+		r.wait("on", func() bool { v, _ := r.vm(vmA); return v.PowerState == wire.PoweredOn })
+		if v, _ := r.vm(vmA); !v.LandedAt.Equal(landed) {
+			t.Errorf("power cycle changed landed_at: %v, was %v", v.LandedAt, landed)
+		}
+	})
+
+	t.Run("a host moved to the other cluster brings its VMs", func(t *testing.T) {
+		// vSphere moves only a host in maintenance mode: its VMs are off,
+		// still registered on it.
+		ctx := context.Background()
+		const vm1 = "DC0_C0_RP0_VM1"
+		l.relocate(t, vm1, hA1, rpA)
+		task, err := l.vmObj(t, vm1).PowerOff(ctx)
+		if err != nil || task.Wait(ctx) != nil {
+			t.Fatal(err)
+		}
+		r.wait("vm1 off in cl-a", func() bool { v, c := r.vm(vm1); return c == "cl-a" && v.PowerState == wire.PoweredOff })
+		host := object.NewHostSystem(l.c, l.obj(t, hA1).Reference())
+		if task, err = host.EnterMaintenanceMode(ctx, 60, false, nil); err != nil || task.Wait(ctx) != nil {
+			t.Fatalf("maintenance mode: %v", err)
+		}
+		cluster := object.NewClusterComputeResource(l.c, l.obj(t, "/DC0/host/DC0_C1").Reference())
+		task, err = cluster.MoveInto(ctx, host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Wait(ctx); err != nil {
+			t.Fatalf("move host: %v", err)
+		}
+		// vcsim's MoveIntoTask sets the host's parent without telling the
+		// property collectors; vCenter tells them. Tell them as it would.
+		sctx := l.model.Service.Context
+		simHost := sctx.Map.Get(host.Reference()).(*simulator.HostSystem)
+		sctx.WithLock(simHost, func() {
+			sctx.Update(simHost, []types.PropertyChange{{Name: "parent", Val: *simHost.Parent}})
+		})
+		r.wait("vm1 in cl-b", func() bool { v, c := r.vm(vm1); return c == "cl-b" && v.Host == "DC0_C0_H1" })
+	})
+
+	t.Run("a deleted VM is removed", func(t *testing.T) {
+		vm := l.vmObj(t, vmA)
+		task, _ := vm.PowerOff(context.Background())
+		_ = task.Wait(context.Background())
+		task, err := vm.Destroy(context.Background())
+		if err != nil || task.Wait(context.Background()) != nil {
+			t.Fatal(err)
+		}
+		r.wait("gone", func() bool { _, c := r.vm(vmA); return c == "" })
+	})
+
+	var st Status
+	resp, err := http.Get("http://" + l.agent.StatusAddr + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.VCenter.Connected || st.VCenter.Landings < 1 || len(st.Routeragents) != 1 || st.Routeragents[0].Sent < 5 {
+		t.Errorf("status %+v", st)
+	}
+}

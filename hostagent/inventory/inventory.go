@@ -1,0 +1,364 @@
+// Package inventory turns vCenter's property updates into the state of
+// the watched clusters: which VMs each holds, their adapters and
+// addresses, and when each landed. It does no I/O; the watcher feeds it.
+//
+// A VM lands in a cluster when the cluster of its host (runtime.host)
+// changes to that cluster. Landing times are by vCenter's clock and
+// survive a restart of the hostagent (Landings and Restore), so that a
+// restart is not mistaken for thousands of moves. A VM found in a cluster
+// with no landing known (a first start) is given its boot time, or a time
+// long ago: it did not just land.
+package inventory
+
+import (
+	"cmp"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// LongAgo is the landing time of a VM found in place with no boot time.
+var LongAgo = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Properties the watcher asks vCenter for, by managed object type.
+var (
+	VMProperties        = []string{"config.instanceUuid", "name", "runtime.host", "runtime.powerState", "runtime.bootTime", "config.hardware.device", "guest.net"}
+	HostProperties      = []string{"name", "parent"}
+	PortgroupProperties = []string{"key", "name"}
+)
+
+// Cluster is a watched cluster.
+type Cluster struct {
+	Name string
+	Site string
+}
+
+// Inventory is the state of the watched clusters.
+type Inventory struct {
+	log      *slog.Logger
+	clusters map[types.ManagedObjectReference]Cluster
+	hosts    map[types.ManagedObjectReference]*host
+	vms      map[types.ManagedObjectReference]*vm
+	pgs      map[types.ManagedObjectReference]pg
+	// landed is when each VM landed in its cluster; where is that cluster.
+	landed map[string]time.Time
+	where  map[string]string
+	// Landed counts the landings seen since start.
+	Landed int
+}
+
+type host struct {
+	name   string
+	parent types.ManagedObjectReference
+}
+
+type pg struct{ key, name string }
+
+type vm struct {
+	uuid, name string
+	host       types.ManagedObjectReference
+	power      types.VirtualMachinePowerState
+	boot       *time.Time
+	nics       []nic
+	guest      map[string][]netip.Addr // MAC -> addresses
+}
+
+type nic struct {
+	mac            wire.MAC
+	network, pgKey string
+}
+
+// New returns an inventory of the clusters (by managed object reference).
+func New(clusters map[types.ManagedObjectReference]Cluster, log *slog.Logger) *Inventory {
+	return &Inventory{log: log, clusters: clusters, hosts: map[types.ManagedObjectReference]*host{},
+		vms: map[types.ManagedObjectReference]*vm{}, pgs: map[types.ManagedObjectReference]pg{},
+		landed: map[string]time.Time{}, where: map[string]string{}}
+}
+
+// Landing is where and when one VM last landed, as it is persisted.
+type Landing struct {
+	Cluster string    `json:"cluster"`
+	At      time.Time `json:"at"`
+}
+
+// Landings returns every known landing, by VM UUID.
+func (inv *Inventory) Landings() map[string]Landing {
+	out := make(map[string]Landing, len(inv.landed))
+	for id, at := range inv.landed {
+		out[id] = Landing{Cluster: inv.where[id], At: at}
+	}
+	return out
+}
+
+// Restore puts back landings persisted by an earlier run.
+func (inv *Inventory) Restore(l map[string]Landing) {
+	for id, x := range l {
+		inv.landed[id], inv.where[id] = x.At, x.Cluster
+	}
+}
+
+// Reset forgets what vCenter said, before a full resync after a lost
+// session; landings are kept, so a VM that moved meanwhile lands.
+func (inv *Inventory) Reset() {
+	clear(inv.hosts)
+	clear(inv.vms)
+	clear(inv.pgs)
+}
+
+// Apply takes one batch of updates; now is vCenter's time.
+func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
+	for _, u := range updates {
+		switch u.Obj.Type {
+		case "VirtualMachine":
+			inv.applyVM(u)
+		case "HostSystem":
+			inv.applyHost(u)
+		case "DistributedVirtualPortgroup":
+			inv.applyPortgroup(u)
+		}
+	}
+	inv.settle(now)
+}
+
+func (inv *Inventory) applyVM(u types.ObjectUpdate) {
+	if u.Kind == types.ObjectUpdateKindLeave {
+		delete(inv.vms, u.Obj)
+		return
+	}
+	v := inv.vms[u.Obj]
+	if v == nil {
+		v = &vm{guest: map[string][]netip.Addr{}}
+		inv.vms[u.Obj] = v
+	}
+	for _, c := range u.ChangeSet {
+		val := c.Val
+		if c.Op == types.PropertyChangeOpRemove || c.Op == types.PropertyChangeOpIndirectRemove {
+			val = nil
+		}
+		switch c.Name {
+		case "config.instanceUuid":
+			v.uuid, _ = val.(string)
+		case "name":
+			v.name, _ = val.(string)
+		case "runtime.host":
+			ref, _ := val.(types.ManagedObjectReference)
+			v.host = ref
+		case "runtime.powerState":
+			v.power, _ = val.(types.VirtualMachinePowerState)
+		case "runtime.bootTime":
+			t, _ := val.(time.Time)
+			v.boot = nil
+			if !t.IsZero() {
+				v.boot = &t
+			}
+		case "config.hardware.device":
+			devs, _ := val.(types.ArrayOfVirtualDevice)
+			v.nics = inv.nics(u.Obj, devs.VirtualDevice)
+		case "guest.net":
+			nics, _ := val.(types.ArrayOfGuestNicInfo)
+			v.guest = inv.guestNet(u.Obj, nics.GuestNicInfo)
+		}
+	}
+}
+
+// nics reads the VM's Ethernet adapters; an adapter with a MAC vCenter
+// has not assigned yet, or a broken one, is left out with a warning.
+func (inv *Inventory) nics(obj types.ManagedObjectReference, devs []types.BaseVirtualDevice) []nic {
+	var out []nic
+	for _, d := range devs {
+		card, ok := d.(types.BaseVirtualEthernetCard)
+		if !ok {
+			continue
+		}
+		e := card.GetVirtualEthernetCard()
+		if e.MacAddress == "" {
+			continue
+		}
+		mac, err := wire.ParseMAC(e.MacAddress)
+		if err != nil || !mac.IsUnicast() {
+			inv.log.Warn("vCenter reports an adapter with a bad MAC: left out", "vm", obj.Value, "mac", e.MacAddress)
+			continue
+		}
+		n := nic{mac: mac}
+		switch b := e.Backing.(type) {
+		case *types.VirtualEthernetCardNetworkBackingInfo:
+			n.network = b.DeviceName
+		case *types.VirtualEthernetCardDistributedVirtualPortBackingInfo:
+			n.pgKey = b.Port.PortgroupKey
+		case *types.VirtualEthernetCardOpaqueNetworkBackingInfo:
+			n.network = b.OpaqueNetworkId
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// guestNet reads the addresses VMware Tools reports per MAC, leaving out
+// what is not a usable address.
+func (inv *Inventory) guestNet(obj types.ManagedObjectReference, infos []types.GuestNicInfo) map[string][]netip.Addr {
+	out := map[string][]netip.Addr{}
+	for _, g := range infos {
+		hw, err := net.ParseMAC(g.MacAddress)
+		if err != nil {
+			continue
+		}
+		key := hw.String()
+		for _, s := range g.IpAddress {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				inv.log.Warn("vCenter reports a guest address that is not one: left out", "vm", obj.Value, "addr", s)
+				continue
+			}
+			a = a.WithZone("").Unmap()
+			if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || slices.Contains(out[key], a) {
+				continue
+			}
+			out[key] = append(out[key], a)
+		}
+	}
+	return out
+}
+
+func (inv *Inventory) applyHost(u types.ObjectUpdate) {
+	if u.Kind == types.ObjectUpdateKindLeave {
+		delete(inv.hosts, u.Obj)
+		return
+	}
+	h := inv.hosts[u.Obj]
+	if h == nil {
+		h = &host{}
+		inv.hosts[u.Obj] = h
+	}
+	for _, c := range u.ChangeSet {
+		switch c.Name {
+		case "name":
+			h.name, _ = c.Val.(string)
+		case "parent":
+			h.parent, _ = c.Val.(types.ManagedObjectReference)
+		}
+	}
+}
+
+func (inv *Inventory) applyPortgroup(u types.ObjectUpdate) {
+	if u.Kind == types.ObjectUpdateKindLeave {
+		delete(inv.pgs, u.Obj)
+		return
+	}
+	p := inv.pgs[u.Obj]
+	for _, c := range u.ChangeSet {
+		switch c.Name {
+		case "key":
+			p.key, _ = c.Val.(string)
+		case "name":
+			p.name, _ = c.Val.(string)
+		}
+	}
+	inv.pgs[u.Obj] = p
+}
+
+// cluster returns the watched cluster a VM runs in, if any.
+func (inv *Inventory) cluster(v *vm) (Cluster, bool) {
+	h := inv.hosts[v.host]
+	if h == nil {
+		return Cluster{}, false
+	}
+	c, ok := inv.clusters[h.parent]
+	return c, ok
+}
+
+// settle records landings: VMs whose cluster changed since they were last
+// seen land now; VMs found in place without a known landing did not.
+func (inv *Inventory) settle(now time.Time) {
+	for _, v := range inv.vms {
+		if v.uuid == "" {
+			continue
+		}
+		c, ok := inv.cluster(v)
+		if !ok {
+			continue
+		}
+		was, known := inv.where[v.uuid]
+		switch {
+		case known && was == c.Name:
+		case known:
+			inv.landed[v.uuid], inv.where[v.uuid] = now, c.Name
+			inv.Landed++
+			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "site", c.Site, "from", was)
+		default:
+			at := LongAgo
+			if v.boot != nil {
+				at = *v.boot
+			}
+			inv.landed[v.uuid], inv.where[v.uuid] = at, c.Name
+		}
+	}
+}
+
+// Prune forgets the landings of VMs vCenter no longer has; call it after
+// a complete sync.
+func (inv *Inventory) Prune() {
+	alive := map[string]bool{}
+	for _, v := range inv.vms {
+		alive[v.uuid] = true
+	}
+	for id := range inv.landed {
+		if !alive[id] {
+			delete(inv.landed, id)
+			delete(inv.where, id)
+		}
+	}
+}
+
+// Snapshot returns the VMs of every watched cluster, sorted by UUID; each
+// cluster appears, with no VMs if it holds none.
+func (inv *Inventory) Snapshot() map[string][]wire.VM {
+	out := map[string][]wire.VM{}
+	for _, c := range inv.clusters {
+		out[c.Name] = nil
+	}
+	pgNames := map[string]string{}
+	for _, p := range inv.pgs {
+		pgNames[p.key] = p.name
+	}
+	for _, v := range inv.vms {
+		c, ok := inv.cluster(v)
+		if !ok || v.uuid == "" {
+			continue
+		}
+		w := wire.VM{UUID: v.uuid, Name: cmp.Or(v.name, v.uuid), Host: inv.hosts[v.host].name, PowerState: power(v.power),
+			LandedAt: inv.landed[v.uuid]}
+		for _, n := range v.nics {
+			network := n.network
+			if n.pgKey != "" {
+				network = cmp.Or(pgNames[n.pgKey], n.pgKey)
+			}
+			w.NICs = append(w.NICs, wire.NIC{MAC: n.mac, Network: network, Addresses: v.guest[n.mac.String()]})
+		}
+		if err := (&wire.Report{Site: c.Site, Cluster: c.Name, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate(); err != nil {
+			inv.log.Warn("vCenter data for a VM does not validate: left out", "vm", v.uuid, "name", v.name, "err", err)
+			continue
+		}
+		out[c.Name] = append(out[c.Name], w)
+	}
+	for _, vms := range out {
+		slices.SortFunc(vms, func(a, b wire.VM) int { return strings.Compare(a.UUID, b.UUID) })
+	}
+	return out
+}
+
+func power(p types.VirtualMachinePowerState) wire.PowerState {
+	switch p {
+	case types.VirtualMachinePowerStatePoweredOn:
+		return wire.PoweredOn
+	case types.VirtualMachinePowerStateSuspended:
+		return wire.Suspended
+	}
+	return wire.PoweredOff
+}

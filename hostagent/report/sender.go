@@ -1,0 +1,230 @@
+// Package report sends the watched clusters' state to every routeragent:
+// a full report when a connection starts, then deltas, each routeragent
+// on its own with its own retries, so that one that is down never delays
+// the others. After an outage a routeragent gets the current state, never
+// a replay of what it missed.
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// Cluster is one cluster's state to report.
+type Cluster struct {
+	Site string
+	VMs  []wire.VM
+}
+
+// Sender reports to one routeragent.
+type Sender struct {
+	url      string
+	client   *http.Client
+	log      *slog.Logger
+	retryMin time.Duration
+	retryMax time.Duration
+
+	mu     sync.Mutex
+	latest map[string]Cluster
+	seq    int // counts Offers
+	notify chan struct{}
+	stats  Stats
+
+	// Owned by Run.
+	acked map[string]*acked // what the routeragent holds, by cluster
+	gens  map[string]uint64
+	base  uint64
+}
+
+type acked struct {
+	gen uint64
+	vms map[string]wire.VM
+}
+
+// Stats are one routeragent's counts, for status and metrics.
+type Stats struct {
+	URL       string    `json:"url"`
+	Sent      int       `json:"sent"`
+	Full      int       `json:"full"`
+	Refused   int       `json:"refused"`
+	Failed    int       `json:"failed"`
+	LastSent  time.Time `json:"last_sent,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// InSync is true when the routeragent holds the latest state.
+	InSync bool `json:"in_sync"`
+}
+
+// NewSender returns a sender to the routeragent at url (https://host:port).
+func NewSender(url string, client *http.Client, retryMin, retryMax time.Duration, log *slog.Logger) *Sender {
+	return &Sender{url: url + wire.ReportsPath, client: client, log: log.With("routeragent", url), retryMin: retryMin, retryMax: retryMax,
+		notify: make(chan struct{}, 1), acked: map[string]*acked{}, gens: map[string]uint64{},
+		base: uint64(time.Now().UnixNano()), stats: Stats{URL: url}}
+}
+
+// Offer hands the sender the newest state; an older one not yet sent is
+// dropped: only the current state matters.
+func (s *Sender) Offer(clusters map[string]Cluster) {
+	s.mu.Lock()
+	s.latest = clusters
+	s.seq++
+	s.stats.InSync = false
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns the sender's counts.
+func (s *Sender) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Run sends until ctx ends, retrying with backoff after a failure.
+func (s *Sender) Run(ctx context.Context) {
+	backoff := s.retryMin
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.notify:
+		}
+		for {
+			s.mu.Lock()
+			latest, seq := s.latest, s.seq
+			s.mu.Unlock()
+			err := s.sync(ctx, latest)
+			if err == nil {
+				backoff = s.retryMin
+				s.mu.Lock()
+				s.stats.InSync = s.seq == seq
+				s.mu.Unlock()
+				break
+			}
+			s.mu.Lock()
+			s.stats.Failed++
+			s.stats.LastError = err.Error()
+			s.mu.Unlock()
+			s.log.Warn("report not delivered: retrying", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, s.retryMax)
+		}
+	}
+}
+
+// sync brings every cluster at the routeragent up to the given state.
+func (s *Sender) sync(ctx context.Context, clusters map[string]Cluster) error {
+	for _, name := range slices.Sorted(maps.Keys(clusters)) {
+		if err := s.syncCluster(ctx, name, clusters[name]); err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Sender) syncCluster(ctx context.Context, name string, cl Cluster) error {
+	for try := 0; try < 2; try++ {
+		a := s.acked[name]
+		r := &wire.Report{Site: cl.Site, Cluster: name, Kind: wire.KindFull, VMs: cl.VMs}
+		if r.VMs == nil {
+			r.VMs = []wire.VM{}
+		}
+		if a != nil {
+			r.Kind, r.Base, r.VMs = wire.KindDelta, a.gen, nil
+			seen := make(map[string]bool, len(cl.VMs))
+			for _, vm := range cl.VMs {
+				seen[vm.UUID] = true
+				if old, ok := a.vms[vm.UUID]; !ok || !reflect.DeepEqual(old, vm) {
+					r.VMs = append(r.VMs, vm)
+				}
+			}
+			for id := range a.vms {
+				if !seen[id] {
+					r.Removed = append(r.Removed, id)
+				}
+			}
+			slices.Sort(r.Removed)
+			if len(r.VMs) == 0 && len(r.Removed) == 0 {
+				return nil
+			}
+		}
+		r.Generation = max(s.gens[name], s.base) + 1
+		status, problem, err := s.post(ctx, r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case status == http.StatusOK:
+			s.gens[name] = r.Generation
+			vms := make(map[string]wire.VM, len(cl.VMs))
+			for _, vm := range cl.VMs {
+				vms[vm.UUID] = vm
+			}
+			s.acked[name] = &acked{gen: r.Generation, vms: vms}
+			s.mu.Lock()
+			s.stats.Sent++
+			s.stats.LastSent = time.Now()
+			if r.Kind == wire.KindFull {
+				s.stats.Full++
+			}
+			s.mu.Unlock()
+			s.log.Debug("report delivered", "cluster", name, "kind", r.Kind, "generation", r.Generation, "vms", len(r.VMs), "removed", len(r.Removed))
+			return nil
+		case status == http.StatusConflict:
+			// The routeragent holds another generation: start again with
+			// a full report above it.
+			s.log.Info("routeragent wants a full report", "cluster", name, "held", problem.Generation, "err", problem.Error)
+			delete(s.acked, name)
+			s.gens[name] = max(r.Generation, problem.Generation)
+		default:
+			s.mu.Lock()
+			s.stats.Refused++
+			s.mu.Unlock()
+			return fmt.Errorf("refused with %d: %s", status, problem.Error)
+		}
+	}
+	return fmt.Errorf("the routeragent refuses even a full report")
+}
+
+func (s *Sender) post(ctx context.Context, r *wire.Report) (int, wire.Problem, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return 0, wire.Problem{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, wire.Problem{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, wire.Problem{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var p wire.Problem
+	if resp.StatusCode != http.StatusOK {
+		if err := json.Unmarshal(b, &p); err != nil || p.Error == "" {
+			p.Error = fmt.Sprintf("%s: %s", resp.Status, bytes.TrimSpace(b))
+		}
+	}
+	return resp.StatusCode, p, nil
+}

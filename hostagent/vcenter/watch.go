@@ -1,0 +1,213 @@
+// Package vcenter watches the VMs of the configured clusters with one
+// PropertyCollector session: a ContainerView of VirtualMachine, HostSystem
+// and DistributedVirtualPortgroup and WaitForUpdatesEx, no polling. Any
+// lost session is followed by a new login, with backoff, and a full
+// resync.
+package vcenter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/session/keepalive"
+	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/hostagent/inventory"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// Update is the watched clusters' state after a batch of vCenter changes.
+type Update struct {
+	Clusters map[string][]wire.VM
+	Landings map[string]inventory.Landing
+}
+
+// Watcher watches vCenter and hands each new state to Changed.
+type Watcher struct {
+	cfg      config.VCenter
+	clusters []config.Cluster
+	log      *slog.Logger
+	// Changed is called from the watcher's goroutine after each batch.
+	Changed func(Update)
+	// Restore, when set before Run, are the landings of an earlier run.
+	Restore map[string]inventory.Landing
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is the vCenter connection's state, for status and metrics.
+type Status struct {
+	URL       string    `json:"url"`
+	Connected bool      `json:"connected"`
+	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	VMs       int       `json:"vms"`
+	Landings  int       `json:"landings"`
+	Resyncs   int       `json:"resyncs"`
+}
+
+// New returns a watcher; Run runs it.
+func New(cfg config.VCenter, clusters []config.Cluster, log *slog.Logger) *Watcher {
+	u := *cfg.URL
+	u.User = nil
+	return &Watcher{cfg: cfg, clusters: clusters, log: log, status: Status{URL: u.String()}}
+}
+
+// Status returns the connection's state.
+func (w *Watcher) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+func (w *Watcher) setStatus(f func(*Status)) {
+	w.mu.Lock()
+	f(&w.status)
+	w.mu.Unlock()
+}
+
+// Run watches until ctx ends, logging in again after any failure with a
+// backoff from 1 s to 1 min.
+func (w *Watcher) Run(ctx context.Context) error {
+	var inv *inventory.Inventory
+	backoff := time.Second
+	for {
+		start := time.Now()
+		err := w.session(ctx, &inv)
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.setStatus(func(s *Status) { s.Connected, s.LastError = false, err.Error() })
+		if time.Since(start) > time.Minute {
+			backoff = time.Second
+		}
+		w.log.Error("vCenter session lost: logging in again", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// session logs in, watches until something fails, and logs out.
+func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error {
+	c, logout, err := w.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer logout()
+	now, err := methods.GetCurrentTime(ctx, c)
+	if err != nil {
+		return fmt.Errorf("vCenter time: %w", err)
+	}
+	offset := now.Sub(time.Now())
+	finder := find.NewFinder(c, false)
+	refs := map[types.ManagedObjectReference]inventory.Cluster{}
+	for _, cl := range w.clusters {
+		cc, err := finder.ClusterComputeResource(ctx, cl.Path)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", cl.Path, err)
+		}
+		refs[cc.Reference()] = inventory.Cluster{Name: cl.Name, Site: cl.Site}
+	}
+	if *inv == nil {
+		*inv = inventory.New(refs, w.log)
+		(*inv).Restore(w.Restore)
+	} else {
+		(*inv).Reset()
+		w.setStatus(func(s *Status) { s.Resyncs++ })
+	}
+	cv, err := view.NewManager(c).CreateContainerView(ctx, c.ServiceContent.RootFolder,
+		[]string{"VirtualMachine", "HostSystem", "DistributedVirtualPortgroup"}, true)
+	if err != nil {
+		return fmt.Errorf("container view: %w", err)
+	}
+	defer func() { _ = cv.Destroy(context.WithoutCancel(ctx)) }()
+	pc, err := property.DefaultCollector(c).Create(ctx)
+	if err != nil {
+		return fmt.Errorf("property collector: %w", err)
+	}
+	defer func() { _ = pc.Destroy(context.WithoutCancel(ctx)) }()
+	filter := new(property.WaitFilter)
+	filter.Spec.ObjectSet = []types.ObjectSpec{{Obj: cv.Reference(), Skip: types.NewBool(true),
+		SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}}}}
+	filter.Spec.PropSet = []types.PropertySpec{
+		{Type: "VirtualMachine", PathSet: inventory.VMProperties},
+		{Type: "HostSystem", PathSet: inventory.HostProperties},
+		{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
+	}
+	w.setStatus(func(s *Status) { s.Connected, s.Since, s.LastError = true, time.Now(), "" })
+	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
+	synced := false
+	err = property.WaitForUpdatesEx(ctx, pc, filter, func(updates []types.ObjectUpdate) bool {
+		if len(updates) == 0 && synced {
+			return false
+		}
+		(*inv).Apply(updates, time.Now().Add(offset))
+		if !synced && !filter.Truncated {
+			(*inv).Prune()
+			synced = true
+		}
+		if !synced {
+			return false
+		}
+		up := Update{Clusters: (*inv).Snapshot(), Landings: (*inv).Landings()}
+		n := 0
+		for _, vms := range up.Clusters {
+			n += len(vms)
+		}
+		w.setStatus(func(s *Status) { s.VMs, s.Landings = n, (*inv).Landed })
+		if w.Changed != nil {
+			w.Changed(up)
+		}
+		return false
+	})
+	if err == nil {
+		err = errors.New("property collector wait ended")
+	}
+	return err
+}
+
+// connect logs in with TLS verified against the CA file or the pinned
+// thumbprint (or not at all, with a warning, when insecure), and keeps
+// the session alive while it is idle.
+func (w *Watcher) connect(ctx context.Context) (*vim25.Client, func(), error) {
+	u := *w.cfg.URL
+	sc := soap.NewClient(&u, w.cfg.Insecure)
+	switch {
+	case w.cfg.CAFile != "":
+		if err := sc.SetRootCAs(w.cfg.CAFile); err != nil {
+			return nil, nil, fmt.Errorf("vCenter CA file: %w", err)
+		}
+	case w.cfg.Thumbprint != "":
+		sc.SetThumbprint(u.Host, w.cfg.Thumbprint)
+	default:
+		w.log.Warn("vCenter's certificate is not verified (vcenter.insecure = true)")
+	}
+	c, err := vim25.NewClient(ctx, sc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", w.status.URL, err)
+	}
+	sm := session.NewManager(c)
+	c.RoundTripper = keepalive.NewHandlerSOAP(c.RoundTripper, 5*time.Minute, nil)
+	if err := sm.Login(ctx, url.UserPassword(w.cfg.User, w.cfg.Password)); err != nil {
+		return nil, nil, fmt.Errorf("log in to %s as %s: %w", w.status.URL, w.cfg.User, err)
+	}
+	return c, func() { _ = sm.Logout(context.Background()) }, nil
+}
