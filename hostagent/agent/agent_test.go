@@ -19,9 +19,11 @@ import (
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -393,4 +395,63 @@ func TestIntegrationVcsim(t *testing.T) {
 	if !st.VCenter.Connected || st.VCenter.Landings < 1 || len(st.Routeragents) != 1 || st.Routeragents[0].Sent < 5 {
 		t.Errorf("status %+v", st)
 	}
+}
+
+// TestIntegrationFaults drops the hostagent's vCenter session while a VM
+// moves, and takes the routeragent down while another moves: both end
+// with the routeragent holding the correct state.
+func TestIntegrationFaults(t *testing.T) {
+	l := newLab(t)
+	r := l.r
+	ctx := context.Background()
+	r.wait("reported", func() bool { _, c := r.vm(vmA); return c == "cl-a" })
+
+	t.Run("session dropped mid-watch: log in again and resync", func(t *testing.T) {
+		sm := session.NewManager(l.c)
+		own, err := sm.UserSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m mo.SessionManager
+		if err := property.DefaultCollector(l.c).RetrieveOne(ctx, l.c.ServiceContent.SessionManager.Reference(), []string{"sessionList"}, &m); err != nil {
+			t.Fatal(err)
+		}
+		var others []string
+		for _, s := range m.SessionList {
+			if s.Key != own.Key {
+				others = append(others, s.Key)
+			}
+		}
+		if len(others) == 0 {
+			t.Fatal("no hostagent session to drop")
+		}
+		if err := sm.TerminateSession(ctx, others); err != nil {
+			t.Fatal(err)
+		}
+		l.relocate(t, vmA, hB0, rpB)
+		r.wait("moved to cl-b after a resync", func() bool { _, c := r.vm(vmA); return c == "cl-b" && l.agent.Status().VCenter.Resyncs >= 1 })
+		if st := l.agent.Status().VCenter; !st.Connected {
+			t.Errorf("not connected again: %+v", st)
+		}
+	})
+
+	t.Run("a routeragent down for a while gets the current state when it returns", func(t *testing.T) {
+		r.mu.Lock()
+		r.down = true
+		r.mu.Unlock()
+		l.relocate(t, "DC0_C1_RP0_VM1", hA1, rpA)
+		const vm = "DC0_C1_RP0_VM1"
+		time.Sleep(500 * time.Millisecond) // a few failed deliveries
+		if _, c := r.vm(vm); c != "cl-b" {
+			t.Fatalf("the routeragent changed while down: %s", c)
+		}
+		if st := l.agent.Status().Routeragents[0]; st.Failed == 0 || st.InSync {
+			t.Errorf("sender while the routeragent is down: %+v", st)
+		}
+		r.mu.Lock()
+		r.down = false
+		r.mu.Unlock()
+		r.wait("moved to cl-a", func() bool { _, c := r.vm(vm); return c == "cl-a" })
+		r.wait("sender in sync", func() bool { return l.agent.Status().Routeragents[0].InSync })
+	})
 }
