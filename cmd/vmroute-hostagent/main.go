@@ -67,7 +67,7 @@ func run(cfg *config.Config, path string, log *slog.Logger) error {
 		done := make(chan error, 1)
 		go func() { done <- a.Run(actx, func() { _, _ = daemon.SdNotify(false, daemon.SdNotifyReady) }) }()
 		tick := time.NewTicker(time.Second)
-		next := cfg
+		var next *config.Config
 	serve:
 		for {
 			select {

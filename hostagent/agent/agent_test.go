@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,15 +38,17 @@ import (
 // routeragent is a test routeragent: the real intake behind an HTTPS
 // server with client certificates; it can be taken down and back up.
 type routeragent struct {
-	t      *testing.T
+	t      testing.TB
 	intake *intake.Intake
 	srv    *httptest.Server
 	mu     sync.Mutex
 	down   bool
 	posts  int
+	// accepted, when set, is told of every accepted report.
+	accepted func(*wire.Report)
 }
 
-func newRouteragent(t *testing.T, ca *pki.CA) *routeragent {
+func newRouteragent(t testing.TB, ca *pki.CA) *routeragent {
 	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
 	tc, err := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
 	if err != nil {
@@ -82,6 +85,12 @@ func (r *routeragent) handle(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(ref.Status)
 		_ = json.NewEncoder(w).Encode(wire.Problem{Error: ref.Msg, Generation: ref.Generation})
 		return
+	}
+	r.mu.Lock()
+	hook := r.accepted
+	r.mu.Unlock()
+	if hook != nil {
+		hook(rep)
 	}
 	_ = json.NewEncoder(w).Encode(wire.Ack{Generation: r.intake.Generation(rep.Cluster)})
 }
@@ -126,9 +135,10 @@ type lab struct {
 	r     *routeragent
 	agent *Agent
 	dir   string
+	url   *url.URL // the simulator's, with its credentials
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
 	if err := m.Create(); err != nil {
@@ -148,7 +158,7 @@ func newLab(t *testing.T) *lab {
 	}
 	ca := pki.New(t)
 	ca.Issue(t, "hostagent")
-	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir()}
+	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir(), url: s.URL}
 	pw, _ := s.URL.User.Password()
 	if err := os.WriteFile(filepath.Join(l.dir, "vc.pw"), []byte(pw), 0o600); err != nil {
 		t.Fatal(err)
@@ -189,7 +199,7 @@ listen = "127.0.0.1:0"
 	return l
 }
 
-func (l *lab) start(t *testing.T) {
+func (l *lab) start(t testing.TB) {
 	cfg, err := config.Load(filepath.Join(l.dir, "hostagent.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +215,7 @@ func (l *lab) start(t *testing.T) {
 	l.agent = a
 }
 
-func (l *lab) obj(t *testing.T, path string) object.Reference {
+func (l *lab) obj(t testing.TB, path string) object.Reference {
 	t.Helper()
 	o, err := find.NewFinder(l.c, false).ManagedObjectList(context.Background(), path)
 	if err != nil || len(o) != 1 {
@@ -214,7 +224,7 @@ func (l *lab) obj(t *testing.T, path string) object.Reference {
 	return o[0].Object
 }
 
-func (l *lab) vmObj(t *testing.T, name string) *object.VirtualMachine {
+func (l *lab) vmObj(t testing.TB, name string) *object.VirtualMachine {
 	vm, err := find.NewFinder(l.c, false).VirtualMachine(context.Background(), "/DC0/vm/"+name)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +233,7 @@ func (l *lab) vmObj(t *testing.T, name string) *object.VirtualMachine {
 }
 
 // relocate moves a powered-on VM to a host (and the host's cluster's pool).
-func (l *lab) relocate(t *testing.T, vmName, hostPath, poolPath string) {
+func (l *lab) relocate(t testing.TB, vmName, hostPath, poolPath string) {
 	t.Helper()
 	ctx := context.Background()
 	host := l.obj(t, hostPath).Reference()

@@ -130,9 +130,27 @@ func (s *Sender) Run(ctx context.Context) {
 	}
 }
 
-// sync brings every cluster at the routeragent up to the given state.
+// sync brings every cluster at the routeragent up to the given state,
+// the clusters that gained VMs first: a landing matters more than the
+// departure it goes with, and the planner orders them by landing time,
+// not by arrival.
 func (s *Sender) sync(ctx context.Context, clusters map[string]Cluster) error {
-	for _, name := range slices.Sorted(maps.Keys(clusters)) {
+	names := slices.Sorted(maps.Keys(clusters))
+	gained := func(name string) bool {
+		a := s.acked[name]
+		return a == nil || slices.ContainsFunc(clusters[name].VMs, func(vm wire.VM) bool { _, ok := a.vms[vm.UUID]; return !ok })
+	}
+	slices.SortStableFunc(names, func(x, y string) int {
+		gx, gy := gained(x), gained(y)
+		switch {
+		case gx && !gy:
+			return -1
+		case gy && !gx:
+			return 1
+		}
+		return 0
+	})
+	for _, name := range names {
 		if err := s.syncCluster(ctx, name, clusters[name]); err != nil {
 			return fmt.Errorf("cluster %s: %w", name, err)
 		}

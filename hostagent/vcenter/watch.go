@@ -116,7 +116,7 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 	if err != nil {
 		return fmt.Errorf("vCenter time: %w", err)
 	}
-	offset := now.Sub(time.Now())
+	offset := time.Until(*now)
 	finder := find.NewFinder(c, false)
 	refs := map[types.ManagedObjectReference]inventory.Cluster{}
 	for _, cl := range w.clusters {

@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// BenchmarkLandingLatency migrates one VM between the two clusters 100
+// times. For each, it takes the time from the task's completion until the
+// report showing the VM in its new cluster reaches the routeragent, and,
+// in the same run, until govmomi's own property.Wait on another session
+// sees runtime.host change, and a bare ContainerView watch like the
+// hostagent's.
+func BenchmarkLandingLatency(b *testing.B) {
+	l := newLab(b)
+	ctx := context.Background()
+	l.r.wait("reported", func() bool { _, c := l.r.vm(vmA); return c == "cl-a" })
+	vm := l.vmObj(b, vmA)
+	uuid := func() string { v, _ := l.r.vm(vmA); return v.UUID }()
+
+	var mu sync.Mutex
+	var want string // the cluster the VM is moving to
+	reported := make(chan time.Time, 1)
+	l.r.mu.Lock()
+	l.r.accepted = func(rep *wire.Report) {
+		mu.Lock()
+		defer mu.Unlock()
+		if rep.Cluster != want {
+			return
+		}
+		for _, v := range rep.VMs {
+			if v.UUID == uuid {
+				select {
+				case reported <- time.Now():
+				default:
+				}
+			}
+		}
+	}
+	l.r.mu.Unlock()
+
+	// The raw watch: govmomi's property.Wait on its own session.
+	raw, err := vim25.NewClient(ctx, soap.NewClient(l.url, true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := session.NewManager(raw).Login(ctx, l.url.User); err != nil {
+		b.Fatal(err)
+	}
+	seen := make(chan time.Time, 1)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	first := true
+	go func() {
+		_ = property.Wait(wctx, property.DefaultCollector(raw), vm.Reference(), []string{"runtime.host"}, func([]types.PropertyChange) bool {
+			if first {
+				first = false
+				return false
+			}
+			select {
+			case seen <- time.Now():
+			default:
+			}
+			return false
+		})
+	}()
+	// The same kind of watch as the hostagent's, bare: a ContainerView of
+	// VirtualMachine and WaitForUpdatesEx. vcsim answers it later than a
+	// watch of the object itself.
+	cv, err := view.NewManager(raw).CreateContainerView(ctx, raw.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	viewSeen := make(chan time.Time, 1)
+	filter := new(property.WaitFilter)
+	filter.Spec.ObjectSet = []types.ObjectSpec{{Obj: cv.Reference(), Skip: types.NewBool(true),
+		SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}}}}
+	filter.Spec.PropSet = []types.PropertySpec{{Type: "VirtualMachine", PathSet: []string{"runtime.host"}}}
+	pc, err := property.DefaultCollector(raw).Create(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	viewFirst := true
+	go func() {
+		_ = property.WaitForUpdatesEx(wctx, pc, filter, func(updates []types.ObjectUpdate) bool {
+			for _, u := range updates {
+				if u.Obj == vm.Reference() && !viewFirst {
+					select {
+					case viewSeen <- time.Now():
+					default:
+					}
+				}
+			}
+			viewFirst = false
+			return false
+		})
+	}()
+	time.Sleep(100 * time.Millisecond)
+
+	var ours, rawLat, viewLat []time.Duration
+	for b.Loop() {
+		for i := range 100 {
+			host, pool, cluster := hB0, rpB, "cl-b"
+			if i%2 == 1 {
+				host, pool, cluster = "/DC0/host/DC0_C0/DC0_C0_H0", rpA, "cl-a"
+			}
+			mu.Lock()
+			want = cluster
+			mu.Unlock()
+			l.relocate(b, vmA, host, pool)
+			done := time.Now()
+			select {
+			case t := <-reported:
+				ours = append(ours, t.Sub(done))
+			case <-time.After(10 * time.Second):
+				b.Fatalf("migration %d: no report within 10s", i)
+			}
+			select {
+			case t := <-seen:
+				rawLat = append(rawLat, t.Sub(done))
+			case <-time.After(10 * time.Second):
+				b.Fatalf("migration %d: property.Wait saw nothing within 10s", i)
+			}
+			select {
+			case t := <-viewSeen:
+				viewLat = append(viewLat, t.Sub(done))
+			case <-time.After(10 * time.Second):
+				b.Fatalf("migration %d: the ContainerView watch saw nothing within 10s", i)
+			}
+		}
+	}
+	slices.Sort(ours)
+	slices.Sort(rawLat)
+	slices.Sort(viewLat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	med, rawMed := ours[len(ours)/2], rawLat[len(rawLat)/2]
+	b.ReportMetric(ms(med), "ours-median-ms")
+	b.ReportMetric(ms(ours[len(ours)*99/100]), "ours-p99-ms")
+	b.ReportMetric(ms(rawMed), "raw-median-ms")
+	b.ReportMetric(ms(rawLat[len(rawLat)*99/100]), "raw-p99-ms")
+	b.ReportMetric(ms(viewLat[len(viewLat)/2]), "rawview-median-ms")
+	b.ReportMetric(float64(med)/float64(rawMed+l.agent.cfg.Debounce), "ratio-to-raw+debounce")
+	b.ReportMetric(float64(med)/float64(viewLat[len(viewLat)/2]+l.agent.cfg.Debounce), "ratio-to-rawview+debounce")
+}
