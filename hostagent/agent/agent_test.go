@@ -141,11 +141,6 @@ type lab struct {
 func newLab(t testing.TB) *lab {
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
-	return newLabModel(t, m)
-}
-
-// newLabModel is newLab on a model of the caller's.
-func newLabModel(t testing.TB, m *simulator.Model) *lab {
 	if err := m.Create(); err != nil {
 		t.Fatal(err)
 	}
