@@ -1,0 +1,149 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/shared/wire"
+	"github.com/vmroute/vmroute/tests/pki"
+)
+
+// server is a routeragent's report endpoint on the real intake, which the
+// test can reset (a routeragent that lost its state) or take down.
+type server struct {
+	mu      sync.Mutex
+	in      *intake.Intake
+	down    bool
+	reports []*wire.Report
+}
+
+func (s *server) reset() {
+	s.mu.Lock()
+	s.in = intake.New([]intake.Cluster{{Name: "c", Site: "A", Clients: []string{"hostagent"}}})
+	s.mu.Unlock()
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	rep, err := wire.Decode(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	s.reports = append(s.reports, rep)
+	names, _ := tlsutil.Names(r.TLS)
+	if _, ref := s.in.Accept(rep, names, time.Now(), func(*intake.State) error { return nil }); ref != nil {
+		w.WriteHeader(ref.Status)
+		_ = json.NewEncoder(w).Encode(wire.Problem{Error: ref.Msg, Generation: ref.Generation})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(wire.Ack{Generation: s.in.Generation(rep.Cluster)})
+}
+
+func (s *server) last() (*wire.Report, int, map[string]wire.VM) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var vms map[string]wire.VM
+	if st := s.in.States(); len(st) == 1 {
+		vms = st[0].VMs
+	}
+	if len(s.reports) == 0 {
+		return nil, 0, vms
+	}
+	return s.reports[len(s.reports)-1], len(s.reports), vms
+}
+
+func vm(id, addr string) wire.VM {
+	v := wire.VM{UUID: id, Name: id, Host: "esx", PowerState: wire.PoweredOn, LandedAt: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, id[1]}}}}
+	v.NICs[0].Addresses = append(v.NICs[0].Addresses, mustAddr(addr))
+	return v
+}
+
+func TestSender(t *testing.T) {
+	ca := pki.New(t)
+	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
+	ccert, ckey := ca.Issue(t, "hostagent")
+	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
+	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
+	srv := &server{}
+	srv.reset()
+	hs := httptest.NewUnstartedServer(srv)
+	hs.TLS = stc.Server()
+	hs.StartTLS()
+	defer hs.Close()
+	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5s; stats %+v", what, s.Stats())
+			}
+		}
+	}
+	offer := func(vms ...wire.VM) { s.Offer(map[string]Cluster{"c": {Site: "A", VMs: vms}}) }
+
+	offer(vm("v1", "192.0.2.1"), vm("v2", "192.0.2.2"))
+	wait("full report", func() bool { r, _, vms := srv.last(); return r != nil && r.Kind == wire.KindFull && len(vms) == 2 })
+
+	offer(vm("v1", "192.0.2.1"), vm("v2", "192.0.2.22"))
+	wait("delta", func() bool { _, _, vms := srv.last(); return vms["v2"].NICs[0].Addresses[0] == mustAddr("192.0.2.22") })
+	if r, _, _ := srv.last(); r.Kind != wire.KindDelta || len(r.VMs) != 1 || r.VMs[0].UUID != "v2" || len(r.Removed) != 0 {
+		t.Errorf("delta %+v, want v2 alone", r)
+	}
+	_, n, _ := srv.last()
+	offer(vm("v1", "192.0.2.1"), vm("v2", "192.0.2.22"))
+	time.Sleep(50 * time.Millisecond)
+	if _, m, _ := srv.last(); m != n {
+		t.Errorf("an unchanged state was sent again (%d reports, was %d)", m, n)
+	}
+
+	// The routeragent lost its state: the delta is refused with 409, and a
+	// full report follows.
+	srv.reset()
+	offer(vm("v1", "192.0.2.1"))
+	wait("full after 409", func() bool { r, _, vms := srv.last(); return r.Kind == wire.KindFull && len(vms) == 1 })
+
+	// Down for a while: retried with backoff; back, it gets the latest
+	// state, not what it missed.
+	srv.mu.Lock()
+	srv.down = true
+	srv.mu.Unlock()
+	offer(vm("v1", "192.0.2.1"), vm("v3", "192.0.2.3"))
+	time.Sleep(100 * time.Millisecond)
+	offer(vm("v4", "192.0.2.4"))
+	time.Sleep(100 * time.Millisecond)
+	if st := s.Stats(); st.Failed == 0 || st.InSync {
+		t.Errorf("while down: %+v", st)
+	}
+	srv.mu.Lock()
+	srv.down = false
+	srv.mu.Unlock()
+	wait("latest state", func() bool { _, _, vms := srv.last(); _, ok := vms["v4"]; return ok && len(vms) == 1 })
+	if r, _, _ := srv.last(); r.Kind != wire.KindDelta || len(r.Removed) != 1 || r.Removed[0] != "v1" {
+		t.Errorf("after the outage %+v, want one delta: v4 in, v1 out", r)
+	}
+	wait("in sync", func() bool { return s.Stats().InSync })
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
