@@ -29,6 +29,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/hostagent/vcenter"
 	"github.com/vmroute/vmroute/routeragent/intake"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/wire"
@@ -160,6 +161,10 @@ func newLab(t testing.TB) *lab {
 	ca.Issue(t, "hostagent")
 	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir(), url: s.URL}
 	pw, _ := s.URL.User.Password()
+	vcCA, err := s.CertificateFile()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(l.dir, "vc.pw"), []byte(pw), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +176,7 @@ routeragents = [%q]
 url = %q
 user = %q
 password_file = %q
-thumbprint = %q
+ca_file = %q
 [[clusters]]
 path = "/DC0/host/DC0_C0"
 name = "cl-a"
@@ -191,7 +196,7 @@ retry_max = "200ms"
 [status]
 listen = "127.0.0.1:0"
 `, filepath.Join(l.dir, "state"), l.r.srv.URL, u.String(), s.URL.User.Username(), filepath.Join(l.dir, "vc.pw"),
-		soap.ThumbprintSHA1(s.Certificate()), filepath.Join(ca.Dir, "hostagent.crt"), filepath.Join(ca.Dir, "hostagent.key"), ca.CAFile)
+		vcCA, filepath.Join(ca.Dir, "hostagent.crt"), filepath.Join(ca.Dir, "hostagent.key"), ca.CAFile)
 	if err := os.WriteFile(filepath.Join(l.dir, "hostagent.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -404,6 +409,42 @@ func TestIntegrationVcsim(t *testing.T) {
 	}
 	if !st.VCenter.Connected || st.VCenter.Landings < 1 || len(st.Routeragents) != 1 || st.Routeragents[0].Sent < 5 {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// TestThumbprint logs in to vCenter with a pinned certificate thumbprint
+// instead of a CA.
+func TestThumbprint(t *testing.T) {
+	m := simulator.VPX()
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Remove()
+	m.Service.TLS = new(tls.Config)
+	s := m.Service.NewServer()
+	defer s.Close()
+	pw, _ := s.URL.User.Password()
+	u := *s.URL
+	u.User = nil
+	w := vcenter.New(config.VCenter{URL: &u, User: s.URL.User.Username(), Password: pw, Thumbprint: soap.ThumbprintSHA1(s.Certificate())},
+		[]config.Cluster{{Path: "/DC0/host/DC0_C0", Name: "c", Site: "A"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); !w.Status().Connected; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected with the thumbprint: %+v", w.Status())
+		}
+	}
+	w2 := vcenter.New(config.VCenter{URL: &u, User: s.URL.User.Username(), Password: pw, Thumbprint: "00:11:22"},
+		[]config.Cluster{{Path: "/DC0/host/DC0_C0", Name: "c", Site: "A"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done2 := make(chan error, 1)
+	go func() { done2 <- w2.Run(ctx) }()
+	defer func() { cancel(); <-done2 }()
+	time.Sleep(500 * time.Millisecond)
+	if st := w2.Status(); st.Connected || st.LastError == "" {
+		t.Errorf("connected with a wrong thumbprint: %+v", st)
 	}
 }
 
