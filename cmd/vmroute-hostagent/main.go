@@ -35,6 +35,9 @@ func main() {
 		os.Exit(1)
 	}
 	if *checkConfig {
+		if err := cfg.ReadSecrets(); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v (fine if systemd provides it as a credential)\n", err)
+		}
 		fmt.Printf("%s: configuration is valid: %d clusters, %d routeragents\n", *configPath, len(cfg.Clusters), len(cfg.Routeragents))
 		return
 	}

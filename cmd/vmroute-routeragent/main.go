@@ -36,6 +36,9 @@ func main() {
 		os.Exit(1)
 	}
 	if *checkConfig {
+		if err := cfg.ReadSecrets(); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v (fine if systemd provides it as a credential)\n", err)
+		}
 		fmt.Printf("%s: configuration is valid: site %s, %d subnets, %d clusters, %d BGP neighbors\n",
 			*configPath, cfg.Site, len(cfg.Plan.Subnets), len(cfg.Clusters), len(cfg.BGP.Neighbors))
 		return

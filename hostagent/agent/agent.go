@@ -47,6 +47,9 @@ type Agent struct {
 
 // New prepares a hostagent; Run starts it.
 func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
+	if err := cfg.ReadSecrets(); err != nil {
+		return nil, err
+	}
 	tc, err := tlsutil.Load(tlsutil.Files{Cert: cfg.TLS.CertFile, Key: cfg.TLS.KeyFile, CA: cfg.TLS.CAFile})
 	if err != nil {
 		return nil, err

@@ -36,9 +36,12 @@ type Config struct {
 // VCenter is the vCenter connection. The password is read from a file or
 // a systemd credential, never from the TOML.
 type VCenter struct {
-	URL      *url.URL
-	User     string
-	Password string
+	URL  *url.URL
+	User string
+	// PasswordFile names the password's file or systemd credential;
+	// ReadSecrets reads it into Password, which is never logged.
+	PasswordFile string
+	Password     string
 	// CAFile or Thumbprint verify vCenter's certificate; Insecure skips
 	// verification and is logged as a warning.
 	CAFile     string
@@ -142,12 +145,9 @@ func Load(path string) (*Config, error) {
 	if n := btoi(v.CAFile != "") + btoi(v.Thumbprint != "") + btoi(v.Insecure); n != 1 {
 		f.Errorf("vcenter", "set exactly one of ca_file, thumbprint or insecure = true to say how vCenter's certificate is checked")
 	}
+	c.VCenter.PasswordFile = v.PasswordFile
 	if v.PasswordFile == "" {
 		f.Errorf("vcenter.password_file", "missing: a file or systemd credential name holding the password")
-	} else if pw, err := config.ReadSecret(v.PasswordFile); err != nil {
-		f.Errorf("vcenter.password_file", "%v", err)
-	} else {
-		c.VCenter.Password = pw
 	}
 	if len(raw.Clusters) == 0 {
 		f.Errorf("clusters", "missing: at least one [[clusters]] with path and site")
@@ -177,6 +177,18 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// ReadSecrets reads the vCenter password. The hostagent calls it when it
+// starts; --check-config only warns, since a credential exists only
+// under systemd.
+func (c *Config) ReadSecrets() error {
+	pw, err := config.ReadSecret(c.VCenter.PasswordFile)
+	if err != nil {
+		return fmt.Errorf("vcenter.password_file: %w", err)
+	}
+	c.VCenter.Password = pw
+	return nil
 }
 
 func btoi(b bool) int {

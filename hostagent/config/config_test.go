@@ -12,6 +12,9 @@ func TestLoadGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := c.ReadSecrets(); err != nil {
+		t.Fatal(err)
+	}
 	if c.VCenter.Password != "secret-password" || c.VCenter.URL.String() != "https://vcenter.example.net/sdk" {
 		t.Errorf("vcenter %+v", c.VCenter)
 	}

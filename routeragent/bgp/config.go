@@ -43,8 +43,10 @@ type Neighbor struct {
 	Address netip.Addr
 	ASN     uint32
 	Port    int
-	// Password is the TCP MD5 password, read from a file by the config
-	// loader; never logged.
+	// PasswordFile names the TCP MD5 password's file or systemd
+	// credential; ReadSecrets of the routeragent's config reads it into
+	// Password, which is never logged.
+	PasswordFile string
 	Password     string
 	MultihopTTL  int
 	LocalAddress netip.Addr

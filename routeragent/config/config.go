@@ -205,6 +205,26 @@ func unwrapAll(err error) []error {
 	return []error{err}
 }
 
+// ReadSecrets reads the BGP passwords from their files or systemd
+// credentials. The daemon calls it when it starts; --check-config only
+// warns, since a credential exists only under systemd.
+func (c *Config) ReadSecrets() error {
+	var errs []error
+	for i := range c.BGP.Neighbors {
+		n := &c.BGP.Neighbors[i]
+		if n.PasswordFile == "" {
+			continue
+		}
+		pw, err := config.ReadSecret(n.PasswordFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("bgp.neighbors[%d].password_file: %w", i, err))
+			continue
+		}
+		n.Password = pw
+	}
+	return errors.Join(errs...)
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -317,13 +337,7 @@ func loadBGP(f *config.File, raw *file) bgp.Config {
 				nb.IPv6 = true
 			}
 		}
-		if n.PasswordFile != "" {
-			pw, err := config.ReadSecret(n.PasswordFile)
-			if err != nil {
-				f.Errorf(key+".password_file", "%v", err)
-			}
-			nb.Password = pw
-		}
+		nb.PasswordFile = n.PasswordFile
 		if nb.Address.Is4() && nb.IPv6 && !c.NextHop6.IsValid() {
 			f.Errorf(key+".families", "IPv6 routes over an IPv4 session need bgp.next_hop_ipv6")
 		}

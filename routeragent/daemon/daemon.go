@@ -68,6 +68,9 @@ type vmRef struct{ cluster, uuid string }
 
 // New prepares a routeragent from cfg; Run starts it.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	if err := cfg.ReadSecrets(); err != nil {
+		return nil, err
+	}
 	store, err := state.Open(cfg.StateDir)
 	if err != nil {
 		return nil, err
@@ -435,6 +438,9 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		if p, err = plan.New(cfg.Plan); err != nil {
 			return err
 		}
+	}
+	if err := cfg.ReadSecrets(); err != nil {
+		return err
 	}
 	if err := d.speaker.Reconfigure(ctx, cfg.BGP); err != nil {
 		return fmt.Errorf("configuration partly applied: %w", err)
