@@ -5,6 +5,8 @@ package bgp
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +65,7 @@ protocol static st {
 	cfg := l.config(65000)
 	cfg.HostCommunities = Communities{}
 	s := startSpeaker(b, cfg, nil)
-	bare := server.NewBgpServer()
+	bare := server.NewBgpServer(server.LoggerOption(newGobgpLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	go bare.Serve()
 	if err := bare.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: 65001, RouterId: "10.11.30.3", ListenPort: -1}}); err != nil {
 		b.Fatal(err)
