@@ -13,7 +13,11 @@ STATICCHECK_VERSION := v0.7.0
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 BENCH_COUNT ?= 6
 
-.PHONY: all build test deps lint unit bench demo clean
+PKG_VERSION ?= 0.1.0
+PKG_RELEASE ?= $(shell git rev-list --count HEAD 2>/dev/null || echo 1)
+ARCHES := amd64 arm64
+
+.PHONY: all build test deps lint unit bench demo clean packages packages-check
 
 all: build
 
@@ -21,7 +25,7 @@ build:
 	@mkdir -p bin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(BINARIES))
 
-test: deps lint unit
+test: deps lint unit packages-check
 
 # Installs the Debian packages the integration tests use, when root and
 # when missing.
@@ -47,8 +51,32 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkReportLoad -benchtime 1x ./routeragent/daemon/ | tee -a bench.txt
 	@echo '== medians'; awk -f tests/medians.awk bench.txt
 
+# .deb and .rpm of both agents for each architecture, into dist/, with
+# nfpm from its own module under packaging/.
+packages:
+	@for arch in $(ARCHES); do \
+		echo "== binaries for linux/$$arch"; \
+		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-$$arch/ $(addprefix ./cmd/,$(BINARIES)) || exit 1; \
+	done
+	cd packaging && $(GO) run ./mkpkg -version $(PKG_VERSION) -release $(PKG_RELEASE) -bin ../bin -out ../dist
+
+packages-check: packages
+	@echo '== packages'; tests/packages.sh
+
 demo:
-	@echo 'make demo: the two-site demo arrives with issue #8 (end to end); until then, make test shows the planner at work.'
+	@echo 'make # .deb and .rpm of both agents for each architecture, into dist/, with
+# nfpm from its own module under packaging/.
+packages:
+	@for arch in $(ARCHES); do \
+		echo "== binaries for linux/$$arch"; \
+		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-$$arch/ $(addprefix ./cmd/,$(BINARIES)) || exit 1; \
+	done
+	cd packaging && $(GO) run ./mkpkg -version $(PKG_VERSION) -release $(PKG_RELEASE) -bin ../bin -out ../dist
+
+packages-check: packages
+	@echo '== packages'; tests/packages.sh
+
+demo: the two-site demo arrives with issue #8 (end to end); until then, make test shows the planner at work.'
 
 clean:
 	rm -rf bin dist bench-results bench.txt

@@ -9,6 +9,9 @@ have ip || need+=(iproute2)
 have bird || need+=(bird2)
 have gobgpd || need+=(gobgpd)
 have tcpdump || need+=(tcpdump)
+have lintian || need+=(lintian)
+have rpm || need+=(rpm)
+have rpmlint || need+=(rpmlint)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

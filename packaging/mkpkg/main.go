@@ -1,0 +1,112 @@
+// Command mkpkg builds the vmroute packages, .deb and .rpm for each
+// architecture, from the nfpm definitions beside it (routeragent.yaml,
+// hostagent.yaml). It lives in its own Go module so that nfpm's
+// dependencies never reach the agents'.
+//
+//	go run ./mkpkg -version 0.1.0 -release 7 -bin ../bin -out ../dist
+//
+// expects the binaries in BIN/linux-ARCH/ and runs from packaging/.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/goreleaser/nfpm/v2"
+	_ "github.com/goreleaser/nfpm/v2/deb"
+	_ "github.com/goreleaser/nfpm/v2/rpm"
+)
+
+func main() {
+	version := flag.String("version", "0.1.0", "package version")
+	release := flag.String("release", "1", "package release")
+	arches := flag.String("arch", "amd64,arm64", "architectures, comma-separated")
+	bin := flag.String("bin", "../bin", "directory holding linux-ARCH/ binaries")
+	out := flag.String("out", "../dist", "output directory")
+	flag.Parse()
+	if err := run(*version, *release, strings.Split(*arches, ","), *bin, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "mkpkg:", err)
+		os.Exit(1)
+	}
+}
+
+func run(version, release string, arches []string, bin, out string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"routeragent", "hostagent"} {
+		work, err := os.MkdirTemp("", "mkpkg-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+		if err := writeWork(work, "vmroute-"+name); err != nil {
+			return err
+		}
+		def, err := os.ReadFile(name + ".yaml")
+		if err != nil {
+			return err
+		}
+		for _, arch := range arches {
+			vars := map[string]string{"ARCH": arch, "VERSION": version, "RELEASE": release,
+				"BIN": filepath.Join(bin, "linux-"+arch), "WORK": work}
+			cfg, err := nfpm.Parse(strings.NewReader(os.Expand(string(def), func(k string) string { return vars[k] })))
+			if err != nil {
+				return fmt.Errorf("%s.yaml: %w", name, err)
+			}
+			for _, format := range []string{"deb", "rpm"} {
+				if err := pack(cfg, format, out); err != nil {
+					return fmt.Errorf("%s %s %s: %w", name, arch, format, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func pack(cfg nfpm.Config, format, out string) error {
+	info, err := cfg.Get(format)
+	if err != nil {
+		return err
+	}
+	info = nfpm.WithDefaults(info)
+	if err := nfpm.Validate(info); err != nil {
+		return err
+	}
+	p, err := nfpm.Get(format)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(out, p.ConventionalFileName(info))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := p.Package(info, f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	fmt.Println(path)
+	return f.Close()
+}
+
+// writeWork writes the package's maintainer scripts (with its name) and
+// lintian overrides into work.
+func writeWork(work, name string) error {
+	for _, s := range []string{"preinst.sh", "prerm.sh", "postrm.sh"} {
+		b, err := os.ReadFile(filepath.Join("scripts", s))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(work, s), []byte(strings.ReplaceAll(string(b), "@NAME@", name)), 0o755); err != nil {
+			return err
+		}
+	}
+	// Go binaries are static by design.
+	overrides := fmt.Sprintf("%[1]s: statically-linked-binary [usr/bin/%[1]s]\n%[1]s: statically-linked-binary [usr/bin/vmroutectl]\n", name)
+	return os.WriteFile(filepath.Join(work, "lintian-overrides"), []byte(overrides), 0o644)
+}
