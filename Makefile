@@ -17,7 +17,7 @@ PKG_VERSION ?= 0.1.0
 PKG_RELEASE ?= $(shell git rev-list --count HEAD 2>/dev/null || echo 1)
 ARCHES := amd64 arm64
 
-.PHONY: all build test deps lint unit bench demo clean packages packages-check
+.PHONY: all build test deps lint unit bench demo clean packages packages-check install-check
 
 all: build
 
@@ -25,7 +25,7 @@ build:
 	@mkdir -p bin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(BINARIES))
 
-test: deps lint unit packages-check
+test: deps lint unit packages-check install-check
 
 # Installs the Debian packages the integration tests use, when root and
 # when missing.
@@ -63,6 +63,10 @@ packages:
 packages-check: packages
 	@echo '== packages'; tests/packages.sh
 
+# Installs, upgrades and purges the packages in a fresh Debian root.
+install-check: packages
+	@echo '== install'; tests/install.sh
+
 demo:
 	@echo 'make # .deb and .rpm of both agents for each architecture, into dist/, with
 # nfpm from its own module under packaging/.
@@ -75,6 +79,10 @@ packages:
 
 packages-check: packages
 	@echo '== packages'; tests/packages.sh
+
+# Installs, upgrades and purges the packages in a fresh Debian root.
+install-check: packages
+	@echo '== install'; tests/install.sh
 
 demo: the two-site demo arrives with issue #8 (end to end); until then, make test shows the planner at work.'
 

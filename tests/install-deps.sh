@@ -12,6 +12,7 @@ have tcpdump || need+=(tcpdump)
 have lintian || need+=(lintian)
 have rpm || need+=(rpm)
 have rpmlint || need+=(rpmlint)
+have debootstrap || need+=(debootstrap)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs the packages in dist/ into a fresh Debian root, as a network
+# team would: the .deb with dpkg (install, upgrade keeping an edited
+# config, purge), the .rpm with rpm --root. Needs root; the Debian root is
+# made once with debootstrap from this machine's own apt mirror and kept
+# as a tarball in /var/cache/vmroute-tests.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+	echo "WARNING: install test SKIPPED: it needs root for chroot and debootstrap" >&2
+	exit 0
+fi
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+command -v debootstrap >/dev/null || { echo "FAIL: debootstrap missing: run tests/install-deps.sh"; exit 1; }
+
+cache=/var/cache/vmroute-tests/bookworm-minbase.tar
+if [ ! -f "$cache" ]; then
+	mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)
+	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $3 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+	tmp=$(mktemp -d)
+	echo "== debootstrap bookworm from $mirror (once)"
+	debootstrap --variant=minbase bookworm "$tmp" "$mirror" >/tmp/debootstrap.log 2>&1 || { tail /tmp/debootstrap.log; echo "FAIL: debootstrap"; exit 1; }
+	mkdir -p "$(dirname "$cache")"
+	tar -C "$tmp" -cf "$cache" . && rm -rf "$tmp"
+fi
+newroot() { local r; r=$(mktemp -d); tar -C "$r" -xf "$cache"; echo "$r"; }
+in_root() { chroot "$1" env PATH=/usr/sbin:/usr/bin:/sbin:/bin "${@:2}"; }
+
+# An upgrade needs a newer package: the same, one release on.
+next=$(mktemp -d)
+release=$(ls dist/vmroute-routeragent_*_amd64.deb | sed 's/.*-\([0-9]*\)_amd64.deb/\1/')
+(cd packaging && go run ./mkpkg -version "${PKG_VERSION:-0.1.0}" -release $((release + 1)) -arch amd64 -bin ../bin -out "$next" >/dev/null) || fail "building the upgrade packages"
+
+for name in routeragent hostagent; do
+	pkg=vmroute-$name
+	echo "== $pkg: .deb install, upgrade, purge"
+	root=$(newroot)
+	cp dist/${pkg}_*_amd64.deb "$next"/${pkg}_*_amd64.deb "$root/tmp/"
+	first=$(cd "$root/tmp" && ls ${pkg}_*-${release}_amd64.deb)
+	second=$(cd "$root/tmp" && ls ${pkg}_*-$((release + 1))_amd64.deb)
+	in_root "$root" dpkg -i "/tmp/$first" >/dev/null || fail "$pkg: dpkg -i"
+	in_root "$root" getent passwd "$pkg" >/dev/null || fail "$pkg: no system user"
+	for f in /usr/bin/$pkg /usr/bin/vmroutectl /lib/systemd/system/$pkg.service /etc/vmroute/$name.toml; do
+		[ -e "$root$f" ] || fail "$pkg: $f not installed"
+	done
+	in_root "$root" "$pkg" --check-config --config /etc/vmroute/$name.toml || fail "$pkg: the example config fails --check-config"
+	echo "# edited by the operator" >>"$root/etc/vmroute/$name.toml"
+	in_root "$root" dpkg -i "/tmp/$second" >/dev/null || fail "$pkg: upgrade"
+	grep -q "edited by the operator" "$root/etc/vmroute/$name.toml" || fail "$pkg: the upgrade replaced the edited config"
+	mkdir -p "$root/var/lib/$pkg" && touch "$root/var/lib/$pkg/state"
+	in_root "$root" dpkg --purge "$pkg" >/dev/null || fail "$pkg: purge"
+	for f in /usr/bin/$pkg /etc/vmroute/$name.toml /lib/systemd/system/$pkg.service /var/lib/$pkg; do
+		[ ! -e "$root$f" ] || fail "$pkg: $f left after purge"
+	done
+	in_root "$root" getent passwd "$pkg" >/dev/null || fail "$pkg: the system user went with the purge (policy keeps it)"
+	rm -rf "$root"
+
+	echo "== $pkg: .rpm install with rpm --root, erase"
+	root=$(newroot)
+	rpm --root "$root" --initdb
+	rpm --root "$root" -i --nodeps dist/${pkg}-*.x86_64.rpm || fail "$pkg: rpm -i"
+	in_root "$root" getent passwd "$pkg" >/dev/null || fail "$pkg: no system user from the rpm"
+	for f in /usr/bin/$pkg /usr/lib/systemd/system/$pkg.service /etc/vmroute/$name.toml; do
+		[ -e "$root$f" ] || fail "$pkg: $f not installed by the rpm"
+	done
+	in_root "$root" "$pkg" --check-config --config /etc/vmroute/$name.toml || fail "$pkg: --check-config after the rpm"
+	rpm --root "$root" -e "$pkg" || fail "$pkg: rpm -e"
+	[ ! -e "$root/usr/bin/$pkg" ] || fail "$pkg: rpm -e left the binary"
+	rm -rf "$root"
+done
+rm -rf "$next"
+[ $failed -eq 0 ] && echo "install: all checks passed"
+exit $failed
