@@ -297,6 +297,20 @@ func TestRemovedVMIsNotResurrectedByAnOlderClaim(t *testing.T) {
 	}
 }
 
+func TestClusterMovedToAnotherSiteKeepsItsVMs(t *testing.T) {
+	p := mustPlanner(t, testConfig("A"))
+	p.SetCluster("A", "cl-x", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	vms := []wire.VM{vm("v1", 0, "198.51.100.11")}
+	p.SetCluster("B", "cl-x", vms) // the cluster's site was corrected
+	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"}
+	if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+	if locs := p.Locations(); len(locs) != 1 || locs[0].Site != "B" || !locs[0].Present {
+		t.Errorf("locations %+v, want v1 present at B", locs)
+	}
+}
+
 func TestPoweredOffIsPositiveEvidence(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
 	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})

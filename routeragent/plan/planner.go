@@ -134,7 +134,7 @@ func (p *Planner) SetCluster(site, name string, vms []wire.VM) {
 		p.clusters[name] = c
 	}
 	if c.site != site {
-		p.withdrawAll(c, nil)
+		p.withdrawAll(c, nil, false) // the cluster moved, not its VMs
 		c.site = site
 	}
 	if len(p.vms) == 0 {
@@ -145,7 +145,7 @@ func (p *Planner) SetCluster(site, name string, vms []wire.VM) {
 		for i := range vms {
 			keep[vms[i].UUID] = true
 		}
-		p.withdrawAll(c, keep)
+		p.withdrawAll(c, keep, true)
 	}
 	for i := range vms {
 		p.put(c, &vms[i])
@@ -162,7 +162,7 @@ func (p *Planner) ApplyDelta(name string, vms []wire.VM, removed []string) error
 	}
 	for _, id := range removed {
 		if e := p.vms[id]; e != nil {
-			p.withdraw(c, e)
+			p.withdraw(c, e, true)
 		}
 	}
 	for i := range vms {
@@ -174,7 +174,7 @@ func (p *Planner) ApplyDelta(name string, vms []wire.VM, removed []string) error
 // RemoveCluster forgets a cluster, as when it is no longer configured.
 func (p *Planner) RemoveCluster(name string) {
 	if c := p.clusters[name]; c != nil {
-		p.withdrawAll(c, nil)
+		p.withdrawAll(c, nil, false)
 		delete(p.clusters, name)
 	}
 }
@@ -223,22 +223,24 @@ func (p *Planner) newEntry(id string) *vmEntry {
 }
 
 // withdrawAll withdraws c's claims on every VM not in keep.
-func (p *Planner) withdrawAll(c *cluster, keep map[string]bool) {
+func (p *Planner) withdrawAll(c *cluster, keep map[string]bool, left bool) {
 	for id, e := range p.vms {
 		if !keep[id] {
-			p.withdraw(c, e)
+			p.withdraw(c, e, left)
 		}
 	}
 }
 
-// withdraw removes c's claim on e, if it has one: the VM left c or was
-// deleted, which voids every claim of an earlier landing.
-func (p *Planner) withdraw(c *cluster, e *vmEntry) {
+// withdraw removes c's claim on e, if it has one. left says the cluster
+// reported the VM gone (it left or was deleted), which voids every claim
+// of an earlier landing; a cluster that is no longer configured, or moved
+// to another site, says nothing of its VMs.
+func (p *Planner) withdraw(c *cluster, e *vmEntry, left bool) {
 	cl := e.claimOf(c)
 	if cl == nil {
 		return
 	}
-	if cl.vm.LandedAt.After(e.gone) {
+	if left && cl.vm.LandedAt.After(e.gone) {
 		e.gone = cl.vm.LandedAt
 	}
 	e.claims = slices.DeleteFunc(e.claims, func(cl claim) bool { return cl.c == c })
