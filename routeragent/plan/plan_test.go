@@ -299,6 +299,7 @@ func TestRemovedVMIsNotResurrectedByAnOlderClaim(t *testing.T) {
 
 func TestClusterMovedToAnotherSiteKeepsItsVMs(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
+	p.SetCluster("A", "cl-y", []wire.VM{vm("v1", -10, "198.51.100.11")}) // an older, stale claim
 	p.SetCluster("A", "cl-x", []wire.VM{vm("v1", 0, "198.51.100.11")})
 	vms := []wire.VM{vm("v1", 0, "198.51.100.11")}
 	p.SetCluster("B", "cl-x", vms) // the cluster's site was corrected
