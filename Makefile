@@ -43,6 +43,13 @@ lint:
 		else echo 'WARNING: staticcheck $(STATICCHECK_VERSION) did not install from the module proxy; skipped'; fi
 
 unit:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo '**********************************************************************'; \
+		echo 'WARNING: not root: the integration tests that need network namespaces'; \
+		echo '(BGP against BIRD and gobgpd, gateway announcements, daemon restart and'; \
+		echo 'address discovery) will SKIP. Run make test as root to run them.'; \
+		echo '**********************************************************************'; \
+	fi
 	@echo '== go test -race'; $(GO) test -race -count=1 ./...
 
 # Every benchmark BENCH_COUNT times, but the 60-second load test once.
