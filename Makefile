@@ -75,23 +75,7 @@ install-check: packages
 	@echo '== install'; tests/install.sh
 
 demo:
-	@echo 'make # .deb and .rpm of both agents for each architecture, into dist/, with
-# nfpm from its own module under packaging/.
-packages:
-	@for arch in $(ARCHES); do \
-		echo "== binaries for linux/$$arch"; \
-		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-$$arch/ $(addprefix ./cmd/,$(BINARIES)) || exit 1; \
-	done
-	cd packaging && $(GO) run ./mkpkg -version $(PKG_VERSION) -release $(PKG_RELEASE) -bin ../bin -out ../dist
-
-packages-check: packages
-	@echo '== packages'; tests/packages.sh
-
-# Installs, upgrades and purges the packages in a fresh Debian root.
-install-check: packages
-	@echo '== install'; tests/install.sh
-
-demo: the two-site demo arrives with issue #8 (end to end); until then, make test shows the planner at work.'
+	@echo 'make demo: the two-site demo arrives with issue #8 (end to end); until then, make test shows the planner at work.'
 
 clean:
 	rm -rf bin dist bench-results bench.txt
