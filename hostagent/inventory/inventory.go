@@ -274,7 +274,8 @@ func (inv *Inventory) cluster(v *vm) (Cluster, bool) {
 }
 
 // settle records landings: VMs whose cluster changed since they were last
-// seen land now; VMs found in place without a known landing did not.
+// seen (or that come back from outside the watched clusters) land now;
+// VMs found in place without a known landing did not.
 func (inv *Inventory) settle(now time.Time) {
 	for _, v := range inv.vms {
 		if v.uuid == "" {
@@ -282,6 +283,12 @@ func (inv *Inventory) settle(now time.Time) {
 		}
 		c, ok := inv.cluster(v)
 		if !ok {
+			// On a host outside every watched cluster, the VM left: its
+			// coming back will be a landing. A host not known yet says
+			// nothing.
+			if _, hostKnown := inv.hosts[v.host]; hostKnown && inv.where[v.uuid] != "" {
+				inv.where[v.uuid] = ""
+			}
 			continue
 		}
 		was, known := inv.where[v.uuid]
