@@ -247,9 +247,33 @@ func (l *lab) relocate(t testing.TB, vmName, hostPath, poolPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := task.Wait(ctx); err != nil {
+	if err := l.waitTask(task); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitTask waits for a vCenter task by reading its state. govmomi's
+// task.Wait creates and destroys a property filter for each task, which
+// races inside vcsim with other waits on the same collector.
+func (l *lab) waitTask(task *object.Task) error {
+	ctx := context.Background()
+	pc := property.DefaultCollector(l.c)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var t mo.Task
+		if err := pc.RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
+			return err
+		}
+		switch t.Info.State {
+		case types.TaskInfoStateSuccess:
+			return nil
+		case types.TaskInfoStateError:
+			if t.Info.Error != nil {
+				return fmt.Errorf("task %s: %s", task.Reference().Value, t.Info.Error.LocalizedMessage)
+			}
+			return fmt.Errorf("task %s failed", task.Reference().Value)
+		}
+	}
+	return fmt.Errorf("task %s: not done within 30s", task.Reference().Value)
 }
 
 // setGuestNet sets a VM's guest.net inside the simulator.
@@ -340,12 +364,12 @@ func TestIntegrationVcsim(t *testing.T) {
 	t.Run("power off and on", func(t *testing.T) {
 		vm := l.vmObj(t, vmA)
 		task, err := vm.PowerOff(context.Background())
-		if err != nil || task.Wait(context.Background()) != nil {
+		if err != nil || l.waitTask(task) != nil {
 			t.Fatal(err)
 		}
 		r.wait("off", func() bool { v, _ := r.vm(vmA); return v.PowerState == wire.PoweredOff })
 		task, err = vm.PowerOn(context.Background())
-		if err != nil || task.Wait(context.Background()) != nil {
+		if err != nil || l.waitTask(task) != nil {
 			t.Fatal(err)
 		}
 		r.wait("on", func() bool { v, _ := r.vm(vmA); return v.PowerState == wire.PoweredOn })
@@ -361,12 +385,12 @@ func TestIntegrationVcsim(t *testing.T) {
 		const vm1 = "DC0_C0_RP0_VM1"
 		l.relocate(t, vm1, hA1, rpA)
 		task, err := l.vmObj(t, vm1).PowerOff(ctx)
-		if err != nil || task.Wait(ctx) != nil {
+		if err != nil || l.waitTask(task) != nil {
 			t.Fatal(err)
 		}
 		r.wait("vm1 off in cl-a", func() bool { v, c := r.vm(vm1); return c == "cl-a" && v.PowerState == wire.PoweredOff })
 		host := object.NewHostSystem(l.c, l.obj(t, hA1).Reference())
-		if task, err = host.EnterMaintenanceMode(ctx, 60, false, nil); err != nil || task.Wait(ctx) != nil {
+		if task, err = host.EnterMaintenanceMode(ctx, 60, false, nil); err != nil || l.waitTask(task) != nil {
 			t.Fatalf("maintenance mode: %v", err)
 		}
 		cluster := object.NewClusterComputeResource(l.c, l.obj(t, "/DC0/host/DC0_C1").Reference())
@@ -374,7 +398,7 @@ func TestIntegrationVcsim(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := task.Wait(ctx); err != nil {
+		if err := l.waitTask(task); err != nil {
 			t.Fatalf("move host: %v", err)
 		}
 		// vcsim's MoveIntoTask sets the host's parent without telling the
@@ -390,9 +414,9 @@ func TestIntegrationVcsim(t *testing.T) {
 	t.Run("a deleted VM is removed", func(t *testing.T) {
 		vm := l.vmObj(t, vmA)
 		task, _ := vm.PowerOff(context.Background())
-		_ = task.Wait(context.Background())
+		_ = l.waitTask(task)
 		task, err := vm.Destroy(context.Background())
-		if err != nil || task.Wait(context.Background()) != nil {
+		if err != nil || l.waitTask(task) != nil {
 			t.Fatal(err)
 		}
 		r.wait("gone", func() bool { _, c := r.vm(vmA); return c == "" })

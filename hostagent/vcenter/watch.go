@@ -133,17 +133,18 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 		(*inv).Reset()
 		w.setStatus(func(s *Status) { s.Resyncs++ })
 	}
+	// The view, collector and filter live as long as the session: logout
+	// frees them. (Destroying them while a wait is being cancelled races
+	// inside vcsim.)
 	cv, err := view.NewManager(c).CreateContainerView(ctx, c.ServiceContent.RootFolder,
 		[]string{"VirtualMachine", "HostSystem", "DistributedVirtualPortgroup"}, true)
 	if err != nil {
 		return fmt.Errorf("container view: %w", err)
 	}
-	defer func() { _ = cv.Destroy(context.WithoutCancel(ctx)) }()
 	pc, err := property.DefaultCollector(c).Create(ctx)
 	if err != nil {
 		return fmt.Errorf("property collector: %w", err)
 	}
-	defer func() { _ = pc.Destroy(context.WithoutCancel(ctx)) }()
 	filter := new(property.WaitFilter)
 	filter.Spec.ObjectSet = []types.ObjectSpec{{Obj: cv.Reference(), Skip: types.NewBool(true),
 		SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}}}}
@@ -154,8 +155,11 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 	}
 	w.setStatus(func(s *Status) { s.Connected, s.Since, s.LastError = true, time.Now(), "" })
 	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
+	if _, err := pc.CreateFilter(ctx, filter.CreateFilter); err != nil {
+		return fmt.Errorf("property filter: %w", err)
+	}
 	synced := false
-	err = property.WaitForUpdatesEx(ctx, pc, filter, func(updates []types.ObjectUpdate) bool {
+	err = pc.WaitForUpdatesEx(ctx, &filter.WaitOptions, func(updates []types.ObjectUpdate) bool {
 		if len(updates) == 0 && synced {
 			return false
 		}
