@@ -1,5 +1,6 @@
-// Package pki makes a throw-away certificate authority for tests: a CA,
-// server certificates for loopback and client certificates by name.
+// Package pki makes a throw-away certificate authority for tests and the
+// lab: a CA, server certificates by name and address, and client
+// certificates by name.
 package pki
 
 import (
@@ -29,9 +30,18 @@ type CA struct {
 // New makes a CA in a temporary directory of t.
 func New(t testing.TB) *CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	return ca
+}
+
+// NewDir makes a CA writing its files into dir.
+func NewDir(dir string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vmroute test CA"},
@@ -40,22 +50,30 @@ func New(t testing.TB) *CA {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cert, _ := x509.ParseCertificate(der)
-	ca := &CA{Dir: t.TempDir(), cert: cert, key: key, serial: 1}
+	ca := &CA{Dir: dir, cert: cert, key: key, serial: 1}
 	ca.CAFile = filepath.Join(ca.Dir, "ca.crt")
-	write(t, ca.CAFile, "CERTIFICATE", der)
-	return ca
+	return ca, write(ca.CAFile, "CERTIFICATE", der)
 }
 
 // Issue makes a certificate for name (its CN and DNS name), valid for
 // servers at the given IPs and for clients, and returns its files.
 func (ca *CA) Issue(t testing.TB, name string, ips ...net.IP) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certFile, keyFile, err := ca.IssueFiles(name, ips...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// IssueFiles is Issue outside a test.
+func (ca *CA) IssueFiles(name string, ips ...net.IP) (certFile, keyFile string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
 	}
 	ca.serial++
 	tmpl := &x509.Certificate{
@@ -65,21 +83,19 @@ func (ca *CA) Issue(t testing.TB, name string, ips ...net.IP) (certFile, keyFile
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	certFile, keyFile = filepath.Join(ca.Dir, name+".crt"), filepath.Join(ca.Dir, name+".key")
-	write(t, certFile, "CERTIFICATE", der)
-	write(t, keyFile, "PRIVATE KEY", kder)
-	return certFile, keyFile
+	if err := write(certFile, "CERTIFICATE", der); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, write(keyFile, "PRIVATE KEY", kder)
 }
 
-func write(t testing.TB, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+func write(path, typ string, der []byte) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 }
