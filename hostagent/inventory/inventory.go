@@ -50,6 +50,9 @@ type Inventory struct {
 	// landed is when each VM landed in its cluster; where is that cluster.
 	landed map[string]time.Time
 	where  map[string]string
+	// synced is set after the first complete sync: a VM seen for the
+	// first time after it came in from elsewhere, it did not sit there.
+	synced bool
 	// Landed counts the landings seen since start.
 	Landed int
 }
@@ -275,7 +278,7 @@ func (inv *Inventory) cluster(v *vm) (Cluster, bool) {
 
 // settle records landings: VMs whose cluster changed since they were last
 // seen (or that come back from outside the watched clusters) land now;
-// VMs found in place without a known landing did not.
+// VMs found in place at the first sync without a known landing did not.
 func (inv *Inventory) settle(now time.Time) {
 	for _, v := range inv.vms {
 		if v.uuid == "" {
@@ -298,6 +301,12 @@ func (inv *Inventory) settle(now time.Time) {
 			inv.landed[v.uuid], inv.where[v.uuid] = now, c.Name
 			inv.Landed++
 			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "site", c.Site, "from", was)
+		case inv.synced:
+			// New to this hostagent after its first sync: it came from a
+			// cluster another hostagent watches, or was created.
+			inv.landed[v.uuid], inv.where[v.uuid] = now, c.Name
+			inv.Landed++
+			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "site", c.Site, "from", "elsewhere")
 		default:
 			at := LongAgo
 			if v.boot != nil {
@@ -309,8 +318,10 @@ func (inv *Inventory) settle(now time.Time) {
 }
 
 // Prune forgets the landings of VMs vCenter no longer has; call it after
-// a complete sync.
+// a complete sync. From the first Prune on, a VM seen for the first time
+// has just landed.
 func (inv *Inventory) Prune() {
+	inv.synced = true
 	alive := map[string]bool{}
 	for _, v := range inv.vms {
 		alive[v.uuid] = true

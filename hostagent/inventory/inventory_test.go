@@ -55,6 +55,7 @@ func move(host types.ManagedObjectReference) []types.ObjectUpdate {
 func TestLandings(t *testing.T) {
 	inv := newInv()
 	inv.Apply(append(hosts(), vmEnter(h1, "192.0.2.10", "fe80::1%eth0", "not-an-address")), t0)
+	inv.Prune()
 	snap := inv.Snapshot()
 	if len(snap["cl-a"]) != 1 || len(snap["cl-b"]) != 0 {
 		t.Fatalf("snapshot %v", snap)
@@ -77,6 +78,7 @@ func TestLandings(t *testing.T) {
 	again := newInv()
 	again.Restore(inv.Landings())
 	again.Apply(append(hosts(), vmEnter(h2, "192.0.2.10")), t0.Add(time.Hour))
+	again.Prune()
 	if got := again.Snapshot()["cl-b"][0].LandedAt; !got.Equal(t0.Add(time.Minute)) || again.Landed != 0 {
 		t.Errorf("after a restart: landed %v, %d landings", got, again.Landed)
 	}
@@ -89,6 +91,16 @@ func TestLandings(t *testing.T) {
 	again.Apply(move(h2), t0.Add(3*time.Hour))
 	if got := again.Snapshot()["cl-b"][0].LandedAt; !got.Equal(t0.Add(3 * time.Hour)) {
 		t.Errorf("coming back: landed %v", got)
+	}
+
+	// A hostagent that watches only cl-b sees a VM arrive from cl-a as a
+	// new VM: after its first sync, that is a landing, now.
+	onlyB := New(map[types.ManagedObjectReference]Cluster{clB: {Name: "cl-b", Site: "B"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	onlyB.Apply(hosts(), t0)
+	onlyB.Prune()
+	onlyB.Apply([]types.ObjectUpdate{vmEnter(h2, "192.0.2.10")}, t0.Add(5*time.Hour))
+	if got := onlyB.Snapshot()["cl-b"]; len(got) != 1 || !got[0].LandedAt.Equal(t0.Add(5*time.Hour)) || onlyB.Landed != 1 {
+		t.Errorf("a VM arriving at a hostagent that did not watch its source: %v, %d landings", got, onlyB.Landed)
 	}
 
 	// A deleted VM leaves the report; its landing is forgotten on Prune.
