@@ -47,7 +47,7 @@ unit:
 		echo '**********************************************************************'; \
 		echo 'WARNING: not root: the integration tests that need network namespaces'; \
 		echo '(BGP against BIRD and gobgpd, gateway announcements, daemon restart and'; \
-		echo 'address discovery) will SKIP. Run make test as root to run them.'; \
+		echo 'address discovery, the end-to-end lab) will SKIP. Run make test as root.'; \
 		echo '**********************************************************************'; \
 	fi
 	@echo '== go test -race'; $(GO) test -race -count=1 ./...
@@ -74,8 +74,11 @@ packages-check: packages
 install-check: packages
 	@echo '== install'; tests/install.sh
 
-demo:
-	@echo 'make demo: the two-site demo arrives with issue #8 (end to end); until then, make test shows the planner at work.'
+# The two-site lab: vcsim, two site routers, a WAN router with BIRD, a
+# client and a VM, in network namespaces; VMs move, vmroute follows.
+demo: deps build
+	$(GO) build -o bin/vmroute-lab ./cmd/vmroute-lab
+	./bin/vmroute-lab -bin bin demo
 
 clean:
 	rm -rf bin dist bench-results bench.txt

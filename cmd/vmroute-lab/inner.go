@@ -1,0 +1,482 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/tests/pki"
+)
+
+// lab is the running lab, inside the management namespace.
+type lab struct {
+	dir   string
+	bin   string
+	start time.Time
+	model *simulator.Model
+	c     *vim25.Client
+	procs []*exec.Cmd
+}
+
+func (l *lab) say(format string, args ...any) {
+	fmt.Printf("[%7.3fs] %s\n", time.Since(l.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// inner runs inside the management namespace: vCenter, the agents and
+// the scenarios.
+func inner(bin, dir string) error {
+	l := &lab{dir: dir, bin: bin, start: time.Now()}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	defer l.stopAll()
+	if err := l.vcenter(ctx); err != nil {
+		return err
+	}
+	defer l.model.Remove()
+	if err := l.agents(); err != nil {
+		return err
+	}
+	return l.scenarios(ctx)
+}
+
+// vcenter serves vcsim on loopback with two clusters: DC0_C0 (site A)
+// and DC0_C1 (site B), two VMs in each. web-1 is DC0_C0_RP0_VM0, whose
+// MAC the vm1 namespace takes; web-2 is DC0_C0_RP0_VM1, a VM with an
+// address only.
+func (l *lab) vcenter(ctx context.Context) error {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
+	if err := m.Create(); err != nil {
+		return err
+	}
+	l.model = m
+	m.Service.TLS = new(tls.Config)
+	s := m.Service.NewServer()
+	caFile, err := s.CertificateFile()
+	if err != nil {
+		return err
+	}
+	c, err := vim25.NewClient(ctx, soap.NewClient(s.URL, true))
+	if err != nil {
+		return err
+	}
+	if err := session.NewManager(c).Login(ctx, s.URL.User); err != nil {
+		return err
+	}
+	l.c = c
+	pw, _ := s.URL.User.Password()
+	if err := os.WriteFile(filepath.Join(l.dir, "vc.pw"), []byte(pw), 0o600); err != nil {
+		return err
+	}
+	u := *s.URL
+	u.User = nil
+	l.write("vcenter.url", u.String())
+	l.write("vcenter.user", s.URL.User.Username())
+	l.write("vcenter.ca", caFile)
+	guest := map[string]string{"DC0_C0_RP0_VM0": web1, "DC0_C0_RP0_VM1": web2, "DC0_C1_RP0_VM0": "", "DC0_C1_RP0_VM1": ""}
+	for name, ip := range guest {
+		vm, err := find.NewFinder(c, false).VirtualMachine(ctx, "/DC0/vm/"+name)
+		if err != nil {
+			return err
+		}
+		mac, err := macOf(ctx, vm)
+		if err != nil {
+			return err
+		}
+		var net []types.GuestNicInfo
+		if ip != "" {
+			net = []types.GuestNicInfo{{MacAddress: mac, IpAddress: []string{ip}}}
+		}
+		sctx := m.Service.Context
+		sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
+		sctx.WithLock(sim, func() { sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: net}}) })
+		if name == "DC0_C0_RP0_VM0" {
+			if err := sh("ip", "-n", prefix+"vm1", "link", "set", "eth0", "address", mac); err != nil {
+				return err
+			}
+			l.write("web1.mac", mac)
+		}
+	}
+	l.say("vCenter (vcsim) serves two clusters: DC0_C0 at site A, DC0_C1 at site B")
+	return nil
+}
+
+func macOf(ctx context.Context, vm *object.VirtualMachine) (string, error) {
+	devs, err := vm.Device(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range devs {
+		if e, ok := d.(types.BaseVirtualEthernetCard); ok {
+			return e.GetVirtualEthernetCard().MacAddress, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no adapter", vm.Name())
+}
+
+func (l *lab) write(name, value string) {
+	_ = os.WriteFile(filepath.Join(l.dir, name), []byte(value), 0o600)
+}
+func (l *lab) read(name string) string {
+	b, _ := os.ReadFile(filepath.Join(l.dir, name))
+	return string(b)
+}
+
+// agents writes certificates and configs and starts BIRD at the WAN
+// router, a routeragent at each site router and a hostagent per cluster.
+func (l *lab) agents() error {
+	ca, err := pki.NewDir(l.dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"hostagent-a", "hostagent-b"} {
+		if _, _, err := ca.IssueFiles(name); err != nil {
+			return err
+		}
+	}
+	bird := fmt.Sprintf(`log %q all;
+router id %s;
+protocol device {}
+protocol kernel { ipv4 { import none; export all; }; }
+protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart on; ipv4 { import all; export none; }; }
+protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; ipv4 { import all; export none; }; }
+`, filepath.Join(l.dir, "bird.log"), wanA, wanA, raWAN, wanB, rbWAN)
+	if err := os.WriteFile(filepath.Join(l.dir, "bird.conf"), []byte(bird), 0o644); err != nil {
+		return err
+	}
+	l.run("wan", "bird.out", "bird", "-f", "-c", filepath.Join(l.dir, "bird.conf"), "-s", filepath.Join(l.dir, "bird.ctl"))
+	for _, r := range []struct{ site, ns, mgmt, wanIP, peer string }{{"A", "ra", raMgmt, raWAN, wanA}, {"B", "rb", rbMgmt, rbWAN, wanB}} {
+		cert, key, err := ca.IssueFiles("router-"+r.ns, net.ParseIP(r.mgmt))
+		if err != nil {
+			return err
+		}
+		conf := fmt.Sprintf(`site = %q
+state_dir = %q
+[log]
+level = "info"
+[api]
+listen = "%s:8443"
+status_listen = "%s:9181"
+cert_file = %q
+key_file = %q
+client_ca_file = %q
+[reports]
+batch_window = "20ms"
+[[clusters]]
+name = "/DC0/host/DC0_C0"
+site = "A"
+clients = ["hostagent-a"]
+[[clusters]]
+name = "/DC0/host/DC0_C1"
+site = "B"
+clients = ["hostagent-b"]
+[[subnets]]
+prefix = %q
+home = "A"
+interface = "lan0"
+gateways = [%q]
+[bgp]
+asn = 65001
+router_id = %q
+listen_port = 0
+[[bgp.neighbors]]
+address = %q
+asn = 65000
+families = ["ipv4"]
+[announce]
+count = 3
+interval = "1s"
+`, r.site, filepath.Join(l.dir, "state-"+r.ns), r.mgmt, r.mgmt, cert, key, ca.CAFile, subnet, gateway, r.wanIP, r.peer)
+		path := filepath.Join(l.dir, "routeragent-"+r.ns+".toml")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			return err
+		}
+		// Pin web-1 in the router's cache: only vmroute's announcement
+		// may tell web-1 where its gateway is.
+		if err := in(r.ns, "ip", "neigh", "replace", web1, "lladdr", l.read("web1.mac"), "dev", "lan0", "nud", "permanent"); err != nil {
+			return err
+		}
+		l.run(r.ns, "routeragent-"+r.ns+".log", filepath.Join(l.bin, "vmroute-routeragent"), "--config", path)
+	}
+	for i, c := range []struct{ name, path, site string }{{"hostagent-a", "/DC0/host/DC0_C0", "A"}, {"hostagent-b", "/DC0/host/DC0_C1", "B"}} {
+		conf := fmt.Sprintf(`state_dir = %q
+routeragents = ["https://%s:8443", "https://%s:8443"]
+[vcenter]
+url = %q
+user = %q
+password_file = %q
+ca_file = %q
+[[clusters]]
+path = %q
+site = %q
+[tls]
+cert_file = %q
+key_file = %q
+ca_file = %q
+[report]
+debounce = "20ms"
+[status]
+listen = "127.0.0.1:%d"
+`, filepath.Join(l.dir, "state-"+c.name), raMgmt, rbMgmt, l.read("vcenter.url"), l.read("vcenter.user"), filepath.Join(l.dir, "vc.pw"),
+			l.read("vcenter.ca"), c.path, c.site, filepath.Join(l.dir, c.name+".crt"), filepath.Join(l.dir, c.name+".key"), ca.CAFile, 9180+i)
+		path := filepath.Join(l.dir, c.name+".toml")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			return err
+		}
+		l.run("", c.name+".log", filepath.Join(l.bin, "vmroute-hostagent"), "--config", path)
+	}
+	// web-1 knows its gateway at site A's router, as after booting there.
+	return in("vm1", "ip", "neigh", "replace", gateway, "lladdr", macA, "dev", "eth0", "nud", "stale")
+}
+
+// run starts a program in a namespace ("" for this one), logging to a file.
+func (l *lab) run(ns, logName string, args ...string) {
+	if ns != "" {
+		args = append([]string{"ip", "netns", "exec", prefix + ns}, args...)
+	}
+	f, err := os.Create(filepath.Join(l.dir, logName))
+	if err != nil {
+		l.say("cannot log %s: %v", logName, err)
+		return
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		l.say("cannot start %s: %v", args, err)
+		return
+	}
+	l.procs = append(l.procs, cmd)
+}
+
+func (l *lab) stopAll() {
+	for _, p := range l.procs {
+		_ = p.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range l.procs {
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = p.Process.Kill()
+		}
+	}
+}
+
+// birdRoutes returns BIRD's routes into the subnet: prefix -> next hop.
+func (l *lab) birdRoutes() map[string]string {
+	out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "all").Output()
+	routes := map[string]string{}
+	cur := ""
+	re := regexp.MustCompile(`^(10\.50\.\S+)`)
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			cur = m[1]
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "BGP.next_hop:"); ok && cur != "" {
+			routes[cur] = strings.TrimSpace(v)
+		}
+	}
+	return routes
+}
+
+func site(nextHop string) string {
+	switch nextHop {
+	case raWAN:
+		return "A"
+	case rbWAN:
+		return "B"
+	}
+	return nextHop
+}
+
+// gatewayMAC reads web-1's real neighbor cache for its gateway.
+func gatewayMAC() string {
+	out, _ := exec.Command("ip", "-n", prefix+"vm1", "-j", "neigh", "show", gateway, "dev", "eth0").Output()
+	var es []struct {
+		LLAddr string `json:"lladdr"`
+	}
+	if json.Unmarshal(out, &es) == nil && len(es) == 1 {
+		return es[0].LLAddr
+	}
+	return ""
+}
+
+// rtt pings web-1 from the client and returns the average round trip.
+func rtt() string {
+	out, _ := exec.Command("ip", "netns", "exec", prefix+"client", "ping", "-c", "5", "-i", "0.2", "-W", "1", "-q", web1).CombinedOutput()
+	if m := regexp.MustCompile(`= [\d.]+/([\d.]+)/`).FindStringSubmatch(string(out)); m != nil {
+		return m[1] + " ms"
+	}
+	return "no answer"
+}
+
+func (l *lab) waitFor(what string, d time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < d {
+		if cond() {
+			return time.Since(start), true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.say("%s: not within %s", what, d)
+	return d, false
+}
+
+// relocate moves a VM to a host of the other cluster, as vMotion does,
+// and returns when vCenter's task completed.
+func (l *lab) relocate(ctx context.Context, vmName, host, pool string) error {
+	f := find.NewFinder(l.c, false)
+	vm, err := f.VirtualMachine(ctx, "/DC0/vm/"+vmName)
+	if err != nil {
+		return err
+	}
+	h, err := f.HostSystem(ctx, host)
+	if err != nil {
+		return err
+	}
+	p, err := f.ResourcePool(ctx, pool)
+	if err != nil {
+		return err
+	}
+	hr, pr := h.Reference(), p.Reference()
+	task, err := vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &hr, Pool: &pr}, types.VirtualMachineMovePriorityDefaultPriority)
+	if err != nil {
+		return err
+	}
+	for {
+		var t mo.Task
+		if err := property.DefaultCollector(l.c).RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
+			return err
+		}
+		switch t.Info.State {
+		case types.TaskInfoStateSuccess:
+			return nil
+		case types.TaskInfoStateError:
+			return fmt.Errorf("relocate %s failed", vmName)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (l *lab) moves(mgmt string) string {
+	resp, err := http.Get("http://" + mgmt + ":9181/v1/moves")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var ms []struct {
+		Name      string
+		LandedAt  time.Time `json:"landed_at"`
+		Received  time.Time
+		Planned   time.Time
+		BGP       time.Time
+		Announced []time.Time
+	}
+	if json.NewDecoder(resp.Body).Decode(&ms) != nil || len(ms) == 0 {
+		return ""
+	}
+	m := ms[len(ms)-1]
+	since := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return "+" + t.Sub(m.LandedAt).Round(time.Millisecond).String()
+	}
+	first := time.Time{}
+	if len(m.Announced) > 0 {
+		first = m.Announced[0]
+	}
+	return fmt.Sprintf("%s: report received %s, planned %s, BGP updated %s, first gratuitous ARP %s (after vCenter's landing time)",
+		m.Name, since(m.Received), since(m.Planned), since(m.BGP), since(first))
+}
+
+func (l *lab) scenarios(ctx context.Context) error {
+	if _, ok := l.waitFor("BGP sessions and the first reports", 30*time.Second, func() bool {
+		r := l.birdRoutes()
+		return site(r[subnet]) == "A"
+	}); !ok {
+		return fmt.Errorf("the lab did not come up; logs in %s", l.dir)
+	}
+	l.say("BGP up. The WAN router reaches %s via site %s", subnet, site(l.birdRoutes()[subnet]))
+	l.say("web-1 (%s) runs at site A; the client's round trip to it: %s", web1, rtt())
+
+	l.say("--- Scenario 1: web-1 moves to site B (vMotion across the interconnect)")
+	if err := sh("ip", "-n", prefix+"l2", "link", "set", "v1", "master", "br-b"); err != nil {
+		return err
+	}
+	// ESXi announces a VM's MAC from its new host after vMotion (RARP), so
+	// that the switches learn where it is; a gratuitous ARP from web-1
+	// does the same here (arping exits 1: nobody answers it).
+	_ = in("vm1", "arping", "-q", "-c", "1", "-U", "-I", "eth0", web1)
+	if err := l.relocate(ctx, "DC0_C0_RP0_VM0", "/DC0/host/DC0_C1/DC0_C1_H0", "/DC0/host/DC0_C1/Resources"); err != nil {
+		return err
+	}
+	done := time.Now()
+	l.say("migration done in vCenter; web-1 is now on site B's side of the stretched segment")
+	var garp, bgp time.Duration
+	l.waitFor("web-1's gateway at site B and its /32 at the WAN router", 5*time.Second, func() bool {
+		if garp == 0 && gatewayMAC() == macB {
+			garp = time.Since(done)
+		}
+		if bgp == 0 && site(l.birdRoutes()[web1+"/32"]) == "B" {
+			bgp = time.Since(done)
+		}
+		return garp > 0 && bgp > 0
+	})
+	if garp == 0 || bgp == 0 {
+		return fmt.Errorf("scenario 1: gateway moved after %s, /32 at B after %s (0: never); logs in %s", garp, bgp, l.dir)
+	}
+	l.say("web-1's gateway entry holds site B's router MAC (%s), %s after the migration", macB, garp.Round(time.Millisecond))
+	l.say("the WAN router holds %s/32 via site B, %s after the migration", web1, bgp.Round(time.Millisecond))
+	if m := l.moves(rbMgmt); m != "" {
+		l.say("site B's move log: %s", m)
+	}
+	if at := site(l.birdRoutes()[subnet]); at != "A" {
+		return fmt.Errorf("scenario 1: the summary is at site %q, want A (web-2 is still there)", at)
+	}
+	l.say("the summary stays with site A, where web-2 still is")
+	l.say("the client's round trip to web-1 now: %s (it no longer crosses the interconnect)", rtt())
+
+	l.say("--- Scenario 2: web-2, the last VM of the subnet at site A, moves too")
+	time.Sleep(200 * time.Millisecond) // vcsim loses changes that come within 20 ms of each other
+	if err := l.relocate(ctx, "DC0_C0_RP0_VM1", "/DC0/host/DC0_C1/DC0_C1_H1", "/DC0/host/DC0_C1/Resources"); err != nil {
+		return err
+	}
+	if _, ok := l.waitFor("the summary at site B", 5*time.Second, func() bool {
+		r := l.birdRoutes()
+		_, host := r[web1+"/32"]
+		return site(r[subnet]) == "B" && !host
+	}); !ok {
+		return fmt.Errorf("scenario 2: BIRD holds %v, want only %s via site B", l.birdRoutes(), subnet)
+	}
+	l.say("the WAN router now reaches %s via site B, and holds no host route: the whole subnet moved", subnet)
+	r := rtt()
+	if r == "no answer" {
+		return fmt.Errorf("scenario 2: the client does not reach web-1")
+	}
+	l.say("the client's round trip to web-1: %s", r)
+	l.say("done; tearing the lab down")
+	return nil
+}

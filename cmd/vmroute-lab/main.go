@@ -1,0 +1,196 @@
+// Command vmroute-lab runs vmroute end to end on one machine, as root: a
+// simulated vCenter (govmomi's vcsim) with one cluster per site, a router
+// per site running the routeragent, a WAN router running BIRD, a client,
+// and a VM on a stretched L2 segment whose interconnect adds 20 ms each
+// way, all in network namespaces it makes and deletes again (also on
+// Ctrl-C). `vmroute-lab demo` moves VMs between the sites and narrates
+// what vmroute does.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+const prefix = "vmlab-"
+
+var namespaces = []string{"mgmt", "wan", "client", "ra", "rb", "l2", "vm1"}
+
+func main() {
+	bin := flag.String("bin", "bin", "directory with vmroute-routeragent and vmroute-hostagent")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] demo")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	var err error
+	switch flag.Arg(0) {
+	case "demo":
+		err = demo(*bin)
+	case "inner":
+		err = inner(*bin, flag.Arg(1))
+	default:
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmroute-lab:", err)
+		os.Exit(1)
+	}
+}
+
+// demo builds the topology, runs the scenarios inside the management
+// namespace (where vcsim and the hostagents live), and tears everything
+// down, whatever happens.
+func demo(bin string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root for network namespaces")
+	}
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	teardown()
+	defer teardown()
+	dir, err := os.MkdirTemp("", "vmroute-lab-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := topology(); err != nil {
+		return fmt.Errorf("topology: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "inner", dir)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	return cmd.Run()
+}
+
+// teardown kills what runs in the lab's namespaces and deletes them.
+func teardown() {
+	for _, n := range namespaces {
+		name := prefix + n
+		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
+			for _, pid := range strings.Fields(string(out)) {
+				_ = exec.Command("kill", "-9", pid).Run()
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", name).Run()
+	}
+}
+
+// sh runs one command, failing with its output.
+func sh(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// in runs a command inside a lab namespace.
+func in(ns string, args ...string) error {
+	return sh(append([]string{"ip", "netns", "exec", prefix + ns}, args...)...)
+}
+
+// Addresses and MACs of the lab. 10.x is used only inside its own
+// namespaces.
+const (
+	gateway  = "10.50.0.1"
+	subnet   = "10.50.0.0/24"
+	web1     = "10.50.0.10"
+	web2     = "10.50.0.11"
+	macA     = "02:aa:00:00:00:01"
+	macB     = "02:bb:00:00:00:01"
+	raMgmt   = "10.80.1.1"
+	rbMgmt   = "10.80.2.1"
+	raWAN    = "10.60.1.1"
+	rbWAN    = "10.60.2.1"
+	wanA     = "10.60.1.2"
+	wanB     = "10.60.2.2"
+	clientIP = "10.70.0.10"
+)
+
+// topology makes the namespaces and their links:
+//
+//	client -- wan (BIRD) -- ra (site A) --\              /-- rb (site B) -- wan
+//	                          br-a ==== 20 ms ==== br-b   (in l2)
+//	                          vm1 (web-1)
+//	mgmt (vcsim, hostagents) -- ra, rb management links
+func topology() error {
+	steps := [][]string{}
+	add := func(args ...string) { steps = append(steps, args) }
+	for _, n := range namespaces {
+		add("ip", "netns", "add", prefix+n)
+		add("ip", "-n", prefix+n, "link", "set", "lo", "up")
+	}
+	veth := func(a, aIf, b, bIf string) {
+		add("ip", "-n", prefix+a, "link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", prefix+b)
+		add("ip", "-n", prefix+a, "link", "set", aIf, "up")
+		add("ip", "-n", prefix+b, "link", "set", bIf, "up")
+	}
+	addr := func(ns, ifname, a string) { add("ip", "-n", prefix+ns, "addr", "add", a, "dev", ifname) }
+	veth("mgmt", "m-ra", "ra", "mgmt0")
+	addr("mgmt", "m-ra", "10.80.1.2/30")
+	addr("ra", "mgmt0", raMgmt+"/30")
+	veth("mgmt", "m-rb", "rb", "mgmt0")
+	addr("mgmt", "m-rb", "10.80.2.2/30")
+	addr("rb", "mgmt0", rbMgmt+"/30")
+	veth("ra", "wan0", "wan", "ra0")
+	addr("ra", "wan0", raWAN+"/30")
+	addr("wan", "ra0", wanA+"/30")
+	veth("rb", "wan0", "wan", "rb0")
+	addr("rb", "wan0", rbWAN+"/30")
+	addr("wan", "rb0", wanB+"/30")
+	veth("client", "eth0", "wan", "cl0")
+	addr("client", "eth0", clientIP+"/24")
+	addr("wan", "cl0", "10.70.0.1/24")
+	add("ip", "-n", prefix+"client", "route", "add", "default", "via", "10.70.0.1")
+	for _, br := range []string{"br-a", "br-b"} {
+		add("ip", "-n", prefix+"l2", "link", "add", br, "type", "bridge")
+		add("ip", "-n", prefix+"l2", "link", "set", br, "up")
+	}
+	// The interconnect.
+	veth("l2", "ica", "l2", "icb")
+	add("ip", "-n", prefix+"l2", "link", "set", "ica", "master", "br-a")
+	add("ip", "-n", prefix+"l2", "link", "set", "icb", "master", "br-b")
+	for _, r := range []struct{ ns, port, br, mac, wan string }{{"ra", "pa", "br-a", macA, wanA}, {"rb", "pb", "br-b", macB, wanB}} {
+		add("ip", "-n", prefix+r.ns, "link", "add", "lan0", "address", r.mac, "type", "veth", "peer", "name", r.port, "netns", prefix+"l2")
+		add("ip", "-n", prefix+r.ns, "link", "set", "lan0", "up")
+		add("ip", "-n", prefix+"l2", "link", "set", r.port, "master", r.br, "up")
+		addr(r.ns, "lan0", gateway+"/24") // the same gateway at both sites
+		add("ip", "-n", prefix+r.ns, "route", "add", "default", "via", r.wan)
+		add("ip", "netns", "exec", prefix+r.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	}
+	add("ip", "netns", "exec", prefix+"wan", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	veth("vm1", "eth0", "l2", "v1")
+	add("ip", "-n", prefix+"l2", "link", "set", "v1", "master", "br-a")
+	addr("vm1", "eth0", web1+"/24")
+	add("ip", "-n", prefix+"vm1", "route", "add", "default", "via", gateway)
+	for _, s := range steps {
+		if err := sh(s...); err != nil {
+			return err
+		}
+	}
+	// 20 ms each way across the interconnect, where the kernel has netem.
+	for _, dev := range []string{"ica", "icb"} {
+		if err := in("l2", "tc", "qdisc", "add", "dev", dev, "root", "netem", "delay", "20ms"); err != nil {
+			fmt.Printf("note: this kernel has no netem (%v): the interconnect adds no delay\n", err)
+			return nil
+		}
+	}
+	return nil
+}
