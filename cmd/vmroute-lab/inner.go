@@ -36,7 +36,8 @@ type lab struct {
 	start time.Time
 	model *simulator.Model
 	c     *vim25.Client
-	procs []*exec.Cmd
+	procs map[string]*exec.Cmd // by log name
+	args  map[string][]string
 }
 
 func (l *lab) say(format string, args ...any) {
@@ -46,7 +47,7 @@ func (l *lab) say(format string, args ...any) {
 // inner runs inside the management namespace: vCenter, the agents and
 // the scenarios.
 func inner(bin, dir string) error {
-	l := &lab{dir: dir, bin: bin, start: time.Now()}
+	l := &lab{dir: dir, bin: bin, start: time.Now(), procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer l.stopAll()
@@ -159,8 +160,8 @@ func (l *lab) agents() error {
 router id %s;
 protocol device {}
 protocol kernel { ipv4 { import none; export all; }; }
-protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart on; ipv4 { import all; export none; }; }
-protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; ipv4 { import all; export none; }; }
+protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
+protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
 `, filepath.Join(l.dir, "bird.log"), wanA, wanA, raWAN, wanB, rbWAN)
 	if err := os.WriteFile(filepath.Join(l.dir, "bird.conf"), []byte(bird), 0o644); err != nil {
 		return err
@@ -266,7 +267,33 @@ func (l *lab) run(ns, logName string, args ...string) {
 		l.say("cannot start %s: %v", args, err)
 		return
 	}
-	l.procs = append(l.procs, cmd)
+	l.procs[logName], l.args[logName] = cmd, args
+}
+
+// kill ends a program with SIGKILL: no goodbye to its peers.
+func (l *lab) kill(logName string) {
+	if p := l.procs[logName]; p != nil {
+		_ = p.Process.Kill()
+		_ = p.Wait()
+		delete(l.procs, logName)
+	}
+}
+
+// restart starts a killed program again, logging to a new file.
+func (l *lab) restart(logName string) {
+	args := l.args[logName]
+	f, err := os.Create(filepath.Join(l.dir, logName+".2"))
+	if err != nil {
+		l.say("cannot log %s: %v", logName, err)
+		return
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		l.say("cannot restart %s: %v", logName, err)
+		return
+	}
+	l.procs[logName] = cmd
 }
 
 func (l *lab) stopAll() {
@@ -477,6 +504,83 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 2: the client does not reach web-1")
 	}
 	l.say("the client's round trip to web-1: %s", r)
+
+	l.say("--- Scenario 4: site B's routeragent is killed (SIGKILL) and restarted")
+	withdraws := l.birdStat("site_b", "Import withdraws")
+	lost := make(chan bool, 1)
+	watching, stopWatch := context.WithCancel(ctx)
+	go func() {
+		gone := false
+		for watching.Err() == nil {
+			if site(l.birdRoutes()[subnet]) != "B" {
+				gone = true
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		lost <- gone
+	}()
+	l.kill("routeragent-rb.log")
+	l.say("killed; BIRD keeps the routes as stale (graceful restart)")
+	time.Sleep(500 * time.Millisecond)
+	l.restart("routeragent-rb.log")
+	if _, ok := l.waitFor("BIRD's graceful restart done", 30*time.Second, func() bool {
+		return strings.Contains(l.read("bird.log"), "site_b: Neighbor graceful restart done")
+	}); !ok {
+		stopWatch()
+		return fmt.Errorf("scenario 4: no graceful restart at BIRD")
+	}
+	stopWatch()
+	if <-lost {
+		return fmt.Errorf("scenario 4: BIRD lost %s during the restart", subnet)
+	}
+	if n := l.birdStat("site_b", "Import withdraws") - withdraws; n != 0 {
+		return fmt.Errorf("scenario 4: BIRD received %d withdraws during the restart", n)
+	}
+	l.say("restarted from its state directory: BIRD kept %s via site B throughout, no withdraw", subnet)
+
+	l.say("--- Scenario 5: site B's hostagent is killed, and restarted")
+	l.kill("hostagent-b.log")
+	time.Sleep(time.Second)
+	if at := site(l.birdRoutes()[subnet]); at != "B" {
+		return fmt.Errorf("scenario 5: with the hostagent gone the summary is at %q, want B still", at)
+	}
+	l.say("a second later the routes have not moved: losing a hostagent changes nothing by itself")
+	l.restart("hostagent-b.log")
+	if _, ok := l.waitFor("the hostagent back in sync", 15*time.Second, func() bool {
+		resp, err := http.Get("http://127.0.0.1:9181/v1/status")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var st struct {
+			VCenter      struct{ Connected bool }
+			Routeragents []struct {
+				InSync bool `json:"in_sync"`
+			}
+		}
+		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.VCenter.Connected &&
+			len(st.Routeragents) == 2 && st.Routeragents[0].InSync && st.Routeragents[1].InSync
+	}); !ok {
+		return fmt.Errorf("scenario 5: the restarted hostagent did not resync")
+	}
+	if at := site(l.birdRoutes()[subnet]); at != "B" {
+		return fmt.Errorf("scenario 5: after the resync the summary is at %q, want B", at)
+	}
+	l.say("restarted, it sent both routeragents a full report; nothing changed, as nothing moved")
 	l.say("done; tearing the lab down")
 	return nil
+}
+
+// birdStat reads a received count from "show protocols all".
+func (l *lab) birdStat(proto, row string) int {
+	out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "protocols", "all", proto).Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), row+":"); ok {
+			var n int
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }

@@ -3,8 +3,8 @@
 // per site running the routeragent, a WAN router running BIRD, a client,
 // and a VM on a stretched L2 segment whose interconnect adds 20 ms each
 // way, all in network namespaces it makes and deletes again (also on
-// Ctrl-C). `vmroute-lab demo` moves VMs between the sites and narrates
-// what vmroute does.
+// Ctrl-C). `vmroute-lab demo` moves VMs between the sites, kills and
+// restarts agents, and narrates what vmroute does.
 package main
 
 import (
@@ -56,6 +56,15 @@ func demo(bin string) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
+	}
+	// One lab at a time: its namespaces have fixed names.
+	lock, err := os.OpenFile("/run/vmroute-lab.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("another vmroute-lab runs on this machine (/run/vmroute-lab.lock)")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -15,9 +15,11 @@ import (
 	"time"
 )
 
-// TestIntegrationLab runs the lab's scenarios 1 (one VM moves A to B: its
-// gateway entry and its /32 follow, the summary stays) and 2 (the rest of
-// the subnet follows: the summary moves, the host route goes). The lab
+// TestIntegrationLab runs the lab's scenarios: 1, one VM moves A to B (its
+// gateway entry and its /32 follow, the summary stays); 2, the rest of the
+// subnet follows (the summary moves, the host route goes); 4, a
+// routeragent is killed and restarted (BIRD withdraws nothing); 5, a
+// hostagent is killed (routes stay) and restarted (it resyncs). The lab
 // asserts BIRD's table, the VM's neighbor cache and the client's reach,
 // and fails otherwise; afterwards no namespace of it may remain.
 func TestIntegrationLab(t *testing.T) {
@@ -46,6 +48,9 @@ func TestIntegrationLab(t *testing.T) {
 		"the WAN router holds 10.50.0.10/32 via site B",
 		"the summary stays with site A",
 		"holds no host route: the whole subnet moved",
+		"BIRD kept 10.50.0.0/24 via site B throughout, no withdraw",
+		"losing a hostagent changes nothing by itself",
+		"restarted, it sent both routeragents a full report",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("lab output lacks %q", want)
