@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -95,7 +96,7 @@ func (l *lab) vcenter(ctx context.Context) error {
 	l.write("vcenter.url", u.String())
 	l.write("vcenter.user", s.URL.User.Username())
 	l.write("vcenter.ca", caFile)
-	guest := map[string]string{"DC0_C0_RP0_VM0": web1, "DC0_C0_RP0_VM1": web2, "DC0_C1_RP0_VM0": "", "DC0_C1_RP0_VM1": ""}
+	guest := map[string]string{"DC0_C0_RP0_VM0": web1, "DC0_C0_RP0_VM1": web2, "DC0_C1_RP0_VM0": "", "DC0_C1_RP0_VM1": outside}
 	for name, ip := range guest {
 		vm, err := find.NewFinder(c, false).VirtualMachine(ctx, "/DC0/vm/"+name)
 		if err != nil {
@@ -567,8 +568,62 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 5: after the resync the summary is at %q, want B", at)
 	}
 	l.say("restarted, it sent both routeragents a full report; nothing changed, as nothing moved")
+
+	l.say("--- Scenario 6: a VM whose address is in no configured subnet (%s) lands at site A", outside)
+	time.Sleep(200 * time.Millisecond)
+	if err := l.relocate(ctx, "DC0_C1_RP0_VM1", "/DC0/host/DC0_C0/DC0_C0_H0", "/DC0/host/DC0_C0/Resources"); err != nil {
+		return err
+	}
+	if _, ok := l.waitFor("site A's routeragent to place the VM at A", 5*time.Second, func() bool {
+		return l.placed(raMgmt, "DC0_C1_RP0_VM1") == "A"
+	}); !ok {
+		return fmt.Errorf("scenario 6: site A's routeragent does not place the VM at A")
+	}
+	if !strings.Contains(l.status(raMgmt), outside) {
+		return fmt.Errorf("scenario 6: site A's status does not list %s as outside every subnet", outside)
+	}
+	time.Sleep(200 * time.Millisecond)
+	for p := range l.birdRoutes() {
+		if strings.HasPrefix(p, "203.0.113") {
+			return fmt.Errorf("scenario 6: BIRD holds %s", p)
+		}
+	}
+	if out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "for", outside).Output(); strings.Contains(string(out), "unicast") {
+		return fmt.Errorf("scenario 6: BIRD routes %s: %s", outside, out)
+	}
+	l.say("site A places the VM at A, lists %s outside every subnet, and announces nothing for it", outside)
 	l.say("done; tearing the lab down")
 	return nil
+}
+
+// status returns a routeragent's /v1/status as text.
+func (l *lab) status(mgmt string) string {
+	resp, err := http.Get("http://" + mgmt + ":9181/v1/status")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// placed returns the site a routeragent's location table gives a VM.
+func (l *lab) placed(mgmt, name string) string {
+	resp, err := http.Get("http://" + mgmt + ":9181/v1/vms")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var vms []struct{ Name, Site string }
+	if json.NewDecoder(resp.Body).Decode(&vms) != nil {
+		return ""
+	}
+	for _, v := range vms {
+		if v.Name == name {
+			return v.Site
+		}
+	}
+	return ""
 }
 
 // birdStat reads a received count from "show protocols all".

@@ -131,6 +131,7 @@ const (
 	wanA     = "10.60.1.2"
 	wanB     = "10.60.2.2"
 	clientIP = "10.70.0.10"
+	outside  = "203.0.113.77" // in no configured subnet
 )
 
 // topology makes the namespaces and their links:

@@ -19,7 +19,9 @@ import (
 // gateway entry and its /32 follow, the summary stays); 2, the rest of the
 // subnet follows (the summary moves, the host route goes); 4, a
 // routeragent is killed and restarted (BIRD withdraws nothing); 5, a
-// hostagent is killed (routes stay) and restarted (it resyncs). The lab
+// hostagent is killed (routes stay) and restarted (it resyncs); 6, a VM
+// with an address in no configured subnet lands (nothing is announced,
+// status lists it). The lab
 // asserts BIRD's table, the VM's neighbor cache and the client's reach,
 // and fails otherwise; afterwards no namespace of it may remain.
 func TestIntegrationLab(t *testing.T) {
@@ -51,6 +53,7 @@ func TestIntegrationLab(t *testing.T) {
 		"BIRD kept 10.50.0.0/24 via site B throughout, no withdraw",
 		"losing a hostagent changes nothing by itself",
 		"restarted, it sent both routeragents a full report",
+		"announces nothing for it",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("lab output lacks %q", want)
