@@ -202,6 +202,7 @@ gateways = [%q]
 asn = 65001
 router_id = %q
 listen_port = 0
+restart_time = "5s"     # short, so that a lost site's routes age out in the lab
 [[bgp.neighbors]]
 address = %q
 asn = 65000
@@ -592,8 +593,70 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 6: BIRD routes %s: %s", outside, out)
 	}
 	l.say("site A places the VM at A, lists %s outside every subnet, and announces nothing for it", outside)
+
+	l.say("--- Scenario 3: web-1 returns to site A")
+	if err := l.moveWeb1("br-a", "/DC0/host/DC0_C0/DC0_C0_H0", "/DC0/host/DC0_C0/Resources"); err != nil {
+		return err
+	}
+	if _, ok := l.waitFor("the summary home at A and web-2's /32 at B", 5*time.Second, func() bool {
+		r := l.birdRoutes()
+		return site(r[subnet]) == "A" && site(r[web2+"/32"]) == "B" && r[web1+"/32"] == ""
+	}); !ok {
+		return fmt.Errorf("scenario 3: BIRD holds %v", l.birdRoutes())
+	}
+	if _, ok := l.waitFor("web-1's gateway at site A", 5*time.Second, func() bool { return gatewayMAC() == macA }); !ok {
+		return fmt.Errorf("scenario 3: web-1's gateway entry is %s, want site A's %s", gatewayMAC(), macA)
+	}
+	l.say("the subnet is spread again: its summary goes home to A, web-2 at B gets a /32 from B, web-1's gateway is A's router")
+	time.Sleep(200 * time.Millisecond)
+	if err := l.relocate(ctx, "DC0_C0_RP0_VM1", "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources"); err != nil {
+		return err
+	}
+	if _, ok := l.waitFor("the subnet whole at A", 5*time.Second, func() bool {
+		r := l.birdRoutes()
+		return site(r[subnet]) == "A" && r[web2+"/32"] == ""
+	}); !ok {
+		return fmt.Errorf("scenario 3: BIRD holds %v", l.birdRoutes())
+	}
+	l.say("web-2 returns too: %s via site A, no host route", subnet)
+
+	l.say("--- Scenario 7: site A is lost; vSphere HA restarts its VMs at site B")
+	l.kill("routeragent-ra.log")
+	l.kill("hostagent-a.log")
+	l.say("site A's routeragent and hostagent are gone; BIRD keeps A's routes as stale for the restart time (5 s)")
+	if err := l.moveWeb1("br-b", "/DC0/host/DC0_C1/DC0_C1_H0", "/DC0/host/DC0_C1/Resources"); err != nil {
+		return err
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := l.relocate(ctx, "DC0_C0_RP0_VM1", "/DC0/host/DC0_C1/DC0_C1_H1", "/DC0/host/DC0_C1/Resources"); err != nil {
+		return err
+	}
+	lossAt := time.Now()
+	if _, ok := l.waitFor("the subnet via site B only", 20*time.Second, func() bool {
+		out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "for", web1, "all").Output()
+		r := l.birdRoutes()
+		return site(r[subnet]) == "B" && !strings.Contains(string(out), raWAN)
+	}); !ok {
+		return fmt.Errorf("scenario 7: BIRD holds %v", l.birdRoutes())
+	}
+	l.say("%s later the WAN router reaches %s via site B alone", time.Since(lossAt).Round(100*time.Millisecond), subnet)
+	if r = rtt(); r == "no answer" {
+		return fmt.Errorf("scenario 7: the client does not reach web-1 restarted at site B")
+	}
+	l.say("the client reaches web-1, restarted at site B: %s", r)
 	l.say("done; tearing the lab down")
 	return nil
+}
+
+// moveWeb1 moves web-1 between the sites: its namespace's port to the
+// bridge of the other site (and the RARP ESXi sends), and the VM in
+// vCenter.
+func (l *lab) moveWeb1(bridge, host, pool string) error {
+	if err := sh("ip", "-n", prefix+"l2", "link", "set", "v1", "master", bridge); err != nil {
+		return err
+	}
+	_ = in("vm1", "arping", "-q", "-c", "1", "-U", "-I", "eth0", web1)
+	return l.relocate(context.Background(), "DC0_C0_RP0_VM0", host, pool)
 }
 
 // status returns a routeragent's /v1/status as text.

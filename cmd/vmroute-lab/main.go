@@ -4,7 +4,7 @@
 // and a VM on a stretched L2 segment whose interconnect adds 20 ms each
 // way, all in network namespaces it makes and deletes again (also on
 // Ctrl-C). `vmroute-lab demo` moves VMs between the sites, kills and
-// restarts agents, and narrates what vmroute does.
+// restarts agents, loses a site, and narrates what vmroute does.
 package main
 
 import (

@@ -21,7 +21,9 @@ import (
 // routeragent is killed and restarted (BIRD withdraws nothing); 5, a
 // hostagent is killed (routes stay) and restarted (it resyncs); 6, a VM
 // with an address in no configured subnet lands (nothing is announced,
-// status lists it). The lab
+// status lists it); 3, web-1 returns (the summary goes home to A, web-2
+// keeps a /32 at B); 7, site A is lost and HA restarts its VMs at B (the
+// subnet ends via B alone, the client reaches web-1). The lab
 // asserts BIRD's table, the VM's neighbor cache and the client's reach,
 // and fails otherwise; afterwards no namespace of it may remain.
 func TestIntegrationLab(t *testing.T) {
@@ -54,6 +56,9 @@ func TestIntegrationLab(t *testing.T) {
 		"losing a hostagent changes nothing by itself",
 		"restarted, it sent both routeragents a full report",
 		"announces nothing for it",
+		"its summary goes home to A, web-2 at B gets a /32 from B",
+		"via site B alone",
+		"the client reaches web-1, restarted at site B",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("lab output lacks %q", want)
