@@ -52,11 +52,15 @@ unit:
 	fi
 	@echo '== go test -race'; $(GO) test -race -count=1 ./...
 
-# Every benchmark BENCH_COUNT times, but the 60-second load test once.
-bench:
+# Every benchmark BENCH_COUNT times, but the 60-second load test once;
+# then, as root, the lab's convergence benchmark (bench-results/).
+bench: deps build
 	$(GO) test -run '^$$' -bench . -skip BenchmarkReportLoad -benchmem -count $(BENCH_COUNT) ./... | tee bench.txt
 	$(GO) test -run '^$$' -bench BenchmarkReportLoad -benchtime 1x ./routeragent/daemon/ | tee -a bench.txt
 	@echo '== medians'; awk -f tests/medians.awk bench.txt
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		$(GO) build -o bin/vmroute-lab ./cmd/vmroute-lab && ./bin/vmroute-lab -bin bin bench; \
+	else echo 'WARNING: not root: the lab convergence benchmark SKIPPED'; fi
 
 # .deb and .rpm of both agents for each architecture, into dist/, with
 # nfpm from its own module under packaging/.

@@ -47,7 +47,7 @@ func (l *lab) say(format string, args ...any) {
 
 // inner runs inside the management namespace: vCenter, the agents and
 // the scenarios.
-func inner(bin, dir string) error {
+func inner(bin, dir, mode string) error {
 	l := &lab{dir: dir, bin: bin, start: time.Now(), procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -58,6 +58,9 @@ func inner(bin, dir string) error {
 	defer l.model.Remove()
 	if err := l.agents(); err != nil {
 		return err
+	}
+	if mode == "bench" {
+		return l.bench(ctx)
 	}
 	return l.scenarios(ctx)
 }

@@ -4,7 +4,8 @@
 // and a VM on a stretched L2 segment whose interconnect adds 20 ms each
 // way, all in network namespaces it makes and deletes again (also on
 // Ctrl-C). `vmroute-lab demo` moves VMs between the sites, kills and
-// restarts agents, loses a site, and narrates what vmroute does.
+// restarts agents, loses a site, and narrates what vmroute does;
+// `vmroute-lab bench` times 50 moves and writes bench-results/.
 package main
 
 import (
@@ -26,16 +27,16 @@ var namespaces = []string{"mgmt", "wan", "client", "ra", "rb", "l2", "vm1"}
 func main() {
 	bin := flag.String("bin", "bin", "directory with vmroute-routeragent and vmroute-hostagent")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] demo")
+		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] demo|bench")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	var err error
 	switch flag.Arg(0) {
-	case "demo":
-		err = demo(*bin)
+	case "demo", "bench":
+		err = demo(*bin, flag.Arg(0))
 	case "inner":
-		err = inner(*bin, flag.Arg(1))
+		err = inner(*bin, flag.Arg(1), flag.Arg(2))
 	default:
 		flag.Usage()
 		os.Exit(2)
@@ -49,7 +50,7 @@ func main() {
 // demo builds the topology, runs the scenarios inside the management
 // namespace (where vcsim and the hostagents live), and tears everything
 // down, whatever happens.
-func demo(bin string) error {
+func demo(bin, mode string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root for network namespaces")
 	}
@@ -82,7 +83,7 @@ func demo(bin string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "inner", dir)
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "inner", dir, mode)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	return cmd.Run()
