@@ -261,18 +261,7 @@ func (l *lab) run(ns, logName string, args ...string) {
 	if ns != "" {
 		args = append([]string{"ip", "netns", "exec", prefix + ns}, args...)
 	}
-	f, err := os.Create(filepath.Join(l.dir, logName))
-	if err != nil {
-		l.say("cannot log %s: %v", logName, err)
-		return
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		l.say("cannot start %s: %v", args, err)
-		return
-	}
-	l.procs[logName], l.args[logName] = cmd, args
+	l.spawn(logName, logName, args)
 }
 
 // kill ends a program with SIGKILL: no goodbye to its peers.
@@ -286,19 +275,23 @@ func (l *lab) kill(logName string) {
 
 // restart starts a killed program again, logging to a new file.
 func (l *lab) restart(logName string) {
-	args := l.args[logName]
-	f, err := os.Create(filepath.Join(l.dir, logName+".2"))
+	l.spawn(logName, logName+".2", l.args[logName])
+}
+
+// spawn runs args, logging to logFile, and keeps it under logName.
+func (l *lab) spawn(logName, logFile string, args []string) {
+	f, err := os.Create(filepath.Join(l.dir, logFile))
 	if err != nil {
-		l.say("cannot log %s: %v", logName, err)
+		l.say("cannot log %s: %v", logFile, err)
 		return
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
-		l.say("cannot restart %s: %v", logName, err)
+		l.say("cannot start %s: %v", args, err)
 		return
 	}
-	l.procs[logName] = cmd
+	l.procs[logName], l.args[logName] = cmd, args
 }
 
 func (l *lab) stopAll() {
