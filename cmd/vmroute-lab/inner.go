@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -348,13 +350,50 @@ func gatewayMAC() string {
 	return ""
 }
 
-// rtt pings web-1 from the client and returns the average round trip.
-func rtt() string {
-	out, _ := exec.Command("ip", "netns", "exec", prefix+"client", "ping", "-c", "5", "-i", "0.2", "-W", "1", "-q", web1).CombinedOutput()
-	if m := regexp.MustCompile(`= [\d.]+/([\d.]+)/`).FindStringSubmatch(string(out)); m != nil {
-		return m[1] + " ms"
+// path is how the client reaches web-1: the median round trip, and the
+// sites whose routers forwarded the echo request (in) and the reply (out),
+// from the addresses IPv4's record-route option collected.
+type path struct {
+	rtt     time.Duration
+	in, out string
+}
+
+func (p path) String() string {
+	return fmt.Sprintf("in %s ms, in via site %s, out via site %s", strconv.FormatFloat(float64(p.rtt.Microseconds())/1000, 'f', 1, 64), p.in, p.out)
+}
+
+// probe pings web-1 from the client with `ping -R`. The WAN router
+// records its interface towards the site the request takes, and the
+// site's router its WAN address as the reply leaves.
+func probe() (path, error) {
+	out, err := exec.Command("ip", "netns", "exec", prefix+"client", "ping", "-R", "-c", "5", "-i", "0.2", "-W", "1", web1).CombinedOutput()
+	if err != nil {
+		return path{}, fmt.Errorf("the client does not reach web-1: %v: %s", err, out)
 	}
-	return "no answer"
+	var rtts []time.Duration
+	for _, m := range regexp.MustCompile(`time=([\d.]+) ms`).FindAllStringSubmatch(string(out), -1) {
+		ms, _ := strconv.ParseFloat(m[1], 64)
+		rtts = append(rtts, time.Duration(ms*float64(time.Millisecond)))
+	}
+	rr := regexp.MustCompile(`RR:((?:\s+\d+\.\d+\.\d+\.\d+)+)`).FindStringSubmatch(string(out))
+	if len(rtts) == 0 || rr == nil {
+		return path{}, fmt.Errorf("ping -R: no round trip or recorded route in:\n%s", out)
+	}
+	slices.Sort(rtts)
+	p := path{rtt: rtts[len(rtts)/2], in: "?", out: "?"}
+	for _, a := range strings.Fields(rr[1]) {
+		switch a {
+		case wanA:
+			p.in = "A"
+		case wanB:
+			p.in = "B"
+		case raWAN:
+			p.out = "A"
+		case rbWAN:
+			p.out = "B"
+		}
+	}
+	return p, nil
 }
 
 func (l *lab) waitFor(what string, d time.Duration, cond func() bool) (time.Duration, bool) {
@@ -445,7 +484,11 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("the lab did not come up; logs in %s", l.dir)
 	}
 	l.say("BGP up. The WAN router reaches %s via site %s", subnet, site(l.birdRoutes()[subnet]))
-	l.say("web-1 (%s) runs at site A; the client's round trip to it: %s", web1, rtt())
+	before, err := probe()
+	if err != nil {
+		return err
+	}
+	l.say("web-1 (%s) runs at site A; the client reaches it %s", web1, before)
 
 	l.say("--- Scenario 1: web-1 moves to site B (vMotion across the interconnect)")
 	if err := sh("ip", "-n", prefix+"l2", "link", "set", "v1", "master", "br-b"); err != nil {
@@ -455,11 +498,19 @@ func (l *lab) scenarios(ctx context.Context) error {
 	// that the switches learn where it is; a gratuitous ARP from web-1
 	// does the same here (arping exits 1: nobody answers it).
 	_ = in("vm1", "arping", "-q", "-c", "1", "-U", "-I", "eth0", web1)
+	trombone, err := probe()
+	if err != nil {
+		return err
+	}
+	l.say("web-1 now runs at site B, but its traffic still trombones: the client reaches it %s", trombone)
+	if trombone.in != "A" || trombone.out != "A" {
+		return fmt.Errorf("scenario 1: before vCenter reports the move the path is %s, want in and out via site A", trombone)
+	}
 	if err := l.relocate(ctx, "DC0_C0_RP0_VM0", "/DC0/host/DC0_C1/DC0_C1_H0", "/DC0/host/DC0_C1/Resources"); err != nil {
 		return err
 	}
 	done := time.Now()
-	l.say("migration done in vCenter; web-1 is now on site B's side of the stretched segment")
+	l.say("migration done in vCenter")
 	var garp, bgp time.Duration
 	l.waitFor("web-1's gateway at site B and its /32 at the WAN router", 5*time.Second, func() bool {
 		if garp == 0 && gatewayMAC() == macB {
@@ -482,7 +533,18 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 1: the summary is at site %q, want A (web-2 is still there)", at)
 	}
 	l.say("the summary stays with site A, where web-2 still is")
-	l.say("the client's round trip to web-1 now: %s (it no longer crosses the interconnect)", rtt())
+	after, err := probe()
+	if err != nil {
+		return err
+	}
+	l.say("the client reaches web-1 %s", after)
+	if after.in != "B" || after.out != "B" {
+		return fmt.Errorf("scenario 1: after the move the path is %s, want in and out via site B", after)
+	}
+	if saved := trombone.rtt - after.rtt; saved < 2*interconnectDelay*9/10 {
+		return fmt.Errorf("scenario 1: the round trip fell by %s, want the interconnect's two crossings (%s)", saved, 2*interconnectDelay)
+	}
+	l.say("the round trip fell by %s: the interconnect's two crossings (%s each) are gone", (trombone.rtt - after.rtt).Round(100*time.Microsecond), interconnectDelay)
 
 	l.say("--- Scenario 2: web-2, the last VM of the subnet at site A, moves too")
 	time.Sleep(200 * time.Millisecond) // vcsim loses changes that come within 20 ms of each other
@@ -497,11 +559,14 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 2: BIRD holds %v, want only %s via site B", l.birdRoutes(), subnet)
 	}
 	l.say("the WAN router now reaches %s via site B, and holds no host route: the whole subnet moved", subnet)
-	r := rtt()
-	if r == "no answer" {
-		return fmt.Errorf("scenario 2: the client does not reach web-1")
+	p, err := probe()
+	if err != nil {
+		return fmt.Errorf("scenario 2: %w", err)
 	}
-	l.say("the client's round trip to web-1: %s", r)
+	if p.in != "B" || p.out != "B" {
+		return fmt.Errorf("scenario 2: the path to web-1 is %s, want in and out via site B", p)
+	}
+	l.say("the client reaches web-1 %s", p)
 
 	l.say("--- Scenario 4: site B's routeragent is killed (SIGKILL) and restarted")
 	withdraws := l.birdStat("site_b", "Import withdraws")
@@ -604,6 +669,10 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 3: web-1's gateway entry is %s, want site A's %s", gatewayMAC(), macA)
 	}
 	l.say("the subnet is spread again: its summary goes home to A, web-2 at B gets a /32 from B, web-1's gateway is A's router")
+	if p, err = probe(); err != nil || p.in != "A" || p.out != "A" {
+		return fmt.Errorf("scenario 3: the path to web-1 is %s (%v), want in and out via site A", p, err)
+	}
+	l.say("the client reaches web-1 %s", p)
 	time.Sleep(200 * time.Millisecond)
 	if err := l.relocate(ctx, "DC0_C0_RP0_VM1", "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources"); err != nil {
 		return err
@@ -636,10 +705,13 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 7: BIRD holds %v", l.birdRoutes())
 	}
 	l.say("%s later the WAN router reaches %s via site B alone", time.Since(lossAt).Round(100*time.Millisecond), subnet)
-	if r = rtt(); r == "no answer" {
-		return fmt.Errorf("scenario 7: the client does not reach web-1 restarted at site B")
+	if p, err = probe(); err != nil {
+		return fmt.Errorf("scenario 7: %w", err)
 	}
-	l.say("the client reaches web-1, restarted at site B: %s", r)
+	if p.in != "B" || p.out != "B" {
+		return fmt.Errorf("scenario 7: the path to web-1 is %s, want in and out via site B", p)
+	}
+	l.say("the client reaches web-1, restarted at site B, %s", p)
 	l.say("done; tearing the lab down")
 	return nil
 }

@@ -15,8 +15,10 @@ import (
 	"time"
 )
 
-// TestIntegrationLab runs the lab's scenarios: 1, one VM moves A to B (its
-// gateway entry and its /32 follow, the summary stays); 2, the rest of the
+// TestIntegrationLab runs the lab's scenarios: 1, one VM moves A to B
+// (its gateway entry and its /32 follow, the summary stays, and the
+// client's path measured with ping -R moves from A to B while the round
+// trip loses the interconnect's two 20 ms crossings); 2, the rest of the
 // subnet follows (the summary moves, the host route goes); 4, a
 // routeragent is killed and restarted (BIRD withdraws nothing); 5, a
 // hostagent is killed (routes stay) and restarted (it resyncs); 6, a VM
@@ -24,7 +26,7 @@ import (
 // status lists it); 3, web-1 returns (the summary goes home to A, web-2
 // keeps a /32 at B); 7, site A is lost and HA restarts its VMs at B (the
 // subnet ends via B alone, the client reaches web-1). The lab
-// asserts BIRD's table, the VM's neighbor cache and the client's reach,
+// asserts BIRD's table, the VM's neighbor cache and the client's path,
 // and fails otherwise; afterwards no namespace of it may remain.
 func TestIntegrationLab(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -48,6 +50,8 @@ func TestIntegrationLab(t *testing.T) {
 		t.Fatalf("lab: %v", err)
 	}
 	for _, want := range []string{
+		"its traffic still trombones: the client reaches it in",
+		"the interconnect's two crossings (20ms each) are gone",
 		"web-1's gateway entry holds site B's router MAC",
 		"the WAN router holds 10.50.0.10/32 via site B",
 		"the summary stays with site A",
