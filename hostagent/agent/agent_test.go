@@ -137,11 +137,20 @@ type lab struct {
 	agent *Agent
 	dir   string
 	url   *url.URL // the simulator's, with its credentials
+	srv   *simulator.Server
 }
 
 func newLab(t testing.TB) *lab {
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
+	l := newLabModel(t, m)
+	l.start(t)
+	return l
+}
+
+// newLabModel serves the model and writes the hostagent's configuration
+// (hostagent.toml in l.dir), but starts no hostagent.
+func newLabModel(t testing.TB, m *simulator.Model) *lab {
 	if err := m.Create(); err != nil {
 		t.Fatal(err)
 	}
@@ -159,10 +168,20 @@ func newLab(t testing.TB) *lab {
 	}
 	ca := pki.New(t)
 	ca.Issue(t, "hostagent")
-	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir(), url: s.URL}
+	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir(), url: s.URL, srv: s}
 	pw, _ := s.URL.User.Password()
-	vcCA, err := s.CertificateFile()
+	// A copy of vcsim's certificate: the server deletes its own file when
+	// it closes, and a restarted vcsim serves the same certificate.
+	simCA, err := s.CertificateFile()
 	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(simCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcCA := filepath.Join(l.dir, "vcenter-ca.pem")
+	if err := os.WriteFile(vcCA, pem, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(l.dir, "vc.pw"), []byte(pw), 0o600); err != nil {
@@ -177,6 +196,7 @@ url = %q
 user = %q
 password_file = %q
 ca_file = %q
+wait_timeout = "1s"
 [[clusters]]
 path = "/DC0/host/DC0_C0"
 name = "cl-a"
@@ -200,8 +220,34 @@ listen = "127.0.0.1:0"
 	if err := os.WriteFile(filepath.Join(l.dir, "hostagent.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l.start(t)
 	return l
+}
+
+// restartVCenter stops vcsim and starts a new one with the same inventory
+// on the same address, as a vCenter restart looks to its clients: every
+// session is gone. Cleanups go to t.
+func (l *lab) restartVCenter(t testing.TB) {
+	addr := l.srv.URL.Host
+	l.srv.Close() // returns once the hostagent's poll has ended (wait_timeout)
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Remove)
+	m.Service.TLS = new(tls.Config)
+	m.Service.Listen = &url.URL{Host: addr}
+	s := m.Service.NewServer()
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	c, err := vim25.NewClient(ctx, soap.NewClient(s.URL, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := session.NewManager(c).Login(ctx, s.URL.User); err != nil {
+		t.Fatal(err)
+	}
+	l.model, l.c, l.srv = m, c, s
 }
 
 func (l *lab) start(t testing.TB) {
@@ -472,14 +518,30 @@ func TestThumbprint(t *testing.T) {
 	}
 }
 
-// TestIntegrationFaults drops the hostagent's vCenter session while a VM
-// moves, and takes the routeragent down while another moves: both end
+// TestIntegrationFaults restarts vCenter (a new vcsim on the same
+// address) and drops the hostagent's vCenter session, each while a VM
+// moves, and takes the routeragent down while another moves: each ends
 // with the routeragent holding the correct state.
 func TestIntegrationFaults(t *testing.T) {
 	l := newLab(t)
 	r := l.r
 	ctx := context.Background()
 	r.wait("reported", func() bool { _, c := r.vm(vmA); return c == "cl-a" })
+
+	t.Run("vCenter restarted mid-watch: log in again and resync", func(tt *testing.T) {
+		resyncs := l.agent.Status().VCenter.Resyncs
+		l.restartVCenter(t)
+		// In the new vCenter a VM moves before the hostagent is back.
+		l.relocate(tt, "DC0_C0_RP0_VM1", hB0, rpB)
+		r.wait("moved to cl-b in the restarted vCenter, resynced", func() bool {
+			_, c := r.vm("DC0_C0_RP0_VM1")
+			st := l.agent.Status().VCenter
+			return c == "cl-b" && st.Resyncs > resyncs && st.Connected
+		})
+		if _, c := r.vm(vmA); c != "cl-a" {
+			tt.Errorf("%s is in %q after the resync, want cl-a", vmA, c)
+		}
+	})
 
 	t.Run("session dropped mid-watch: log in again and resync", func(t *testing.T) {
 		sm := session.NewManager(l.c)

@@ -47,6 +47,11 @@ type VCenter struct {
 	CAFile     string
 	Thumbprint string
 	Insecure   bool
+	// WaitTimeout is the longest one WaitForUpdatesEx long poll lasts;
+	// vCenter then answers "nothing new". A request unanswered 30 s past
+	// it counts as a lost connection, so a silently dropped TCP
+	// connection is noticed too.
+	WaitTimeout time.Duration
 }
 
 // Cluster is one watched cluster.
@@ -78,6 +83,7 @@ type file struct {
 		CAFile       string `toml:"ca_file"`
 		Thumbprint   string `toml:"thumbprint"`
 		Insecure     bool   `toml:"insecure"`
+		WaitTimeout  string `toml:"wait_timeout"`
 	} `toml:"vcenter"`
 	Clusters []struct {
 		Path string `toml:"path"`
@@ -133,7 +139,10 @@ func Load(path string) (*Config, error) {
 	}
 	v := raw.VCenter
 	c.VCenter = VCenter{User: f.String("vcenter.user", v.User, true), CAFile: v.CAFile, Insecure: v.Insecure,
-		Thumbprint: strings.ToUpper(v.Thumbprint)}
+		Thumbprint: strings.ToUpper(v.Thumbprint), WaitTimeout: f.Duration("vcenter.wait_timeout", v.WaitTimeout, time.Minute)}
+	if w := c.VCenter.WaitTimeout; w < time.Second || w > 10*time.Minute || w%time.Second != 0 {
+		f.Errorf("vcenter.wait_timeout", "%s: want whole seconds from 1s to 10m", w)
+	}
 	if u, err := url.Parse(v.URL); v.URL == "" || err != nil || u.Scheme != "https" || u.Host == "" {
 		f.Errorf("vcenter.url", "%q is not an https:// URL such as https://vcenter.example.net/sdk", v.URL)
 	} else {

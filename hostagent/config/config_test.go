@@ -40,6 +40,8 @@ func TestLoadBroken(t *testing.T) {
 			`:3: vcenter: set exactly one of ca_file, thumbprint or insecure`},
 		{"bad debounce", `debounce = "20ms"`, `debounce = "fast"`,
 			`:19: report.debounce: "fast" is not a duration`},
+		{"wait timeout in fractions", `ca_file = "/etc/vmroute/tls/vcenter-ca.crt"`, "ca_file = \"/etc/vmroute/tls/vcenter-ca.crt\"\nwait_timeout = \"1500ms\"",
+			`:8: vcenter.wait_timeout: 1.5s: want whole seconds from 1s to 10m`},
 		{"cluster without site", `site = "A"`, `sight = "A"`,
 			`:11: unknown key clusters[0].sight`},
 	}

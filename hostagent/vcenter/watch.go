@@ -7,7 +7,6 @@ package vcenter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -159,17 +158,17 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 		return fmt.Errorf("property filter: %w", err)
 	}
 	synced := false
-	err = pc.WaitForUpdatesEx(ctx, &filter.WaitOptions, func(updates []types.ObjectUpdate) bool {
+	return w.wait(ctx, c, pc.Reference(), func(updates []types.ObjectUpdate, truncated bool) {
 		if len(updates) == 0 && synced {
-			return false
+			return
 		}
 		(*inv).Apply(updates, time.Now().Add(offset))
-		if !synced && !filter.Truncated {
+		if !synced && !truncated {
 			(*inv).Prune()
 			synced = true
 		}
 		if !synced {
-			return false
+			return
 		}
 		up := Update{Clusters: (*inv).Snapshot(), Landings: (*inv).Landings()}
 		n := 0
@@ -180,12 +179,38 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 		if w.Changed != nil {
 			w.Changed(up)
 		}
-		return false
 	})
-	if err == nil {
-		err = errors.New("property collector wait ended")
+}
+
+// wait long-polls the collector with WaitForUpdatesEx until ctx ends or
+// a call fails, handing each answer's updates to apply. A poll that ends
+// with nothing new after the wait timeout is simply repeated, from the
+// same version. (govmomi's helper returns at that point instead.)
+func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObjectReference, apply func([]types.ObjectUpdate, bool)) error {
+	maxWait := int32(w.cfg.WaitTimeout / time.Second)
+	req := types.WaitForUpdatesEx{This: pc, Options: &types.WaitOptions{MaxWaitSeconds: &maxWait}}
+	for {
+		res, err := methods.WaitForUpdatesEx(ctx, c, &req)
+		if ctx.Err() != nil {
+			// Ends the wait inside vCenter too.
+			_, _ = methods.CancelWaitForUpdates(context.Background(), c, &types.CancelWaitForUpdates{This: pc})
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("wait for updates: %w", err)
+		}
+		set := res.Returnval
+		if set == nil {
+			continue // the wait timed out: nothing changed
+		}
+		req.Version = set.Version
+		truncated := set.Truncated != nil && *set.Truncated
+		var updates []types.ObjectUpdate
+		for _, fs := range set.FilterSet {
+			updates = append(updates, fs.ObjectSet...)
+		}
+		apply(updates, truncated)
 	}
-	return err
 }
 
 // connect logs in with TLS verified against the CA file or the pinned
@@ -194,6 +219,7 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 func (w *Watcher) connect(ctx context.Context) (*vim25.Client, func(), error) {
 	u := *w.cfg.URL
 	sc := soap.NewClient(&u, w.cfg.Insecure)
+	sc.Timeout = w.cfg.WaitTimeout + 30*time.Second
 	switch {
 	case w.cfg.CAFile != "":
 		if err := sc.SetRootCAs(w.cfg.CAFile); err != nil {
