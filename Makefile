@@ -72,6 +72,7 @@ packages:
 		echo "== binaries for linux/$$arch"; \
 		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-$$arch/ $(addprefix ./cmd/,$(BINARIES)) || exit 1; \
 	done
+	rm -f dist/*.deb dist/*.rpm
 	cd packaging && $(GO) run ./mkpkg -version $(PKG_VERSION) -release $(PKG_RELEASE) -bin ../bin -out ../dist
 
 packages-check: packages

@@ -46,11 +46,20 @@ for name in routeragent hostagent; do
 	done
 	in_root "$root" "$pkg" --check-config --config /etc/vmroute/$name.toml || fail "$pkg: the example config fails --check-config"
 	echo "# edited by the operator" >>"$root/etc/vmroute/$name.toml"
+	if [ "$name" = routeragent ]; then
+		# The BGP password's credential file: made empty, root only.
+		[ "$(stat -c '%a %U %s' "$root/etc/vmroute/bgp-password")" = "600 root 0" ] ||
+			fail "$pkg: /etc/vmroute/bgp-password is $(stat -c '%a %U %s bytes' "$root/etc/vmroute/bgp-password"), want 600 root, empty"
+		echo "s3cret" >"$root/etc/vmroute/bgp-password"
+	fi
 	in_root "$root" dpkg -i "/tmp/$second" >/dev/null || fail "$pkg: upgrade"
 	grep -q "edited by the operator" "$root/etc/vmroute/$name.toml" || fail "$pkg: the upgrade replaced the edited config"
+	if [ "$name" = routeragent ]; then
+		grep -qx "s3cret" "$root/etc/vmroute/bgp-password" || fail "$pkg: the upgrade replaced the BGP password"
+	fi
 	mkdir -p "$root/var/lib/$pkg" && touch "$root/var/lib/$pkg/state"
 	in_root "$root" dpkg --purge "$pkg" >/dev/null || fail "$pkg: purge"
-	for f in /usr/bin/$pkg /etc/vmroute/$name.toml /lib/systemd/system/$pkg.service /var/lib/$pkg; do
+	for f in /usr/bin/$pkg /etc/vmroute/$name.toml /etc/vmroute/bgp-password /lib/systemd/system/$pkg.service /var/lib/$pkg; do
 		[ ! -e "$root$f" ] || fail "$pkg: $f left after purge"
 	done
 	in_root "$root" getent passwd "$pkg" >/dev/null || fail "$pkg: the system user went with the purge (policy keeps it)"
@@ -65,8 +74,12 @@ for name in routeragent hostagent; do
 		[ -e "$root$f" ] || fail "$pkg: $f not installed by the rpm"
 	done
 	in_root "$root" "$pkg" --check-config --config /etc/vmroute/$name.toml || fail "$pkg: --check-config after the rpm"
+	if [ "$name" = routeragent ]; then
+		[ "$(stat -c '%a %U %s' "$root/etc/vmroute/bgp-password" 2>&1)" = "600 root 0" ] || fail "$pkg: the rpm made no empty, root-only /etc/vmroute/bgp-password"
+	fi
 	rpm --root "$root" -e "$pkg" || fail "$pkg: rpm -e"
 	[ ! -e "$root/usr/bin/$pkg" ] || fail "$pkg: rpm -e left the binary"
+	[ ! -e "$root/etc/vmroute/bgp-password" ] || fail "$pkg: rpm -e left the empty /etc/vmroute/bgp-password"
 	rm -rf "$root"
 done
 rm -rf "$next"

@@ -10,6 +10,8 @@ need() { command -v "$1" >/dev/null || { echo "FAIL: $1 is not installed: run te
 need dpkg-deb; need rpm; need lintian; need rpmlint; need systemd-analyze
 
 declare -A max_exposure=([routeragent]=2.5 [hostagent]=2.0)
+# Configuration files each package ships: never replaced on upgrade.
+declare -A conf=([routeragent]="/etc/vmroute/routeragent.toml" [hostagent]="/etc/vmroute/hostagent.toml")
 for name in routeragent hostagent; do
 	pkg=vmroute-$name
 	deb=$(ls dist/${pkg}_*_amd64.deb 2>/dev/null | head -1)
@@ -20,16 +22,30 @@ for name in routeragent hostagent; do
 	debfiles=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|')
 	for f in /usr/bin/$pkg /usr/bin/vmroutectl /lib/systemd/system/$pkg.service /etc/vmroute/$name.toml \
 		/usr/share/doc/$pkg/copyright /usr/share/doc/$pkg/changelog.Debian.gz \
-		/usr/share/lintian/overrides/$pkg; do
+		/usr/share/lintian/overrides/$pkg /usr/share/man/man8/$pkg.8.gz /usr/share/man/man1/vmroutectl.1.gz; do
 		grep -qx "$f" <<<"$debfiles" || fail "$deb lacks $f"
 	done
 	conffiles=$(dpkg-deb -f "$deb" >/dev/null; dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles 2>/dev/null)
-	grep -qx "/etc/vmroute/$name.toml" <<<"$conffiles" || fail "$deb: /etc/vmroute/$name.toml is not a conffile"
+	for f in ${conf[$name]}; do
+		grep -qx "$f" <<<"$conffiles" || fail "$deb: $f is not a conffile"
+	done
 	rpmfiles=$(rpm -qlp "$rpmf" 2>/dev/null)
-	for f in /usr/bin/$pkg /usr/bin/vmroutectl /usr/lib/systemd/system/$pkg.service /etc/vmroute/$name.toml; do
+	for f in /usr/bin/$pkg /usr/bin/vmroutectl /usr/lib/systemd/system/$pkg.service /etc/vmroute/$name.toml \
+		/usr/share/man/man8/$pkg.8.gz /usr/share/man/man1/vmroutectl.1.gz; do
 		grep -qx "$f" <<<"$rpmfiles" || fail "$rpmf lacks $f"
 	done
-	rpm -qcp "$rpmf" 2>/dev/null | grep -qx "/etc/vmroute/$name.toml" || fail "$rpmf: /etc/vmroute/$name.toml is not %config"
+	for f in ${conf[$name]}; do
+		rpm -qcp "$rpmf" 2>/dev/null | grep -qx "$f" || fail "$rpmf: $f is not %config"
+	done
+
+	# Every flag --help lists has its entry in the man page.
+	for pair in "$pkg:packaging/man/$pkg.8" "vmroutectl:packaging/man/vmroutectl.1"; do
+		bin=bin/linux-amd64/${pair%%:*} page=${pair#*:}
+		for flag in $("$bin" --help 2>&1 | sed -n 's/^  -\([a-z-]*\).*/\1/p'); do
+			F='\-'"${flag//-/'\-'}" awk '/^\.B/ && index($0 " ", ENVIRON["F"] " ") { found = 1 } END { exit !found }' "$page" ||
+				fail "$page lacks the flag -$flag that $bin --help lists"
+		done
+	done
 
 	echo "== lintian $deb"
 	lintian --fail-on error "$deb" || fail "lintian reports errors on $deb"

@@ -9,6 +9,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"flag"
 	"fmt"
 	"os"
@@ -94,10 +96,15 @@ func pack(cfg nfpm.Config, format, out string) error {
 	return f.Close()
 }
 
-// writeWork writes the package's maintainer scripts (with its name) and
-// lintian overrides into work.
+// writeWork writes the package's maintainer scripts (with its name), its
+// lintian overrides and the gzipped man pages into work.
 func writeWork(work, name string) error {
-	for _, s := range []string{"preinst.sh", "prerm.sh", "postrm.sh"} {
+	for _, page := range []string{name + ".8", "vmroutectl.1"} {
+		if err := gzipFile(filepath.Join("man", page), filepath.Join(work, page+".gz")); err != nil {
+			return err
+		}
+	}
+	for _, s := range []string{"preinst.sh", "postinst.sh", "prerm.sh", "postrm.sh"} {
 		b, err := os.ReadFile(filepath.Join("scripts", s))
 		if err != nil {
 			return err
@@ -109,4 +116,25 @@ func writeWork(work, name string) error {
 	// Go binaries are static by design.
 	overrides := fmt.Sprintf("%[1]s: statically-linked-binary [usr/bin/%[1]s]\n%[1]s: statically-linked-binary [usr/bin/vmroutectl]\n", name)
 	return os.WriteFile(filepath.Join(work, "lintian-overrides"), []byte(overrides), 0o644)
+}
+
+// gzipFile compresses src into dst at the best level, with no name or
+// time in the header, so that builds are reproducible.
+func gzipFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, buf.Bytes(), 0o644)
 }
