@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// The site evacuation: evacVMs VMs in evacSubnets subnets, all homed at
+// site A, move to site B in batches of evacBatch, one batch every
+// evacEvery, in an order that spreads every batch over all subnets (the
+// hardest case: each subnet is complete at B only near the end).
+//
+// A stand-in hostagent reports them, with the hostagent's wire format and
+// a client certificate of its own: vcsim's WaitForUpdatesEx collects every
+// watched object again for every change, so 2,000 migrations in vcsim take
+// hours (see BenchmarkScale in hostagent/agent).
+const (
+	evacVMs     = 2000
+	evacSubnets = 8
+	evacBatch   = 100
+	evacEvery   = 50 * time.Millisecond
+	evacClient  = "evac-hostagent"
+)
+
+// evacSubnet returns the i-th evacuation subnet: 10.51.0.0/24 onwards.
+func evacSubnet(i int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(51 + i), 0, 0}), 24)
+}
+
+// evacConfig is the routeragents' configuration for the evacuation: its
+// subnets, homed at A, and one cluster per site.
+func evacConfig() string {
+	var b strings.Builder
+	for i := range evacSubnets {
+		p := evacSubnet(i)
+		gw := p.Addr().Next()
+		fmt.Fprintf(&b, "[[subnets]]\nprefix = %q\nhome = \"A\"\ninterface = \"lan0\"\ngateways = [%q]\n", p, gw)
+	}
+	fmt.Fprintf(&b, "[[clusters]]\nname = \"evac-a\"\nsite = \"A\"\nclients = [%q]\n", evacClient)
+	fmt.Fprintf(&b, "[[clusters]]\nname = \"evac-b\"\nsite = \"B\"\nclients = [%q]\n", evacClient)
+	return b.String()
+}
+
+// evacVM is VM number i: in subnet i % evacSubnets.
+func evacVM(i int, landed time.Time) wire.VM {
+	p := evacSubnet(i % evacSubnets)
+	a := p.Addr().As4()
+	a[3] = byte(2 + i/evacSubnets)
+	mac, _ := wire.ParseMAC(fmt.Sprintf("00:50:56:aa:%02x:%02x", i>>8, i&0xff))
+	return wire.VM{UUID: fmt.Sprintf("evac-%04d", i), Name: fmt.Sprintf("evac-%04d", i), Host: "esx",
+		PowerState: wire.PoweredOn, LandedAt: landed,
+		NICs: []wire.NIC{{MAC: mac, Network: "VM Network", Addresses: []netip.Addr{netip.AddrFrom4(a)}}}}
+}
+
+// evacuation is the benchmark's result.
+type evacuation struct {
+	VMs        int     `json:"vms"`
+	Subnets    int     `json:"subnets"`
+	Batches    int     `json:"batches"`
+	FinalS     float64 `json:"seconds_to_final_state"`
+	BGPUpdates int     `json:"bgp_updates_received"`
+	BGPMinimum int     `json:"bgp_updates_minimum"`
+}
+
+// evacuate runs the evacuation and measures it at BIRD: the time from the
+// first batch's report until BIRD holds every subnet's summary via B and
+// no host route in them, and the updates and withdraws BIRD received on
+// both sessions meanwhile, against the minimum: one summary announced by
+// B and one withdrawn by A per subnet.
+func (l *lab) evacuate() (evacuation, error) {
+	tc, err := tlsutil.Load(tlsutil.Files{Cert: filepath.Join(l.dir, evacClient+".crt"), Key: filepath.Join(l.dir, evacClient+".key"),
+		CA: filepath.Join(l.dir, "ca.crt")})
+	if err != nil {
+		return evacuation{}, err
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Client()}}
+	gen := uint64(time.Now().UnixNano())
+	before := time.Now().Add(-time.Hour)
+	atA := map[int]bool{}
+	for i := range evacVMs {
+		atA[i] = true
+	}
+	var movedAt []time.Time
+	report := func() error {
+		gen++
+		var a, b []wire.VM
+		for i := range evacVMs {
+			if atA[i] {
+				a = append(a, evacVM(i, before))
+			} else {
+				b = append(b, evacVM(i, movedAt[i]))
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for _, router := range []string{raMgmt, rbMgmt} {
+			for _, r := range []wire.Report{{Site: "A", Cluster: "evac-a", Generation: gen, Kind: wire.KindFull, VMs: a},
+				{Site: "B", Cluster: "evac-b", Generation: gen, Kind: wire.KindFull, VMs: b}} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- post(client, "https://"+router+":8443"+wire.ReportsPath, r)
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	state := func(want string) bool {
+		routes := l.birdRoutes()
+		for i := range evacSubnets {
+			if site(routes[evacSubnet(i).String()]) != want {
+				return false
+			}
+		}
+		for p := range routes {
+			if strings.HasSuffix(p, "/32") && strings.HasPrefix(p, "10.5") && !strings.HasPrefix(p, "10.50.") {
+				return false
+			}
+		}
+		return true
+	}
+	movedAt = make([]time.Time, evacVMs)
+	if err := report(); err != nil {
+		return evacuation{}, err
+	}
+	if _, ok := l.waitFor("the evacuation's subnets via site A", 30*time.Second, func() bool { return state("A") }); !ok {
+		return evacuation{}, fmt.Errorf("evacuation: BIRD does not hold the %d subnets via site A", evacSubnets)
+	}
+	received := func() int {
+		return l.birdStat("site_a", "Import updates") + l.birdStat("site_a", "Import withdraws") +
+			l.birdStat("site_b", "Import updates") + l.birdStat("site_b", "Import withdraws")
+	}
+	time.Sleep(time.Second) // let the counters settle
+	start, count := time.Now(), received()
+	batches := 0
+	for first := 0; first < evacVMs; first += evacBatch {
+		now := time.Now()
+		for i := first; i < min(first+evacBatch, evacVMs); i++ {
+			atA[i], movedAt[i] = false, now
+		}
+		if err := report(); err != nil {
+			return evacuation{}, err
+		}
+		batches++
+		time.Sleep(time.Until(now.Add(evacEvery)))
+	}
+	if _, ok := l.waitFor("the evacuation's subnets via site B", time.Minute, func() bool { return state("B") }); !ok {
+		return evacuation{}, fmt.Errorf("evacuation: BIRD does not end with the %d subnets via site B alone", evacSubnets)
+	}
+	final := time.Since(start)
+	time.Sleep(time.Second) // updates still on their way would count
+	return evacuation{VMs: evacVMs, Subnets: evacSubnets, Batches: batches, FinalS: final.Seconds(),
+		BGPUpdates: received() - count, BGPMinimum: 2 * evacSubnets}, nil
+}
+
+// post sends one report and fails unless the routeragent accepts it.
+func post(c *http.Client, url string, r wire.Report) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var p wire.Problem
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		return fmt.Errorf("%s refused the %s report: %s %s", url, r.Cluster, resp.Status, p.Error)
+	}
+	return nil
+}
