@@ -117,22 +117,44 @@ func (a *Agent) saveLandings(l map[string]inventory.Landing) error {
 	return os.Rename(tmp.Name(), a.landingsPath())
 }
 
-// changed is the watcher's hook: it keeps the newest update and sends it
-// once the debounce window after the first change has passed.
+// changed is the watcher's hook. A change after a quiet spell is
+// reported at once; the changes that follow within the debounce window
+// are held, and only the newest state is reported when the window ends
+// (which opens the next window), so a mass move becomes few reports.
 func (a *Agent) changed(u vcenter.Update) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.pending = &u
-	if !a.armed {
-		a.armed = true
-		time.AfterFunc(a.cfg.Debounce, a.publish)
+	if a.armed {
+		a.mu.Unlock()
+		return
+	}
+	a.armed = true
+	a.mu.Unlock()
+	a.publish()
+	time.AfterFunc(a.cfg.Debounce, a.windowEnd)
+}
+
+// windowEnd reports what changed during the debounce window, if anything,
+// and then opens another window; otherwise the next change is reported at
+// once.
+func (a *Agent) windowEnd() {
+	a.mu.Lock()
+	held := a.pending != nil
+	a.armed = held
+	a.mu.Unlock()
+	if held {
+		a.publish()
+		time.AfterFunc(a.cfg.Debounce, a.windowEnd)
 	}
 }
 
+// publish offers the pending state to every sender and saves the landing
+// times when they changed. Calls never overlap: changed and windowEnd
+// take turns through armed.
 func (a *Agent) publish() {
 	a.mu.Lock()
 	u := a.pending
-	a.pending, a.armed = nil, false
+	a.pending = nil
 	save := !reflect.DeepEqual(u.Landings, a.saved)
 	if save {
 		a.saved = u.Landings

@@ -25,7 +25,8 @@ type Config struct {
 	// Routeragents receive every report.
 	Routeragents []string
 	TLS          TLS
-	// Debounce collects changes into one report.
+	// Debounce collects the changes that follow a reported one into one
+	// report per window; a change after a quiet spell goes out at once.
 	Debounce time.Duration
 	// RetryMin and RetryMax bound the backoff towards a routeragent.
 	RetryMin, RetryMax time.Duration
