@@ -66,20 +66,29 @@ bench: deps build
 	else echo 'WARNING: not root: the lab convergence benchmark SKIPPED'; fi
 
 # .deb and .rpm of both agents for each architecture, into dist/, with
-# nfpm from its own module under packaging/.
+# nfpm from its own module under packaging/. PKG_SIGNING_KEY, an
+# ASCII-armored OpenPGP secret key file, signs the .rpm files.
 packages:
 	@for arch in $(ARCHES); do \
 		echo "== binaries for linux/$$arch"; \
 		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-$$arch/ $(addprefix ./cmd/,$(BINARIES)) || exit 1; \
 	done
 	rm -f dist/*.deb dist/*.rpm
-	cd packaging && $(GO) run ./mkpkg -version $(PKG_VERSION) -release $(PKG_RELEASE) -bin ../bin -out ../dist
+	cd packaging && $(GO) run ./mkpkg -version $(PKG_VERSION) -release $(PKG_RELEASE) -bin ../bin -out ../dist \
+		$(if $(PKG_SIGNING_KEY),-sign $(abspath $(PKG_SIGNING_KEY)))
 
-packages-check: packages
-	@echo '== packages'; tests/packages.sh
+# The checks sign with PKG_SIGNING_KEY, or with a throw-away key made once
+# in dist/, and verify the signatures with its public half (KEY.pub).
+TEST_SIGNING_KEY = dist/test-signing-key.asc
+$(TEST_SIGNING_KEY):
+	mkdir -p dist && cd packaging && $(GO) run ./mkpkg -genkey ../$@
+
+packages-check: $(if $(PKG_SIGNING_KEY),,$(TEST_SIGNING_KEY))
+	$(MAKE) packages PKG_SIGNING_KEY=$(or $(PKG_SIGNING_KEY),$(TEST_SIGNING_KEY))
+	@echo '== packages'; tests/packages.sh $(or $(PKG_SIGNING_KEY),$(TEST_SIGNING_KEY)).pub
 
 # Installs, upgrades and purges the packages in a fresh Debian root.
-install-check: packages
+install-check: packages-check
 	@echo '== install'; tests/install.sh
 
 # The two-site lab: vcsim, two site routers, a WAN router with BIRD, a

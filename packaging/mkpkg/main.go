@@ -3,9 +3,13 @@
 // hostagent.yaml). It lives in its own Go module so that nfpm's
 // dependencies never reach the agents'.
 //
-//	go run ./mkpkg -version 0.1.0 -release 7 -bin ../bin -out ../dist
+//	go run ./mkpkg -version 0.1.0 -release 7 -bin ../bin -out ../dist [-sign KEY]
 //
-// expects the binaries in BIN/linux-ARCH/ and runs from packaging/.
+// expects the binaries in BIN/linux-ARCH/ and runs from packaging/. With
+// -sign, the .rpm files are signed with the ASCII-armored OpenPGP secret
+// key in KEY (its passphrase, if any, in $VMROUTE_SIGNING_PASSPHRASE).
+// `mkpkg -genkey FILE` writes a new, unprotected signing key to FILE and
+// its public half to FILE.pub, for tests.
 package main
 
 import (
@@ -13,10 +17,14 @@ import (
 	"compress/gzip"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb"
 	_ "github.com/goreleaser/nfpm/v2/rpm"
@@ -28,14 +36,22 @@ func main() {
 	arches := flag.String("arch", "amd64,arm64", "architectures, comma-separated")
 	bin := flag.String("bin", "../bin", "directory holding linux-ARCH/ binaries")
 	out := flag.String("out", "../dist", "output directory")
+	sign := flag.String("sign", "", "ASCII-armored OpenPGP secret key file to sign the .rpm files with")
+	genkey := flag.String("genkey", "", "write a new test signing key to this file (and its public key to FILE.pub), and exit")
 	flag.Parse()
-	if err := run(*version, *release, strings.Split(*arches, ","), *bin, *out); err != nil {
+	var err error
+	if *genkey != "" {
+		err = genKey(*genkey)
+	} else {
+		err = run(*version, *release, strings.Split(*arches, ","), *bin, *out, *sign)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkpkg:", err)
 		os.Exit(1)
 	}
 }
 
-func run(version, release string, arches []string, bin, out string) error {
+func run(version, release string, arches []string, bin, out, sign string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -58,6 +74,10 @@ func run(version, release string, arches []string, bin, out string) error {
 			cfg, err := nfpm.Parse(strings.NewReader(os.Expand(string(def), func(k string) string { return vars[k] })))
 			if err != nil {
 				return fmt.Errorf("%s.yaml: %w", name, err)
+			}
+			if sign != "" {
+				cfg.RPM.Signature.KeyFile = sign
+				cfg.RPM.Signature.KeyPassphrase = os.Getenv("VMROUTE_SIGNING_PASSPHRASE")
 			}
 			for _, format := range []string{"deb", "rpm"} {
 				if err := pack(cfg, format, out); err != nil {
@@ -137,4 +157,31 @@ func gzipFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, buf.Bytes(), 0o644)
+}
+
+// genKey writes a new RSA signing key, without a passphrase, to path and
+// its public key to path.pub, both ASCII-armored.
+func genKey(path string) error {
+	e, err := openpgp.NewEntity("vmroute test signing key", "tests only", "test@vmroute.invalid", &packet.Config{RSABits: 3072})
+	if err != nil {
+		return err
+	}
+	write := func(path, kind string, f func(io.Writer) error) error {
+		var buf bytes.Buffer
+		w, err := armor.Encode(&buf, kind, nil)
+		if err != nil {
+			return err
+		}
+		if err := f(w); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+		return os.WriteFile(path, buf.Bytes(), 0o600)
+	}
+	if err := write(path, openpgp.PrivateKeyType, func(w io.Writer) error { return e.SerializePrivate(w, nil) }); err != nil {
+		return err
+	}
+	return write(path+".pub", openpgp.PublicKeyType, e.Serialize)
 }
