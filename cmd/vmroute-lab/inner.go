@@ -504,14 +504,11 @@ func (l *lab) scenarios(ctx context.Context) error {
 	// that the switches learn where it is; a gratuitous ARP from web-1
 	// does the same here (arping exits 1: nobody answers it).
 	_ = in("vm1", "arping", "-q", "-c", "1", "-U", "-I", "eth0", web1)
-	trombone, err := probe()
+	trombone, err := pathVia("scenario 1, before vCenter reports the move", "A")
 	if err != nil {
 		return err
 	}
 	l.say("web-1 now runs at site B, but its traffic still trombones: the client reaches it %s", trombone)
-	if trombone.in != "A" || trombone.out != "A" {
-		return fmt.Errorf("scenario 1: before vCenter reports the move the path is %s, want in and out via site A", trombone)
-	}
 	if err := l.relocate(ctx, "DC0_C0_RP0_VM0", "/DC0/host/DC0_C1/DC0_C1_H0", "/DC0/host/DC0_C1/Resources"); err != nil {
 		return err
 	}
@@ -539,14 +536,11 @@ func (l *lab) scenarios(ctx context.Context) error {
 		return fmt.Errorf("scenario 1: the summary is at site %q, want A (web-2 is still there)", at)
 	}
 	l.say("the summary stays with site A, where web-2 still is")
-	after, err := probe()
+	after, err := pathVia("scenario 1", "B")
 	if err != nil {
 		return err
 	}
 	l.say("the client reaches web-1 %s", after)
-	if after.in != "B" || after.out != "B" {
-		return fmt.Errorf("scenario 1: after the move the path is %s, want in and out via site B", after)
-	}
 	if saved := trombone.rtt - after.rtt; saved < 2*interconnectDelay*9/10 {
 		return fmt.Errorf("scenario 1: the round trip fell by %s, want the interconnect's two crossings (%s)", saved, 2*interconnectDelay)
 	}
@@ -733,15 +727,25 @@ func (l *lab) web1At(scn, at string) error {
 	if _, ok := l.waitFor(scn+": web-1 via site "+at, 5*time.Second, func() bool { return best() == at && gatewayMAC() == mac }); !ok {
 		return fmt.Errorf("%s: BIRD routes web-1 via site %q and its gateway entry is %q; want site %s and %s", scn, best(), gatewayMAC(), at, mac)
 	}
-	p, err := probe()
+	p, err := pathVia(scn, at)
 	if err != nil {
-		return fmt.Errorf("%s: %w", scn, err)
-	}
-	if p.in != at || p.out != at {
-		return fmt.Errorf("%s: the client reaches web-1 %s, want in and out via site %s", scn, p, at)
+		return err
 	}
 	l.say("BIRD routes web-1 via site %s, its gateway entry is site %s's router, the client reaches it %s", at, at, p)
 	return nil
+}
+
+// pathVia probes the client's path to web-1 and fails unless it goes in
+// and out through the site at.
+func pathVia(scn, at string) (path, error) {
+	p, err := probe()
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", scn, err)
+	}
+	if p.in != at || p.out != at {
+		return p, fmt.Errorf("%s: the client reaches web-1 %s, want in and out via site %s", scn, p, at)
+	}
+	return p, nil
 }
 
 // moveWeb1 moves web-1 between the sites: its namespace's port to the

@@ -151,21 +151,7 @@ func newLab(t testing.TB) *lab {
 // newLabModel serves the model and writes the hostagent's configuration
 // (hostagent.toml in l.dir), but starts no hostagent.
 func newLabModel(t testing.TB, m *simulator.Model) *lab {
-	if err := m.Create(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Remove)
-	m.Service.TLS = new(tls.Config)
-	s := m.Service.NewServer()
-	t.Cleanup(s.Close)
-	ctx := context.Background()
-	c, err := vim25.NewClient(ctx, soap.NewClient(s.URL, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.NewManager(c).Login(ctx, s.URL.User); err != nil {
-		t.Fatal(err)
-	}
+	s, c := serve(t, m, "")
 	ca := pki.New(t)
 	ca.Issue(t, "hostagent")
 	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir(), url: s.URL, srv: s}
@@ -231,12 +217,21 @@ func (l *lab) restartVCenter(t testing.TB) {
 	l.srv.Close() // returns once the hostagent's poll has ended (wait_timeout)
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
+	s, c := serve(t, m, addr)
+	l.model, l.c, l.srv = m, c, s
+}
+
+// serve creates the model and serves it over HTTPS on addr (any port of
+// 127.0.0.1 when empty), and returns the server and a client logged in.
+func serve(t testing.TB, m *simulator.Model, addr string) (*simulator.Server, *vim25.Client) {
 	if err := m.Create(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Remove)
 	m.Service.TLS = new(tls.Config)
-	m.Service.Listen = &url.URL{Host: addr}
+	if addr != "" {
+		m.Service.Listen = &url.URL{Host: addr}
+	}
 	s := m.Service.NewServer()
 	t.Cleanup(s.Close)
 	ctx := context.Background()
@@ -247,7 +242,7 @@ func (l *lab) restartVCenter(t testing.TB) {
 	if err := session.NewManager(c).Login(ctx, s.URL.User); err != nil {
 		t.Fatal(err)
 	}
-	l.model, l.c, l.srv = m, c, s
+	return s, c
 }
 
 func (l *lab) start(t testing.TB) {
