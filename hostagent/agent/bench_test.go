@@ -60,10 +60,15 @@ func BenchmarkLandingLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	seen := make(chan time.Time, 1)
+	// Both raw watches end before vcsim closes: a cancelled wait tells
+	// vcsim so (CancelWaitForUpdates), and vcsim's Close waits for it.
 	wctx, stop := context.WithCancel(ctx)
-	defer stop()
+	var watches sync.WaitGroup
+	defer func() { stop(); watches.Wait() }()
 	first := true
+	watches.Add(1)
 	go func() {
+		defer watches.Done()
 		_ = property.Wait(wctx, property.DefaultCollector(raw), vm.Reference(), []string{"runtime.host"}, func([]types.PropertyChange) bool {
 			if first {
 				first = false
@@ -93,7 +98,9 @@ func BenchmarkLandingLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	viewFirst := true
+	watches.Add(1)
 	go func() {
+		defer watches.Done()
 		_ = property.WaitForUpdatesEx(wctx, pc, filter, func(updates []types.ObjectUpdate) bool {
 			for _, u := range updates {
 				if u.Obj == vm.Reference() && !viewFirst {
