@@ -53,7 +53,7 @@ unit:
 	@echo '== go test -race'; $(GO) test -race -count=1 ./...
 
 # Every benchmark BENCH_COUNT times, but the 60-second load test and the
-# hostagent's vcsim scale test (minutes; VMROUTE_SCALE_VMS and
+# hostagent's vcsim scale test (a minute; VMROUTE_SCALE_VMS and
 # VMROUTE_SCALE_MOVES set its size) once; then, as root, the lab's
 # convergence benchmark (bench-results/).
 bench: deps build
