@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,8 +40,11 @@ type lab struct {
 	start time.Time
 	model *simulator.Model
 	c     *vim25.Client
-	procs map[string]*exec.Cmd // by log name
-	args  map[string][]string
+
+	mu      sync.Mutex           // the programs: a Ctrl-C stops them while a scenario runs
+	procs   map[string]*exec.Cmd // by log name
+	args    map[string][]string
+	stopped bool
 }
 
 func (l *lab) say(format string, args ...any) {
@@ -61,10 +65,19 @@ func inner(bin, dir, mode string) error {
 	if err := l.agents(mode == "bench"); err != nil {
 		return err
 	}
+	run := l.scenarios
 	if mode == "bench" {
-		return l.bench(ctx)
+		run = l.bench
 	}
-	return l.scenarios(ctx)
+	// On Ctrl-C, stop at once rather than after the scenario in progress.
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted")
+	}
 }
 
 // vcenter serves vcsim on loopback with two clusters: DC0_C0 (site A)
@@ -274,6 +287,8 @@ func (l *lab) run(ns, logName string, args ...string) {
 
 // kill ends a program with SIGKILL: no goodbye to its peers.
 func (l *lab) kill(logName string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if p := l.procs[logName]; p != nil {
 		_ = p.Process.Kill()
 		_ = p.Wait()
@@ -283,7 +298,10 @@ func (l *lab) kill(logName string) {
 
 // restart starts a killed program again, logging to a new file.
 func (l *lab) restart(logName string) {
-	l.spawn(logName, logName+".2", l.args[logName])
+	l.mu.Lock()
+	args := l.args[logName]
+	l.mu.Unlock()
+	l.spawn(logName, logName+".2", args)
 }
 
 // spawn runs args, logging to logFile, and keeps it under logName.
@@ -291,6 +309,11 @@ func (l *lab) spawn(logName, logFile string, args []string) {
 	f, err := os.Create(filepath.Join(l.dir, logFile))
 	if err != nil {
 		l.say("cannot log %s: %v", logFile, err)
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
 		return
 	}
 	cmd := exec.Command(args[0], args[1:]...)
@@ -302,7 +325,12 @@ func (l *lab) spawn(logName, logFile string, args []string) {
 	l.procs[logName], l.args[logName] = cmd, args
 }
 
+// stopAll stops every program (SIGTERM, then SIGKILL after 3 s), and
+// starts none after.
 func (l *lab) stopAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
 	for _, p := range l.procs {
 		_ = p.Process.Signal(syscall.SIGTERM)
 	}
