@@ -89,7 +89,10 @@ func (l *lab) bench(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join("bench-results", "convergence.svg"), []byte(plot(moves)), 0o644); err != nil {
 		return err
 	}
-	l.say("results in bench-results/convergence.json and bench-results/convergence.svg")
+	if err := os.WriteFile(filepath.Join("bench-results", "evacuation.svg"), []byte(plotEvacuation(ev)), 0o644); err != nil {
+		return err
+	}
+	l.say("results in bench-results/: convergence.json, convergence.svg and evacuation.svg")
 	return nil
 }
 

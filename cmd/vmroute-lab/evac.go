@@ -70,6 +70,15 @@ type evacuation struct {
 	FinalS     float64 `json:"seconds_to_final_state"`
 	BGPUpdates int     `json:"bgp_updates_received"`
 	BGPMinimum int     `json:"bgp_updates_minimum"`
+	// Timeline is BIRD's table, sampled every 25 ms from the first batch.
+	Timeline []evacSample `json:"timeline"`
+}
+
+// evacSample is BIRD's table at one moment of the evacuation.
+type evacSample struct {
+	Ms         float64 `json:"ms"`
+	HostRoutes int     `json:"host_routes"`    // /32s in the evacuation's subnets
+	SummariesB int     `json:"summaries_at_b"` // of its subnets' summaries, those via site B
 }
 
 // evacuate runs the evacuation and measures it at BIRD: the time from the
@@ -122,19 +131,25 @@ func (l *lab) evacuate() (evacuation, error) {
 		}
 		return nil
 	}
-	state := func(want string) bool {
+	// table counts BIRD's host routes in the evacuation's subnets and its
+	// subnets' summaries via site at.
+	table := func(at string) (hosts, summaries int) {
 		routes := l.birdRoutes()
 		for i := range evacSubnets {
-			if site(routes[evacSubnet(i).String()]) != want {
-				return false
+			if site(routes[evacSubnet(i).String()]) == at {
+				summaries++
 			}
 		}
 		for p := range routes {
 			if strings.HasSuffix(p, "/32") && strings.HasPrefix(p, "10.5") && !strings.HasPrefix(p, "10.50.") {
-				return false
+				hosts++
 			}
 		}
-		return true
+		return hosts, summaries
+	}
+	state := func(at string) bool {
+		hosts, summaries := table(at)
+		return hosts == 0 && summaries == evacSubnets
 	}
 	movedAt = make([]time.Time, evacVMs)
 	if err := report(); err != nil {
@@ -149,6 +164,21 @@ func (l *lab) evacuate() (evacuation, error) {
 	}
 	time.Sleep(time.Second) // let the counters settle
 	start, count := time.Now(), received()
+	var timeline []evacSample
+	sampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			hosts, summaries := table("B")
+			timeline = append(timeline, evacSample{Ms: ms(time.Since(start)), HostRoutes: hosts, SummariesB: summaries})
+			select {
+			case <-sampling:
+				return
+			case <-time.After(25 * time.Millisecond):
+			}
+		}
+	}()
 	batches := 0
 	for first := 0; first < evacVMs; first += evacBatch {
 		now := time.Now()
@@ -165,9 +195,43 @@ func (l *lab) evacuate() (evacuation, error) {
 		return evacuation{}, fmt.Errorf("evacuation: BIRD does not end with the %d subnets via site B alone", evacSubnets)
 	}
 	final := time.Since(start)
-	time.Sleep(time.Second) // updates still on their way would count
+	time.Sleep(250 * time.Millisecond)
+	close(sampling)
+	<-sampled
+	time.Sleep(750 * time.Millisecond) // updates still on their way would count
 	return evacuation{VMs: evacVMs, Subnets: evacSubnets, Batches: batches, FinalS: final.Seconds(),
-		BGPUpdates: received() - count, BGPMinimum: 2 * evacSubnets}, nil
+		BGPUpdates: received() - count, BGPMinimum: 2 * evacSubnets, Timeline: timeline}, nil
+}
+
+// plotEvacuation draws BIRD's host routes and the summaries via B over
+// the evacuation as an SVG timeline.
+func plotEvacuation(ev evacuation) string {
+	const w, h, pad = 720, 320, 40
+	top, end := 1, 1.0
+	for _, s := range ev.Timeline {
+		top, end = max(top, s.HostRoutes), max(end, s.Ms)
+	}
+	x := func(ms float64) float64 { return pad + ms*(w-2*pad)/end }
+	y := func(v, full float64) float64 { return h - pad - v*(h-2*pad)/full }
+	var hosts, sums []string
+	for _, s := range ev.Timeline {
+		hosts = append(hosts, fmt.Sprintf("%.1f,%.1f", x(s.Ms), y(float64(s.HostRoutes), float64(top))))
+		sums = append(sums, fmt.Sprintf("%.1f,%.1f", x(s.Ms), y(float64(s.SummariesB), evacSubnets)))
+	}
+	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">
+<rect width="100%%" height="100%%" fill="white"/>
+<text x="%d" y="20">vmroute: site evacuation of %d VMs in %d subnets, BIRD's table (%d batches of %d, every %s)</text>
+<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>
+<text x="5" y="%d">%d</text><text x="5" y="%d">0</text><text x="%d" y="%d">%.0f ms</text><text x="%d" y="%d">%d</text>
+<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="%s"/>
+<polyline fill="none" stroke="#d62728" stroke-width="2" points="%s"/>
+<text x="%d" y="%d" fill="#1f77b4">host routes (left scale)</text><text x="%d" y="%d" fill="#d62728">summaries via B (right scale)</text>
+</svg>
+`, w, h, pad, ev.VMs, ev.Subnets, ev.Batches, evacBatch, evacEvery,
+		pad, pad, pad, h-pad, pad, h-pad, w-pad, h-pad,
+		pad+4, top, h-pad, w-pad-40, h-pad+16, end, w-pad+4, pad+4, evacSubnets,
+		strings.Join(hosts, " "), strings.Join(sums, " "),
+		pad+20, pad+20, pad+20, pad+36)
 }
 
 // post sends one report and fails unless the routeragent accepts it.
