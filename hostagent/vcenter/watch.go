@@ -192,8 +192,10 @@ func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObj
 	for {
 		res, err := methods.WaitForUpdatesEx(ctx, c, &req)
 		if ctx.Err() != nil {
-			// Ends the wait inside vCenter too.
-			_, _ = methods.CancelWaitForUpdates(context.Background(), c, &types.CancelWaitForUpdates{This: pc})
+			// Ends the wait inside vCenter too, but never holds up a stop.
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = methods.CancelWaitForUpdates(cctx, c, &types.CancelWaitForUpdates{This: pc})
+			cancel()
 			return nil
 		}
 		if err != nil {
