@@ -241,5 +241,10 @@ func (w *Watcher) connect(ctx context.Context) (*vim25.Client, func(), error) {
 	if err := sm.Login(ctx, url.UserPassword(w.cfg.User, w.cfg.Password)); err != nil {
 		return nil, nil, fmt.Errorf("log in to %s as %s: %w", w.status.URL, w.cfg.User, err)
 	}
-	return c, func() { _ = sm.Logout(context.Background()) }, nil
+	logout := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sm.Logout(ctx)
+	}
+	return c, logout, nil
 }
