@@ -144,17 +144,18 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 	if err != nil {
 		return fmt.Errorf("property collector: %w", err)
 	}
-	filter := new(property.WaitFilter)
-	filter.Spec.ObjectSet = []types.ObjectSpec{{Obj: cv.Reference(), Skip: types.NewBool(true),
-		SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}}}}
-	filter.Spec.PropSet = []types.PropertySpec{
-		{Type: "VirtualMachine", PathSet: inventory.VMProperties},
-		{Type: "HostSystem", PathSet: inventory.HostProperties},
-		{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
+	spec := types.PropertyFilterSpec{
+		ObjectSet: []types.ObjectSpec{{Obj: cv.Reference(), Skip: types.NewBool(true),
+			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}}}},
+		PropSet: []types.PropertySpec{
+			{Type: "VirtualMachine", PathSet: inventory.VMProperties},
+			{Type: "HostSystem", PathSet: inventory.HostProperties},
+			{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
+		},
 	}
 	w.setStatus(func(s *Status) { s.Connected, s.Since, s.LastError = true, time.Now(), "" })
 	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
-	if _, err := pc.CreateFilter(ctx, filter.CreateFilter); err != nil {
+	if _, err := pc.CreateFilter(ctx, types.CreateFilter{Spec: spec}); err != nil {
 		return fmt.Errorf("property filter: %w", err)
 	}
 	synced := false
