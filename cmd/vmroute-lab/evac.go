@@ -95,16 +95,12 @@ func (l *lab) evacuate() (evacuation, error) {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Client()}}
 	gen := uint64(time.Now().UnixNano())
 	before := time.Now().Add(-time.Hour)
-	atA := map[int]bool{}
-	for i := range evacVMs {
-		atA[i] = true
-	}
-	var movedAt []time.Time
+	movedAt := make([]time.Time, evacVMs) // zero while the VM is at A
 	report := func() error {
 		gen++
 		var a, b []wire.VM
 		for i := range evacVMs {
-			if atA[i] {
+			if movedAt[i].IsZero() {
 				a = append(a, evacVM(i, before))
 			} else {
 				b = append(b, evacVM(i, movedAt[i]))
@@ -151,7 +147,6 @@ func (l *lab) evacuate() (evacuation, error) {
 		hosts, summaries := table(at)
 		return hosts == 0 && summaries == evacSubnets
 	}
-	movedAt = make([]time.Time, evacVMs)
 	if err := report(); err != nil {
 		return evacuation{}, err
 	}
@@ -183,7 +178,7 @@ func (l *lab) evacuate() (evacuation, error) {
 	for first := 0; first < evacVMs; first += evacBatch {
 		now := time.Now()
 		for i := first; i < min(first+evacBatch, evacVMs); i++ {
-			atA[i], movedAt[i] = false, now
+			movedAt[i] = now
 		}
 		if err := report(); err != nil {
 			return evacuation{}, err

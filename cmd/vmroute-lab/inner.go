@@ -345,14 +345,16 @@ func (l *lab) stopAll() {
 	}
 }
 
+// routeLine is the first line of a route in birdc's "show route all".
+var routeLine = regexp.MustCompile(`^([0-9a-f.:]+/\d+)`)
+
 // birdRoutes returns BIRD's routes: prefix -> BGP next hop.
 func (l *lab) birdRoutes() map[string]string {
 	out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "all").Output()
 	routes := map[string]string{}
 	cur := ""
-	re := regexp.MustCompile(`^([0-9a-f.:]+/\d+)`)
 	for _, line := range strings.Split(string(out), "\n") {
-		if m := re.FindStringSubmatch(line); m != nil {
+		if m := routeLine.FindStringSubmatch(line); m != nil {
 			cur = m[1]
 		}
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "BGP.next_hop:"); ok && cur != "" {
