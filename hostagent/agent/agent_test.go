@@ -108,6 +108,15 @@ func (r *routeragent) vm(name string) (wire.VM, string) {
 	return wire.VM{}, ""
 }
 
+// counts returns how many VMs the routeragent holds in cl-a and cl-b.
+func (r *routeragent) counts() (int, int) {
+	n := map[string]int{}
+	for _, st := range r.intake.States() {
+		n[st.Cluster] = len(st.VMs)
+	}
+	return n["cl-a"], n["cl-b"]
+}
+
 // wait waits until cond holds for the routeragent's state.
 func (r *routeragent) wait(what string, cond func() bool) {
 	r.t.Helper()
@@ -297,24 +306,30 @@ func (l *lab) relocate(t testing.TB, vmName, hostPath, poolPath string) {
 // task.Wait creates and destroys a property filter for each task, which
 // races inside vcsim with other waits on the same collector.
 func (l *lab) waitTask(task *object.Task) error {
+	_, err := l.taskResult(task)
+	return err
+}
+
+// taskResult waits for a task as waitTask does and returns its result.
+func (l *lab) taskResult(task *object.Task) (types.AnyType, error) {
 	ctx := context.Background()
 	pc := property.DefaultCollector(l.c)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		var t mo.Task
 		if err := pc.RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
-			return err
+			return nil, err
 		}
 		switch t.Info.State {
 		case types.TaskInfoStateSuccess:
-			return nil
+			return t.Info.Result, nil
 		case types.TaskInfoStateError:
 			if t.Info.Error != nil {
-				return fmt.Errorf("task %s: %s", task.Reference().Value, t.Info.Error.LocalizedMessage)
+				return nil, fmt.Errorf("task %s: %s", task.Reference().Value, t.Info.Error.LocalizedMessage)
 			}
-			return fmt.Errorf("task %s failed", task.Reference().Value)
+			return nil, fmt.Errorf("task %s failed", task.Reference().Value)
 		}
 	}
-	return fmt.Errorf("task %s: not done within 30s", task.Reference().Value)
+	return nil, fmt.Errorf("task %s: not done within 30s", task.Reference().Value)
 }
 
 // setGuestNet sets a VM's guest.net inside the simulator.

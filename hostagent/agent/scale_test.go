@@ -77,13 +77,7 @@ func BenchmarkScale(b *testing.B) {
 	// Stopped gracefully, the hostagent cancels its wait; vcsim's Close
 	// would wait forever for a killed one's.
 	defer func() { _ = agent.Process.Signal(syscall.SIGTERM); _ = agent.Wait() }()
-	counts := func() (int, int) {
-		n := map[string]int{}
-		for _, st := range l.r.intake.States() {
-			n[st.Cluster] = len(st.VMs)
-		}
-		return n["cl-a"], n["cl-b"]
-	}
+	counts := l.r.counts
 	synced := time.Now()
 	l.r.waitLong(b, 10*time.Minute, "the first full reports", func() bool {
 		a, c := counts()
@@ -199,18 +193,6 @@ func (l *lab) populate(b *testing.B, cluster, prefix string, subnet netip.Prefix
 	})
 }
 
-// taskResult waits for a task as waitTask does and returns its result.
-func (l *lab) taskResult(task *object.Task) (types.AnyType, error) {
-	if err := l.waitTask(task); err != nil {
-		return nil, err
-	}
-	var t mo.Task
-	if err := property.DefaultCollector(l.c).RetrieveOne(context.Background(), task.Reference(), []string{"info"}, &t); err != nil {
-		return nil, err
-	}
-	return t.Info.Result, nil
-}
-
 // parallel runs f on every item, 32 at a time, failing on the first error.
 func parallel[T any](b *testing.B, items []T, f func(T) error) {
 	var wg sync.WaitGroup
@@ -315,13 +297,7 @@ func BenchmarkPipeline10k(b *testing.B) {
 	hA, hB := ref("HostSystem", "h-a"), ref("HostSystem", "h-b")
 	sites := map[string]string{"cl-a": "A", "cl-b": "B"}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	counts := func() (int, int) {
-		n := map[string]int{}
-		for _, st := range r.intake.States() {
-			n[st.Cluster] = len(st.VMs)
-		}
-		return n["cl-a"], n["cl-b"]
-	}
+	counts := r.counts
 	var took []time.Duration
 	var reports int
 	for b.Loop() {
