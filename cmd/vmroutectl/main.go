@@ -119,7 +119,8 @@ func showStatus(b []byte, w io.Writer) error {
 		DryRun   bool `json:"dry_run"`
 		Routes   map[string]int
 		Clusters []struct {
-			Name, Site string
+			Name       string
+			Sites      []string
 			Generation uint64
 			Received   time.Time
 			Stale      bool
@@ -144,13 +145,13 @@ func showStatus(b []byte, w io.Writer) error {
 	fmt.Fprintf(w, "routes announced: %d host, %d summary\n", s.Routes["host"], s.Routes["summary"])
 	fmt.Fprintf(w, "findings: %d conflicts, %d outside every subnet, %d ceilings hit, %d VMs held\n\n",
 		len(s.Findings.Conflicts), len(s.Findings.Outside), len(s.Findings.Ceilings), len(s.Findings.Held))
-	fmt.Fprintln(w, "CLUSTER\tSITE\tGENERATION\tVMS\tREPORTED\tFRESH")
+	fmt.Fprintln(w, "CLUSTER\tSITES\tGENERATION\tVMS\tREPORTED\tFRESH")
 	for _, c := range s.Clusters {
 		fresh := "yes"
 		if c.Stale {
 			fresh = "STALE"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Site, c.Generation, c.VMs, ago(c.Received), fresh)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, strings.Join(c.Sites, ","), c.Generation, c.VMs, ago(c.Received), fresh)
 	}
 	fmt.Fprintln(w, "\nPEER\tSTATE")
 	for _, p := range s.Peers {

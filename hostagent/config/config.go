@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/shared/config"
 	"github.com/vmroute/vmroute/shared/logging"
 )
@@ -61,7 +62,9 @@ type Cluster struct {
 	Path string
 	// Name is the cluster's name in reports; it defaults to Path.
 	Name string
-	Site string
+	// Sites maps the cluster's hosts to sites: all to one, or split by
+	// DRS host group, vSAN fault domain or host name.
+	Sites sitemap.Rule
 }
 
 // TLS is the hostagent's client certificate and the CA of routeragents.
@@ -87,9 +90,11 @@ type file struct {
 		WaitTimeout  string `toml:"wait_timeout"`
 	} `toml:"vcenter"`
 	Clusters []struct {
-		Path string `toml:"path"`
-		Name string `toml:"name"`
-		Site string `toml:"site"`
+		Path    string              `toml:"path"`
+		Name    string              `toml:"name"`
+		Site    string              `toml:"site"`
+		SitesBy string              `toml:"sites_by"`
+		Sites   map[string][]string `toml:"sites"`
 	} `toml:"clusters"`
 	Routeragents []string `toml:"routeragents"`
 	TLS          struct {
@@ -160,12 +165,19 @@ func Load(path string) (*Config, error) {
 		f.Errorf("vcenter.password_file", "missing: a file or systemd credential name holding the password")
 	}
 	if len(raw.Clusters) == 0 {
-		f.Errorf("clusters", "missing: at least one [[clusters]] with path and site")
+		f.Errorf("clusters", "missing: at least one [[clusters]] with path and site (or sites_by and sites)")
 	}
 	names := map[string]int{}
 	for i, cl := range raw.Clusters {
 		key := fmt.Sprintf("clusters[%d]", i)
-		cc := Cluster{Path: f.String(key+".path", cl.Path, true), Name: cl.Name, Site: f.String(key+".site", cl.Site, true)}
+		cc := Cluster{Path: f.String(key+".path", cl.Path, true), Name: cl.Name,
+			Sites: sitemap.Rule{By: sitemap.Source(cl.SitesBy), Site: cl.Site, Sites: cl.Sites}}
+		if cc.Sites.By == "" && len(cl.Sites) == 0 {
+			cc.Sites.By = sitemap.Cluster
+		}
+		if k, err := cc.Sites.Check(); err != nil {
+			f.Errorf(key+"."+k, "%v", err)
+		}
 		if cc.Name == "" {
 			cc.Name = cc.Path
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,11 +52,12 @@ type API struct {
 	StatusListen string
 }
 
-// Cluster is a cluster whose reports the routeragent accepts, and the
-// client certificate names allowed to send them.
+// Cluster is a cluster whose reports the routeragent accepts, the sites
+// its hosts are in (one, or two for a stretched cluster), and the client
+// certificate names allowed to send them.
 type Cluster struct {
 	Name    string
-	Site    string
+	Sites   []string
 	Clients []string
 }
 
@@ -82,6 +84,7 @@ type file struct {
 	Clusters []struct {
 		Name    string   `toml:"name"`
 		Site    string   `toml:"site"`
+		Sites   []string `toml:"sites"`
 		Clients []string `toml:"clients"`
 	} `toml:"clusters"`
 	Guards struct {
@@ -174,9 +177,23 @@ func Load(path string) (*Config, error) {
 		if len(cl.Clients) == 0 {
 			f.Errorf(key+".clients", "missing: name the client certificates allowed to report this cluster")
 		}
+		sites := cl.Sites
+		switch {
+		case cl.Site != "" && len(cl.Sites) > 0:
+			f.Errorf(key+".sites", "set site (a cluster at one site) or sites (a stretched cluster), not both")
+		case cl.Site != "":
+			sites = []string{cl.Site}
+		case len(cl.Sites) == 0:
+			f.Errorf(key+".sites", "missing: the sites this cluster's hosts are in (site = \"A\", or sites = [\"A\", \"B\"] for a stretched cluster)")
+		}
+		for j, s := range sites {
+			if s == "" || slices.Contains(sites[:j], s) {
+				f.Errorf(fmt.Sprintf("%s.sites[%d]", key, j), "%q is empty or named twice", s)
+			}
+		}
 		c.Clusters = append(c.Clusters, Cluster{
 			Name:    f.String(key+".name", cl.Name, true),
-			Site:    f.String(key+".site", cl.Site, true),
+			Sites:   sites,
 			Clients: cl.Clients,
 		})
 	}
@@ -235,11 +252,11 @@ func orDefault(s, def string) string {
 func loadPlan(f *config.File, raw *file) (plan.Config, map[netip.Prefix]wire.MAC) {
 	g := raw.Guards
 	var pc plan.Config
-	switch f.OneOf("guards.owner", g.Owner, "home", "majority") {
-	case "majority":
-		pc.Guards.Owner = plan.OwnerMajority
-	default:
+	switch f.OneOf("guards.owner", g.Owner, "majority", "home") {
+	case "home":
 		pc.Guards.Owner = plan.OwnerHome
+	default:
+		pc.Guards.Owner = plan.OwnerMajority
 	}
 	pc.Guards.HostRouteCeiling = f.Int("guards.host_route_ceiling", g.HostRouteCeiling, 0, 1, 1<<20)
 	pc.Guards.TotalHostRouteCeiling = f.Int("guards.total_host_route_ceiling", g.TotalHostRouteCeiling, 0, 1, 1<<24)

@@ -34,6 +34,10 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 	d.tls = tc
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.ReportsPath, d.handleReport)
+	mux.HandleFunc("POST "+wire.V1ReportsPath, func(w http.ResponseWriter, r *http.Request) {
+		d.refuse(w, http.StatusGone, "this routeragent speaks wire v2 (POST "+wire.ReportsPath+
+			"), where each VM carries its site: upgrade the hostagent to the routeragent's version", 0, "")
+	})
 	d.statusRoutes(mux)
 	api := &http.Server{Handler: mux, TLSConfig: tc.Server(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx },
@@ -107,7 +111,7 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 	if ch != nil {
 		d.metrics.accepted.WithLabelValues(rep.Cluster).Inc()
 		d.submit(ch)
-		d.log.Debug("report accepted", "cluster", rep.Cluster, "site", rep.Site, "generation", rep.Generation,
+		d.log.Debug("report accepted", "cluster", rep.Cluster, "generation", rep.Generation,
 			"kind", rep.Kind, "vms", len(rep.VMs), "removed", len(rep.Removed))
 	}
 	writeJSON(w, http.StatusOK, wire.Ack{Generation: d.intake.Generation(rep.Cluster)})
@@ -140,8 +144,9 @@ type Status struct {
 
 // ClusterStatus is one cluster's report state.
 type ClusterStatus struct {
-	Name       string    `json:"name"`
-	Site       string    `json:"site"`
+	Name string `json:"name"`
+	// Sites are the sites the cluster spans, as configured.
+	Sites      []string  `json:"sites"`
 	Generation uint64    `json:"generation"`
 	Received   time.Time `json:"received"`
 	Stale      bool      `json:"stale"`
@@ -171,7 +176,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			stale[c] = true
 		}
 		for _, s := range d.intake.States() {
-			st.Clusters = append(st.Clusters, ClusterStatus{Name: s.Cluster, Site: s.Site, Generation: s.Generation,
+			st.Clusters = append(st.Clusters, ClusterStatus{Name: s.Cluster, Sites: d.intake.Sites(s.Cluster), Generation: s.Generation,
 				Received: s.Received, Stale: stale[s.Cluster], VMs: len(s.VMs)})
 		}
 		for _, rt := range res.Routes(d.cfg.Site) {

@@ -99,7 +99,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 func clusters(cfg *config.Config) []intake.Cluster {
 	var out []intake.Cluster
 	for _, c := range cfg.Clusters {
-		out = append(out, intake.Cluster{Name: c.Name, Site: c.Site, Clients: c.Clients})
+		out = append(out, intake.Cluster{Name: c.Name, Sites: c.Sites, Clients: c.Clients})
 	}
 	return out
 }
@@ -116,8 +116,8 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 			d.log.Warn("state not restored", "cluster", st.Cluster, "err", err)
 			continue
 		}
-		d.planner.SetCluster(st.Site, st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
-		d.log.Info("state restored", "cluster", st.Cluster, "site", st.Site, "generation", st.Generation, "vms", len(st.VMs))
+		d.planner.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
+		d.log.Info("state restored", "cluster", st.Cluster, "generation", st.Generation, "vms", len(st.VMs))
 	}
 	res := d.planner.Plan(time.Now())
 	d.last.Store(res)
@@ -252,7 +252,7 @@ func (d *Daemon) markStale(now time.Time) bool {
 		stale := now.Sub(st.Received) > d.cfg.Lease
 		if d.metrics.setStale(st.Cluster, stale) {
 			d.planner.SetStale(st.Cluster, stale)
-			d.log.Warn("cluster report", "cluster", st.Cluster, "site", st.Site, "stale", stale, "received", st.Received)
+			d.log.Warn("cluster report", "cluster", st.Cluster, "stale", stale, "received", st.Received)
 			changed = true
 		}
 	}
@@ -272,7 +272,7 @@ func (d *Daemon) reconcile(ctx context.Context) {
 		}
 		vms := d.enrich(ch.Cluster, ch.VMs)
 		if ch.Full {
-			d.planner.SetCluster(ch.Site, ch.Cluster, vms)
+			d.planner.SetCluster(ch.Cluster, vms)
 		} else if err := d.planner.ApplyDelta(ch.Cluster, vms, ch.Removed); err != nil {
 			d.log.Error("delta not planned", "cluster", ch.Cluster, "err", err)
 		}
@@ -458,7 +458,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	if p != nil {
 		d.planner = p
 		for _, st := range d.intake.States() {
-			p.SetCluster(st.Site, st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
+			p.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
 			p.SetStale(st.Cluster, time.Since(st.Received) > cfg.Lease)
 		}
 		d.log.Info("planner configuration changed: reports planned again")

@@ -16,17 +16,17 @@ import (
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
-// Cluster is a cluster the config allows, and who may report it.
+// Cluster is a cluster the config allows, the sites its hosts are in (two
+// for a stretched cluster), and who may report it.
 type Cluster struct {
 	Name    string
-	Site    string
+	Sites   []string
 	Clients []string
 }
 
 // State is a cluster's accepted state: every VM the last reports left it
 // with, the generation of the last accepted report, and when that was.
 type State struct {
-	Site       string
 	Cluster    string
 	Generation uint64
 	Received   time.Time
@@ -35,7 +35,7 @@ type State struct {
 
 // Report returns s as a full report, sorted by UUID, as it is persisted.
 func (s *State) Report() *wire.Report {
-	r := &wire.Report{Site: s.Site, Cluster: s.Cluster, Generation: s.Generation, Kind: wire.KindFull, VMs: []wire.VM{}}
+	r := &wire.Report{Cluster: s.Cluster, Generation: s.Generation, Kind: wire.KindFull, VMs: []wire.VM{}}
 	for _, id := range slices.Sorted(maps.Keys(s.VMs)) {
 		r.VMs = append(r.VMs, s.VMs[id])
 	}
@@ -59,7 +59,7 @@ func refuse(status int, format string, args ...any) *Refusal {
 
 // Change is an accepted report, as the planner applies it.
 type Change struct {
-	Site, Cluster string
+	Cluster       string
 	Full          bool
 	VMs           []wire.VM // full: every VM; delta: new or changed
 	Removed       []string
@@ -93,13 +93,18 @@ func (in *Intake) SetClusters(clusters []Cluster) {
 }
 
 // Restore puts back a state read from disk, if its cluster is still
-// allowed at the same site.
+// allowed, at every site its VMs are at.
 func (in *Intake) Restore(s *State) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	c, ok := in.clusters[s.Cluster]
-	if !ok || c.Site != s.Site {
-		return fmt.Errorf("cluster %q of site %q is no longer configured", s.Cluster, s.Site)
+	if !ok {
+		return fmt.Errorf("cluster %q is no longer configured", s.Cluster)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.VMs)) {
+		if vm := s.VMs[id]; !slices.Contains(c.Sites, vm.Site) {
+			return fmt.Errorf("cluster %q now spans sites %v, and VM %s is at site %q", s.Cluster, c.Sites, id, vm.Site)
+		}
 	}
 	in.states[s.Cluster] = s
 	return nil
@@ -119,8 +124,11 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 	if !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(c.Clients, n) }) {
 		return nil, refuse(http.StatusForbidden, "client certificate %v may not report cluster %q", names, r.Cluster)
 	}
-	if c.Site != r.Site {
-		return nil, refuse(http.StatusForbidden, "cluster %q belongs to site %q, not %q", r.Cluster, c.Site, r.Site)
+	for i := range r.VMs {
+		if site := r.VMs[i].Site; !slices.Contains(c.Sites, site) {
+			return nil, refuse(http.StatusForbidden, "vms[%d] (%s): cluster %q spans sites %s, not site %q",
+				i, r.VMs[i].UUID, r.Cluster, strings.Join(c.Sites, ", "), site)
+		}
 	}
 	old := in.states[r.Cluster]
 	var held uint64
@@ -140,8 +148,8 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 		ref.Generation = held
 		return nil, ref
 	}
-	next := &State{Site: r.Site, Cluster: r.Cluster, Generation: r.Generation, Received: now}
-	ch := &Change{Site: r.Site, Cluster: r.Cluster, Full: r.Kind == wire.KindFull, VMs: r.VMs, Removed: r.Removed, Received: now}
+	next := &State{Cluster: r.Cluster, Generation: r.Generation, Received: now}
+	ch := &Change{Cluster: r.Cluster, Full: r.Kind == wire.KindFull, VMs: r.VMs, Removed: r.Removed, Received: now}
 	if ch.Full {
 		next.VMs = make(map[string]wire.VM, len(r.VMs))
 	} else {
@@ -156,7 +164,7 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 		if old != nil {
 			prev, had = old.VMs[vm.UUID]
 		}
-		if !had || !prev.LandedAt.Equal(vm.LandedAt) {
+		if !had || !prev.LandedAt.Equal(vm.LandedAt) || prev.Site != vm.Site {
 			ch.Landed = append(ch.Landed, vm.UUID)
 		}
 		next.VMs[vm.UUID] = vm
@@ -166,6 +174,14 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 	}
 	in.states[r.Cluster] = next
 	return ch, nil
+}
+
+// Sites returns the sites a configured cluster spans, nil for a cluster
+// not configured.
+func (in *Intake) Sites(cluster string) []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.clusters[cluster].Sites
 }
 
 // Generation returns the generation held for a cluster, 0 for none.

@@ -13,20 +13,29 @@ import (
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func vm(id string, landed int) wire.VM {
-	return wire.VM{UUID: id, Name: id, Host: "esx", PowerState: wire.PoweredOn, LandedAt: t0.Add(time.Duration(landed) * time.Second),
+	return wire.VM{UUID: id, Name: id, Site: "A", PowerState: wire.PoweredOn, LandedAt: t0.Add(time.Duration(landed) * time.Second),
 		NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, 1}, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}}
 }
 
+func atSite(site string, v wire.VM) wire.VM {
+	v.Site = site
+	return v
+}
+
 func full(gen uint64, vms ...wire.VM) *wire.Report {
-	return &wire.Report{Site: "A", Cluster: "cl-a", Generation: gen, Kind: wire.KindFull, VMs: vms}
+	return &wire.Report{Cluster: "cl-a", Generation: gen, Kind: wire.KindFull, VMs: vms}
 }
 
 func delta(gen, base uint64, vms []wire.VM, removed ...string) *wire.Report {
-	return &wire.Report{Site: "A", Cluster: "cl-a", Generation: gen, Base: base, Kind: wire.KindDelta, VMs: vms, Removed: removed}
+	return &wire.Report{Cluster: "cl-a", Generation: gen, Base: base, Kind: wire.KindDelta, VMs: vms, Removed: removed}
 }
 
 func newIntake() *Intake {
-	return New([]Cluster{{Name: "cl-a", Site: "A", Clients: []string{"hostagent-a"}}, {Name: "cl-b", Site: "B", Clients: []string{"hostagent-b"}}})
+	return New([]Cluster{
+		{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent-a"}},
+		{Name: "cl-b", Sites: []string{"B"}, Clients: []string{"hostagent-b"}},
+		{Name: "stretched", Sites: []string{"A", "B"}, Clients: []string{"hostagent-s"}},
+	})
 }
 
 func keep(*State) error { return nil }
@@ -60,8 +69,9 @@ func TestAcceptRefuses(t *testing.T) {
 		msg    string
 	}{
 		{"another cluster's certificate", full(20), []string{"hostagent-b"}, http.StatusForbidden, `client certificate [hostagent-b] may not report cluster "cl-a"`},
-		{"unknown cluster", &wire.Report{Site: "A", Cluster: "cl-x", Generation: 1, Kind: wire.KindFull}, []string{"hostagent-a"}, http.StatusForbidden, `cluster "cl-x" is not configured on this routeragent`},
-		{"wrong site", &wire.Report{Site: "B", Cluster: "cl-a", Generation: 20, Kind: wire.KindFull}, []string{"hostagent-a"}, http.StatusForbidden, `cluster "cl-a" belongs to site "A", not "B"`},
+		{"unknown cluster", &wire.Report{Cluster: "cl-x", Generation: 1, Kind: wire.KindFull}, []string{"hostagent-a"}, http.StatusForbidden, `cluster "cl-x" is not configured on this routeragent`},
+		{"a VM at a site outside the cluster", full(20, vm("v1", 0), atSite("B", vm("v2", 5))), []string{"hostagent-a"}, http.StatusForbidden, `vms[1] (v2): cluster "cl-a" spans sites A, not site "B"`},
+		{"a VM at a site outside the cluster, in a delta", delta(20, 10, []wire.VM{atSite("C", vm("v1", 5))}), []string{"hostagent-a"}, http.StatusForbidden, `vms[0] (v1): cluster "cl-a" spans sites A, not site "C"`},
 		{"delta on a stale base", delta(20, 9, nil), []string{"hostagent-a"}, http.StatusConflict, "delta against generation 9, but generation 10 is held: send a full report"},
 		{"old full report", full(5), []string{"hostagent-a"}, http.StatusConflict, "generation 5 is older than the 10 held"},
 	}
@@ -93,5 +103,44 @@ func TestAcceptChangesNothingWhenStoringFails(t *testing.T) {
 	}
 	if g := in.Generation("cl-a"); g != 10 {
 		t.Errorf("generation %d after a failed store, want 10", g)
+	}
+}
+
+func TestStretchedCluster(t *testing.T) {
+	in := newIntake()
+	s := []string{"hostagent-s"}
+	r := &wire.Report{Cluster: "stretched", Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{vm("v1", 0), atSite("B", vm("v2", 0))}}
+	if _, ref := in.Accept(r, s, t0, keep); ref != nil {
+		t.Fatalf("a stretched cluster's VMs at both its sites: %v", ref)
+	}
+	// vMotion inside the cluster: same landing time, another site, is a
+	// landing for the move log all the same.
+	moved := &wire.Report{Cluster: "stretched", Generation: 2, Base: 1, Kind: wire.KindDelta, VMs: []wire.VM{atSite("B", vm("v1", 0))}}
+	ch, ref := in.Accept(moved, s, t0, keep)
+	if ref != nil || len(ch.Landed) != 1 || ch.Landed[0] != "v1" {
+		t.Errorf("move inside the cluster: %+v %v, want v1 landed", ch, ref)
+	}
+	wrong := &wire.Report{Cluster: "stretched", Generation: 3, Kind: wire.KindFull, VMs: []wire.VM{atSite("C", vm("v1", 0))}}
+	if _, ref := in.Accept(wrong, s, t0, keep); ref == nil || ref.Status != http.StatusForbidden ||
+		ref.Msg != `vms[0] (v1): cluster "stretched" spans sites A, B, not site "C"` {
+		t.Errorf("a VM at a third site: %v", ref)
+	}
+	if g := in.Generation("stretched"); g != 2 {
+		t.Errorf("generation %d after the refusal, want 2", g)
+	}
+}
+
+func TestRestoreChecksSites(t *testing.T) {
+	in := newIntake()
+	st := &State{Cluster: "cl-a", Generation: 3, VMs: map[string]wire.VM{"v1": atSite("B", vm("v1", 0))}}
+	if err := in.Restore(st); err == nil || err.Error() != `cluster "cl-a" now spans sites [A], and VM v1 is at site "B"` {
+		t.Errorf("Restore = %v", err)
+	}
+	st.Cluster = "gone"
+	if err := in.Restore(st); err == nil || err.Error() != `cluster "gone" is no longer configured` {
+		t.Errorf("Restore = %v", err)
+	}
+	if g := in.Generation("cl-a"); g != 0 {
+		t.Errorf("a refused state was restored: generation %d", g)
 	}
 }

@@ -28,7 +28,7 @@ func benchWorld() (Config, map[string][]wire.VM) {
 			}
 			id := fmt.Sprintf("vm-%d-%d", s, h)
 			reports[site] = append(reports[site], wire.VM{
-				UUID: id, Name: id, Host: "esx-" + site, PowerState: wire.PoweredOn, LandedAt: t0,
+				UUID: id, Name: id, Site: site, PowerState: wire.PoweredOn, LandedAt: t0,
 				NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, byte(s), byte(h >> 8), byte(h)},
 					Addresses: []netip.Addr{netip.AddrFrom4([4]byte{10, 40, byte(s), byte(h + 2)})}}},
 			})
@@ -47,8 +47,8 @@ func BenchmarkPlan10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p.SetCluster("A", "cl-A", reports["A"])
-		p.SetCluster("B", "cl-B", reports["B"])
+		p.SetCluster("cl-A", reports["A"])
+		p.SetCluster("cl-B", reports["B"])
 		if res := p.Plan(t0); len(res.Subnets) != 40 {
 			b.Fatal("wrong plan")
 		}
@@ -63,16 +63,17 @@ func BenchmarkPlanOneMove(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.SetCluster("A", "cl-A", reports["A"])
-	p.SetCluster("B", "cl-B", reports["B"])
+	p.SetCluster("cl-A", reports["A"])
+	p.SetCluster("cl-B", reports["B"])
 	p.Plan(t0)
 	vm := reports["A"][1]
 	from, to := "cl-A", "cl-B"
+	sites := map[string]string{"cl-A": "A", "cl-B": "B"}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
-		vm.LandedAt = t0.Add(time.Duration(i) * time.Second)
+		vm.LandedAt, vm.Site = t0.Add(time.Duration(i)*time.Second), sites[to]
 		if err := p.ApplyDelta(to, []wire.VM{vm}, nil); err != nil {
 			b.Fatal(err)
 		}

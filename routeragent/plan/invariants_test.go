@@ -12,13 +12,14 @@ import (
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
-// world is a random history of VMs moving between the clusters of 2 to 4
+// world is a random history of VMs moving between the sites of 2 to 4
+// sites, through per-site clusters and stretched clusters that span two
 // sites, from which any site's view (the report of each cluster as of
 // some moment) can be taken.
 type world struct {
 	sites    []string
-	clusters []string // cluster i belongs to site clusterSite[i]
-	site     map[string]string
+	clusters []string
+	spans    map[string][]string // cluster -> the sites its hosts are in
 	cfg      Config
 	vms      []*history
 	steps    int
@@ -32,21 +33,31 @@ type history struct {
 
 type stint struct {
 	cluster string
+	site    string
 	from    int // step of the landing
 	on      bool
 }
 
 func newWorld(seed1, seed2 uint64) *world {
 	r := rand.New(rand.NewPCG(seed1, seed2))
-	w := &world{site: map[string]string{}, steps: 2 + r.IntN(6)}
+	w := &world{spans: map[string][]string{}, steps: 2 + r.IntN(6)}
 	for i := range 2 + r.IntN(3) {
-		s := fmt.Sprintf("S%d", i)
-		w.sites = append(w.sites, s)
-		for j := range 1 + r.IntN(2) {
+		w.sites = append(w.sites, fmt.Sprintf("S%d", i))
+	}
+	for _, s := range w.sites {
+		for j := range r.IntN(3) {
 			c := fmt.Sprintf("%s-c%d", s, j)
 			w.clusters = append(w.clusters, c)
-			w.site[c] = s
+			w.spans[c] = []string{s}
 		}
+	}
+	// Stretched clusters, each over two sites; at least one cluster in all.
+	for j := range r.IntN(3) + btoi(len(w.clusters) == 0) {
+		a := r.IntN(len(w.sites))
+		b := (a + 1 + r.IntN(len(w.sites)-1)) % len(w.sites)
+		c := fmt.Sprintf("stretched-%d", j)
+		w.clusters = append(w.clusters, c)
+		w.spans[c] = []string{w.sites[a], w.sites[b]}
 	}
 	pick := func(s []string) string { return s[r.IntN(len(s))] }
 	prefixes := []string{"192.0.2.0/26", "192.0.2.64/26", "198.51.100.0/25", "2001:db8:1::/120", "2001:db8:2::/120"}
@@ -61,7 +72,7 @@ func newWorld(seed1, seed2 uint64) *world {
 		w.cfg.Subnets = append(w.cfg.Subnets, sn)
 	}
 	if r.IntN(2) == 0 {
-		w.cfg.Guards.Owner = OwnerMajority
+		w.cfg.Guards.Owner = OwnerHome
 	}
 	if r.IntN(3) == 0 {
 		w.cfg.Guards.TotalHostRouteCeiling = 1 + r.IntN(8)
@@ -95,7 +106,8 @@ func newWorld(seed1, seed2 uint64) *world {
 		}
 		for step := 0; step < w.steps; step++ {
 			if step == 0 || r.IntN(3) == 0 {
-				h.stint = append(h.stint, stint{cluster: pick(w.clusters), from: step, on: r.IntN(8) != 0})
+				c := pick(w.clusters)
+				h.stint = append(h.stint, stint{cluster: c, site: pick(w.spans[c]), from: step, on: r.IntN(8) != 0})
 			}
 		}
 		w.vms = append(w.vms, h)
@@ -120,15 +132,15 @@ func (w *world) report(cluster string, step int) []wire.VM {
 		if !cur.on {
 			ps = wire.PoweredOff
 		}
-		out = append(out, wire.VM{UUID: h.uuid, Name: h.uuid, Host: "esx", PowerState: ps,
+		out = append(out, wire.VM{UUID: h.uuid, Name: h.uuid, Site: cur.site, PowerState: ps,
 			LandedAt: t0.Add(time.Duration(cur.from) * time.Second), NICs: h.nics})
 	}
 	return out
 }
 
 // view plans for site from one version of each cluster's report: the
-// current one for the site's own clusters, any older one or none for the
-// others, as a partitioned or lagging routeragent holds them.
+// current one for the clusters with hosts at the site, any older one or
+// none for the others, as a partitioned or lagging routeragent holds them.
 func (w *world) view(site string, r *rand.Rand) *Result {
 	cfg := w.cfg
 	cfg.Site = site
@@ -139,11 +151,11 @@ func (w *world) view(site string, r *rand.Rand) *Result {
 	last := w.steps - 1
 	for _, c := range w.clusters {
 		step := last
-		if w.site[c] != site && r != nil {
+		if !slices.Contains(w.spans[c], site) && r != nil {
 			step = r.IntN(w.steps+1) - 1 // -1: never heard
 		}
 		if step >= 0 {
-			p.SetCluster(w.site[c], c, w.report(c, step))
+			p.SetCluster(c, w.report(c, step))
 			p.SetStale(c, step < last)
 		}
 	}
@@ -227,11 +239,8 @@ func checkLocality(t *testing.T, w *world, site string, res *Result) {
 		}
 	}
 	for _, c := range w.clusters {
-		if w.site[c] != site {
-			continue
-		}
 		for _, vm := range w.report(c, w.steps-1) {
-			if !vm.Present() {
+			if !vm.Present() || vm.Site != site {
 				continue
 			}
 			for _, nic := range vm.NICs {
@@ -286,4 +295,11 @@ func TestPlanInvariants(t *testing.T) {
 	for i := range n {
 		checkInvariants(t, uint64(i), 42)
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

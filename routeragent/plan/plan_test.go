@@ -32,7 +32,7 @@ func testConfig(site string) Config {
 // vm returns a powered-on VM with one adapter per address group; landed
 // is in seconds after t0.
 func vm(id string, landed int, addrGroups ...string) wire.VM {
-	v := wire.VM{UUID: id, Name: "vm-" + id, Host: "esx1", PowerState: wire.PoweredOn, LandedAt: t0.Add(time.Duration(landed) * time.Second)}
+	v := wire.VM{UUID: id, Name: "vm-" + id, PowerState: wire.PoweredOn, LandedAt: t0.Add(time.Duration(landed) * time.Second)}
 	for i, g := range addrGroups {
 		nic := wire.NIC{MAC: testMAC(id, i), Network: "pg"}
 		for _, a := range strings.Fields(g) {
@@ -48,6 +48,19 @@ func testMAC(id string, i int) wire.MAC {
 	fmt.Fprintf(h, "%s/%d", id, i)
 	s := h.Sum32()
 	return wire.MAC{0x02, 0x50, byte(s >> 24), byte(s >> 16), byte(s >> 8), byte(s)}
+}
+
+// at puts vms at site, as a hostagent reports them.
+func at(site string, vms ...wire.VM) []wire.VM {
+	for i := range vms {
+		vms[i].Site = site
+	}
+	return vms
+}
+
+// setCluster applies a full report of cluster with every VM at site.
+func setCluster(p *Planner, site, cluster string, vms []wire.VM) {
+	p.SetCluster(cluster, at(site, vms...))
 }
 
 type report struct {
@@ -104,36 +117,42 @@ func TestPlanScenarios(t *testing.T) {
 			want:    []string{"A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"},
 		},
 		{
-			name:    "one VM returns, home policy (DESIGN rule 2): summary back at home A, host routes at B",
+			name: "one VM returns, home policy: summary back at home A, host routes at B",
+			cfg: func(c Config) Config {
+				c.Guards.Owner = OwnerHome
+				return c
+			},
 			reports: []report{rep("A", vm("v1", 20, a1)), rep("B", vm("v2", 10, a2), vm("v3", 10, a3))},
 			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.12/32", "B host 192.0.2.13/32", "B summary 198.51.100.0/24"},
 		},
 		{
-			name: "one VM returns, majority policy: summary stays at B plus one host route at A",
-			cfg: func(c Config) Config {
-				c.Guards.Owner = OwnerMajority
-				return c
-			},
+			name:    "one VM returns, majority policy (DESIGN rule 2, the default): summary stays at B plus one host route at A",
 			reports: []report{rep("A", vm("v1", 20, a1)), rep("B", vm("v2", 10, a2), vm("v3", 10, a3))},
 			want:    []string{"A host 192.0.2.11/32", "A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"},
 		},
 		{
-			name: "majority policy: a tie goes to the home site",
-			cfg: func(c Config) Config {
-				c.Guards.Owner = OwnerMajority
-				return c
-			},
+			name:    "majority policy: a tie goes to the home site",
 			reports: []report{rep("A", vm("v1", 20, a1)), rep("B", vm("v2", 10, a2))},
 			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.12/32", "B summary 198.51.100.0/24"},
 		},
 		{
-			name: "pinned addresses keep the summary at home",
+			name: "home policy: pinned addresses keep the summary at home",
 			cfg: func(c Config) Config {
+				c.Guards.Owner = OwnerHome
 				c.Subnets[0].Pinned = []netip.Addr{netip.MustParseAddr("192.0.2.250")}
 				return c
 			},
 			reports: []report{rep("B", vm("v1", 10, a1), vm("v2", 10, a2))},
 			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.11/32", "B host 192.0.2.12/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name: "majority policy: pinned addresses are members at home, and outnumbered get a host route there",
+			cfg: func(c Config) Config {
+				c.Subnets[0].Pinned = []netip.Addr{netip.MustParseAddr("192.0.2.250")}
+				return c
+			},
+			reports: []report{rep("B", vm("v1", 10, a1), vm("v2", 10, a2))},
+			want:    []string{"A host 192.0.2.250/32", "A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"},
 		},
 		{
 			name:    "IPv6 /128 alongside /32",
@@ -151,9 +170,18 @@ func TestPlanScenarios(t *testing.T) {
 			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"},
 		},
 		{
-			name:    "an address claimed by two VMs gets no host route",
+			name: "an address claimed by two VMs gets no host route",
+			cfg: func(c Config) Config {
+				c.Guards.Owner = OwnerHome
+				return c
+			},
 			reports: []report{rep("A", vm("v1", 0, a1)), rep("B", vm("v2", 10, a1), vm("v3", 10, a3))},
 			want:    []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.13/32", "B summary 198.51.100.0/24"},
+		},
+		{
+			name:    "majority policy: an address claimed by two VMs counts at both sites and gets no host route",
+			reports: []report{rep("A", vm("v1", 0, a1)), rep("B", vm("v2", 10, a1), vm("v3", 10, a3))},
+			want:    []string{"A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"},
 		},
 		{
 			name:    "a VM claimed by two clusters: the later landing wins",
@@ -163,6 +191,7 @@ func TestPlanScenarios(t *testing.T) {
 		{
 			name: "site over its host-route ceiling announces the subnet instead",
 			cfg: func(c Config) Config {
+				c.Guards.Owner = OwnerHome
 				c.Guards.HostRouteCeiling = 2
 				return c
 			},
@@ -178,7 +207,7 @@ func TestPlanScenarios(t *testing.T) {
 			}
 			p := mustPlanner(t, cfg)
 			for _, r := range tt.reports {
-				p.SetCluster(r.site, r.cluster, r.vms)
+				setCluster(p, r.site, r.cluster, r.vms)
 			}
 			got := routes(p.Plan(t0.Add(time.Minute)), "A", "B")
 			if !slices.Equal(got, tt.want) {
@@ -195,7 +224,7 @@ func TestLaterLandingWinsWhateverTheArrivalOrder(t *testing.T) {
 	for _, order := range [][]report{{older, newer}, {newer, older}} {
 		p := mustPlanner(t, testConfig("A"))
 		for _, r := range order {
-			p.SetCluster(r.site, r.cluster, r.vms)
+			setCluster(p, r.site, r.cluster, r.vms)
 		}
 		if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
 			t.Errorf("arrival %s then %s:\n got %q\nwant %q", order[0].site, order[1].site, got, want)
@@ -213,14 +242,14 @@ func TestSiteEvacuation(t *testing.T) {
 		atB = append(atB, vm(fmt.Sprint("v", i), 100, ip))
 	}
 	p := mustPlanner(t, testConfig("B"))
-	p.SetCluster("A", "cl-A", atA)
-	p.SetCluster("B", "cl-B", nil)
+	setCluster(p, "A", "cl-A", atA)
+	setCluster(p, "B", "cl-B", nil)
 	before := p.Plan(t0.Add(50 * time.Second))
 	if got := routes(before, "A", "B"); !slices.Contains(got, "A summary 192.0.2.0/24") {
 		t.Fatalf("before: %q", got)
 	}
 	p.SetStale("cl-A", true)
-	p.SetCluster("B", "cl-B", atB)
+	setCluster(p, "B", "cl-B", atB)
 	res := p.Plan(t0.Add(101 * time.Second))
 	want := []string{"A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"}
 	if got := routes(res, "A", "B"); !slices.Equal(got, want) {
@@ -236,8 +265,8 @@ func TestSiteEvacuation(t *testing.T) {
 
 func TestStaleReportChangesNoRoute(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
-	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11")})
-	p.SetCluster("B", "cl-B", []wire.VM{vm("v2", 10, "192.0.2.12")})
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11")})
+	setCluster(p, "B", "cl-B", []wire.VM{vm("v2", 10, "192.0.2.12")})
 	before := routes(p.Plan(t0), "A", "B")
 	p.SetStale("cl-B", true)
 	if after := routes(p.Plan(t0), "A", "B"); !slices.Equal(before, after) {
@@ -249,8 +278,8 @@ func TestFindings(t *testing.T) {
 	cfg := testConfig("A")
 	cfg.Subnets[0].Pinned = []netip.Addr{netip.MustParseAddr("192.0.2.250")}
 	p := mustPlanner(t, cfg)
-	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11"), vm("v3", 0, "192.0.2.250")})
-	p.SetCluster("B", "cl-B", []wire.VM{vm("v2", 10, "192.0.2.11 203.0.113.9")})
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11"), vm("v3", 0, "192.0.2.250")})
+	setCluster(p, "B", "cl-B", []wire.VM{vm("v2", 10, "192.0.2.11 203.0.113.9")})
 	f := p.Plan(t0).Findings
 	wantConflicts := []Conflict{
 		{Addr: netip.MustParseAddr("192.0.2.11"), VMs: []string{"v1", "v2"}},
@@ -266,10 +295,11 @@ func TestFindings(t *testing.T) {
 
 func TestTotalCeilingSummarisesLargestSubnetsFirst(t *testing.T) {
 	cfg := testConfig("A")
+	cfg.Guards.Owner = OwnerHome
 	cfg.Guards.TotalHostRouteCeiling = 3
 	p := mustPlanner(t, cfg)
-	p.SetCluster("A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.200"), vm("a2", 0, "2001:db8:1::200")})
-	p.SetCluster("B", "cl-B", []wire.VM{
+	setCluster(p, "A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.200"), vm("a2", 0, "2001:db8:1::200")})
+	setCluster(p, "B", "cl-B", []wire.VM{
 		vm("b1", 10, "192.0.2.11"), vm("b2", 10, "192.0.2.12"), vm("b3", 10, "192.0.2.13"),
 		vm("b4", 10, "2001:db8:1::4"), vm("b5", 10, "2001:db8:1::5"),
 	})
@@ -286,8 +316,8 @@ func TestTotalCeilingSummarisesLargestSubnetsFirst(t *testing.T) {
 
 func TestRemovedVMIsNotResurrectedByAnOlderClaim(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
-	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")}) // stale: the VM left A
-	p.SetCluster("B", "cl-B", []wire.VM{vm("v1", 10, "198.51.100.11")})
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")}) // stale: the VM left A
+	setCluster(p, "B", "cl-B", []wire.VM{vm("v1", 10, "198.51.100.11")})
 	if err := p.ApplyDelta("cl-B", nil, []string{"v1"}); err != nil { // deleted at B
 		t.Fatal(err)
 	}
@@ -299,10 +329,10 @@ func TestRemovedVMIsNotResurrectedByAnOlderClaim(t *testing.T) {
 
 func TestClusterMovedToAnotherSiteKeepsItsVMs(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
-	p.SetCluster("A", "cl-y", []wire.VM{vm("v1", -10, "198.51.100.11")}) // an older, stale claim
-	p.SetCluster("A", "cl-x", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	setCluster(p, "A", "cl-y", []wire.VM{vm("v1", -10, "198.51.100.11")}) // an older, stale claim
+	setCluster(p, "A", "cl-x", []wire.VM{vm("v1", 0, "198.51.100.11")})
 	vms := []wire.VM{vm("v1", 0, "198.51.100.11")}
-	p.SetCluster("B", "cl-x", vms) // the cluster's site was corrected
+	setCluster(p, "B", "cl-x", vms) // the cluster's site was corrected
 	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"}
 	if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
 		t.Errorf("routes:\n got %q\nwant %q", got, want)
@@ -314,10 +344,10 @@ func TestClusterMovedToAnotherSiteKeepsItsVMs(t *testing.T) {
 
 func TestPoweredOffIsPositiveEvidence(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
-	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
 	off := vm("v1", 10, "198.51.100.11")
 	off.PowerState = wire.PoweredOff
-	p.SetCluster("B", "cl-B", []wire.VM{off})
+	setCluster(p, "B", "cl-B", []wire.VM{off})
 	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"}
 	if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
 		t.Errorf("routes:\n got %q\nwant %q", got, want)
@@ -329,16 +359,16 @@ func TestFlappingVMIsHeldUntilItSettles(t *testing.T) {
 	cfg.Guards.FlapMoves, cfg.Guards.FlapWindow = 3, time.Minute
 	p := mustPlanner(t, cfg)
 	other := vm("v2", 0, "198.51.100.12")
-	p.SetCluster("A", "cl-A", nil)
-	p.SetCluster("B", "cl-B", []wire.VM{other, vm("v1", 0, "198.51.100.11")})
+	setCluster(p, "A", "cl-A", nil)
+	setCluster(p, "B", "cl-B", []wire.VM{other, vm("v1", 0, "198.51.100.11")})
 	hostAtA := "A host 198.51.100.11/32"
 	move := func(site string, at int) {
 		if site == "A" {
-			p.SetCluster("A", "cl-A", []wire.VM{vm("v1", at, "198.51.100.11")})
-			p.SetCluster("B", "cl-B", []wire.VM{other})
+			setCluster(p, "A", "cl-A", []wire.VM{vm("v1", at, "198.51.100.11")})
+			setCluster(p, "B", "cl-B", []wire.VM{other})
 		} else {
-			p.SetCluster("B", "cl-B", []wire.VM{other, vm("v1", at, "198.51.100.11")})
-			p.SetCluster("A", "cl-A", nil)
+			setCluster(p, "B", "cl-B", []wire.VM{other, vm("v1", at, "198.51.100.11")})
+			setCluster(p, "A", "cl-A", nil)
 		}
 	}
 	move("A", 10) // first move: followed
@@ -374,7 +404,7 @@ func TestLandingsAndNeighbors(t *testing.T) {
 	noTools := vm("v9", 100, "")
 	noTools.NICs[0].Network = "pg-200"
 	// A routeragent's first report: only the fresh landing is announced.
-	p.SetCluster("B", "cl-B", []wire.VM{vm("old", 0, "192.0.2.11"), vm("new", 100, "192.0.2.12 2001:db8:1::12"), noTools})
+	setCluster(p, "B", "cl-B", []wire.VM{vm("old", 0, "192.0.2.11"), vm("new", 100, "192.0.2.12 2001:db8:1::12"), noTools})
 	res := p.Plan(t0.Add(110 * time.Second))
 	var landed []string
 	for _, n := range res.Landed {
@@ -393,7 +423,7 @@ func TestLandingsAndNeighbors(t *testing.T) {
 	}
 	// Later landings are announced whatever their age; a plan without
 	// change announces nothing again.
-	if err := p.ApplyDelta("cl-B", []wire.VM{vm("late", 5, "192.0.2.13")}, nil); err != nil {
+	if err := p.ApplyDelta("cl-B", at("B", vm("late", 5, "192.0.2.13")), nil); err != nil {
 		t.Fatal(err)
 	}
 	if res = p.Plan(t0.Add(200 * time.Second)); len(res.Landed) != 1 || res.Landed[0].VM != "late" {
@@ -406,9 +436,9 @@ func TestLandingsAndNeighbors(t *testing.T) {
 
 func TestUnchangedSubnetsAreShared(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
-	p.SetCluster("A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11"), vm("v2", 0, "198.51.100.12")})
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "192.0.2.11"), vm("v2", 0, "198.51.100.12")})
 	r1 := p.Plan(t0)
-	if err := p.ApplyDelta("cl-A", []wire.VM{vm("v1", 1, "192.0.2.21")}, nil); err != nil {
+	if err := p.ApplyDelta("cl-A", at("A", vm("v1", 1, "192.0.2.21")), nil); err != nil {
 		t.Fatal(err)
 	}
 	r2 := p.Plan(t0)
@@ -437,5 +467,52 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if _, err := New(cfg); err == nil {
 		t.Error("New accepted a config that fails Check")
+	}
+}
+
+func TestStretchedClusterMovesBetweenSites(t *testing.T) {
+	// One cluster, hosts at A and B: vMotion inside it changes a VM's site.
+	p := mustPlanner(t, testConfig("B"))
+	web1, web2 := vm("web1", 0, "192.0.2.11"), vm("web2", 0, "192.0.2.12")
+	web1.Site, web2.Site = "A", "A"
+	p.SetCluster("stretched", []wire.VM{web1, web2})
+	if got, want := routes(p.Plan(t0), "A", "B"), []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"}; !slices.Equal(got, want) {
+		t.Fatalf("before:\n got %q\nwant %q", got, want)
+	}
+	moved := web1
+	moved.Site, moved.LandedAt = "B", t0.Add(10*time.Second)
+	if err := p.ApplyDelta("stretched", []wire.VM{moved}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := p.Plan(t0.Add(10 * time.Second))
+	if got, want := routes(res, "A", "B"), []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.11/32", "B summary 198.51.100.0/24"}; !slices.Equal(got, want) {
+		t.Errorf("after web1 moved to B:\n got %q\nwant %q", got, want)
+	}
+	if len(res.Landed) != 1 || res.Landed[0].VM != "web1" {
+		t.Errorf("landed at B %v, want web1", res.Landed)
+	}
+	if locs := p.Locations(); locs[0].Site != "B" || locs[0].Cluster != "stretched" || locs[1].Site != "A" {
+		t.Errorf("locations %+v, want web1 at B and web2 at A, both in cluster stretched", locs)
+	}
+	// A maintenance-mode evacuation of A's hosts: the summary follows.
+	moved2 := web2
+	moved2.Site, moved2.LandedAt = "B", t0.Add(20*time.Second)
+	if err := p.ApplyDelta("stretched", []wire.VM{moved2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := routes(p.Plan(t0.Add(20*time.Second)), "A", "B"), []string{"A summary 2001:db8:1::/64", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"}; !slices.Equal(got, want) {
+		t.Errorf("after A's hosts were evacuated:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestStretchedAndPerSiteClustersAgree(t *testing.T) {
+	// web1 left per-site cluster cl-A (whose report is stale) for the
+	// stretched cluster, where it sits at B: the later landing wins.
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-A", []wire.VM{vm("web1", 0, "198.51.100.11")})
+	p.SetCluster("stretched", at("B", vm("web1", 10, "198.51.100.11")))
+	locs := p.Locations()
+	if len(locs) != 1 || locs[0].Site != "B" || locs[0].Cluster != "stretched" || locs[0].Claims != 2 {
+		t.Errorf("locations %+v, want web1 at B by cluster stretched, 2 claims", locs)
 	}
 }

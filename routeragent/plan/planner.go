@@ -33,12 +33,13 @@ type Planner struct {
 
 type cluster struct {
 	name    string
-	site    string
 	stale   bool
 	planned bool // a plan was made since the cluster's first report
 	vms     int  // VMs the cluster's reports list now
 }
 
+// claim is one cluster's report of a VM, at the site the VM carries: a
+// stretched cluster claims its VMs at either of its sites.
 type claim struct {
 	c  *cluster
 	vm *wire.VM
@@ -125,17 +126,14 @@ func appendUnique(s []int, v int) []int {
 func (p *Planner) Config() Config { return p.cfg }
 
 // SetCluster replaces everything known of one cluster with a full report.
-// VMs it no longer lists are withdrawn from it. The planner keeps the VM
-// values; the caller must not modify them afterwards.
-func (p *Planner) SetCluster(site, name string, vms []wire.VM) {
+// VMs it no longer lists are withdrawn from it. Each VM is claimed at the
+// site it carries. The planner keeps the VM values; the caller must not
+// modify them afterwards.
+func (p *Planner) SetCluster(name string, vms []wire.VM) {
 	c := p.clusters[name]
 	if c == nil {
 		c = &cluster{name: name}
 		p.clusters[name] = c
-	}
-	if c.site != site {
-		p.withdrawAll(c, nil, false) // the cluster moved, not its VMs
-		c.site = site
 	}
 	if len(p.vms) == 0 {
 		p.vms = make(map[string]*vmEntry, len(vms))
@@ -233,8 +231,8 @@ func (p *Planner) withdrawAll(c *cluster, keep map[string]bool, left bool) {
 
 // withdraw removes c's claim on e, if it has one. left says the cluster
 // reported the VM gone (it left or was deleted), which voids every claim
-// of an earlier landing; a cluster that is no longer configured, or moved
-// to another site, says nothing of its VMs.
+// of an earlier landing; a cluster that is no longer configured says
+// nothing of its VMs.
 func (p *Planner) withdraw(c *cluster, e *vmEntry, left bool) {
 	cl := e.claimOf(c)
 	if cl == nil {
@@ -262,7 +260,7 @@ func (e *vmEntry) winner() *claim {
 			continue
 		}
 		if w == nil || c.vm.LandedAt.After(w.vm.LandedAt) ||
-			c.vm.LandedAt.Equal(w.vm.LandedAt) && cmp.Or(cmp.Compare(c.c.site, w.c.site), cmp.Compare(c.c.name, w.c.name)) > 0 {
+			c.vm.LandedAt.Equal(w.vm.LandedAt) && cmp.Or(cmp.Compare(c.vm.Site, w.vm.Site), cmp.Compare(c.c.name, w.c.name)) > 0 {
 			w = c
 		}
 	}
@@ -273,7 +271,7 @@ func (e *vmEntry) winner() *claim {
 func (p *Planner) place(e *vmEntry, initial bool) {
 	site, vm := "", (*wire.VM)(nil)
 	if w := e.winner(); w != nil && w.vm.Present() {
-		site, vm = w.c.site, w.vm
+		site, vm = w.vm.Site, w.vm
 	}
 	if vm != nil && site != e.lastSite {
 		if e.lastSite != "" {
@@ -415,8 +413,8 @@ func (p *Planner) Plan(now time.Time) *Result {
 		if res.NextWake.IsZero() || e.flap.holdUntil.Before(res.NextWake) {
 			res.NextWake = e.flap.holdUntil
 		}
-		if w := e.winner(); w != nil && w.c.site != e.site {
-			res.Findings.Held = append(res.Findings.Held, Held{VM: e.uuid, Site: e.site, Actual: w.c.site, Until: e.flap.holdUntil})
+		if w := e.winner(); w != nil && w.vm.Site != e.site {
+			res.Findings.Held = append(res.Findings.Held, Held{VM: e.uuid, Site: e.site, Actual: w.vm.Site, Until: e.flap.holdUntil})
 		}
 	}
 	for _, s := range p.subnets {
@@ -513,7 +511,7 @@ func (p *Planner) Locations() []Location {
 		if w == nil {
 			continue
 		}
-		l := Location{VM: e.uuid, Name: w.vm.Name, Site: w.c.site, Cluster: w.c.name, LandedAt: w.vm.LandedAt,
+		l := Location{VM: e.uuid, Name: w.vm.Name, Site: w.vm.Site, Cluster: w.c.name, LandedAt: w.vm.LandedAt,
 			NICs: w.vm.NICs, Claims: len(e.claims)}
 		if e.vm != nil {
 			l.Present, l.Site = true, e.site

@@ -6,11 +6,16 @@
 //
 // The rules are those of DESIGN.md. For each subnet S with home site H:
 // members(S) are the addresses in S of every present VM, each VM counted
-// once at the cluster of its latest landing (by vCenter's clock), plus the
-// pinned addresses, always at H; owner(S) is the site that holds every
-// member if one does, else H; the owner announces S and every member not
-// at the owner gets a host route from the site where it is. A site over a
+// once at the site of its latest landing (by vCenter's clock), plus the
+// pinned addresses, always at H; owner(S) is the site that holds the most
+// members, a tie going to H (or, by the home policy, the site that holds
+// every member, else H); the owner announces S and every member not at the
+// owner gets a host route from the site where it is. A site over a
 // host-route ceiling announces S itself instead.
+//
+// A claim is one cluster's report of a VM at the site the VM carries, so
+// a stretched cluster, whose hosts sit in two sites, claims its VMs at
+// either.
 package plan
 
 import (
@@ -57,13 +62,14 @@ type OwnerPolicy uint8
 
 // Owner policies.
 const (
-	// OwnerHome is DESIGN.md's rule 2: the site that holds every member,
+	// OwnerMajority is DESIGN.md's rule 2, the default: a spread subnet
+	// goes to the site that holds the most members, ties to the home site
+	// and then to the first site by name, so that one VM returning from a
+	// moved subnet costs one host route.
+	OwnerMajority OwnerPolicy = iota
+	// OwnerHome is the older rule: the site that holds every member,
 	// otherwise the home site.
-	OwnerHome OwnerPolicy = iota
-	// OwnerMajority gives a spread subnet to the site that holds the most
-	// members, ties to the home site and then to the first site by name,
-	// so that one VM returning from a moved subnet costs one host route.
-	OwnerMajority
+	OwnerHome
 )
 
 // Guards are the planner's safety limits. Zero turns a limit off.

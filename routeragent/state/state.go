@@ -108,16 +108,46 @@ func (s *Store) Load() (states []*intake.State, problems []error) {
 	return states, problems
 }
 
+// fileV1 is a state file written by a routeragent that spoke wire v1: the
+// report named one site for the whole cluster, and each VM its host.
+type fileV1 struct {
+	Received time.Time `json:"received"`
+	Report   *struct {
+		Site       string    `json:"site"`
+		Cluster    string    `json:"cluster"`
+		Generation uint64    `json:"generation"`
+		Kind       wire.Kind `json:"kind"`
+		VMs        []struct {
+			wire.VM
+			Host string `json:"host"`
+		} `json:"vms"`
+	} `json:"report"`
+}
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
 func load(path string) (*intake.State, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var f file
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("broken: %w", err)
+	if err := decodeStrict(b, &f); err != nil {
+		var old fileV1
+		if decodeStrict(b, &old) != nil || old.Report == nil || old.Report.Site == "" {
+			return nil, fmt.Errorf("broken: %w", err)
+		}
+		// Written before wire v2: every VM was at the cluster's site.
+		r := old.Report
+		f = file{Received: old.Received, Report: &wire.Report{Cluster: r.Cluster, Generation: r.Generation, Kind: r.Kind, VMs: []wire.VM{}}}
+		for _, vm := range r.VMs {
+			vm.VM.Site = r.Site
+			f.Report.VMs = append(f.Report.VMs, vm.VM)
+		}
 	}
 	if f.Report == nil {
 		return nil, errors.New("broken: no report")
@@ -128,7 +158,7 @@ func load(path string) (*intake.State, error) {
 	if f.Report.Kind != wire.KindFull {
 		return nil, errors.New("broken: not a full report")
 	}
-	st := &intake.State{Site: f.Report.Site, Cluster: f.Report.Cluster, Generation: f.Report.Generation,
+	st := &intake.State{Cluster: f.Report.Cluster, Generation: f.Report.Generation,
 		Received: f.Received, VMs: make(map[string]wire.VM, len(f.Report.VMs))}
 	for _, vm := range f.Report.VMs {
 		st.VMs[vm.UUID] = vm

@@ -19,8 +19,8 @@ func TestSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	st := &intake.State{Site: "A", Cluster: "/DC1/host/Cluster-A", Generation: 7, Received: now, VMs: map[string]wire.VM{
-		"v1": {UUID: "v1", Name: "web", Host: "esx", PowerState: wire.PoweredOn, LandedAt: now,
+	st := &intake.State{Cluster: "/DC1/host/Cluster-A", Generation: 7, Received: now, VMs: map[string]wire.VM{
+		"v1": {UUID: "v1", Name: "web", Site: "A", PowerState: wire.PoweredOn, LandedAt: now,
 			NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, 1}, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}},
 	}}
 	if err := s.Save(st); err != nil {
@@ -34,7 +34,7 @@ func TestSaveLoad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "truncated.json"), []byte(`{"received":"2026-11-22T10:00:00Z","report":{"site":"A","clus`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bad-address.json"), []byte(`{"received":"2026-11-22T10:00:00Z","report":{"site":"A","cluster":"bad-address","generation":1,"kind":"full","vms":[{"uuid":"x","name":"x","host":"h","power_state":"poweredOn","landed_at":"2026-11-22T10:00:00Z","nics":[{"mac":"02:00:00:00:00:01","addresses":["192.0.2.300"]}]}]}}`), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "bad-address.json"), []byte(`{"received":"2026-11-22T10:00:00Z","report":{"cluster":"bad-address","generation":1,"kind":"full","vms":[{"uuid":"x","name":"x","site":"A","power_state":"poweredOn","landed_at":"2026-11-22T10:00:00Z","nics":[{"mac":"02:00:00:00:00:01","addresses":["192.0.2.300"]}]}]}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	states, problems := s.Load()
@@ -54,5 +54,26 @@ func TestSaveLoad(t *testing.T) {
 		if strings.HasPrefix(e.Name(), ".tmp") {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
+	}
+}
+
+func TestLoadMigratesV1(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a routeragent that spoke wire v1 saved it.
+	v1 := `{"received":"2026-11-22T10:00:00Z","report":{"site":"B","cluster":"cl-b","generation":4,"kind":"full","vms":[` +
+		`{"uuid":"v1","name":"web","host":"esx-b1","power_state":"poweredOn","landed_at":"2026-11-22T09:00:00Z","nics":[{"mac":"02:00:00:00:00:01","addresses":["192.0.2.10"]}]}]}}`
+	if err := os.WriteFile(filepath.Join(dir, "cl-b.json"), []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	states, problems := s.Load()
+	if len(problems) != 0 || len(states) != 1 {
+		t.Fatalf("states %+v, problems %v", states, problems)
+	}
+	if st := states[0]; st.Cluster != "cl-b" || st.Generation != 4 || st.VMs["v1"].Site != "B" || st.VMs["v1"].Name != "web" {
+		t.Errorf("migrated state %+v", st)
 	}
 }

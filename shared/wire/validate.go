@@ -59,9 +59,6 @@ func decodeError(dec *json.Decoder, err error) error {
 // Validate checks every field of r and returns the first problem, naming
 // the field by its JSON path. Every error wraps ErrInvalid.
 func (r *Report) Validate() error {
-	if err := checkName("site", r.Site); err != nil {
-		return err
-	}
 	if err := checkName("cluster", r.Cluster); err != nil {
 		return err
 	}
@@ -121,7 +118,7 @@ func (vm *VM) validate(path string) error {
 	if err := checkText(path+".name", vm.Name, true); err != nil {
 		return err
 	}
-	if err := checkText(path+".host", vm.Host, false); err != nil {
+	if err := checkName(path+".site", vm.Site); err != nil {
 		return err
 	}
 	switch vm.PowerState {

@@ -1,10 +1,29 @@
-// Package wire holds the v1 report contract between a hostagent and a
+// Package wire holds the v2 report contract between a hostagent and a
 // routeragent: JSON over HTTPS with mutual TLS.
 //
 // A hostagent sends one Report per change set for one cluster. A full
 // report lists every VM the cluster holds; a delta lists the VMs that
 // changed and the ones that left, against the generation it names as Base.
 // A report is validated whole and applied whole or not at all.
+//
+// # Version 2: sites are made of hosts
+//
+// In v1 a report named one site for its whole cluster, and a VM "landed"
+// when its cluster changed. A stretched cluster (vMSC, vSAN stretched)
+// spans two sites, so in v2 each VM carries its own Site, the site of its
+// host, and LandedAt is when that site last changed; the report itself
+// names no site, and a VM's host is not sent, so that a move between two
+// hosts of one site changes nothing on the wire.
+//
+// v2 is a new path, not a compatible extension of v1: the meaning of
+// LandedAt changed, and a v1 routeragent would read a stretched cluster's
+// report as all at one site. A mismatch is a clear error on both sides,
+// never a misreading: a v2 routeragent answers POST /v1/reports with 410
+// Gone and a Problem saying to upgrade the hostagent, and a v2 hostagent
+// reports a 404 on /v2/reports as a routeragent that speaks only v1. While
+// the versions differ no report is accepted, and since losing reports
+// changes no route (fail static), the routes stay as they were until both
+// sides speak v2.
 package wire
 
 import (
@@ -13,7 +32,11 @@ import (
 )
 
 // ReportsPath is where a routeragent accepts reports (POST).
-const ReportsPath = "/v1/reports"
+const ReportsPath = "/v2/reports"
+
+// V1ReportsPath is where v1 hostagents post; a v2 routeragent refuses
+// them there with 410 Gone.
+const V1ReportsPath = "/v1/reports"
 
 // MaxReportBytes is the largest report body a routeragent accepts by
 // default: room for about 100,000 VMs.
@@ -49,8 +72,6 @@ const (
 
 // Report is one cluster's state, or a change to it, as a hostagent sends it.
 type Report struct {
-	// Site is the site the cluster belongs to.
-	Site string `json:"site"`
 	// Cluster is the cluster's inventory path or name, as configured on
 	// both agents.
 	Cluster string `json:"cluster"`
@@ -76,11 +97,13 @@ type VM struct {
 	UUID string `json:"uuid"`
 	// Name is the VM's inventory name, for people.
 	Name string `json:"name"`
-	// Host is the ESXi host the VM runs on.
-	Host string `json:"host"`
+	// Site is the site of the host the VM runs on, by the hostagent's
+	// host-to-site mapping; while that host is unplaced, the VM's last
+	// known site.
+	Site string `json:"site"`
 	// PowerState is runtime.powerState.
 	PowerState PowerState `json:"power_state"`
-	// LandedAt is when the VM arrived in this cluster (or was first seen
+	// LandedAt is when the VM arrived at its site (or was first seen
 	// there), by vCenter's clock. It orders claims of two clusters.
 	LandedAt time.Time `json:"landed_at"`
 	// NICs are the VM's network adapters.

@@ -11,9 +11,9 @@ import (
 )
 
 const goodReport = `{
-  "site": "A", "cluster": "/DC1/host/Cluster-A", "generation": 7, "kind": "full",
+  "cluster": "/DC1/host/Cluster-A", "generation": 7, "kind": "full",
   "vms": [{
-    "uuid": "502e71fa-1a2b-3c4d-5e6f-0123456789ab", "name": "web-1", "host": "esx-a1",
+    "uuid": "502e71fa-1a2b-3c4d-5e6f-0123456789ab", "name": "web-1", "site": "A",
     "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00.123Z",
     "nics": [{"mac": "00:50:56:aa:bb:cc", "network": "VLAN100",
               "addresses": ["192.0.2.10", "2001:db8:100::10", "fe80::250:56ff:feaa:bbcc"]}]
@@ -58,7 +58,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"kind", `"kind": "full"`, `"kind": "partial"`, `kind: "partial" is neither`},
 		{"delta without base", `"kind": "full"`, `"kind": "delta"`, `base: a delta needs a base generation below its generation 7, got 0`},
 		{"full with base", `"kind": "full"`, `"kind": "full", "base": 3`, `base: a full report has no base generation`},
-		{"no site", `"site": "A"`, `"site": ""`, `site: missing`},
+		{"no site", `"site": "A"`, `"site": ""`, `vms[0].site: missing`},
+		{"v1 report site", `"cluster"`, `"site": "A", "cluster"`, `unknown field "site"`},
+		{"v1 host", `"name": "web-1",`, `"name": "web-1", "host": "esx-a1",`, `unknown field "host"`},
 		{"control char", `"web-1"`, `"web\u0007"`, `vms[0].name: control character`},
 		{"bad uuid", `"502e71fa-1a2b-3c4d-5e6f-0123456789ab"`, `"502e/71fa"`, `vms[0].uuid: "502e/71fa" holds '/'`},
 		{"trailing data", "}]\n}", "}]\n}{}", `trailing data after the report`},
@@ -79,12 +81,12 @@ func TestDecodeRefuses(t *testing.T) {
 }
 
 func TestValidateDelta(t *testing.T) {
-	r := Report{Site: "A", Cluster: "c", Generation: 5, Kind: KindDelta, Base: 4, Removed: []string{"x", "x"}}
+	r := Report{Cluster: "c", Generation: 5, Kind: KindDelta, Base: 4, Removed: []string{"x", "x"}}
 	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), `removed[1]: "x" is removed twice`) {
 		t.Errorf("Validate() = %v", err)
 	}
 	r.Removed = []string{"x"}
-	r.VMs = []VM{{UUID: "x", Name: "n", Host: "h", PowerState: PoweredOn, LandedAt: time.Now()}}
+	r.VMs = []VM{{UUID: "x", Name: "n", Site: "A", PowerState: PoweredOn, LandedAt: time.Now()}}
 	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), `removed[0]: "x" is both listed and removed`) {
 		t.Errorf("Validate() = %v", err)
 	}
