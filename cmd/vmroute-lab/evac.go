@@ -57,7 +57,7 @@ func evacVM(i int, landed time.Time) wire.VM {
 	a := p.Addr().As4()
 	a[3] = byte(2 + i/evacSubnets)
 	mac, _ := wire.ParseMAC(fmt.Sprintf("00:50:56:aa:%02x:%02x", i>>8, i&0xff))
-	return wire.VM{UUID: fmt.Sprintf("evac-%04d", i), Name: fmt.Sprintf("evac-%04d", i), Host: "esx",
+	return wire.VM{UUID: fmt.Sprintf("evac-%04d", i), Name: fmt.Sprintf("evac-%04d", i), Site: "A",
 		PowerState: wire.PoweredOn, LandedAt: landed,
 		NICs: []wire.NIC{{MAC: mac, Network: "VM Network", Addresses: []netip.Addr{netip.AddrFrom4(a)}}}}
 }
@@ -103,14 +103,16 @@ func (l *lab) evacuate() (evacuation, error) {
 			if movedAt[i].IsZero() {
 				a = append(a, evacVM(i, before))
 			} else {
-				b = append(b, evacVM(i, movedAt[i]))
+				vm := evacVM(i, movedAt[i])
+				vm.Site = "B"
+				b = append(b, vm)
 			}
 		}
 		var wg sync.WaitGroup
 		errs := make(chan error, 4)
 		for _, router := range []string{raMgmt, rbMgmt} {
-			for _, r := range []wire.Report{{Site: "A", Cluster: "evac-a", Generation: gen, Kind: wire.KindFull, VMs: a},
-				{Site: "B", Cluster: "evac-b", Generation: gen, Kind: wire.KindFull, VMs: b}} {
+			for _, r := range []wire.Report{{Cluster: "evac-a", Generation: gen, Kind: wire.KindFull, VMs: a},
+				{Cluster: "evac-b", Generation: gen, Kind: wire.KindFull, VMs: b}} {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

@@ -24,7 +24,7 @@ func TestTables(t *testing.T) {
 	mac, _ := wire.ParseMAC("00:50:56:00:00:01")
 	docs := map[string]any{
 		"status": daemon.Status{Site: "A", Version: "1.0", Routes: map[string]int{"host": 2, "summary": 1},
-			Clusters: []daemon.ClusterStatus{{Name: "cl-b", Site: "B", Generation: 7, Received: now, Stale: true, VMs: 3}},
+			Clusters: []daemon.ClusterStatus{{Name: "cl-b", Sites: []string{"B", "C"}, Generation: 7, Received: now, Stale: true, VMs: 3}},
 			Peers:    []bgp.PeerStatus{{Address: netip.MustParseAddr("198.51.100.254"), State: "established"}}},
 		"vms": []daemon.VM{{Location: plan.Location{VM: "v1", Name: "web-1", Site: "B", Cluster: "cl-b", Present: true, LandedAt: now,
 			NICs: []wire.NIC{{MAC: mac, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}}, Discovered: true}},

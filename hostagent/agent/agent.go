@@ -34,7 +34,6 @@ type Agent struct {
 	log     *slog.Logger
 	watcher *vcenter.Watcher
 	senders []*report.Sender
-	sites   map[string]string // cluster -> site
 
 	mu      sync.Mutex
 	pending *vcenter.Update
@@ -57,10 +56,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: log, sites: map[string]string{}}
-	for _, c := range cfg.Clusters {
-		a.sites[c.Name] = c.Site
-	}
+	a := &Agent{cfg: cfg, log: log}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Client(), MaxIdleConnsPerHost: 2}}
 	for _, u := range cfg.Routeragents {
 		a.senders = append(a.senders, report.NewSender(u, client, cfg.RetryMin, cfg.RetryMax, log.With("component", "report")))
@@ -160,12 +156,8 @@ func (a *Agent) publish() {
 		a.saved = u.Landings
 	}
 	a.mu.Unlock()
-	clusters := map[string]report.Cluster{}
-	for name, vms := range u.Clusters {
-		clusters[name] = report.Cluster{Site: a.sites[name], VMs: vms}
-	}
 	for _, s := range a.senders {
-		s.Offer(clusters)
+		s.Offer(u.Clusters)
 	}
 	if save {
 		if err := a.saveLandings(u.Landings); err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/hostagent/vcenter"
 	"github.com/vmroute/vmroute/routeragent/intake"
 	"github.com/vmroute/vmroute/shared/tlsutil"
@@ -56,8 +57,8 @@ func newRouteragent(t testing.TB, ca *pki.CA) *routeragent {
 		t.Fatal(err)
 	}
 	r := &routeragent{t: t, intake: intake.New([]intake.Cluster{
-		{Name: "cl-a", Site: "A", Clients: []string{"hostagent"}},
-		{Name: "cl-b", Site: "B", Clients: []string{"hostagent"}},
+		{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent"}},
+		{Name: "cl-b", Sites: []string{"B"}, Clients: []string{"hostagent"}},
 	})}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.handle))
 	r.srv.TLS = tc.Server()
@@ -94,6 +95,13 @@ func (r *routeragent) handle(w http.ResponseWriter, req *http.Request) {
 		hook(rep)
 	}
 	_ = json.NewEncoder(w).Encode(wire.Ack{Generation: r.intake.Generation(rep.Cluster)})
+}
+
+// postCount returns how many reports the routeragent has been sent.
+func (r *routeragent) postCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.posts
 }
 
 // vm returns what the routeragent holds for a VM by name, and its cluster.
@@ -389,11 +397,22 @@ func TestIntegrationVcsim(t *testing.T) {
 		})
 	})
 
-	t.Run("a migration inside the cluster is no landing", func(t *testing.T) {
+	t.Run("a migration inside the site sends nothing", func(t *testing.T) {
+		posts := r.postCount()
 		l.relocate(t, vmA, hA1, rpA)
-		r.wait("new host", func() bool { v, _ := r.vm(vmA); return v.Host == "DC0_C0_H1" })
-		if v, c := r.vm(vmA); c != "cl-a" || !v.LandedAt.Equal(first.LandedAt) {
-			t.Errorf("after an intra-cluster move: %s, landed %v (was %v)", c, v.LandedAt, first.LandedAt)
+		// A change that is reported after it marks when the hostagent has
+		// seen the move: only that change may reach the routeragent.
+		const other = "DC0_C0_RP0_VM1"
+		l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), IpAddress: []string{"192.0.2.11"}}})
+		r.wait("the marker change", func() bool {
+			v, _ := r.vm(other)
+			return len(v.NICs) == 1 && fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.11]"
+		})
+		if n := r.postCount() - posts; n != 1 {
+			t.Errorf("%d reports after a move inside site A and one address change, want 1", n)
+		}
+		if v, c := r.vm(vmA); c != "cl-a" || v.Site != "A" || !v.LandedAt.Equal(first.LandedAt) {
+			t.Errorf("after an intra-site move: %s at %s, landed %v (was %v)", c, v.Site, v.LandedAt, first.LandedAt)
 		}
 	})
 
@@ -464,7 +483,7 @@ func TestIntegrationVcsim(t *testing.T) {
 		sctx.WithLock(simHost, func() {
 			sctx.Update(simHost, []types.PropertyChange{{Name: "parent", Val: *simHost.Parent}})
 		})
-		r.wait("vm1 in cl-b", func() bool { v, c := r.vm(vm1); return c == "cl-b" && v.Host == "DC0_C0_H1" })
+		r.wait("vm1 in cl-b", func() bool { v, c := r.vm(vm1); return c == "cl-b" && v.Site == "B" })
 	})
 
 	t.Run("a deleted VM is removed", func(t *testing.T) {
@@ -507,7 +526,7 @@ func TestThumbprint(t *testing.T) {
 	u := *s.URL
 	u.User = nil
 	w := vcenter.New(config.VCenter{URL: &u, User: s.URL.User.Username(), Password: pw, Thumbprint: soap.ThumbprintSHA1(s.Certificate())},
-		[]config.Cluster{{Path: "/DC0/host/DC0_C0", Name: "c", Site: "A"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		[]config.Cluster{{Path: "/DC0/host/DC0_C0", Name: "c", Sites: sitemap.Rule{By: sitemap.Cluster, Site: "A"}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
@@ -518,7 +537,7 @@ func TestThumbprint(t *testing.T) {
 		}
 	}
 	w2 := vcenter.New(config.VCenter{URL: &u, User: s.URL.User.Username(), Password: pw, Thumbprint: "00:11:22"},
-		[]config.Cluster{{Path: "/DC0/host/DC0_C0", Name: "c", Site: "A"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		[]config.Cluster{{Path: "/DC0/host/DC0_C0", Name: "c", Sites: sitemap.Rule{By: sitemap.Cluster, Site: "A"}}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done2 := make(chan error, 1)
 	go func() { done2 <- w2.Run(ctx) }()
 	defer func() { cancel(); <-done2 }()

@@ -27,6 +27,7 @@ import (
 
 	"github.com/vmroute/vmroute/hostagent/inventory"
 	"github.com/vmroute/vmroute/hostagent/report"
+	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/tests/pki"
 )
@@ -295,14 +296,16 @@ func BenchmarkPipeline10k(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc.Client()}}
 	clA, clB := ref("ClusterComputeResource", "c-a"), ref("ClusterComputeResource", "c-b")
 	hA, hB := ref("HostSystem", "h-a"), ref("HostSystem", "h-b")
-	sites := map[string]string{"cl-a": "A", "cl-b": "B"}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	counts := r.counts
 	var took []time.Duration
 	var reports int
 	for b.Loop() {
 		b.StopTimer()
-		inv := inventory.New(map[types.ManagedObjectReference]inventory.Cluster{clA: {Name: "cl-a", Site: "A"}, clB: {Name: "cl-b", Site: "B"}}, quiet)
+		inv := inventory.New(map[types.ManagedObjectReference]inventory.Cluster{
+			clA: {Name: "cl-a", Sites: sitemap.Rule{By: sitemap.Cluster, Site: "A"}},
+			clB: {Name: "cl-b", Sites: sitemap.Rule{By: sitemap.Cluster, Site: "B"}},
+		}, quiet)
 		enter := []types.ObjectUpdate{
 			{Obj: hA, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx-a"}, {Name: "parent", Val: clA}}},
 			{Obj: hB, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx-b"}, {Name: "parent", Val: clB}}},
@@ -321,13 +324,7 @@ func BenchmarkPipeline10k(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { s.Run(ctx); close(done) }()
-		offer := func() {
-			clusters := map[string]report.Cluster{}
-			for name, vms := range inv.Snapshot() {
-				clusters[name] = report.Cluster{Site: sites[name], VMs: vms}
-			}
-			s.Offer(clusters)
-		}
+		offer := func() { s.Offer(inv.Snapshot()) }
 		offer()
 		r.waitLong(b, time.Minute, "the full reports", func() bool { a, c := counts(); return a == nVMs/2 && c == nVMs/2 })
 		sent := s.Stats().Sent

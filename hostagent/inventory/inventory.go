@@ -1,11 +1,17 @@
 // Package inventory turns vCenter's property updates into the state of
-// the watched clusters: which VMs each holds, their adapters and
-// addresses, and when each landed. It does no I/O; the watcher feeds it.
+// the watched clusters: which VMs each holds, at which site, their
+// adapters and addresses, and when each landed. It does no I/O; the
+// watcher feeds it.
 //
-// A VM lands in a cluster when the cluster of its host (runtime.host)
-// changes to that cluster. Landing times are by vCenter's clock and
+// A site is a set of hosts: each host is placed at a site by its
+// cluster's sitemap.Rule, from the host's name, its vSAN fault domain or
+// the cluster's DRS host groups, all watched, so that a host added,
+// regrouped or renamed takes effect at once. A VM is at the site of its
+// host, and lands when that site changes: moves between hosts or
+// clusters of one site are no landings. While its host cannot be placed a
+// VM keeps its last known site. Landing times are by vCenter's clock and
 // survive a restart of the hostagent (Landings and Restore), so that a
-// restart is not mistaken for thousands of moves. A VM found in a cluster
+// restart is not mistaken for thousands of moves. A VM found in place
 // with no landing known (a first start) is given its boot time, or a time
 // long ago: it did not just land.
 package inventory
@@ -21,6 +27,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -32,22 +39,28 @@ var (
 	VMProperties        = []string{"config.instanceUuid", "name", "runtime.host", "runtime.powerState", "runtime.bootTime", "config.hardware.device", "guest.net"}
 	HostProperties      = []string{"name", "parent"}
 	PortgroupProperties = []string{"key", "name"}
+	// FaultDomainProperty is a host's vSAN fault domain, watched when a
+	// cluster maps hosts to sites by fault domain.
+	FaultDomainProperty = "config.vsanHostConfig.faultDomainInfo.name"
+	// GroupsProperty holds a cluster's DRS host groups, watched when a
+	// cluster maps hosts to sites by host group.
+	GroupsProperty = "configurationEx"
 )
 
-// Cluster is a watched cluster.
+// Cluster is a watched cluster and how its hosts map to sites.
 type Cluster struct {
-	Name string
-	Site string
+	Name  string
+	Sites sitemap.Rule
 }
 
 // Inventory is the state of the watched clusters.
 type Inventory struct {
 	log      *slog.Logger
-	clusters map[types.ManagedObjectReference]Cluster
+	clusters map[types.ManagedObjectReference]*cluster
 	hosts    map[types.ManagedObjectReference]*host
 	vms      map[types.ManagedObjectReference]*vm
 	pgs      map[types.ManagedObjectReference]pg
-	// landed is when each VM landed in its cluster; where is that cluster.
+	// landed is when each VM landed at its site; where is that site.
 	landed map[string]time.Time
 	where  map[string]string
 	// synced is set after the first complete sync: a VM seen for the
@@ -57,9 +70,19 @@ type Inventory struct {
 	Landed int
 }
 
+type cluster struct {
+	Cluster
+	groups map[types.ManagedObjectReference][]string // host -> DRS host groups
+}
+
 type host struct {
-	name   string
-	parent types.ManagedObjectReference
+	name        string
+	parent      types.ManagedObjectReference
+	faultDomain string
+	// site is where the host was last placed ("" unplaced), why the
+	// reason it is not; placed says a placement was computed.
+	site, why string
+	placed    bool
 }
 
 type pg struct{ key, name string }
@@ -80,30 +103,49 @@ type nic struct {
 
 // New returns an inventory of the clusters (by managed object reference).
 func New(clusters map[types.ManagedObjectReference]Cluster, log *slog.Logger) *Inventory {
-	return &Inventory{log: log, clusters: clusters, hosts: map[types.ManagedObjectReference]*host{},
+	inv := &Inventory{log: log, clusters: map[types.ManagedObjectReference]*cluster{}, hosts: map[types.ManagedObjectReference]*host{},
 		vms: map[types.ManagedObjectReference]*vm{}, pgs: map[types.ManagedObjectReference]pg{},
 		landed: map[string]time.Time{}, where: map[string]string{}}
+	for ref, c := range clusters {
+		inv.clusters[ref] = &cluster{Cluster: c, groups: map[types.ManagedObjectReference][]string{}}
+	}
+	return inv
 }
 
 // Landing is where and when one VM last landed, as it is persisted.
 type Landing struct {
-	Cluster string    `json:"cluster"`
-	At      time.Time `json:"at"`
+	Site string    `json:"site"`
+	At   time.Time `json:"at"`
+	// Cluster is what hostagents before sites were made of hosts wrote
+	// instead of Site; Restore reads it for clusters at one site.
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // Landings returns every known landing, by VM UUID.
 func (inv *Inventory) Landings() map[string]Landing {
 	out := make(map[string]Landing, len(inv.landed))
 	for id, at := range inv.landed {
-		out[id] = Landing{Cluster: inv.where[id], At: at}
+		out[id] = Landing{Site: inv.where[id], At: at}
 	}
 	return out
 }
 
-// Restore puts back landings persisted by an earlier run.
+// Restore puts back landings persisted by an earlier run. A landing
+// written with a cluster instead of a site is kept where that cluster is
+// at one site, and dropped otherwise.
 func (inv *Inventory) Restore(l map[string]Landing) {
+	oneSite := map[string]string{}
+	for _, c := range inv.clusters {
+		if c.Sites.By == sitemap.Cluster {
+			oneSite[c.Name] = c.Sites.Site
+		}
+	}
 	for id, x := range l {
-		inv.landed[id], inv.where[id] = x.At, x.Cluster
+		site := cmp.Or(x.Site, oneSite[x.Cluster])
+		if site == "" {
+			continue
+		}
+		inv.landed[id], inv.where[id] = x.At, site
 	}
 }
 
@@ -113,6 +155,9 @@ func (inv *Inventory) Reset() {
 	clear(inv.hosts)
 	clear(inv.vms)
 	clear(inv.pgs)
+	for _, c := range inv.clusters {
+		clear(c.groups)
+	}
 }
 
 // Apply takes one batch of updates; now is vCenter's time.
@@ -123,15 +168,23 @@ func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
 			inv.applyVM(u)
 		case "HostSystem":
 			inv.applyHost(u)
+		case "ClusterComputeResource":
+			inv.applyCluster(u)
 		case "DistributedVirtualPortgroup":
 			inv.applyPortgroup(u)
 		}
 	}
+	inv.placeHosts()
 	inv.settle(now)
 }
 
 func (inv *Inventory) applyVM(u types.ObjectUpdate) {
 	if u.Kind == types.ObjectUpdateKindLeave {
+		// Out of every watched cluster, or deleted: its coming back is a
+		// landing, whatever site it had.
+		if v := inv.vms[u.Obj]; v != nil && v.uuid != "" && inv.where[v.uuid] != "" {
+			inv.where[v.uuid] = ""
+		}
 		delete(inv.vms, u.Obj)
 		return
 	}
@@ -245,8 +298,80 @@ func (inv *Inventory) applyHost(u types.ObjectUpdate) {
 			h.name, _ = c.Val.(string)
 		case "parent":
 			h.parent, _ = c.Val.(types.ManagedObjectReference)
+		case FaultDomainProperty:
+			h.faultDomain, _ = c.Val.(string)
 		}
 	}
+}
+
+// applyCluster reads a watched cluster's DRS host groups.
+func (inv *Inventory) applyCluster(u types.ObjectUpdate) {
+	c := inv.clusters[u.Obj]
+	if c == nil || u.Kind == types.ObjectUpdateKindLeave {
+		return
+	}
+	for _, ch := range u.ChangeSet {
+		if ch.Name != GroupsProperty {
+			continue
+		}
+		clear(c.groups)
+		info, _ := ch.Val.(*types.ClusterConfigInfoEx)
+		if info == nil {
+			continue
+		}
+		for _, g := range info.Group {
+			hg, ok := g.(*types.ClusterHostGroup)
+			if !ok {
+				continue
+			}
+			for _, h := range hg.Host {
+				c.groups[h] = append(c.groups[h], hg.Name)
+			}
+		}
+	}
+}
+
+// placeHosts puts every host of a watched cluster at its site, and logs
+// each host whose placement changed (every host, at the first sync).
+func (inv *Inventory) placeHosts() {
+	for ref, h := range inv.hosts {
+		c := inv.clusters[h.parent]
+		if c == nil {
+			continue
+		}
+		site, why := c.Sites.Place(sitemap.Host{Name: h.name, Groups: c.groups[ref], FaultDomain: h.faultDomain})
+		if h.placed && site == h.site && why == h.why {
+			continue
+		}
+		h.site, h.why, h.placed = site, why, true
+		if site == "" {
+			inv.log.Warn("host not placed at any site: its VMs keep their last known site", "host", h.name, "cluster", c.Name, "why", why)
+		} else {
+			inv.log.Info("host placed", "host", h.name, "cluster", c.Name, "site", site)
+		}
+	}
+}
+
+// HostSite is one host of a watched cluster and where it is placed.
+type HostSite struct {
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
+	// Site is empty while the host cannot be placed; Why then says why.
+	Site string `json:"site,omitempty"`
+	Why  string `json:"why,omitempty"`
+}
+
+// Hosts returns every host of the watched clusters with its site, sorted
+// by cluster and name.
+func (inv *Inventory) Hosts() []HostSite {
+	var out []HostSite
+	for _, h := range inv.hosts {
+		if c := inv.clusters[h.parent]; c != nil && h.placed {
+			out = append(out, HostSite{Name: h.name, Cluster: c.Name, Site: h.site, Why: h.why})
+		}
+	}
+	slices.SortFunc(out, func(a, b HostSite) int { return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name)) })
+	return out
 }
 
 func (inv *Inventory) applyPortgroup(u types.ObjectUpdate) {
@@ -266,53 +391,53 @@ func (inv *Inventory) applyPortgroup(u types.ObjectUpdate) {
 	inv.pgs[u.Obj] = p
 }
 
-// cluster returns the watched cluster a VM runs in, if any.
-func (inv *Inventory) cluster(v *vm) (Cluster, bool) {
+// cluster returns the watched cluster a VM runs in and its host, if any.
+func (inv *Inventory) cluster(v *vm) (*cluster, *host) {
 	h := inv.hosts[v.host]
 	if h == nil {
-		return Cluster{}, false
+		return nil, nil
 	}
-	c, ok := inv.clusters[h.parent]
-	return c, ok
+	return inv.clusters[h.parent], h
 }
 
-// settle records landings: VMs whose cluster changed since they were last
+// settle records landings: VMs whose site changed since they were last
 // seen (or that come back from outside the watched clusters) land now;
 // VMs found in place at the first sync without a known landing did not.
+// A VM on a host that cannot be placed keeps its last known site.
 func (inv *Inventory) settle(now time.Time) {
 	for _, v := range inv.vms {
 		if v.uuid == "" {
 			continue
 		}
-		c, ok := inv.cluster(v)
-		if !ok {
+		c, h := inv.cluster(v)
+		if c == nil {
 			// On a host outside every watched cluster, the VM left: its
 			// coming back will be a landing. A host not known yet says
 			// nothing.
-			if _, hostKnown := inv.hosts[v.host]; hostKnown && inv.where[v.uuid] != "" {
+			if h != nil && inv.where[v.uuid] != "" {
 				inv.where[v.uuid] = ""
 			}
 			continue
 		}
+		if h.site == "" {
+			continue
+		}
 		was, known := inv.where[v.uuid]
 		switch {
-		case known && was == c.Name:
-		case known:
-			inv.landed[v.uuid], inv.where[v.uuid] = now, c.Name
+		case known && was == h.site:
+		case known || inv.synced:
+			// A new site; or, new to this hostagent after its first sync,
+			// it came from a cluster another hostagent watches, or was
+			// created.
+			inv.landed[v.uuid], inv.where[v.uuid] = now, h.site
 			inv.Landed++
-			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "site", c.Site, "from", was)
-		case inv.synced:
-			// New to this hostagent after its first sync: it came from a
-			// cluster another hostagent watches, or was created.
-			inv.landed[v.uuid], inv.where[v.uuid] = now, c.Name
-			inv.Landed++
-			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "site", c.Site, "from", "elsewhere")
+			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "host", h.name, "site", h.site, "from", cmp.Or(was, "elsewhere"))
 		default:
 			at := LongAgo
 			if v.boot != nil {
 				at = *v.boot
 			}
-			inv.landed[v.uuid], inv.where[v.uuid] = at, c.Name
+			inv.landed[v.uuid], inv.where[v.uuid] = at, h.site
 		}
 	}
 }
@@ -335,7 +460,8 @@ func (inv *Inventory) Prune() {
 }
 
 // Snapshot returns the VMs of every watched cluster, sorted by UUID; each
-// cluster appears, with no VMs if it holds none.
+// cluster appears, with no VMs if it holds none. A VM that has never been
+// placed at a site is left out (Unplaced counts them).
 func (inv *Inventory) Snapshot() map[string][]wire.VM {
 	out := map[string][]wire.VM{}
 	for _, c := range inv.clusters {
@@ -346,11 +472,12 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 		pgNames[p.key] = p.name
 	}
 	for _, v := range inv.vms {
-		c, ok := inv.cluster(v)
-		if !ok || v.uuid == "" {
+		c, _ := inv.cluster(v)
+		site := inv.where[v.uuid]
+		if c == nil || v.uuid == "" || site == "" {
 			continue
 		}
-		w := wire.VM{UUID: v.uuid, Name: cmp.Or(v.name, v.uuid), Host: inv.hosts[v.host].name, PowerState: power(v.power),
+		w := wire.VM{UUID: v.uuid, Name: cmp.Or(v.name, v.uuid), Site: site, PowerState: power(v.power),
 			LandedAt: inv.landed[v.uuid]}
 		for _, n := range v.nics {
 			network := n.network
@@ -359,7 +486,7 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 			}
 			w.NICs = append(w.NICs, wire.NIC{MAC: n.mac, Network: network, Addresses: v.guest[n.mac.String()]})
 		}
-		if err := (&wire.Report{Site: c.Site, Cluster: c.Name, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate(); err != nil {
+		if err := (&wire.Report{Cluster: c.Name, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate(); err != nil {
 			inv.log.Warn("vCenter data for a VM does not validate: left out", "vm", v.uuid, "name", v.name, "err", err)
 			continue
 		}
@@ -369,6 +496,18 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 		slices.SortFunc(vms, func(a, b wire.VM) int { return strings.Compare(a.UUID, b.UUID) })
 	}
 	return out
+}
+
+// Unplaced counts the VMs of the watched clusters that have no site: their
+// host cannot be placed and they were never seen at a site.
+func (inv *Inventory) Unplaced() int {
+	n := 0
+	for _, v := range inv.vms {
+		if c, _ := inv.cluster(v); c != nil && v.uuid != "" && inv.where[v.uuid] == "" {
+			n++
+		}
+	}
+	return n
 }
 
 func power(p types.VirtualMachinePowerState) wire.PowerState {

@@ -3,10 +3,13 @@ package inventory
 import (
 	"io"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/hostagent/sitemap"
 )
 
 var (
@@ -21,8 +24,13 @@ func ref(typ, v string) types.ManagedObjectReference {
 }
 
 func newInv() *Inventory {
-	return New(map[types.ManagedObjectReference]Cluster{clA: {Name: "cl-a", Site: "A"}, clB: {Name: "cl-b", Site: "B"}},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A"), clB: whole("cl-b", "B")}, discard)
+}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func whole(name, site string) Cluster {
+	return Cluster{Name: name, Sites: sitemap.Rule{By: sitemap.Cluster, Site: site}}
 }
 
 func hosts() []types.ObjectUpdate {
@@ -64,7 +72,7 @@ func TestLandings(t *testing.T) {
 	if !v.LandedAt.Equal(LongAgo) || inv.Landed != 0 {
 		t.Errorf("a VM found in place landed at %v (%d landings)", v.LandedAt, inv.Landed)
 	}
-	if v.Host != "esx1" || v.NICs[0].Network != "VLAN100" || len(v.NICs[0].Addresses) != 2 {
+	if v.Site != "A" || v.NICs[0].Network != "VLAN100" || len(v.NICs[0].Addresses) != 2 {
 		t.Errorf("vm %+v", v)
 	}
 
@@ -95,7 +103,7 @@ func TestLandings(t *testing.T) {
 
 	// A hostagent that watches only cl-b sees a VM arrive from cl-a as a
 	// new VM: after its first sync, that is a landing, now.
-	onlyB := New(map[types.ManagedObjectReference]Cluster{clB: {Name: "cl-b", Site: "B"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	onlyB := New(map[types.ManagedObjectReference]Cluster{clB: whole("cl-b", "B")}, discard)
 	onlyB.Apply(hosts(), t0)
 	onlyB.Prune()
 	onlyB.Apply([]types.ObjectUpdate{vmEnter(h2, "192.0.2.10")}, t0.Add(5*time.Hour))
@@ -108,5 +116,136 @@ func TestLandings(t *testing.T) {
 	again.Prune()
 	if len(again.Snapshot()["cl-b"]) != 0 || len(again.Landings()) != 0 {
 		t.Errorf("after deletion: %v, landings %v", again.Snapshot(), again.Landings())
+	}
+}
+
+// A stretched cluster: esx-a1 and esx-a2 in DRS host group "hosts-a",
+// esx-b1 and esx-b2 in "hosts-b", esx-new in none yet.
+var (
+	clS                      = ref("ClusterComputeResource", "c-s")
+	ha1, ha2, hb1, hb2, hNew = ref("HostSystem", "ha1"), ref("HostSystem", "ha2"), ref("HostSystem", "hb1"), ref("HostSystem", "hb2"), ref("HostSystem", "hnew")
+)
+
+func stretched() *Inventory {
+	return New(map[types.ManagedObjectReference]Cluster{clS: {Name: "stretched",
+		Sites: sitemap.Rule{By: sitemap.HostGroup, Sites: map[string][]string{"A": {"hosts-a"}, "B": {"hosts-b"}}}}}, discard)
+}
+
+func hostEnter(h types.ManagedObjectReference, name string) types.ObjectUpdate {
+	return types.ObjectUpdate{Obj: h, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: name}, {Name: "parent", Val: clS}}}
+}
+
+// groups is the cluster's configurationEx as vCenter sends it.
+func groups(a, b []types.ManagedObjectReference) types.ObjectUpdate {
+	return types.ObjectUpdate{Obj: clS, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{{Name: "configurationEx", Op: types.PropertyChangeOpAssign,
+		Val: &types.ClusterConfigInfoEx{Group: []types.BaseClusterGroupInfo{
+			&types.ClusterHostGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: "hosts-a"}, Host: a},
+			&types.ClusterHostGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: "hosts-b"}, Host: b},
+			&types.ClusterVmGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: "web-vms"}, Vm: []types.ManagedObjectReference{vm1}},
+		}}}}}
+}
+
+func TestStretchedClusterLandings(t *testing.T) {
+	inv := stretched()
+	inv.Apply([]types.ObjectUpdate{
+		hostEnter(ha1, "esx-a1"), hostEnter(ha2, "esx-a2"), hostEnter(hb1, "esx-b1"), hostEnter(hb2, "esx-b2"), hostEnter(hNew, "esx-new"),
+		groups([]types.ManagedObjectReference{ha1, ha2}, []types.ManagedObjectReference{hb1, hb2}),
+		vmEnter(ha1, "192.0.2.10"),
+	}, t0)
+	inv.Prune()
+	first := inv.Snapshot()["stretched"]
+	if len(first) != 1 || first[0].Site != "A" || !first[0].LandedAt.Equal(LongAgo) {
+		t.Fatalf("snapshot %+v, want web-1 at A, long landed", first)
+	}
+	wantHosts := []HostSite{{"esx-a1", "stretched", "A", ""}, {"esx-a2", "stretched", "A", ""}, {"esx-b1", "stretched", "B", ""},
+		{"esx-b2", "stretched", "B", ""}, {"esx-new", "stretched", "", "in no DRS host group"}}
+	if got := inv.Hosts(); !reflect.DeepEqual(got, wantHosts) {
+		t.Errorf("hosts\n got %v\nwant %v", got, wantHosts)
+	}
+
+	// DRS moves the VM inside site A: no landing, and the report is the
+	// same to the last field, so no delta is sent.
+	inv.Apply(move(ha2), t0.Add(time.Minute))
+	if got := inv.Snapshot()["stretched"]; !reflect.DeepEqual(got, first) || inv.Landed != 0 {
+		t.Errorf("a move inside site A changed the report: %+v (%d landings)", got, inv.Landed)
+	}
+
+	// vMotion to a host of site B, inside the same cluster: a landing.
+	inv.Apply(move(hb1), t0.Add(2*time.Minute))
+	if got := inv.Snapshot()["stretched"]; got[0].Site != "B" || !got[0].LandedAt.Equal(t0.Add(2*time.Minute)) || inv.Landed != 1 {
+		t.Errorf("after vMotion to site B: %+v (%d landings)", got, inv.Landed)
+	}
+
+	// To a host no rule places: the VM keeps its last site and landing.
+	inv.Apply(move(hNew), t0.Add(3*time.Minute))
+	if got := inv.Snapshot()["stretched"]; got[0].Site != "B" || !got[0].LandedAt.Equal(t0.Add(2*time.Minute)) || inv.Landed != 1 {
+		t.Errorf("on an unplaced host: %+v (%d landings)", got, inv.Landed)
+	}
+
+	// The admin adds that host to site A's group: placed without a
+	// restart, and the VM on it lands at A.
+	inv.Apply([]types.ObjectUpdate{groups([]types.ManagedObjectReference{ha1, ha2, hNew}, []types.ManagedObjectReference{hb1, hb2})}, t0.Add(4*time.Minute))
+	if got := inv.Snapshot()["stretched"]; got[0].Site != "A" || !got[0].LandedAt.Equal(t0.Add(4*time.Minute)) || inv.Landed != 2 {
+		t.Errorf("after the host joined site A's group: %+v (%d landings)", got, inv.Landed)
+	}
+
+	// A host in both sites' groups is ambiguous: unplaced, nothing moves.
+	inv.Apply([]types.ObjectUpdate{groups([]types.ManagedObjectReference{ha1, ha2, hNew}, []types.ManagedObjectReference{hb1, hb2, hNew})}, t0.Add(5*time.Minute))
+	if got := inv.Snapshot()["stretched"]; got[0].Site != "A" || inv.Landed != 2 {
+		t.Errorf("on an ambiguous host: %+v (%d landings)", got, inv.Landed)
+	}
+	if h := inv.Hosts()[4]; h.Site != "" || h.Why != `in DRS host groups ["hosts-a" "hosts-b"] of sites A and B: ambiguous` {
+		t.Errorf("ambiguous host %+v", h)
+	}
+}
+
+func TestUnplacedVMIsLeftOut(t *testing.T) {
+	inv := stretched()
+	inv.Apply([]types.ObjectUpdate{hostEnter(hNew, "esx-new"), vmEnter(hNew, "192.0.2.10")}, t0)
+	inv.Prune()
+	if got := inv.Snapshot()["stretched"]; len(got) != 0 || inv.Unplaced() != 1 {
+		t.Errorf("a VM never placed: reported %+v, %d unplaced; want left out, 1 unplaced", got, inv.Unplaced())
+	}
+}
+
+func TestHostsByFaultDomainAndName(t *testing.T) {
+	clF, clN := ref("ClusterComputeResource", "c-f"), ref("ClusterComputeResource", "c-n")
+	hf, hn := ref("HostSystem", "hf"), ref("HostSystem", "hn")
+	inv := New(map[types.ManagedObjectReference]Cluster{
+		clF: {Name: "vsan", Sites: sitemap.Rule{By: sitemap.FaultDomain, Sites: map[string][]string{"A": {"fd-a"}, "B": {"fd-b"}}}},
+		clN: {Name: "named", Sites: sitemap.Rule{By: sitemap.HostName, Sites: map[string][]string{"A": {"esx-a*"}, "B": {"esx-b*"}}}},
+	}, discard)
+	inv.Apply([]types.ObjectUpdate{
+		{Obj: hf, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx7"}, {Name: "parent", Val: clF},
+			{Name: FaultDomainProperty, Val: "fd-b"}}},
+		{Obj: hn, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx-a7"}, {Name: "parent", Val: clN}}},
+	}, t0)
+	want := []HostSite{{"esx-a7", "named", "A", ""}, {"esx7", "vsan", "B", ""}}
+	if got := inv.Hosts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("hosts %v, want %v", got, want)
+	}
+	// The host is renamed into the other site's pattern, and the vSAN host
+	// moved to another fault domain: both follow without a restart.
+	inv.Apply([]types.ObjectUpdate{
+		{Obj: hf, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{{Name: FaultDomainProperty, Val: "fd-a"}}},
+		{Obj: hn, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx-b7"}}},
+	}, t0)
+	want = []HostSite{{"esx-b7", "named", "B", ""}, {"esx7", "vsan", "A", ""}}
+	if got := inv.Hosts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the changes: hosts %v, want %v", got, want)
+	}
+}
+
+func TestRestoreLegacyLandings(t *testing.T) {
+	inv := New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A"), clS: {Name: "stretched",
+		Sites: sitemap.Rule{By: sitemap.HostGroup, Sites: map[string][]string{"A": {"hosts-a"}, "B": {"hosts-b"}}}}}, discard)
+	inv.Restore(map[string]Landing{
+		"v1": {Cluster: "cl-a", At: t0},      // written before sites were made of hosts
+		"v2": {Cluster: "stretched", At: t0}, // its site cannot be known: dropped
+		"v3": {Site: "B", At: t0},
+	})
+	got := inv.Landings()
+	if len(got) != 2 || got["v1"].Site != "A" || got["v3"].Site != "B" {
+		t.Errorf("landings %+v, want v1 at A and v3 at B", got)
 	}
 }

@@ -22,12 +22,6 @@ import (
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
-// Cluster is one cluster's state to report.
-type Cluster struct {
-	Site string
-	VMs  []wire.VM
-}
-
 // Sender reports to one routeragent.
 type Sender struct {
 	url      string
@@ -37,8 +31,8 @@ type Sender struct {
 	retryMax time.Duration
 
 	mu     sync.Mutex
-	latest map[string]Cluster
-	seq    int // counts Offers
+	latest map[string][]wire.VM // cluster -> its VMs
+	seq    int                  // counts Offers
 	notify chan struct{}
 	stats  Stats
 
@@ -73,9 +67,9 @@ func NewSender(url string, client *http.Client, retryMin, retryMax time.Duration
 		base: uint64(time.Now().UnixNano()), stats: Stats{URL: url}}
 }
 
-// Offer hands the sender the newest state; an older one not yet sent is
-// dropped: only the current state matters.
-func (s *Sender) Offer(clusters map[string]Cluster) {
+// Offer hands the sender the newest state, each cluster's VMs; an older
+// one not yet sent is dropped: only the current state matters.
+func (s *Sender) Offer(clusters map[string][]wire.VM) {
 	s.mu.Lock()
 	s.latest = clusters
 	s.seq++
@@ -134,11 +128,11 @@ func (s *Sender) Run(ctx context.Context) {
 // the clusters that gained VMs first: a landing matters more than the
 // departure it goes with, and the planner orders them by landing time,
 // not by arrival.
-func (s *Sender) sync(ctx context.Context, clusters map[string]Cluster) error {
+func (s *Sender) sync(ctx context.Context, clusters map[string][]wire.VM) error {
 	names := slices.Sorted(maps.Keys(clusters))
 	gained := func(name string) bool {
 		a := s.acked[name]
-		return a == nil || slices.ContainsFunc(clusters[name].VMs, func(vm wire.VM) bool { _, ok := a.vms[vm.UUID]; return !ok })
+		return a == nil || slices.ContainsFunc(clusters[name], func(vm wire.VM) bool { _, ok := a.vms[vm.UUID]; return !ok })
 	}
 	slices.SortStableFunc(names, func(x, y string) int {
 		gx, gy := gained(x), gained(y)
@@ -158,17 +152,17 @@ func (s *Sender) sync(ctx context.Context, clusters map[string]Cluster) error {
 	return nil
 }
 
-func (s *Sender) syncCluster(ctx context.Context, name string, cl Cluster) error {
+func (s *Sender) syncCluster(ctx context.Context, name string, vms []wire.VM) error {
 	for try := 0; try < 2; try++ {
 		a := s.acked[name]
-		r := &wire.Report{Site: cl.Site, Cluster: name, Kind: wire.KindFull, VMs: cl.VMs}
+		r := &wire.Report{Cluster: name, Kind: wire.KindFull, VMs: vms}
 		if r.VMs == nil {
 			r.VMs = []wire.VM{}
 		}
 		if a != nil {
 			r.Kind, r.Base, r.VMs = wire.KindDelta, a.gen, nil
-			seen := make(map[string]bool, len(cl.VMs))
-			for _, vm := range cl.VMs {
+			seen := make(map[string]bool, len(vms))
+			for _, vm := range vms {
 				seen[vm.UUID] = true
 				if old, ok := a.vms[vm.UUID]; !ok || !reflect.DeepEqual(old, vm) {
 					r.VMs = append(r.VMs, vm)
@@ -192,11 +186,11 @@ func (s *Sender) syncCluster(ctx context.Context, name string, cl Cluster) error
 		switch {
 		case status == http.StatusOK:
 			s.gens[name] = r.Generation
-			vms := make(map[string]wire.VM, len(cl.VMs))
-			for _, vm := range cl.VMs {
-				vms[vm.UUID] = vm
+			held := make(map[string]wire.VM, len(vms))
+			for _, vm := range vms {
+				held[vm.UUID] = vm
 			}
-			s.acked[name] = &acked{gen: r.Generation, vms: vms}
+			s.acked[name] = &acked{gen: r.Generation, vms: held}
 			s.mu.Lock()
 			s.stats.Sent++
 			s.stats.LastSent = time.Now()
@@ -212,6 +206,11 @@ func (s *Sender) syncCluster(ctx context.Context, name string, cl Cluster) error
 			s.log.Info("routeragent wants a full report", "cluster", name, "held", problem.Generation, "err", problem.Error)
 			delete(s.acked, name)
 			s.gens[name] = max(r.Generation, problem.Generation)
+		case status == http.StatusNotFound:
+			s.mu.Lock()
+			s.stats.Refused++
+			s.mu.Unlock()
+			return fmt.Errorf("the routeragent has no %s (404): it speaks an older wire version than this hostagent; upgrade it", wire.ReportsPath)
 		default:
 			s.mu.Lock()
 			s.stats.Refused++

@@ -30,7 +30,7 @@ type server struct {
 
 func (s *server) reset() {
 	s.mu.Lock()
-	s.in = intake.New([]intake.Cluster{{Name: "c", Site: "A", Clients: []string{"hostagent"}}})
+	s.in = intake.New([]intake.Cluster{{Name: "c", Sites: []string{"A"}, Clients: []string{"hostagent"}}})
 	s.mu.Unlock()
 }
 
@@ -70,7 +70,7 @@ func (s *server) last() (*wire.Report, int, map[string]wire.VM) {
 }
 
 func vm(id, addr string) wire.VM {
-	v := wire.VM{UUID: id, Name: id, Host: "esx", PowerState: wire.PoweredOn, LandedAt: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+	v := wire.VM{UUID: id, Name: id, Site: "A", PowerState: wire.PoweredOn, LandedAt: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
 		NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, id[1]}}}}
 	v.NICs[0].Addresses = append(v.NICs[0].Addresses, mustAddr(addr))
 	return v
@@ -101,7 +101,7 @@ func TestSender(t *testing.T) {
 			}
 		}
 	}
-	offer := func(vms ...wire.VM) { s.Offer(map[string]Cluster{"c": {Site: "A", VMs: vms}}) }
+	offer := func(vms ...wire.VM) { s.Offer(map[string][]wire.VM{"c": vms}) }
 
 	offer(vm("v1", "192.0.2.1"), vm("v2", "192.0.2.2"))
 	wait("full report", func() bool { r, _, vms := srv.last(); return r != nil && r.Kind == wire.KindFull && len(vms) == 2 })

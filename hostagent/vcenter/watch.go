@@ -1,15 +1,20 @@
 // Package vcenter watches the VMs of the configured clusters with one
-// PropertyCollector session: a ContainerView of VirtualMachine, HostSystem
-// and DistributedVirtualPortgroup and WaitForUpdatesEx, no polling. Any
-// lost session is followed by a new login, with backoff, and a full
-// resync.
+// PropertyCollector session and WaitForUpdatesEx, no polling: one
+// ContainerView of VirtualMachine and HostSystem rooted at each watched
+// cluster (so a hostagent watches its own clusters, not all of vCenter),
+// the port groups those VMs use, and, where hosts are mapped to sites by
+// DRS host group, the cluster's configurationEx. Any lost session is
+// followed by a new login, with backoff, and a full resync.
 package vcenter
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +30,7 @@ import (
 
 	"github.com/vmroute/vmroute/hostagent/config"
 	"github.com/vmroute/vmroute/hostagent/inventory"
+	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -41,6 +47,10 @@ type Watcher struct {
 	log      *slog.Logger
 	// Changed is called from the watcher's goroutine after each batch.
 	Changed func(Update)
+	// Watched, when set, is told the objects and properties the first
+	// full sync of each session returned, as a measure of what this
+	// hostagent asks of vCenter.
+	Watched func(objects, properties int)
 	// Restore, when set before Run, are the landings of an earlier run.
 	Restore map[string]inventory.Landing
 
@@ -55,8 +65,12 @@ type Status struct {
 	Since     time.Time `json:"since,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
 	VMs       int       `json:"vms"`
-	Landings  int       `json:"landings"`
-	Resyncs   int       `json:"resyncs"`
+	// Unplaced are the VMs left out of reports: never seen at a site,
+	// and on a host no rule places.
+	Unplaced int                  `json:"unplaced_vms"`
+	Hosts    []inventory.HostSite `json:"hosts"`
+	Landings int                  `json:"landings"`
+	Resyncs  int                  `json:"resyncs"`
 }
 
 // New returns a watcher; Run runs it.
@@ -123,7 +137,7 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 		if err != nil {
 			return fmt.Errorf("cluster %s: %w", cl.Path, err)
 		}
-		refs[cc.Reference()] = inventory.Cluster{Name: cl.Name, Site: cl.Site}
+		refs[cc.Reference()] = inventory.Cluster{Name: cl.Name, Sites: cl.Sites}
 	}
 	if *inv == nil {
 		*inv = inventory.New(refs, w.log)
@@ -132,26 +146,16 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 		(*inv).Reset()
 		w.setStatus(func(s *Status) { s.Resyncs++ })
 	}
-	// The view, collector and filter live as long as the session: logout
+	// The views, collector and filter live as long as the session: logout
 	// frees them. (Destroying them while a wait is being cancelled races
 	// inside vcsim.)
-	cv, err := view.NewManager(c).CreateContainerView(ctx, c.ServiceContent.RootFolder,
-		[]string{"VirtualMachine", "HostSystem", "DistributedVirtualPortgroup"}, true)
+	spec, err := w.filterSpec(ctx, c, refs)
 	if err != nil {
-		return fmt.Errorf("container view: %w", err)
+		return err
 	}
 	pc, err := property.DefaultCollector(c).Create(ctx)
 	if err != nil {
 		return fmt.Errorf("property collector: %w", err)
-	}
-	spec := types.PropertyFilterSpec{
-		ObjectSet: []types.ObjectSpec{{Obj: cv.Reference(), Skip: types.NewBool(true),
-			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}}}},
-		PropSet: []types.PropertySpec{
-			{Type: "VirtualMachine", PathSet: inventory.VMProperties},
-			{Type: "HostSystem", PathSet: inventory.HostProperties},
-			{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
-		},
 	}
 	w.setStatus(func(s *Status) { s.Connected, s.Since, s.LastError = true, time.Now(), "" })
 	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
@@ -159,14 +163,24 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 		return fmt.Errorf("property filter: %w", err)
 	}
 	synced := false
+	objects, props := 0, 0
 	return w.wait(ctx, c, pc.Reference(), func(updates []types.ObjectUpdate, truncated bool) {
 		if len(updates) == 0 && synced {
 			return
 		}
 		(*inv).Apply(updates, time.Now().Add(offset))
+		if !synced {
+			objects += len(updates)
+			for _, u := range updates {
+				props += len(u.ChangeSet)
+			}
+		}
 		if !synced && !truncated {
 			(*inv).Prune()
 			synced = true
+			if w.Watched != nil {
+				w.Watched(objects, props)
+			}
 		}
 		if !synced {
 			return
@@ -176,11 +190,49 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 		for _, vms := range up.Clusters {
 			n += len(vms)
 		}
-		w.setStatus(func(s *Status) { s.VMs, s.Landings = n, (*inv).Landed })
+		hosts, unplaced := (*inv).Hosts(), (*inv).Unplaced()
+		w.setStatus(func(s *Status) { s.VMs, s.Landings, s.Hosts, s.Unplaced = n, (*inv).Landed, hosts, unplaced })
 		if w.Changed != nil {
 			w.Changed(up)
 		}
 	})
+}
+
+// filterSpec watches, in each cluster, its VMs and hosts through a
+// ContainerView rooted at the cluster, and the port groups of those VMs;
+// the cluster itself where its hosts are mapped by DRS host group; and
+// the hosts' vSAN fault domain where they are mapped by it.
+func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[types.ManagedObjectReference]inventory.Cluster) (types.PropertyFilterSpec, error) {
+	spec := types.PropertyFilterSpec{PropSet: []types.PropertySpec{
+		{Type: "VirtualMachine", PathSet: inventory.VMProperties},
+		{Type: "HostSystem", PathSet: slices.Clone(inventory.HostProperties)},
+		{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
+	}}
+	groups, faultDomains := false, false
+	vms := view.NewManager(c)
+	for _, ref := range slices.SortedFunc(maps.Keys(clusters), func(a, b types.ManagedObjectReference) int { return cmp.Compare(a.Value, b.Value) }) {
+		cv, err := vms.CreateContainerView(ctx, ref, []string{"VirtualMachine", "HostSystem"}, true)
+		if err != nil {
+			return spec, fmt.Errorf("container view of cluster %s: %w", clusters[ref].Name, err)
+		}
+		spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: cv.Reference(), Skip: types.NewBool(true),
+			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view",
+				SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "VirtualMachine", Path: "network"}}}}})
+		switch clusters[ref].Sites.By {
+		case sitemap.HostGroup:
+			groups = true
+			spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: ref})
+		case sitemap.FaultDomain:
+			faultDomains = true
+		}
+	}
+	if groups {
+		spec.PropSet = append(spec.PropSet, types.PropertySpec{Type: "ClusterComputeResource", PathSet: []string{inventory.GroupsProperty}})
+	}
+	if faultDomains {
+		spec.PropSet[1].PathSet = append(spec.PropSet[1].PathSet, inventory.FaultDomainProperty)
+	}
+	return spec, nil
 }
 
 // wait long-polls the collector with WaitForUpdatesEx until ctx ends or

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func TestLoadGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Site != "A" || len(c.Clusters) != 2 || c.Clusters[1].Site != "B" {
+	if c.Site != "A" || len(c.Clusters) != 3 || !slices.Equal(c.Clusters[1].Sites, []string{"B"}) || !slices.Equal(c.Clusters[2].Sites, []string{"A", "B"}) {
 		t.Errorf("site %q clusters %+v", c.Site, c.Clusters)
 	}
 	if got := c.Plan.Subnets[1].Gateways; len(got) != 2 || got[0] != netip.MustParseAddr("fe80::1") {
@@ -83,6 +84,12 @@ func TestLoadBroken(t *testing.T) {
 			`:16: strings cannot contain newlines`},
 		{"bad word", `mode = "unicast"`, `mode = "multicast"`,
 			`:76: announce.mode: "multicast" is not one of unicast, broadcast`},
+		{"stretched cluster with site too", `sites = ["A", "B"]`, "sites = [\"A\", \"B\"]\nsite = \"A\"",
+			`:81: clusters[2].sites: set site (a cluster at one site) or sites (a stretched cluster), not both`},
+		{"cluster without sites", `sites = ["A", "B"]`, ``,
+			`:79: clusters[2].sites: missing: the sites this cluster's hosts are in`},
+		{"site named twice", `sites = ["A", "B"]`, `sites = ["A", "A"]`,
+			`:81: clusters[2].sites[1]: "A" is empty or named twice`},
 		{"IPv6 over IPv4 without a next hop", `next_hop_ipv6 = "2001:db8:ffff::1"`, ``,
 			`:63: bgp.neighbors[0].families: IPv6 routes over an IPv4 session need bgp.next_hop_ipv6`},
 	}

@@ -140,9 +140,9 @@ func get(t *testing.T, d *Daemon, path string, v any) {
 }
 
 func report(cluster, site string, gen uint64, addr string) string {
-	return fmt.Sprintf(`{"site": %q, "cluster": %q, "generation": %d, "kind": "full", "vms": [
-		{"uuid": "v1", "name": "web-1", "host": "esx-b1", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
-		 "nics": [{"mac": "00:50:56:00:00:01", "addresses": [%q]}]}]}`, site, cluster, gen, addr)
+	return fmt.Sprintf(`{"cluster": %q, "generation": %d, "kind": "full", "vms": [
+		{"uuid": "v1", "name": "web-1", "site": %q, "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
+		 "nics": [{"mac": "00:50:56:00:00:01", "addresses": [%q]}]}]}`, cluster, gen, site, addr)
 }
 
 // allRoutes returns every site's planned routes as "SITE KIND PREFIX".
@@ -201,13 +201,15 @@ func TestReportAPI(t *testing.T) {
 	}{
 		{"a certificate for another cluster", "hostagent-a", report("cl-b", "B", 6, "192.0.2.60"), http.StatusForbidden,
 			`client certificate [hostagent-a] may not report cluster "cl-b"`},
-		{"malformed JSON", "hostagent-b", `{"site": "B", "cluster": `, http.StatusBadRequest, "body ends inside the JSON document"},
+		{"a VM at a site the cluster does not span", "hostagent-b", report("cl-b", "A", 6, "192.0.2.60"), http.StatusForbidden,
+			`vms[0] (v1): cluster "cl-b" spans sites B, not site "A"`},
+		{"malformed JSON", "hostagent-b", `{"cluster": `, http.StatusBadRequest, "body ends inside the JSON document"},
 		{"an unknown field", "hostagent-b", strings.Replace(report("cl-b", "B", 6, "192.0.2.60"), `"kind"`, `"colour": "red", "kind"`, 1),
 			http.StatusBadRequest, `unknown field "colour"`},
 		{"an address that is not one", "hostagent-b", report("cl-b", "B", 6, "192.0.2.600"), http.StatusBadRequest, `192.0.2.600`},
 		{"an oversized body", "hostagent-b", big, http.StatusRequestEntityTooLarge, "report larger than the limit of 8192 bytes"},
 		{"a delta on a stale generation", "hostagent-b",
-			`{"site": "B", "cluster": "cl-b", "generation": 7, "base": 4, "kind": "delta", "vms": [], "removed": ["v1"]}`,
+			`{"cluster": "cl-b", "generation": 7, "base": 4, "kind": "delta", "vms": [], "removed": ["v1"]}`,
 			http.StatusConflict, "delta against generation 4, but generation 5 is held: send a full report"},
 	}
 	for _, tt := range tests {
@@ -228,10 +230,25 @@ func TestReportAPI(t *testing.T) {
 		})
 	}
 	var p wire.Problem
-	code, p := post(t, b, d, `{"site": "B", "cluster": "cl-b", "generation": 7, "base": 4, "kind": "delta", "vms": []}`)
+	code, p := post(t, b, d, `{"cluster": "cl-b", "generation": 7, "base": 4, "kind": "delta", "vms": []}`)
 	if code != http.StatusConflict || p.Generation != 5 {
 		t.Errorf("a stale delta's answer: %d, generation %d; want 409 and 5", code, p.Generation)
 	}
+
+	t.Run("a v1 hostagent is told to upgrade", func(t *testing.T) {
+		resp, err := b.Post("https://"+d.apiAddr+wire.V1ReportsPath, "application/json", strings.NewReader(`{"site": "B"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p wire.Problem
+		if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusGone || !strings.Contains(p.Error, "upgrade the hostagent") {
+			t.Errorf("POST %s: %d %q, want 410 asking for a hostagent upgrade", wire.V1ReportsPath, resp.StatusCode, p.Error)
+		}
+	})
 
 	t.Run("no client certificate, no report", func(t *testing.T) {
 		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
@@ -248,7 +265,7 @@ func TestReportAPI(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		for _, want := range []string{`vmroute_reports_accepted_total{cluster="cl-b"} 1`, `vmroute_reports_refused_total{code="403"} 1`,
+		for _, want := range []string{`vmroute_reports_accepted_total{cluster="cl-b"} 1`, `vmroute_reports_refused_total{code="403"} 2`, `vmroute_reports_refused_total{code="410"} 1`,
 			`vmroute_routes{kind="summary"} 1`, "vmroute_plan_duration_seconds_count"} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("metrics lack %q", want)

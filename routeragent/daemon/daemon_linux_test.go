@@ -172,8 +172,8 @@ interface = "rd0"
 pinned = ["10.30.0.250"]
 `)
 	d := e.start(t)
-	body := `{"site": "A", "cluster": "cl-a", "generation": 1, "kind": "full", "vms": [
-		{"uuid": "v9", "name": "no-tools", "host": "esx-a1", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
+	body := `{"cluster": "cl-a", "generation": 1, "kind": "full", "vms": [
+		{"uuid": "v9", "name": "no-tools", "site": "A", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
 		 "nics": [{"mac": "00:50:56:00:00:09", "network": "VLAN30"}]}]}`
 	if code, p := post(t, e.client(t, "hostagent-a"), d, body); code != http.StatusOK {
 		t.Fatalf("report: %d %s", code, p.Error)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/shared/wire"
 	"github.com/vmroute/vmroute/tests/pki"
 )
 
@@ -66,8 +67,8 @@ func BenchmarkReportLoad(b *testing.B) {
 	defer func() { cancel(); <-done }()
 	e := &testEnv{ca: ca}
 	vmJSON := func(c, v, landed int) string {
-		return fmt.Sprintf(`{"uuid":"vm-%02d-%03d","name":"vm-%02d-%03d","host":"esx","power_state":"poweredOn","landed_at":"%s","nics":[{"mac":"02:00:00:%02x:%02x:%02x","addresses":["10.50.%d.%d"]}]}`,
-			c, v, c, v, time.Unix(int64(1_700_000_000+landed), 0).UTC().Format(time.RFC3339), c, v>>8, v&0xff, c, v+1)
+		return fmt.Sprintf(`{"uuid":"vm-%02d-%03d","name":"vm-%02d-%03d","site":%q,"power_state":"poweredOn","landed_at":"%s","nics":[{"mac":"02:00:00:%02x:%02x:%02x","addresses":["10.50.%d.%d"]}]}`,
+			c, v, c, v, []string{"A", "B"}[c%2], time.Unix(int64(1_700_000_000+landed), 0).UTC().Format(time.RFC3339), c, v>>8, v&0xff, c, v+1)
 	}
 	var rtts []time.Duration
 	refused := 0
@@ -84,11 +85,10 @@ func BenchmarkReportLoad(b *testing.B) {
 				for v := range vmsPer {
 					vms = append(vms, vmJSON(c, v, 0))
 				}
-				site := []string{"A", "B"}[c%2]
 				gen := uint64(1)
 				send := func(body string) {
 					t0 := time.Now()
-					resp, err := client.Post("https://"+d.apiAddr+"/v1/reports", "application/json", strings.NewReader(body))
+					resp, err := client.Post("https://"+d.apiAddr+wire.ReportsPath, "application/json", strings.NewReader(body))
 					mu.Lock()
 					defer mu.Unlock()
 					if err != nil || resp.StatusCode != http.StatusOK {
@@ -101,14 +101,14 @@ func BenchmarkReportLoad(b *testing.B) {
 					resp.Body.Close()
 					rtts = append(rtts, time.Since(t0))
 				}
-				send(fmt.Sprintf(`{"site":%q,"cluster":"cl-%02d","generation":1,"kind":"full","vms":[%s]}`, site, c, strings.Join(vms, ",")))
+				send(fmt.Sprintf(`{"cluster":"cl-%02d","generation":1,"kind":"full","vms":[%s]}`, c, strings.Join(vms, ",")))
 				tick := time.NewTicker(time.Second * clusters / 200) // 4 changes a second per cluster
 				defer tick.Stop()
 				for i := 1; time.Since(start) < time.Duration(seconds)*time.Second; i++ {
 					<-tick.C
 					gen++
-					send(fmt.Sprintf(`{"site":%q,"cluster":"cl-%02d","generation":%d,"base":%d,"kind":"delta","vms":[%s]}`,
-						site, c, gen, gen-1, vmJSON(c, i%vmsPer, i)))
+					send(fmt.Sprintf(`{"cluster":"cl-%02d","generation":%d,"base":%d,"kind":"delta","vms":[%s]}`,
+						c, gen, gen-1, vmJSON(c, i%vmsPer, i)))
 				}
 			}()
 		}

@@ -59,12 +59,12 @@ func refuse(status int, format string, args ...any) *Refusal {
 
 // Change is an accepted report, as the planner applies it.
 type Change struct {
-	Cluster       string
-	Full          bool
-	VMs           []wire.VM // full: every VM; delta: new or changed
-	Removed       []string
-	Landed        []string // VMs whose landing time changed: for the move log
-	Received      time.Time
+	Cluster  string
+	Full     bool
+	VMs      []wire.VM // full: every VM; delta: new or changed
+	Removed  []string
+	Landed   []string // VMs whose landing time changed: for the move log
+	Received time.Time
 }
 
 // Intake holds the accepted state. It is safe for concurrent use.
