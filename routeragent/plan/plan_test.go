@@ -516,3 +516,22 @@ func TestStretchedAndPerSiteClustersAgree(t *testing.T) {
 		t.Errorf("locations %+v, want web1 at B by cluster stretched, 2 claims", locs)
 	}
 }
+
+func TestMoveBetweenClustersOfOneSiteKeepsTheVM(t *testing.T) {
+	// One hostagent watches cl-a1 and cl-a2, both at site A: a move
+	// between them keeps the landing time, and the old cluster's
+	// withdrawal, sent after the new cluster's claim, voids nothing.
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-a1", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	setCluster(p, "A", "cl-a2", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	if err := p.ApplyDelta("cl-a1", nil, []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if locs := p.Locations(); len(locs) != 1 || !locs[0].Present || locs[0].Cluster != "cl-a2" {
+		t.Fatalf("locations %+v, want v1 present in cl-a2", locs)
+	}
+	want := []string{"A summary 192.0.2.0/24", "A summary 198.51.100.0/24", "A summary 2001:db8:1::/64"}
+	if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+}

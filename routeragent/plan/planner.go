@@ -56,7 +56,9 @@ type vmEntry struct {
 	uuid   string
 	claims []claim
 	// gone is the latest landing of a claim that was withdrawn (the VM
-	// left or was deleted there): older claims elsewhere are void.
+	// left or was deleted there): older claims elsewhere are void. A claim
+	// of the same landing is not older: a VM that moves between two
+	// clusters of one site keeps its landing time.
 	gone time.Time
 
 	// The effective placement: where the plan puts the VM, nil if absent.
@@ -256,7 +258,7 @@ func (e *vmEntry) winner() *claim {
 	var w *claim
 	for i := range e.claims {
 		c := &e.claims[i]
-		if !c.vm.LandedAt.After(e.gone) {
+		if c.vm.LandedAt.Before(e.gone) {
 			continue
 		}
 		if w == nil || c.vm.LandedAt.After(w.vm.LandedAt) ||
