@@ -242,12 +242,15 @@ var (
 	descSent      = prometheus.NewDesc("vmroute_reports_sent_total", "Reports delivered, by routeragent.", []string{"routeragent"}, nil)
 	descRefused   = prometheus.NewDesc("vmroute_reports_refused_total", "Reports refused, by routeragent.", []string{"routeragent"}, nil)
 	descFailed    = prometheus.NewDesc("vmroute_reports_failed_total", "Deliveries that failed and were retried, by routeragent.", []string{"routeragent"}, nil)
+	descHosts     = prometheus.NewDesc("vmroute_hosts", "Hosts of the watched clusters placed at a site, by cluster and site.", []string{"cluster", "site"}, nil)
+	descUnplaced  = prometheus.NewDesc("vmroute_hosts_unplaced", "Hosts of the watched clusters that no rule places at a site, by cluster.", []string{"cluster"}, nil)
+	descVMsOut    = prometheus.NewDesc("vmroute_vms_unplaced", "VMs left out of reports: never seen at a site, on a host no rule places.", nil, nil)
 )
 
 type collector struct{ a *Agent }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnected, descVMs, descLandings, descResyncs, descSent, descRefused, descFailed} {
+	for _, d := range []*prometheus.Desc{descConnected, descVMs, descLandings, descResyncs, descSent, descRefused, descFailed, descHosts, descUnplaced, descVMsOut} {
 		ch <- d
 	}
 }
@@ -262,6 +265,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descVMs, prometheus.GaugeValue, float64(st.VCenter.VMs))
 	ch <- prometheus.MustNewConstMetric(descLandings, prometheus.CounterValue, float64(st.VCenter.Landings))
 	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(st.VCenter.Resyncs))
+	ch <- prometheus.MustNewConstMetric(descVMsOut, prometheus.GaugeValue, float64(st.VCenter.Unplaced))
+	type key struct{ cluster, site string }
+	hosts := map[key]int{}
+	for _, h := range st.VCenter.Hosts {
+		hosts[key{h.Cluster, h.Site}]++
+	}
+	for k, n := range hosts {
+		if k.site == "" {
+			ch <- prometheus.MustNewConstMetric(descUnplaced, prometheus.GaugeValue, float64(n), k.cluster)
+		} else {
+			ch <- prometheus.MustNewConstMetric(descHosts, prometheus.GaugeValue, float64(n), k.cluster, k.site)
+		}
+	}
 	for _, r := range st.Routeragents {
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(r.Sent), r.URL)
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(r.Refused), r.URL)

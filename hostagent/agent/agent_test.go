@@ -50,16 +50,18 @@ type routeragent struct {
 	accepted func(*wire.Report)
 }
 
-func newRouteragent(t testing.TB, ca *pki.CA) *routeragent {
+// newRouteragent accepts reports for clusters, by default those of the
+// per-site layout.
+func newRouteragent(t testing.TB, ca *pki.CA, clusters ...intake.Cluster) *routeragent {
+	if clusters == nil {
+		clusters = perSite.clusters
+	}
 	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
 	tc, err := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &routeragent{t: t, intake: intake.New([]intake.Cluster{
-		{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent"}},
-		{Name: "cl-b", Sites: []string{"B"}, Clients: []string{"hostagent"}},
-	})}
+	r := &routeragent{t: t, intake: intake.New(clusters)}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.handle))
 	r.srv.TLS = tc.Server()
 	r.srv.StartTLS()
@@ -165,13 +167,38 @@ func newLab(t testing.TB) *lab {
 	return l
 }
 
+// layout is how the lab's clusters map to sites: the hostagent's
+// [[clusters]] and the routeragent's.
+type layout struct {
+	toml     string
+	clusters []intake.Cluster
+}
+
+// perSite is a cluster per site: DC0_C0 at A, DC0_C1 at B.
+var perSite = layout{toml: `[[clusters]]
+path = "/DC0/host/DC0_C0"
+name = "cl-a"
+site = "A"
+[[clusters]]
+path = "/DC0/host/DC0_C1"
+name = "cl-b"
+site = "B"
+`, clusters: []intake.Cluster{
+	{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent"}},
+	{Name: "cl-b", Sites: []string{"B"}, Clients: []string{"hostagent"}},
+}}
+
 // newLabModel serves the model and writes the hostagent's configuration
-// (hostagent.toml in l.dir), but starts no hostagent.
-func newLabModel(t testing.TB, m *simulator.Model) *lab {
+// (hostagent.toml in l.dir) for the per-site layout, but starts no
+// hostagent.
+func newLabModel(t testing.TB, m *simulator.Model) *lab { return newLabLayout(t, m, perSite) }
+
+// newLabLayout is newLabModel for any layout.
+func newLabLayout(t testing.TB, m *simulator.Model, lay layout) *lab {
 	s, c := serve(t, m, "")
 	ca := pki.New(t)
 	ca.Issue(t, "hostagent")
-	l := &lab{model: m, c: c, r: newRouteragent(t, ca), dir: t.TempDir(), url: s.URL, srv: s}
+	l := &lab{model: m, c: c, r: newRouteragent(t, ca, lay.clusters...), dir: t.TempDir(), url: s.URL, srv: s}
 	pw, _ := s.URL.User.Password()
 	// A copy of vcsim's certificate: the server deletes its own file when
 	// it closes, and a restarted vcsim serves the same certificate.
@@ -200,15 +227,7 @@ user = %q
 password_file = %q
 ca_file = %q
 wait_timeout = "1s"
-[[clusters]]
-path = "/DC0/host/DC0_C0"
-name = "cl-a"
-site = "A"
-[[clusters]]
-path = "/DC0/host/DC0_C1"
-name = "cl-b"
-site = "B"
-[tls]
+%s[tls]
 cert_file = %q
 key_file = %q
 ca_file = %q
@@ -219,7 +238,7 @@ retry_max = "200ms"
 [status]
 listen = "127.0.0.1:0"
 `, filepath.Join(l.dir, "state"), l.r.srv.URL, u.String(), s.URL.User.Username(), filepath.Join(l.dir, "vc.pw"),
-		vcCA, filepath.Join(ca.Dir, "hostagent.crt"), filepath.Join(ca.Dir, "hostagent.key"), ca.CAFile)
+		vcCA, lay.toml, filepath.Join(ca.Dir, "hostagent.crt"), filepath.Join(ca.Dir, "hostagent.key"), ca.CAFile)
 	if err := os.WriteFile(filepath.Join(l.dir, "hostagent.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -315,11 +315,14 @@ func (inv *Inventory) applyCluster(u types.ObjectUpdate) {
 			continue
 		}
 		clear(c.groups)
-		info, _ := ch.Val.(*types.ClusterConfigInfoEx)
-		if info == nil {
-			continue
+		var group []types.BaseClusterGroupInfo
+		switch info := ch.Val.(type) {
+		case types.ClusterConfigInfoEx: // as it comes over SOAP
+			group = info.Group
+		case *types.ClusterConfigInfoEx:
+			group = info.Group
 		}
-		for _, g := range info.Group {
+		for _, g := range group {
 			hg, ok := g.(*types.ClusterHostGroup)
 			if !ok {
 				continue

@@ -138,7 +138,7 @@ func hostEnter(h types.ManagedObjectReference, name string) types.ObjectUpdate {
 // groups is the cluster's configurationEx as vCenter sends it.
 func groups(a, b []types.ManagedObjectReference) types.ObjectUpdate {
 	return types.ObjectUpdate{Obj: clS, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{{Name: "configurationEx", Op: types.PropertyChangeOpAssign,
-		Val: &types.ClusterConfigInfoEx{Group: []types.BaseClusterGroupInfo{
+		Val: types.ClusterConfigInfoEx{Group: []types.BaseClusterGroupInfo{
 			&types.ClusterHostGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: "hosts-a"}, Host: a},
 			&types.ClusterHostGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: "hosts-b"}, Host: b},
 			&types.ClusterVmGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: "web-vms"}, Vm: []types.ManagedObjectReference{vm1}},

@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/hostagent/inventory"
+	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// stretchedLayout is one cluster over two sites, split by DRS host group:
+// hosts H0 and H1 of DC0_C0 in "hosts-a", H2 and H3 in "hosts-b".
+var stretchedLayout = layout{toml: `[[clusters]]
+path = "/DC0/host/DC0_C0"
+name = "stretched"
+sites_by = "host_group"
+[clusters.sites]
+A = ["hosts-a"]
+B = ["hosts-b"]
+`, clusters: []intake.Cluster{{Name: "stretched", Sites: []string{"A", "B"}, Clients: []string{"hostagent"}}}}
+
+const (
+	sh = "/DC0/host/DC0_C0/DC0_C0_H"
+	sp = "/DC0/host/DC0_C0/Resources"
+)
+
+// newStretchedLab is vcsim with one cluster of four hosts and two VMs on
+// each, the DRS host groups of both sites, and a hostagent watching it.
+func newStretchedLab(t testing.TB) *lab {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 4, 0, 8
+	l := newLabLayout(t, m, stretchedLayout)
+	l.setHostGroups(t, map[string][]int{"hosts-a": {0, 1}, "hosts-b": {2, 3}}, false)
+	l.start(t)
+	return l
+}
+
+// setHostGroups replaces the cluster's DRS host groups through
+// ReconfigureComputeResource_Task, as an admin does. With notify, it also
+// tells vcsim's property collectors, which its task leaves out (vCenter
+// tells them).
+func (l *lab) setHostGroups(t testing.TB, groups map[string][]int, notify bool) {
+	t.Helper()
+	ctx := context.Background()
+	cref := l.obj(t, "/DC0/host/DC0_C0").Reference()
+	cluster := object.NewClusterComputeResource(l.c, cref)
+	var spec types.ClusterConfigSpecEx
+	cfg, err := cluster.Configuration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range cfg.Group {
+		spec.GroupSpec = append(spec.GroupSpec, types.ClusterGroupSpec{ArrayUpdateSpec: types.ArrayUpdateSpec{
+			Operation: types.ArrayUpdateOperationRemove, RemoveKey: g.GetClusterGroupInfo().Name}})
+	}
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range groups {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		g := &types.ClusterHostGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: name}}
+		for _, i := range groups[name] {
+			g.Host = append(g.Host, l.obj(t, fmt.Sprintf("%s%d", sh, i)).Reference())
+		}
+		spec.GroupSpec = append(spec.GroupSpec, types.ClusterGroupSpec{ArrayUpdateSpec: types.ArrayUpdateSpec{Operation: types.ArrayUpdateOperationAdd}, Info: g})
+	}
+	task, err := cluster.Reconfigure(ctx, &spec, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.waitTask(task); err != nil {
+		t.Fatalf("host groups: %v", err)
+	}
+	if notify {
+		sctx := l.model.Service.Context
+		sim := sctx.Map.Get(cref).(*simulator.ClusterComputeResource)
+		sctx.WithLock(sim, func() {
+			sctx.Update(sim, []types.PropertyChange{{Name: "configurationEx", Val: sim.ConfigurationEx}})
+		})
+	}
+}
+
+// vmOn returns the name of a VM that vcsim placed on host i.
+func (l *lab) vmOn(t testing.TB, i int) string {
+	t.Helper()
+	host := object.NewHostSystem(l.c, l.obj(t, fmt.Sprintf("%s%d", sh, i)).Reference())
+	var h mo.HostSystem
+	if err := host.Properties(context.Background(), host.Reference(), []string{"vm"}, &h); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range h.Vm {
+		name, err := object.NewVirtualMachine(l.c, ref).ObjectName(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := l.r.vm(name); v.UUID != "" {
+			return name
+		}
+	}
+	t.Fatalf("no reported VM on host %d", i)
+	return ""
+}
+
+func TestIntegrationStretchedCluster(t *testing.T) {
+	l := newStretchedLab(t)
+	r := l.r
+	r.wait("the cluster's 8 VMs", func() bool { return len(r.intake.States()) == 1 && len(r.intake.States()[0].VMs) == 8 })
+	st := r.intake.States()[0]
+	for _, v := range st.VMs {
+		if v.Site != "A" && v.Site != "B" {
+			t.Errorf("%s at site %q", v.Name, v.Site)
+		}
+	}
+	hosts := l.agent.Status().VCenter.Hosts
+	want := []inventory.HostSite{{Name: "DC0_C0_H0", Cluster: "stretched", Site: "A"}, {Name: "DC0_C0_H1", Cluster: "stretched", Site: "A"},
+		{Name: "DC0_C0_H2", Cluster: "stretched", Site: "B"}, {Name: "DC0_C0_H3", Cluster: "stretched", Site: "B"}}
+	if fmt.Sprint(hosts) != fmt.Sprint(want) {
+		t.Errorf("hosts %v, want %v", hosts, want)
+	}
+
+	web1 := l.vmOn(t, 0)
+	first, _ := r.vm(web1)
+	if first.Site != "A" {
+		t.Fatalf("%s on H0 at site %q, want A", web1, first.Site)
+	}
+
+	t.Run("vMotion to a host of the other site is a landing there", func(t *testing.T) {
+		l.relocate(t, web1, sh+"2", sp)
+		r.wait("web-1 at B", func() bool { v, _ := r.vm(web1); return v.Site == "B" && v.LandedAt.After(first.LandedAt) })
+	})
+
+	t.Run("a DRS move inside site B sends nothing", func(t *testing.T) {
+		before, _ := r.vm(web1)
+		posts := r.postCount()
+		l.relocate(t, web1, sh+"3", sp)
+		// A change that is reported marks when the hostagent has seen the
+		// move: it alone may reach the routeragent.
+		other := l.vmOn(t, 1)
+		l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), IpAddress: []string{"192.0.2.77"}}})
+		r.wait("the marker change", func() bool {
+			v, _ := r.vm(other)
+			return len(v.NICs) == 1 && fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.77]"
+		})
+		if n := r.postCount() - posts; n != 1 {
+			t.Errorf("%d reports for a move inside site B and one address change, want 1", n)
+		}
+		if v, _ := r.vm(web1); v.Site != "B" || !v.LandedAt.Equal(before.LandedAt) {
+			t.Errorf("after the move inside B: at %s, landed %v (was %v)", v.Site, v.LandedAt, before.LandedAt)
+		}
+	})
+
+	t.Run("a host regrouped to the other site takes its VMs along, without a restart", func(t *testing.T) {
+		before, _ := r.vm(web1) // on H3, in hosts-b
+		l.setHostGroups(t, map[string][]int{"hosts-a": {0, 1, 3}, "hosts-b": {2}}, true)
+		r.wait("web-1 at A", func() bool { v, _ := r.vm(web1); return v.Site == "A" && v.LandedAt.After(before.LandedAt) })
+	})
+
+	t.Run("a host in no group is unplaced and its VMs stay where they were", func(t *testing.T) {
+		before, _ := r.vm(web1) // on H3, now at A
+		l.setHostGroups(t, map[string][]int{"hosts-a": {0, 1}, "hosts-b": {2}}, true)
+		l.waitStatus(t, "H3 unplaced", func(s Status) bool {
+			return slices.ContainsFunc(s.VCenter.Hosts, func(h inventory.HostSite) bool {
+				return h.Name == "DC0_C0_H3" && h.Site == "" && h.Why == "in no DRS host group"
+			})
+		})
+		if v, _ := r.vm(web1); v.Site != "A" || !v.LandedAt.Equal(before.LandedAt) {
+			t.Errorf("a VM on an unplaced host: at %s, landed %v; want A, %v", v.Site, v.LandedAt, before.LandedAt)
+		}
+	})
+
+	t.Run("HA restarts a VM at the other site: it lands there", func(t *testing.T) {
+		vm := l.vmObj(t, web1)
+		if task, err := vm.PowerOff(context.Background()); err != nil || l.waitTask(task) != nil {
+			t.Fatal(err)
+		}
+		r.wait("web-1 off", func() bool { v, _ := r.vm(web1); return v.PowerState == wire.PoweredOff })
+		l.relocate(t, web1, sh+"2", sp)
+		if task, err := vm.PowerOn(context.Background()); err != nil || l.waitTask(task) != nil {
+			t.Fatal(err)
+		}
+		r.wait("web-1 on at B", func() bool { v, _ := r.vm(web1); return v.Site == "B" && v.PowerState == wire.PoweredOn })
+	})
+}
+
+// waitStatus waits until cond holds for the hostagent's status.
+func (l *lab) waitStatus(t testing.TB, what string, cond func(Status) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(l.agent.Status()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("hostagent: %s: not within 10s; status %+v", what, l.agent.Status())
+		}
+	}
+}
