@@ -9,7 +9,6 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/inventory"
@@ -29,8 +28,10 @@ B = ["hosts-b"]
 `, clusters: []intake.Cluster{{Name: "stretched", Sites: []string{"A", "B"}, Clients: []string{"hostagent"}}}}
 
 const (
-	sh = "/DC0/host/DC0_C0/DC0_C0_H"
-	sp = "/DC0/host/DC0_C0/Resources"
+	sh   = "/DC0/host/DC0_C0/DC0_C0_H"
+	sp   = "/DC0/host/DC0_C0/Resources"
+	web1 = "DC0_C0_RP0_VM0"
+	web2 = "DC0_C0_RP0_VM1"
 )
 
 // newStretchedLab is vcsim with one cluster of four hosts and two VMs on
@@ -40,6 +41,10 @@ func newStretchedLab(t testing.TB) *lab {
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 4, 0, 8
 	l := newLabLayout(t, m, stretchedLayout)
 	l.setHostGroups(t, map[string][]int{"hosts-a": {0, 1}, "hosts-b": {2, 3}}, false)
+	// vcsim spreads the VMs over the hosts at random: the tests' two VMs
+	// start on H0 and H1, at site A.
+	l.relocate(t, web1, sh+"0", sp)
+	l.relocate(t, web2, sh+"1", sp)
 	l.start(t)
 	return l
 }
@@ -91,27 +96,6 @@ func (l *lab) setHostGroups(t testing.TB, groups map[string][]int, notify bool) 
 	}
 }
 
-// vmOn returns the name of a VM that vcsim placed on host i.
-func (l *lab) vmOn(t testing.TB, i int) string {
-	t.Helper()
-	host := object.NewHostSystem(l.c, l.obj(t, fmt.Sprintf("%s%d", sh, i)).Reference())
-	var h mo.HostSystem
-	if err := host.Properties(context.Background(), host.Reference(), []string{"vm"}, &h); err != nil {
-		t.Fatal(err)
-	}
-	for _, ref := range h.Vm {
-		name, err := object.NewVirtualMachine(l.c, ref).ObjectName(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, _ := l.r.vm(name); v.UUID != "" {
-			return name
-		}
-	}
-	t.Fatalf("no reported VM on host %d", i)
-	return ""
-}
-
 func TestIntegrationStretchedCluster(t *testing.T) {
 	l := newStretchedLab(t)
 	r := l.r
@@ -129,7 +113,6 @@ func TestIntegrationStretchedCluster(t *testing.T) {
 		t.Errorf("hosts %v, want %v", hosts, want)
 	}
 
-	web1 := l.vmOn(t, 0)
 	first, _ := r.vm(web1)
 	if first.Site != "A" {
 		t.Fatalf("%s on H0 at site %q, want A", web1, first.Site)
@@ -146,10 +129,9 @@ func TestIntegrationStretchedCluster(t *testing.T) {
 		l.relocate(t, web1, sh+"3", sp)
 		// A change that is reported marks when the hostagent has seen the
 		// move: it alone may reach the routeragent.
-		other := l.vmOn(t, 1)
-		l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), IpAddress: []string{"192.0.2.77"}}})
+		l.setGuestNet(t, web2, []types.GuestNicInfo{{MacAddress: l.mac(t, web2), IpAddress: []string{"192.0.2.77"}}})
 		r.wait("the marker change", func() bool {
-			v, _ := r.vm(other)
+			v, _ := r.vm(web2)
 			return len(v.NICs) == 1 && fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.77]"
 		})
 		if n := r.postCount() - posts; n != 1 {
