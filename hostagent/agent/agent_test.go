@@ -281,7 +281,9 @@ func serve(t testing.TB, m *simulator.Model, addr string) (*simulator.Server, *v
 	return s, c
 }
 
-func (l *lab) start(t testing.TB) {
+// start runs a hostagent on the lab's configuration; prepare, if any, is
+// called before it runs.
+func (l *lab) start(t testing.TB, prepare ...func(*Agent)) {
 	cfg, err := config.Load(filepath.Join(l.dir, "hostagent.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -289,6 +291,9 @@ func (l *lab) start(t testing.TB) {
 	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range prepare {
+		f(a)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

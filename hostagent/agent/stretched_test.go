@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/inventory"
@@ -182,5 +184,56 @@ func (l *lab) waitStatus(t testing.TB, what string, cond func(Status) bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("hostagent: %s: not within 10s; status %+v", what, l.agent.Status())
 		}
+	}
+}
+
+// TestIntegrationScopedWatch measures what one hostagent watches in a
+// vCenter of 10 clusters: one ContainerView per watched cluster, against
+// the single view of the whole inventory it used before.
+func TestIntegrationScopedWatch(t *testing.T) {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 10, 2, 0, 4
+	l := newLabLayout(t, m, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-a\"\nsite = \"A\"\n",
+		clusters: []intake.Cluster{{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent"}}}})
+	type count struct{ objects, properties int }
+	got := make(chan count, 1)
+	l.start(t, func(a *Agent) {
+		a.watcher.Watched = func(o, p int) { got <- count{o, p} }
+	})
+	var scoped count
+	select {
+	case scoped = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no first sync within 10s")
+	}
+
+	// Before: one view of VMs, hosts and port groups from the root folder.
+	ctx := context.Background()
+	cv, err := view.NewManager(l.c).CreateContainerView(ctx, l.c.ServiceContent.RootFolder,
+		[]string{"VirtualMachine", "HostSystem", "DistributedVirtualPortgroup"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := property.DefaultCollector(l.c).RetrieveProperties(ctx, types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{{
+		ObjectSet: []types.ObjectSpec{{Obj: cv.Reference(), Skip: types.NewBool(true),
+			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}}}},
+		PropSet: []types.PropertySpec{
+			{Type: "VirtualMachine", PathSet: inventory.VMProperties},
+			{Type: "HostSystem", PathSet: inventory.HostProperties},
+			{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root count
+	for _, c := range res.Returnval {
+		root.objects++
+		root.properties += len(c.PropSet)
+	}
+	t.Logf("one hostagent of 10 clusters watches %d objects, %d properties (the whole inventory: %d objects, %d properties)",
+		scoped.objects, scoped.properties, root.objects, root.properties)
+	// Its cluster: 2 hosts and 4 VMs, and the port groups they use.
+	if scoped.objects > root.objects/5 || scoped.objects < 6 {
+		t.Errorf("the scoped watch saw %d objects of the inventory's %d; want its own cluster's, about a tenth", scoped.objects, root.objects)
 	}
 }
