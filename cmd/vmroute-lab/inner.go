@@ -31,6 +31,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/tests/pki"
+	"github.com/vmroute/vmroute/tests/vcsim"
 )
 
 // lab is the running lab, inside the management namespace.
@@ -40,6 +41,8 @@ type lab struct {
 	start time.Time
 	model *simulator.Model
 	c     *vim25.Client
+
+	layout layout
 
 	mu      sync.Mutex           // the programs: a Ctrl-C stops them while a scenario runs
 	procs   map[string]*exec.Cmd // by log name
@@ -51,10 +54,22 @@ func (l *lab) say(format string, args ...any) {
 	fmt.Printf("[%7.3fs] %s\n", time.Since(l.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
+// layout is how the lab's vCenter places hosts at sites.
+type layout string
+
+// Layouts of the lab.
+const (
+	// stretched is one cluster whose hosts sit in both sites, two each,
+	// split by a DRS host group per site: the common layout.
+	stretched layout = "stretched"
+	// perSite is a cluster per site.
+	perSite layout = "per-site"
+)
+
 // inner runs inside the management namespace: vCenter, the agents and
 // the scenarios.
-func inner(bin, dir, mode string) error {
-	l := &lab{dir: dir, bin: bin, start: time.Now(), procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
+func inner(bin, dir, mode string, lay layout) error {
+	l := &lab{dir: dir, bin: bin, start: time.Now(), layout: lay, procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer l.stopAll()
@@ -65,7 +80,10 @@ func inner(bin, dir, mode string) error {
 	if err := l.agents(mode == "bench"); err != nil {
 		return err
 	}
-	run := l.scenarios
+	run := l.perSiteScenarios
+	if l.layout == stretched {
+		run = l.stretchedScenarios
+	}
 	if mode == "bench" {
 		run = l.bench
 	}
@@ -80,13 +98,17 @@ func inner(bin, dir, mode string) error {
 	}
 }
 
-// vcenter serves vcsim on loopback with two clusters: DC0_C0 (site A)
-// and DC0_C1 (site B), two VMs in each. web-1 is DC0_C0_RP0_VM0, whose
-// MAC the vm1 namespace takes; web-2 is DC0_C0_RP0_VM1, a VM with an
-// address only.
+// vcenter serves vcsim on loopback. Per site: two clusters, DC0_C0 (site
+// A) and DC0_C1 (site B), two VMs in each. Stretched: one cluster, DC0_C0,
+// with hosts H0 and H1 in DRS host group "hosts-a" and H2 and H3 in
+// "hosts-b", and four VMs. web-1 is DC0_C0_RP0_VM0, whose MAC the vm1
+// namespace takes; web-2 is DC0_C0_RP0_VM1, a VM with an address only.
 func (l *lab) vcenter(ctx context.Context) error {
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
+	if l.layout == stretched {
+		m.Cluster, m.ClusterHost, m.Machine = 1, 4, 4
+	}
 	if err := m.Create(); err != nil {
 		return err
 	}
@@ -115,6 +137,12 @@ func (l *lab) vcenter(ctx context.Context) error {
 	l.write("vcenter.user", s.URL.User.Username())
 	l.write("vcenter.ca", caFile)
 	guest := map[string]string{"DC0_C0_RP0_VM0": web1, "DC0_C0_RP0_VM1": web2, "DC0_C1_RP0_VM0": "", "DC0_C1_RP0_VM1": outside}
+	if l.layout == stretched {
+		guest = map[string]string{"DC0_C0_RP0_VM0": web1, "DC0_C0_RP0_VM1": web2, "DC0_C0_RP0_VM2": web3, "DC0_C0_RP0_VM3": outside}
+		if err := l.stretch(ctx); err != nil {
+			return err
+		}
+	}
 	for name, ip := range guest {
 		vm, err := find.NewFinder(c, false).VirtualMachine(ctx, "/DC0/vm/"+name)
 		if err != nil {
@@ -124,13 +152,13 @@ func (l *lab) vcenter(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var net []types.GuestNicInfo
+		var ips []string
 		if ip != "" {
-			net = []types.GuestNicInfo{{MacAddress: mac, IpAddress: []string{ip}}}
+			ips = []string{ip}
 		}
-		sctx := m.Service.Context
-		sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
-		sctx.WithLock(sim, func() { sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: net}}) })
+		if err := l.setGuest(ctx, name, ips...); err != nil {
+			return err
+		}
 		if name == "DC0_C0_RP0_VM0" {
 			if err := sh("ip", "-n", prefix+"vm1", "link", "set", "eth0", "address", mac); err != nil {
 				return err
@@ -138,7 +166,32 @@ func (l *lab) vcenter(ctx context.Context) error {
 			l.write("web1.mac", mac)
 		}
 	}
-	l.say("vCenter (vcsim) serves two clusters: DC0_C0 at site A, DC0_C1 at site B")
+	if l.layout == stretched {
+		l.say("vCenter (vcsim) serves one stretched cluster, DC0_C0: hosts H0 and H1 in DRS host group hosts-a (site A), H2 and H3 in hosts-b (site B)")
+	} else {
+		l.say("vCenter (vcsim) serves two clusters: DC0_C0 at site A, DC0_C1 at site B")
+	}
+	return nil
+}
+
+// setGuest sets the addresses VMware Tools reports for a VM's adapter
+// (guest.net), inside the simulator.
+func (l *lab) setGuest(ctx context.Context, name string, ips ...string) error {
+	vm, err := find.NewFinder(l.c, false).VirtualMachine(ctx, "/DC0/vm/"+name)
+	if err != nil {
+		return err
+	}
+	mac, err := macOf(ctx, vm)
+	if err != nil {
+		return err
+	}
+	var net []types.GuestNicInfo
+	if len(ips) > 0 {
+		net = []types.GuestNicInfo{{MacAddress: mac, IpAddress: ips}}
+	}
+	sctx := l.model.Service.Context
+	sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
+	sctx.WithLock(sim, func() { sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: net}}) })
 	return nil
 }
 
@@ -176,7 +229,7 @@ func (l *lab) agents(evac bool) error {
 	if evac {
 		extra = evacConfig()
 	}
-	for _, name := range []string{"hostagent-a", "hostagent-b", evacClient} {
+	for _, name := range []string{"hostagent-a", "hostagent-b", "hostagent-ab", evacClient} {
 		if _, _, err := ca.IssueFiles(name); err != nil {
 			return err
 		}
@@ -209,14 +262,7 @@ key_file = %q
 client_ca_file = %q
 [reports]
 batch_window = "20ms"
-[[clusters]]
-name = "/DC0/host/DC0_C0"
-site = "A"
-clients = ["hostagent-a"]
-[[clusters]]
-name = "/DC0/host/DC0_C1"
-site = "B"
-clients = ["hostagent-b"]
+%s
 [[subnets]]
 prefix = %q
 home = "A"
@@ -234,7 +280,7 @@ families = ["ipv4"]
 [announce]
 count = 3
 interval = "1s"
-%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), r.mgmt, r.mgmt, cert, key, ca.CAFile, subnet, gateway, r.wanIP, r.peer, extra)
+%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), r.mgmt, r.mgmt, cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, r.wanIP, r.peer, extra)
 		path := filepath.Join(l.dir, "routeragent-"+r.ns+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return err
@@ -246,7 +292,14 @@ interval = "1s"
 		}
 		l.run(r.ns, "routeragent-"+r.ns+".log", filepath.Join(l.bin, "vmroute-routeragent"), "--config", path)
 	}
-	for i, c := range []struct{ name, path, site string }{{"hostagent-a", "/DC0/host/DC0_C0", "A"}, {"hostagent-b", "/DC0/host/DC0_C1", "B"}} {
+	hostagents := []struct{ name, clusters string }{
+		{"hostagent-a", "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nsite = \"A\"\n"},
+		{"hostagent-b", "[[clusters]]\npath = \"/DC0/host/DC0_C1\"\nsite = \"B\"\n"},
+	}
+	if l.layout == stretched {
+		hostagents = []struct{ name, clusters string }{{"hostagent-ab", stretchedCluster}}
+	}
+	for i, c := range hostagents {
 		conf := fmt.Sprintf(`state_dir = %q
 routeragents = ["https://%s:8443", "https://%s:8443"]
 [vcenter]
@@ -254,10 +307,7 @@ url = %q
 user = %q
 password_file = %q
 ca_file = %q
-[[clusters]]
-path = %q
-site = %q
-[tls]
+%s[tls]
 cert_file = %q
 key_file = %q
 ca_file = %q
@@ -266,7 +316,7 @@ debounce = "20ms"
 [status]
 listen = "127.0.0.1:%d"
 `, filepath.Join(l.dir, "state-"+c.name), raMgmt, rbMgmt, l.read("vcenter.url"), l.read("vcenter.user"), filepath.Join(l.dir, "vc.pw"),
-			l.read("vcenter.ca"), c.path, c.site, filepath.Join(l.dir, c.name+".crt"), filepath.Join(l.dir, c.name+".key"), ca.CAFile, 9180+i)
+			l.read("vcenter.ca"), c.clusters, filepath.Join(l.dir, c.name+".crt"), filepath.Join(l.dir, c.name+".key"), ca.CAFile, 9180+i)
 		path := filepath.Join(l.dir, c.name+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return err
@@ -364,6 +414,13 @@ func (l *lab) birdRoutes() map[string]string {
 	return routes
 }
 
+// birdHas reports whether BIRD holds any route, best or not, for addr via
+// nextHop.
+func (l *lab) birdHas(addr, nextHop string) bool {
+	out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "for", addr, "all").Output()
+	return strings.Contains(string(out), nextHop)
+}
+
 func site(nextHop string) string {
 	switch nextHop {
 	case raWAN:
@@ -444,8 +501,8 @@ func (l *lab) waitFor(what string, d time.Duration, cond func() bool) (time.Dura
 	return d, false
 }
 
-// relocate moves a VM to a host of the other cluster, as vMotion does,
-// and returns when vCenter's task completed.
+// relocate moves a VM to a host (and a resource pool of its cluster), as
+// vMotion does, and returns when vCenter's task completed.
 func (l *lab) relocate(ctx context.Context, vmName, host, pool string) error {
 	f := find.NewFinder(l.c, false)
 	vm, err := f.VirtualMachine(ctx, "/DC0/vm/"+vmName)
@@ -465,6 +522,17 @@ func (l *lab) relocate(ctx context.Context, vmName, host, pool string) error {
 	if err != nil {
 		return err
 	}
+	if err := l.wait(ctx, task); err != nil {
+		return fmt.Errorf("relocate %s: %w", vmName, err)
+	}
+	vcsim.HostMoved(l.model, vm.Reference())
+	return nil
+}
+
+// wait waits for a vCenter task by reading its state. (govmomi's
+// task.Wait makes and destroys a property filter per task, which races
+// inside vcsim with the hostagent's wait.)
+func (l *lab) wait(ctx context.Context, task *object.Task) error {
 	for {
 		var t mo.Task
 		if err := property.DefaultCollector(l.c).RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
@@ -474,7 +542,10 @@ func (l *lab) relocate(ctx context.Context, vmName, host, pool string) error {
 		case types.TaskInfoStateSuccess:
 			return nil
 		case types.TaskInfoStateError:
-			return fmt.Errorf("relocate %s failed", vmName)
+			if t.Info.Error != nil {
+				return fmt.Errorf("task %s: %s", task.Reference().Value, t.Info.Error.LocalizedMessage)
+			}
+			return fmt.Errorf("task %s failed", task.Reference().Value)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -510,235 +581,6 @@ func (l *lab) moves(mgmt string) string {
 	}
 	return fmt.Sprintf("%s: report received %s, planned %s, BGP updated %s, first gratuitous ARP %s (after vCenter's landing time)",
 		m.Name, since(m.Received), since(m.Planned), since(m.BGP), since(first))
-}
-
-func (l *lab) scenarios(ctx context.Context) error {
-	if _, ok := l.waitFor("BGP sessions and the first reports", 30*time.Second, func() bool {
-		r := l.birdRoutes()
-		return site(r[subnet]) == "A"
-	}); !ok {
-		return fmt.Errorf("the lab did not come up; logs in %s", l.dir)
-	}
-	l.say("BGP up. The WAN router reaches %s via site %s", subnet, site(l.birdRoutes()[subnet]))
-	before, err := probe()
-	if err != nil {
-		return err
-	}
-	l.say("web-1 (%s) runs at site A; the client reaches it %s", web1, before)
-
-	l.say("--- Scenario 1: web-1 moves to site B (vMotion across the interconnect)")
-	if err := sh("ip", "-n", prefix+"l2", "link", "set", "v1", "master", "br-b"); err != nil {
-		return err
-	}
-	// ESXi announces a VM's MAC from its new host after vMotion (RARP), so
-	// that the switches learn where it is; a gratuitous ARP from web-1
-	// does the same here (arping exits 1: nobody answers it).
-	_ = in("vm1", "arping", "-q", "-c", "1", "-U", "-I", "eth0", web1)
-	trombone, err := pathVia("scenario 1, before vCenter reports the move", "A")
-	if err != nil {
-		return err
-	}
-	l.say("web-1 now runs at site B, but its traffic still trombones: the client reaches it %s", trombone)
-	if err := l.relocate(ctx, "DC0_C0_RP0_VM0", "/DC0/host/DC0_C1/DC0_C1_H0", "/DC0/host/DC0_C1/Resources"); err != nil {
-		return err
-	}
-	done := time.Now()
-	l.say("migration done in vCenter")
-	var garp, bgp time.Duration
-	l.waitFor("web-1's gateway at site B and its /32 at the WAN router", 5*time.Second, func() bool {
-		if garp == 0 && gatewayMAC() == macB {
-			garp = time.Since(done)
-		}
-		if bgp == 0 && site(l.birdRoutes()[web1+"/32"]) == "B" {
-			bgp = time.Since(done)
-		}
-		return garp > 0 && bgp > 0
-	})
-	if garp == 0 || bgp == 0 {
-		return fmt.Errorf("scenario 1: gateway moved after %s, /32 at B after %s (0: never); logs in %s", garp, bgp, l.dir)
-	}
-	l.say("web-1's gateway entry holds site B's router MAC (%s), %s after the migration", macB, garp.Round(time.Millisecond))
-	l.say("the WAN router holds %s/32 via site B, %s after the migration", web1, bgp.Round(time.Millisecond))
-	if m := l.moves(rbMgmt); m != "" {
-		l.say("site B's move log: %s", m)
-	}
-	if at := site(l.birdRoutes()[subnet]); at != "A" {
-		return fmt.Errorf("scenario 1: the summary is at site %q, want A (web-2 is still there)", at)
-	}
-	l.say("the summary stays with site A, where web-2 still is")
-	after, err := pathVia("scenario 1", "B")
-	if err != nil {
-		return err
-	}
-	l.say("the client reaches web-1 %s", after)
-	if saved := trombone.rtt - after.rtt; saved < 2*interconnectDelay*9/10 {
-		return fmt.Errorf("scenario 1: the round trip fell by %s, want the interconnect's two crossings (%s)", saved, 2*interconnectDelay)
-	}
-	l.say("the round trip fell by %s: the interconnect's two crossings (%s each) are gone", (trombone.rtt - after.rtt).Round(100*time.Microsecond), interconnectDelay)
-
-	l.say("--- Scenario 2: web-2, the last VM of the subnet at site A, moves too")
-	if err := l.relocate(ctx, "DC0_C0_RP0_VM1", "/DC0/host/DC0_C1/DC0_C1_H1", "/DC0/host/DC0_C1/Resources"); err != nil {
-		return err
-	}
-	if _, ok := l.waitFor("the summary at site B", 5*time.Second, func() bool {
-		r := l.birdRoutes()
-		_, host := r[web1+"/32"]
-		return site(r[subnet]) == "B" && !host
-	}); !ok {
-		return fmt.Errorf("scenario 2: BIRD holds %v, want only %s via site B", l.birdRoutes(), subnet)
-	}
-	l.say("the WAN router now reaches %s via site B, and holds no host route: the whole subnet moved", subnet)
-	if err := l.web1At("scenario 2", "B"); err != nil {
-		return err
-	}
-
-	l.say("--- Scenario 4: site B's routeragent is killed (SIGKILL) and restarted")
-	withdraws := l.birdStat("site_b", "Import withdraws")
-	lost := make(chan bool, 1)
-	watching, stopWatch := context.WithCancel(ctx)
-	go func() {
-		gone := false
-		for watching.Err() == nil {
-			if site(l.birdRoutes()[subnet]) != "B" {
-				gone = true
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		lost <- gone
-	}()
-	l.kill("routeragent-rb.log")
-	l.say("killed; BIRD keeps the routes as stale (graceful restart)")
-	time.Sleep(500 * time.Millisecond)
-	l.restart("routeragent-rb.log")
-	if _, ok := l.waitFor("BIRD's graceful restart done", 30*time.Second, func() bool {
-		return strings.Contains(l.read("bird.log"), "site_b: Neighbor graceful restart done")
-	}); !ok {
-		stopWatch()
-		return fmt.Errorf("scenario 4: no graceful restart at BIRD")
-	}
-	stopWatch()
-	if <-lost {
-		return fmt.Errorf("scenario 4: BIRD lost %s during the restart", subnet)
-	}
-	if n := l.birdStat("site_b", "Import withdraws") - withdraws; n != 0 {
-		return fmt.Errorf("scenario 4: BIRD received %d withdraws during the restart", n)
-	}
-	l.say("restarted from its state directory: BIRD kept %s via site B throughout, no withdraw", subnet)
-	if err := l.web1At("scenario 4", "B"); err != nil {
-		return err
-	}
-
-	l.say("--- Scenario 5: site B's hostagent is killed, and restarted")
-	l.kill("hostagent-b.log")
-	time.Sleep(time.Second)
-	if at := site(l.birdRoutes()[subnet]); at != "B" {
-		return fmt.Errorf("scenario 5: with the hostagent gone the summary is at %q, want B still", at)
-	}
-	l.say("a second later the routes have not moved: losing a hostagent changes nothing by itself")
-	l.restart("hostagent-b.log")
-	if _, ok := l.waitFor("the hostagent back in sync", 15*time.Second, func() bool {
-		resp, err := http.Get("http://127.0.0.1:9181/v1/status")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var st struct {
-			VCenter      struct{ Connected bool }
-			Routeragents []struct {
-				InSync bool `json:"in_sync"`
-			}
-		}
-		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.VCenter.Connected &&
-			len(st.Routeragents) == 2 && st.Routeragents[0].InSync && st.Routeragents[1].InSync
-	}); !ok {
-		return fmt.Errorf("scenario 5: the restarted hostagent did not resync")
-	}
-	if at := site(l.birdRoutes()[subnet]); at != "B" {
-		return fmt.Errorf("scenario 5: after the resync the summary is at %q, want B", at)
-	}
-	l.say("restarted, it sent both routeragents a full report; nothing changed, as nothing moved")
-	if err := l.web1At("scenario 5", "B"); err != nil {
-		return err
-	}
-
-	l.say("--- Scenario 6: a VM whose address is in no configured subnet (%s) lands at site A", outside)
-	if err := l.relocate(ctx, "DC0_C1_RP0_VM1", "/DC0/host/DC0_C0/DC0_C0_H0", "/DC0/host/DC0_C0/Resources"); err != nil {
-		return err
-	}
-	if _, ok := l.waitFor("site A's routeragent to place the VM at A", 5*time.Second, func() bool {
-		return l.placed(raMgmt, "DC0_C1_RP0_VM1") == "A"
-	}); !ok {
-		return fmt.Errorf("scenario 6: site A's routeragent does not place the VM at A")
-	}
-	if !strings.Contains(l.status(raMgmt), outside) {
-		return fmt.Errorf("scenario 6: site A's status does not list %s as outside every subnet", outside)
-	}
-	time.Sleep(200 * time.Millisecond) // a route for it would have reached BIRD by now
-	for p := range l.birdRoutes() {
-		if strings.HasPrefix(p, "203.0.113") {
-			return fmt.Errorf("scenario 6: BIRD holds %s", p)
-		}
-	}
-	if out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "for", outside).Output(); strings.Contains(string(out), "unicast") {
-		return fmt.Errorf("scenario 6: BIRD routes %s: %s", outside, out)
-	}
-	l.say("site A places the VM at A, lists %s outside every subnet, and announces nothing for it", outside)
-	if err := l.web1At("scenario 6", "B"); err != nil {
-		return err
-	}
-
-	l.say("--- Scenario 3: web-1 returns to site A")
-	if err := l.moveWeb1("br-a", "/DC0/host/DC0_C0/DC0_C0_H0", "/DC0/host/DC0_C0/Resources"); err != nil {
-		return err
-	}
-	if _, ok := l.waitFor("the summary home at A and web-2's /32 at B", 5*time.Second, func() bool {
-		r := l.birdRoutes()
-		return site(r[subnet]) == "A" && site(r[web2+"/32"]) == "B" && r[web1+"/32"] == ""
-	}); !ok {
-		return fmt.Errorf("scenario 3: BIRD holds %v", l.birdRoutes())
-	}
-	if _, ok := l.waitFor("web-1's gateway at site A", 5*time.Second, func() bool { return gatewayMAC() == macA }); !ok {
-		return fmt.Errorf("scenario 3: web-1's gateway entry is %s, want site A's %s", gatewayMAC(), macA)
-	}
-	l.say("the subnet is spread again: its summary goes home to A, web-2 at B gets a /32 from B, web-1's gateway is A's router")
-	if err := l.web1At("scenario 3", "A"); err != nil {
-		return err
-	}
-	if err := l.relocate(ctx, "DC0_C0_RP0_VM1", "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources"); err != nil {
-		return err
-	}
-	if _, ok := l.waitFor("the subnet whole at A", 5*time.Second, func() bool {
-		r := l.birdRoutes()
-		return site(r[subnet]) == "A" && r[web2+"/32"] == ""
-	}); !ok {
-		return fmt.Errorf("scenario 3: BIRD holds %v", l.birdRoutes())
-	}
-	l.say("web-2 returns too: %s via site A, no host route", subnet)
-
-	l.say("--- Scenario 7: site A is lost; vSphere HA restarts its VMs at site B")
-	l.kill("routeragent-ra.log")
-	l.kill("hostagent-a.log")
-	l.say("site A's routeragent and hostagent are gone; BIRD keeps A's routes as stale for the restart time (5 s)")
-	if err := l.moveWeb1("br-b", "/DC0/host/DC0_C1/DC0_C1_H0", "/DC0/host/DC0_C1/Resources"); err != nil {
-		return err
-	}
-	if err := l.relocate(ctx, "DC0_C0_RP0_VM1", "/DC0/host/DC0_C1/DC0_C1_H1", "/DC0/host/DC0_C1/Resources"); err != nil {
-		return err
-	}
-	lossAt := time.Now()
-	if _, ok := l.waitFor("the subnet via site B only", 20*time.Second, func() bool {
-		out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "for", web1, "all").Output()
-		r := l.birdRoutes()
-		return site(r[subnet]) == "B" && !strings.Contains(string(out), raWAN)
-	}); !ok {
-		return fmt.Errorf("scenario 7: BIRD holds %v", l.birdRoutes())
-	}
-	l.say("%s later the WAN router reaches %s via site B alone", time.Since(lossAt).Round(100*time.Millisecond), subnet)
-	if err := l.web1At("scenario 7", "B"); err != nil {
-		return err
-	}
-	l.say("done; tearing the lab down")
-	return nil
 }
 
 // web1At checks what every scenario ends with, for web-1 at site at:

@@ -1,10 +1,13 @@
 // Command vmroute-lab runs vmroute end to end on one machine, as root: a
-// simulated vCenter (govmomi's vcsim) with one cluster per site, a router
+// simulated vCenter (govmomi's vcsim) with one stretched cluster whose
+// hosts sit in both sites (or, with -layout per-site, a cluster per
+// site), a router
 // per site running the routeragent, a WAN router running BIRD, a client,
 // and a VM on a stretched L2 segment whose interconnect adds 20 ms each
 // way, all in network namespaces it makes and deletes again (also on
-// Ctrl-C). `vmroute-lab demo` moves VMs between the sites, kills and
-// restarts agents, loses a site, and narrates what vmroute does;
+// Ctrl-C). `vmroute-lab demo` moves VMs between the sites (vMotion, DRS,
+// maintenance mode, HA), kills and restarts agents, loses a site, and
+// narrates what vmroute does;
 // `vmroute-lab bench` times 50 moves and writes bench-results/.
 package main
 
@@ -31,17 +34,25 @@ var namespaces = []string{"mgmt", "wan", "client", "ra", "rb", "l2", "vm1"}
 
 func main() {
 	bin := flag.String("bin", "bin", "directory with vmroute-routeragent and vmroute-hostagent")
+	keep := flag.Bool("keep", false, "keep the lab's directory (configs, logs, state) afterwards, and print where it is")
+	lay := flag.String("layout", string(stretched), "how vCenter's hosts make the sites: stretched (one cluster over both sites, a DRS host group per site) or per-site (a cluster per site); bench always runs per-site")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] demo|bench")
+		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] demo|bench")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if l := layout(*lay); l != stretched && l != perSite {
+		flag.Usage()
+		os.Exit(2)
+	}
 	var err error
 	switch flag.Arg(0) {
-	case "demo", "bench":
-		err = demo(*bin, flag.Arg(0))
+	case "demo":
+		err = demo(*bin, flag.Arg(0), layout(*lay), *keep)
+	case "bench":
+		err = demo(*bin, flag.Arg(0), perSite, *keep)
 	case "inner":
-		err = inner(*bin, flag.Arg(1), flag.Arg(2))
+		err = inner(*bin, flag.Arg(1), flag.Arg(2), layout(flag.Arg(3)))
 	case "relay":
 		err = relay(flag.Arg(1), flag.Arg(2), interconnectDelay)
 	default:
@@ -57,7 +68,7 @@ func main() {
 // demo builds the topology, runs the scenarios inside the management
 // namespace (where vcsim and the hostagents live), and tears everything
 // down, whatever happens.
-func demo(bin, mode string) error {
+func demo(bin, mode string, lay layout, keep bool) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root for network namespaces")
 	}
@@ -82,7 +93,11 @@ func demo(bin, mode string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if keep {
+		defer fmt.Println("the lab's directory is kept:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	if err := topology(); err != nil {
 		return fmt.Errorf("topology: %w", err)
 	}
@@ -96,7 +111,7 @@ func demo(bin, mode string) error {
 		return fmt.Errorf("interconnect: %w", err)
 	}
 	defer func() { _ = ic.Process.Kill(); _ = ic.Wait() }()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "inner", dir, mode)
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "inner", dir, mode, string(lay))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	return cmd.Run()

@@ -35,6 +35,7 @@ import (
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/wire"
 	"github.com/vmroute/vmroute/tests/pki"
+	"github.com/vmroute/vmroute/tests/vcsim"
 )
 
 // routeragent is a test routeragent: the real intake behind an HTTPS
@@ -325,13 +326,15 @@ func (l *lab) relocate(t testing.TB, vmName, hostPath, poolPath string) {
 	ctx := context.Background()
 	host := l.obj(t, hostPath).Reference()
 	pool := l.obj(t, poolPath).Reference()
-	task, err := l.vmObj(t, vmName).Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &host, Pool: &pool}, types.VirtualMachineMovePriorityDefaultPriority)
+	vm := l.vmObj(t, vmName)
+	task, err := vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &host, Pool: &pool}, types.VirtualMachineMovePriorityDefaultPriority)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.waitTask(task); err != nil {
 		t.Fatal(err)
 	}
+	vcsim.HostMoved(l.model, vm.Reference())
 }
 
 // waitTask waits for a vCenter task by reading its state. govmomi's

@@ -30,6 +30,7 @@ import (
 	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/tests/pki"
+	"github.com/vmroute/vmroute/tests/vcsim"
 )
 
 // BenchmarkScale fills vcsim with VMROUTE_SCALE_VMS VMs (half in each
@@ -100,7 +101,11 @@ func BenchmarkScale(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		return l.waitTask(task)
+		if err := l.waitTask(task); err != nil {
+			return err
+		}
+		vcsim.HostMoved(l.model, vm.Reference())
+		return nil
 	})
 	tasks := time.Now()
 	l.r.waitLong(b, 30*time.Minute, "the final state", func() bool {

@@ -416,8 +416,9 @@ func (inv *Inventory) settle(now time.Time) {
 		if c == nil {
 			// On a host outside every watched cluster, the VM left: its
 			// coming back will be a landing. A host not known yet says
-			// nothing.
-			if h != nil && inv.where[v.uuid] != "" {
+			// nothing before the first complete sync; after it, every
+			// watched host is known.
+			if (h != nil || inv.synced) && inv.where[v.uuid] != "" {
 				inv.where[v.uuid] = ""
 			}
 			continue

@@ -249,3 +249,20 @@ func TestRestoreLegacyLandings(t *testing.T) {
 		t.Errorf("landings %+v, want v1 at A and v3 at B", got)
 	}
 }
+
+func TestLeavingToAnUnwatchedHostIsALanding(t *testing.T) {
+	// A hostagent that watches only cl-a knows no host of cl-b: the VM's
+	// runtime.host names a host it never saw. It left, so its coming back
+	// is a landing, with a new time, not its old one.
+	onlyA := New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A")}, discard)
+	onlyA.Apply([]types.ObjectUpdate{hosts()[0], vmEnter(h1, "192.0.2.10")}, t0)
+	onlyA.Prune()
+	onlyA.Apply(move(ref("HostSystem", "h-in-cl-b")), t0.Add(time.Minute))
+	if n := len(onlyA.Snapshot()["cl-a"]); n != 0 {
+		t.Fatalf("a VM on a host outside the watched clusters is still reported (%d)", n)
+	}
+	onlyA.Apply(move(h1), t0.Add(2*time.Minute))
+	if got := onlyA.Snapshot()["cl-a"]; len(got) != 1 || !got[0].LandedAt.Equal(t0.Add(2*time.Minute)) || onlyA.Landed != 1 {
+		t.Errorf("coming back: %+v (%d landings), want landed at %v", got, onlyA.Landed, t0.Add(2*time.Minute))
+	}
+}

@@ -1,9 +1,9 @@
 // Package vcenter watches the VMs of the configured clusters with one
 // PropertyCollector session and WaitForUpdatesEx, no polling: one
-// ContainerView of VirtualMachine and HostSystem rooted at each watched
-// cluster (so a hostagent watches its own clusters, not all of vCenter),
-// the port groups those VMs use, and, where hosts are mapped to sites by
-// DRS host group, the cluster's configurationEx. Any lost session is
+// ContainerView of the hosts of each watched cluster (so a hostagent
+// watches its own clusters, not all of vCenter), the VMs registered on
+// those hosts and the port groups they use, and, where hosts are mapped
+// to sites by DRS host group, the cluster's configurationEx. Any lost session is
 // followed by a new login, with backoff, and a full resync.
 package vcenter
 
@@ -198,8 +198,8 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 	})
 }
 
-// filterSpec watches, in each cluster, its VMs and hosts through a
-// ContainerView rooted at the cluster, and the port groups of those VMs;
+// filterSpec watches, in each cluster, its hosts through a ContainerView
+// rooted at the cluster, the VMs on those hosts and their port groups;
 // the cluster itself where its hosts are mapped by DRS host group; and
 // the hosts' vSAN fault domain where they are mapped by it.
 func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[types.ManagedObjectReference]inventory.Cluster) (types.PropertyFilterSpec, error) {
@@ -211,13 +211,17 @@ func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[
 	groups, faultDomains := false, false
 	vms := view.NewManager(c)
 	for _, ref := range slices.SortedFunc(maps.Keys(clusters), func(a, b types.ManagedObjectReference) int { return cmp.Compare(a.Value, b.Value) }) {
-		cv, err := vms.CreateContainerView(ctx, ref, []string{"VirtualMachine", "HostSystem"}, true)
+		cv, err := vms.CreateContainerView(ctx, ref, []string{"HostSystem"}, true)
 		if err != nil {
 			return spec, fmt.Errorf("container view of cluster %s: %w", clusters[ref].Name, err)
 		}
+		// The cluster's hosts, the VMs registered on them, and their port
+		// groups. A VM moved onto or off a watched host enters or leaves
+		// the filter with the host's vm property.
 		spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: cv.Reference(), Skip: types.NewBool(true),
 			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view",
-				SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "VirtualMachine", Path: "network"}}}}})
+				SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "HostSystem", Path: "vm",
+					SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "VirtualMachine", Path: "network"}}}}}}})
 		switch clusters[ref].Sites.By {
 		case sitemap.HostGroup:
 			groups = true

@@ -15,19 +15,29 @@ import (
 	"time"
 )
 
-// TestIntegrationLab runs the lab's scenarios: 1, one VM moves A to B
-// (its gateway entry and its /32 follow, the summary stays, and the
-// client's path measured with ping -R moves from A to B while the round
-// trip loses the interconnect's two 20 ms crossings); 2, the rest of the
-// subnet follows (the summary moves, the host route goes); 4, a
-// routeragent is killed and restarted (BIRD withdraws nothing); 5, a
-// hostagent is killed (routes stay) and restarted (it resyncs); 6, a VM
-// with an address in no configured subnet lands (nothing is announced,
-// status lists it); 3, web-1 returns (the summary goes home to A, web-2
-// keeps a /32 at B); 7, site A is lost and HA restarts its VMs at B (the
-// subnet ends via B alone, the client reaches web-1). After each, the lab
-// asserts BIRD's table, the VM's neighbor cache and the client's path,
-// and fails otherwise; afterwards no namespace of it may remain.
+// TestIntegrationLab runs the lab in both layouts, and fails unless
+// every scenario's narration appears: the lab itself asserts, after each
+// scenario, BIRD's table, the VM's neighbor cache and the client's path
+// (ping -R), and fails otherwise. Afterwards no namespace of it may
+// remain.
+//
+// Stretched (make demo's story), one cluster over both sites split by DRS
+// host groups: 1, web-1 moves A to B by vMotion inside the cluster (its
+// gateway entry and its /32 follow, the summary stays, and the client's
+// path moves from A to B while the round trip loses the interconnect's
+// two 20 ms crossings); 2, DRS moves it between B's hosts and nothing is
+// sent; 3, site A's hosts enter maintenance mode (the summary moves, the
+// host route goes); 4, web-1 returns and the summary stays with the
+// majority at B; 5, site A is lost while vCenter survives and HA restarts
+// its VMs on B's hosts.
+//
+// Per site, a cluster per site: 1 as above; 2, the rest of the subnet
+// follows; 4, a routeragent is killed and restarted (BIRD withdraws
+// nothing); 5, a hostagent is killed (routes stay) and restarted (it
+// resyncs); 6, a VM with an address in no configured subnet lands
+// (nothing is announced, status lists it); 3, web-1 returns (the summary
+// goes home to A, web-2 keeps a /32 at B); 7, site A is lost and its VMs
+// are restarted at B (the subnet ends via B alone).
 func TestIntegrationLab(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -42,34 +52,54 @@ func TestIntegrationLab(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, filepath.Join(bin, "vmroute-lab"), "-bin", bin, "demo").CombinedOutput()
-	t.Logf("lab:\n%s", out)
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	for _, want := range []string{
+	firstMove := []string{
 		"its traffic still trombones: the client reaches it in",
 		"the interconnect's two crossings (20ms each) are gone",
 		"web-1's gateway entry holds site B's router MAC",
 		"the WAN router holds 10.50.0.10/32 via site B",
 		"the summary stays with site A",
-		"holds no host route: the whole subnet moved",
-		"BIRD kept 10.50.0.0/24 via site B throughout, no withdraw",
-		"losing a hostagent changes nothing by itself",
-		"restarted, it sent both routeragents a full report",
-		"announces nothing for it",
-		"its summary goes home to A, web-2 at B gets a /32 from B",
-		"via site B alone",
 		"BIRD routes web-1 via site A, its gateway entry is site A's router, the client reaches it in",
 		"BIRD routes web-1 via site B, its gateway entry is site B's router, the client reaches it in",
-	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("lab output lacks %q", want)
-		}
 	}
-	if ns, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(ns), "vmlab-") {
-		t.Errorf("namespaces left behind:\n%s", ns)
+	for _, tt := range []struct {
+		layout string
+		want   []string
+	}{
+		{"stretched", append(firstMove,
+			"hosts H0 and H1 in DRS host group hosts-a (site A), H2 and H3 in hosts-b (site B)",
+			"the move inside site B sent nothing: each routeragent got one report since",
+			"site A's hosts are empty: the WAN router reaches 10.50.0.0/24 via site B and holds no host route",
+			"the summary stays with site B, which holds 2 of the subnet's 3 VMs",
+			"web-2 and web-3 return too: 10.50.0.0/24 via site A, no host route",
+			"vSphere HA restarts A's VMs on site B's hosts of the same cluster",
+			"via site B alone",
+		)},
+		{"per-site", append(firstMove,
+			"holds no host route: the whole subnet moved",
+			"BIRD kept 10.50.0.0/24 via site B throughout, no withdraw",
+			"losing a hostagent changes nothing by itself",
+			"restarted, it sent both routeragents a full report",
+			"announces nothing for it",
+			"its summary goes home to A, web-2 at B gets a /32 from B",
+			"via site B alone",
+		)},
+	} {
+		t.Run(tt.layout, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, filepath.Join(bin, "vmroute-lab"), "-bin", bin, "-layout", tt.layout, "demo").CombinedOutput()
+			t.Logf("lab:\n%s", out)
+			if err != nil {
+				t.Fatalf("lab: %v", err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("lab output lacks %q", want)
+				}
+			}
+			if ns, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(ns), "vmlab-") {
+				t.Errorf("namespaces left behind:\n%s", ns)
+			}
+		})
 	}
 }
