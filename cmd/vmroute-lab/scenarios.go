@@ -189,7 +189,6 @@ func (l *lab) perSiteScenarios(ctx context.Context) error {
 	return nil
 }
 
-
 // firstMove is scenario 1 of both layouts: web-1 moves from site A to a
 // host of site B (its port first, then vCenter's migration), web-2 stays
 // at A. Before vCenter reports it, the client's path trombones through A;
