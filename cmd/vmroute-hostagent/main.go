@@ -16,6 +16,7 @@ import (
 
 	"github.com/vmroute/vmroute/hostagent/agent"
 	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/shared/logging"
 	"github.com/vmroute/vmroute/shared/version"
 )
@@ -39,6 +40,17 @@ func main() {
 			fmt.Fprintf(os.Stderr, "warning: %v (fine if systemd provides it as a credential)\n", err)
 		}
 		fmt.Printf("%s: configuration is valid: %d clusters, %d routeragents\n", *configPath, len(cfg.Clusters), len(cfg.Routeragents))
+		for _, c := range cfg.Clusters {
+			if c.Sites.By == sitemap.Cluster {
+				fmt.Printf("  cluster %s: every host at site %s\n", c.Name, c.Sites.Site)
+				continue
+			}
+			fmt.Printf("  cluster %s: hosts placed by %s:", c.Name, c.Sites.By)
+			for _, site := range c.Sites.SitesOf() {
+				fmt.Printf(" site %s %q", site, c.Sites.Sites[site])
+			}
+			fmt.Println()
+		}
 		return
 	}
 	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
