@@ -73,7 +73,7 @@ func inner(bin, dir, mode string, lay layout) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer l.stopAll()
-	if err := l.vcenter(ctx); err != nil {
+	if err := l.vcenter(ctx, mode == "bench"); err != nil {
 		return err
 	}
 	defer l.model.Remove()
@@ -86,6 +86,9 @@ func inner(bin, dir, mode string, lay layout) error {
 	}
 	if mode == "bench" {
 		run = l.bench
+		if l.layout == stretched {
+			run = l.benchMaintenance
+		}
 	}
 	// On Ctrl-C, stop at once rather than after the scenario in progress.
 	done := make(chan error, 1)
@@ -103,11 +106,16 @@ func inner(bin, dir, mode string, lay layout) error {
 // with hosts H0 and H1 in DRS host group "hosts-a" and H2 and H3 in
 // "hosts-b", and four VMs. web-1 is DC0_C0_RP0_VM0, whose MAC the vm1
 // namespace takes; web-2 is DC0_C0_RP0_VM1, a VM with an address only.
-func (l *lab) vcenter(ctx context.Context) error {
+// With bench, the stretched cluster also holds the maintenance
+// benchmark's VMs.
+func (l *lab) vcenter(ctx context.Context, bench bool) error {
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
 	if l.layout == stretched {
 		m.Cluster, m.ClusterHost, m.Machine = 1, 4, 4
+		if bench {
+			m.Machine += maintVMs
+		}
 	}
 	if err := m.Create(); err != nil {
 		return err
@@ -164,6 +172,11 @@ func (l *lab) vcenter(ctx context.Context) error {
 				return err
 			}
 			l.write("web1.mac", mac)
+		}
+	}
+	if l.layout == stretched && bench {
+		if err := l.placeMaintVMs(ctx); err != nil {
+			return err
 		}
 	}
 	if l.layout == stretched {
@@ -226,7 +239,10 @@ func (l *lab) agents(evac bool) error {
 		return err
 	}
 	extra := ""
-	if evac {
+	switch {
+	case evac && l.layout == stretched:
+		extra = maintConfig()
+	case evac:
 		extra = evacConfig()
 	}
 	for _, name := range []string{"hostagent-a", "hostagent-b", "hostagent-ab", evacClient} {

@@ -8,7 +8,9 @@
 // Ctrl-C). `vmroute-lab demo` moves VMs between the sites (vMotion, DRS,
 // maintenance mode, HA), kills and restarts agents, loses a site, and
 // narrates what vmroute does;
-// `vmroute-lab bench` times 50 moves and writes bench-results/.
+// `vmroute-lab bench` times 50 moves, a site evacuation and a
+// maintenance-mode evacuation of a stretched cluster's site, and writes
+// bench-results/.
 package main
 
 import (
@@ -35,7 +37,7 @@ var namespaces = []string{"mgmt", "wan", "client", "ra", "rb", "l2", "vm1"}
 func main() {
 	bin := flag.String("bin", "bin", "directory with vmroute-routeragent and vmroute-hostagent")
 	keep := flag.Bool("keep", false, "keep the lab's directory (configs, logs, state) afterwards, and print where it is")
-	lay := flag.String("layout", string(stretched), "how vCenter's hosts make the sites: stretched (one cluster over both sites, a DRS host group per site) or per-site (a cluster per site); bench always runs per-site")
+	lay := flag.String("layout", string(stretched), "how vCenter's hosts make the sites: stretched (one cluster over both sites, a DRS host group per site) or per-site (a cluster per site); bench runs both unless set")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] demo|bench")
 		flag.PrintDefaults()
@@ -50,7 +52,18 @@ func main() {
 	case "demo":
 		err = demo(*bin, flag.Arg(0), layout(*lay), *keep)
 	case "bench":
-		err = demo(*bin, flag.Arg(0), perSite, *keep)
+		// Both layouts' benchmarks, or the one -layout names.
+		layouts := []layout{perSite, stretched}
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "layout" {
+				layouts = []layout{layout(*lay)}
+			}
+		})
+		for _, l := range layouts {
+			if err = demo(*bin, flag.Arg(0), l, *keep); err != nil {
+				break
+			}
+		}
 	case "inner":
 		err = inner(*bin, flag.Arg(1), flag.Arg(2), layout(flag.Arg(3)))
 	case "relay":

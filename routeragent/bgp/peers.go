@@ -23,6 +23,8 @@ type PeerStatus struct {
 	Advertised uint64 `json:"advertised"`
 	Received   uint64 `json:"received"`
 	Accepted   uint64 `json:"accepted"`
+	// UpdatesSent counts the UPDATE messages sent to the neighbor.
+	UpdatesSent uint64 `json:"updates_sent"`
 	// Flaps counts how often the session went down.
 	Flaps uint32 `json:"flaps"`
 	// Why says, when the session is not established, what is known of why.
@@ -38,6 +40,7 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 		st := p.GetState()
 		ps.State = strings.ToLower(strings.TrimPrefix(st.GetSessionState().String(), "SESSION_STATE_"))
 		ps.Flaps = st.GetFlops()
+		ps.UpdatesSent = st.GetMessages().GetSent().GetUpdate()
 		if up := p.GetTimers().GetState().GetUptime(); ps.State == "established" && up != nil {
 			ps.Since = up.AsTime()
 		}

@@ -9,15 +9,24 @@ package vcsim
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
+// fixing makes HostMoved calls take turns: vcsim's object locks are
+// reentrant for one Context, and every caller shares the model's, so they
+// would not keep two moves onto one host apart.
+var fixing sync.Mutex
+
 // HostMoved lists the VM on the host it runs on (runtime.host) and on no
-// other, telling the property collectors of each host it changed. Call it
+// other, telling the property collectors of each host it changed: first
+// the new host, then the old, so that the VM is never on no host. Call it
 // after a relocation's task completed.
 func HostMoved(m *simulator.Model, vm types.ManagedObjectReference) {
+	fixing.Lock()
+	defer fixing.Unlock()
 	ctx := m.Service.Context
 	sim, ok := ctx.Map.Get(vm).(*simulator.VirtualMachine)
 	if !ok {
@@ -29,19 +38,25 @@ func HostMoved(m *simulator.Model, vm types.ManagedObjectReference) {
 			host = *sim.Runtime.Host
 		}
 	})
-	for _, e := range ctx.Map.All("HostSystem") {
-		h := e.(*simulator.HostSystem)
-		ctx.WithLock(h, func() {
-			listed := slices.Contains(h.Vm, vm)
-			switch {
-			case h.Self == host && !listed:
-				h.Vm = append(slices.Clone(h.Vm), vm)
-			case h.Self != host && listed:
-				h.Vm = slices.DeleteFunc(slices.Clone(h.Vm), func(r types.ManagedObjectReference) bool { return r == vm })
-			default:
-				return
+	hosts := ctx.Map.All("HostSystem")
+	for _, onNew := range []bool{true, false} {
+		for _, e := range hosts {
+			h := e.(*simulator.HostSystem)
+			if (h.Self == host) != onNew {
+				continue
 			}
-			ctx.Update(h, []types.PropertyChange{{Name: "vm", Val: h.Vm}})
-		})
+			ctx.WithLock(h, func() {
+				listed := slices.Contains(h.Vm, vm)
+				switch {
+				case onNew && !listed:
+					h.Vm = append(slices.Clone(h.Vm), vm)
+				case !onNew && listed:
+					h.Vm = slices.DeleteFunc(slices.Clone(h.Vm), func(r types.ManagedObjectReference) bool { return r == vm })
+				default:
+					return
+				}
+				ctx.Update(h, []types.PropertyChange{{Name: "vm", Val: h.Vm}})
+			})
+		}
 	}
 }
