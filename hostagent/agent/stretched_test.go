@@ -237,3 +237,43 @@ func TestIntegrationScopedWatch(t *testing.T) {
 		t.Errorf("the scoped watch saw %d objects of the inventory's %d; want its own cluster's, about a tenth", scoped.objects, root.objects)
 	}
 }
+
+// TestIntegrationFaultDomains runs a vSAN stretched cluster: hosts placed
+// by their vSAN fault domain, which vcsim carries in each host's
+// config.vsanHostConfig.
+func TestIntegrationFaultDomains(t *testing.T) {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 4, 0, 8
+	l := newLabLayout(t, m, layout{toml: `[[clusters]]
+path = "/DC0/host/DC0_C0"
+name = "stretched"
+sites_by = "fault_domain"
+[clusters.sites]
+A = ["fd-a"]
+B = ["fd-b"]
+`, clusters: stretchedLayout.clusters})
+	// setFaultDomain puts host i in a vSAN fault domain and tells the
+	// property collectors of the changed property.
+	setFaultDomain := func(i int, fd string) {
+		sctx := l.model.Service.Context
+		host := sctx.Map.Get(l.obj(t, fmt.Sprintf("%s%d", sh, i)).Reference()).(*simulator.HostSystem)
+		sctx.WithLock(host, func() {
+			cfg := *host.Config
+			cfg.VsanHostConfig = &types.VsanHostConfigInfo{FaultDomainInfo: &types.VsanHostFaultDomainInfo{Name: fd}}
+			host.Config = &cfg
+			sctx.Update(host, []types.PropertyChange{{Name: "config.vsanHostConfig.faultDomainInfo.name", Val: fd}})
+		})
+	}
+	for i, fd := range []string{"fd-a", "fd-a", "fd-b", "fd-b"} {
+		setFaultDomain(i, fd)
+	}
+	l.relocate(t, web1, sh+"0", sp)
+	l.start(t)
+	r := l.r
+	r.wait("web-1 at A", func() bool { v, _ := r.vm(web1); return v.Site == "A" })
+	l.relocate(t, web1, sh+"3", sp)
+	r.wait("web-1 at B", func() bool { v, _ := r.vm(web1); return v.Site == "B" })
+	// vSAN moves H3 to site A's fault domain: its VMs land at A.
+	setFaultDomain(3, "fd-a")
+	r.wait("web-1 at A again", func() bool { v, _ := r.vm(web1); return v.Site == "A" })
+}

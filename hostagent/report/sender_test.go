@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,3 +148,33 @@ func TestSender(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestSenderToAnOlderRouteragent(t *testing.T) {
+	// A routeragent that speaks only wire v1 has no /v2/reports: the
+	// sender says so, and counts a refusal, instead of retrying blindly.
+	ca := pki.New(t)
+	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
+	ccert, ckey := ca.Issue(t, "hostagent")
+	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
+	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+wire.V1ReportsPath, func(w http.ResponseWriter, r *http.Request) {})
+	hs := httptest.NewUnstartedServer(mux)
+	hs.TLS = stc.Server()
+	hs.StartTLS()
+	defer hs.Close()
+	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.1")}})
+	for deadline := time.Now().Add(5 * time.Second); s.Stats().Refused == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal within 5s: %+v", s.Stats())
+		}
+	}
+	if st := s.Stats(); !strings.Contains(st.LastError, "older wire version than this hostagent; upgrade it") || st.InSync {
+		t.Errorf("stats %+v, want the older wire version named", st)
+	}
+}
