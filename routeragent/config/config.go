@@ -32,6 +32,9 @@ type Config struct {
 	Clusters  []Cluster
 	// Lease is how long a cluster's report counts as fresh.
 	Lease time.Duration
+	// FutureTolerance is how far past this router's clock a reported
+	// landing may be; a report with a later one is refused.
+	FutureTolerance time.Duration
 	// BatchWindow collects changes before a plan.
 	BatchWindow time.Duration
 	Plan        plan.Config
@@ -78,8 +81,10 @@ type file struct {
 		StatusListen   *string `toml:"status_listen"`
 	} `toml:"api"`
 	Reports struct {
-		Lease       string `toml:"lease"`
-		BatchWindow string `toml:"batch_window"`
+		Lease           string `toml:"lease"`
+		BatchWindow     string `toml:"batch_window"`
+		FutureTolerance string `toml:"future_tolerance"`
+		ClockSkew       string `toml:"clock_skew"`
 	} `toml:"reports"`
 	Clusters []struct {
 		Name    string   `toml:"name"`
@@ -160,8 +165,9 @@ func Load(path string) (*Config, error) {
 			ClientCAFile:   f.String("api.client_ca_file", raw.API.ClientCAFile, true),
 			MaxReportBytes: int64(f.Int("api.max_report_bytes", raw.API.MaxReportBytes, wire.MaxReportBytes, 1024, 1<<30)),
 		},
-		Lease:       f.Duration("reports.lease", raw.Reports.Lease, 5*time.Minute),
-		BatchWindow: f.Duration("reports.batch_window", raw.Reports.BatchWindow, 50*time.Millisecond),
+		Lease:           f.Duration("reports.lease", raw.Reports.Lease, 5*time.Minute),
+		FutureTolerance: f.Duration("reports.future_tolerance", raw.Reports.FutureTolerance, 2*time.Minute),
+		BatchWindow:     f.Duration("reports.batch_window", raw.Reports.BatchWindow, 50*time.Millisecond),
 	}
 	c.API.StatusListen = "127.0.0.1:9181"
 	if raw.API.StatusListen != nil {
@@ -199,6 +205,7 @@ func Load(path string) (*Config, error) {
 	}
 	c.Plan, c.Announce.GatewayMACs = loadPlan(f, &raw)
 	c.Plan.Site = c.Site
+	c.Plan.ClockSkew = f.Duration("reports.clock_skew", raw.Reports.ClockSkew, 2*time.Second)
 	c.BGP = loadBGP(f, &raw)
 	c.Announce = loadAnnounce(f, &raw, c.Announce.GatewayMACs)
 	if err := c.Plan.Check(); err != nil {

@@ -81,7 +81,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d := &Daemon{
 		log: log, cfg: cfg, store: store, planner: p,
-		intake:     intake.New(clusters(cfg)),
+		intake:     intake.New(clusters(cfg), cfg.FutureTolerance),
 		speaker:    bgp.New(cfg.BGP, log.With("component", "bgp")),
 		ann:        announce.New(cfg.Announce, log.With("component", "announce")),
 		moves:      newMoveLog(1000),
@@ -116,7 +116,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 			d.log.Warn("state not restored", "cluster", st.Cluster, "err", err)
 			continue
 		}
-		d.planner.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
+		d.planner.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))), st.Gone)
 		d.log.Info("state restored", "cluster", st.Cluster, "generation", st.Generation, "vms", len(st.VMs))
 	}
 	res := d.planner.Plan(time.Now())
@@ -272,7 +272,7 @@ func (d *Daemon) reconcile(ctx context.Context) {
 		}
 		vms := d.enrich(ch.Cluster, ch.VMs)
 		if ch.Full {
-			d.planner.SetCluster(ch.Cluster, vms)
+			d.planner.SetCluster(ch.Cluster, vms, nil)
 		} else if err := d.planner.ApplyDelta(ch.Cluster, vms, ch.Removed); err != nil {
 			d.log.Error("delta not planned", "cluster", ch.Cluster, "err", err)
 		}
@@ -458,7 +458,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	if p != nil {
 		d.planner = p
 		for _, st := range d.intake.States() {
-			p.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))))
+			p.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))), st.Gone)
 			p.SetStale(st.Cluster, time.Since(st.Received) > cfg.Lease)
 		}
 		d.log.Info("planner configuration changed: reports planned again")

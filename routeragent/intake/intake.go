@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -31,6 +32,9 @@ type State struct {
 	Generation uint64
 	Received   time.Time
 	VMs        map[string]wire.VM
+	// Gone are the cluster's tombstones: the VMs its reports withdrew,
+	// with the landing of the claim withdrawn (see plan.Tombstones).
+	Gone plan.Tombstones
 }
 
 // Report returns s as a full report, sorted by UUID, as it is persisted.
@@ -72,11 +76,15 @@ type Intake struct {
 	mu       sync.Mutex
 	clusters map[string]Cluster
 	states   map[string]*State
+	// future is how far past the routeragent's clock a landing may be.
+	future time.Duration
 }
 
-// New returns an intake that accepts the given clusters.
-func New(clusters []Cluster) *Intake {
-	in := &Intake{states: map[string]*State{}}
+// New returns an intake that accepts the given clusters, and landings up
+// to future past the routeragent's clock: vCenter's clock and the
+// router's may differ a little, never by minutes.
+func New(clusters []Cluster, future time.Duration) *Intake {
+	in := &Intake{states: map[string]*State{}, future: future}
 	in.SetClusters(clusters)
 	return in
 }
@@ -125,9 +133,14 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 		return nil, refuse(http.StatusForbidden, "client certificate %v may not report cluster %q", names, r.Cluster)
 	}
 	for i := range r.VMs {
-		if site := r.VMs[i].Site; !slices.Contains(c.Sites, site) {
+		vm := &r.VMs[i]
+		if !slices.Contains(c.Sites, vm.Site) {
 			return nil, refuse(http.StatusForbidden, "vms[%d] (%s): cluster %q spans sites %s, not site %q",
-				i, r.VMs[i].UUID, r.Cluster, strings.Join(c.Sites, ", "), site)
+				i, vm.UUID, r.Cluster, strings.Join(c.Sites, ", "), vm.Site)
+		}
+		if limit := now.Add(in.future); vm.LandedAt.After(limit) {
+			return nil, refuse(http.StatusUnprocessableEntity, "vms[%d] (%s).landed_at: %s is %s ahead of this routeragent's clock, more than the %s allowed (reports.future_tolerance): check the clocks of vCenter and this router",
+				i, vm.UUID, vm.LandedAt.UTC().Format(time.RFC3339Nano), vm.LandedAt.Sub(now).Round(time.Second), in.future)
 		}
 	}
 	old := in.states[r.Cluster]
@@ -148,13 +161,30 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 		ref.Generation = held
 		return nil, ref
 	}
-	next := &State{Cluster: r.Cluster, Generation: r.Generation, Received: now}
+	next := &State{Cluster: r.Cluster, Generation: r.Generation, Received: now, Gone: plan.Tombstones{}}
+	if old != nil {
+		next.Gone = maps.Clone(old.Gone)
+	}
 	ch := &Change{Cluster: r.Cluster, Full: r.Kind == wire.KindFull, VMs: r.VMs, Removed: r.Removed, Received: now}
 	if ch.Full {
 		next.VMs = make(map[string]wire.VM, len(r.VMs))
+		if old != nil {
+			listed := make(map[string]bool, len(r.VMs))
+			for _, vm := range r.VMs {
+				listed[vm.UUID] = true
+			}
+			for id, vm := range old.VMs {
+				if !listed[id] {
+					next.Gone.Withdrawn(id, vm.LandedAt)
+				}
+			}
+		}
 	} else {
 		next.VMs = maps.Clone(old.VMs)
 		for _, id := range r.Removed {
+			if vm, ok := old.VMs[id]; ok {
+				next.Gone.Withdrawn(id, vm.LandedAt)
+			}
 			delete(next.VMs, id)
 		}
 	}
@@ -168,7 +198,9 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 			ch.Landed = append(ch.Landed, vm.UUID)
 		}
 		next.VMs[vm.UUID] = vm
+		next.Gone.Claimed(vm.UUID)
 	}
+	next.Gone.Trim(plan.MaxTombstones)
 	if err := commit(next); err != nil {
 		return nil, refuse(http.StatusServiceUnavailable, "report not stored, nothing applied: %v", err)
 	}

@@ -35,7 +35,7 @@ func newIntake() *Intake {
 		{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent-a"}},
 		{Name: "cl-b", Sites: []string{"B"}, Clients: []string{"hostagent-b"}},
 		{Name: "stretched", Sites: []string{"A", "B"}, Clients: []string{"hostagent-s"}},
-	})
+	}, 2*time.Minute)
 }
 
 func keep(*State) error { return nil }
@@ -142,5 +142,39 @@ func TestRestoreChecksSites(t *testing.T) {
 	}
 	if g := in.Generation("cl-a"); g != 0 {
 		t.Errorf("a refused state was restored: generation %d", g)
+	}
+}
+
+func TestFutureLandingsAreRefused(t *testing.T) {
+	in := newIntake()
+	a := []string{"hostagent-a"}
+	in.Accept(full(10, vm("v1", 0)), a, t0, keep)
+	soon, late := vm("v2", 0), vm("v3", 0)
+	now := t0.Add(time.Hour)
+	soon.LandedAt, late.LandedAt = now.Add(time.Minute), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, ref := in.Accept(delta(11, 10, []wire.VM{soon}), a, now, keep); ref != nil {
+		t.Fatalf("a landing a minute ahead, within the tolerance: %v", ref)
+	}
+	ch, ref := in.Accept(delta(12, 11, []wire.VM{late}), a, now, keep)
+	if ch != nil || ref == nil || ref.Status != http.StatusUnprocessableEntity ||
+		ref.Msg != "vms[0] (v3).landed_at: 2100-01-01T00:00:00Z is 640861h0m0s ahead of this routeragent's clock, more than the 2m0s allowed (reports.future_tolerance): check the clocks of vCenter and this router" {
+		t.Fatalf("a landing in 2100: %+v %+v", ch, ref)
+	}
+	if g := in.Generation("cl-a"); g != 11 {
+		t.Errorf("generation %d after the refusal, want 11", g)
+	}
+}
+
+func TestTombstones(t *testing.T) {
+	in := newIntake()
+	a := []string{"hostagent-a"}
+	unknown := vm("v3", 0)
+	unknown.LandedAt = time.Time{}
+	in.Accept(full(10, vm("v1", 5), vm("v2", 7), unknown), a, t0, keep)
+	in.Accept(delta(11, 10, nil, "v1"), a, t0, keep)
+	in.Accept(full(12, vm("v1", 9)), a, t0, keep) // v1 back, v2 and v3 gone
+	got := in.States()[0].Gone
+	if len(got) != 1 || !got["v2"].Equal(t0.Add(7*time.Second)) {
+		t.Errorf("tombstones %v, want v2 at +7s alone (v1 claimed again, v3's landing unknown)", got)
 	}
 }

@@ -47,8 +47,8 @@ func BenchmarkPlan10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p.SetCluster("cl-A", reports["A"])
-		p.SetCluster("cl-B", reports["B"])
+		p.SetCluster("cl-A", reports["A"], nil)
+		p.SetCluster("cl-B", reports["B"], nil)
 		if res := p.Plan(t0); len(res.Subnets) != 40 {
 			b.Fatal("wrong plan")
 		}
@@ -63,8 +63,8 @@ func BenchmarkPlanOneMove(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.SetCluster("cl-A", reports["A"])
-	p.SetCluster("cl-B", reports["B"])
+	p.SetCluster("cl-A", reports["A"], nil)
+	p.SetCluster("cl-B", reports["B"], nil)
 	p.Plan(t0)
 	vm := reports["A"][1]
 	from, to := "cl-A", "cl-B"

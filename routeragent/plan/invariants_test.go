@@ -155,7 +155,7 @@ func (w *world) view(site string, r *rand.Rand) *Result {
 			step = r.IntN(w.steps+1) - 1 // -1: never heard
 		}
 		if step >= 0 {
-			p.SetCluster(c, w.report(c, step))
+			p.SetCluster(c, w.report(c, step), nil)
 			p.SetStale(c, step < last)
 		}
 	}

@@ -60,7 +60,7 @@ func at(site string, vms ...wire.VM) []wire.VM {
 
 // setCluster applies a full report of cluster with every VM at site.
 func setCluster(p *Planner, site, cluster string, vms []wire.VM) {
-	p.SetCluster(cluster, at(site, vms...))
+	p.SetCluster(cluster, at(site, vms...), nil)
 }
 
 type report struct {
@@ -317,6 +317,7 @@ func TestTotalCeilingSummarisesLargestSubnetsFirst(t *testing.T) {
 func TestRemovedVMIsNotResurrectedByAnOlderClaim(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
 	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")}) // stale: the VM left A
+	p.SetStale("cl-A", true)
 	setCluster(p, "B", "cl-B", []wire.VM{vm("v1", 10, "198.51.100.11")})
 	if err := p.ApplyDelta("cl-B", nil, []string{"v1"}); err != nil { // deleted at B
 		t.Fatal(err)
@@ -344,7 +345,8 @@ func TestClusterMovedToAnotherSiteKeepsItsVMs(t *testing.T) {
 
 func TestPoweredOffIsPositiveEvidence(t *testing.T) {
 	p := mustPlanner(t, testConfig("A"))
-	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")}) // stale: the VM left A
+	p.SetStale("cl-A", true)
 	off := vm("v1", 10, "198.51.100.11")
 	off.PowerState = wire.PoweredOff
 	setCluster(p, "B", "cl-B", []wire.VM{off})
@@ -475,7 +477,7 @@ func TestStretchedClusterMovesBetweenSites(t *testing.T) {
 	p := mustPlanner(t, testConfig("B"))
 	web1, web2 := vm("web1", 0, "192.0.2.11"), vm("web2", 0, "192.0.2.12")
 	web1.Site, web2.Site = "A", "A"
-	p.SetCluster("stretched", []wire.VM{web1, web2})
+	p.SetCluster("stretched", []wire.VM{web1, web2}, nil)
 	if got, want := routes(p.Plan(t0), "A", "B"), []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B summary 198.51.100.0/24"}; !slices.Equal(got, want) {
 		t.Fatalf("before:\n got %q\nwant %q", got, want)
 	}
@@ -510,7 +512,7 @@ func TestStretchedAndPerSiteClustersAgree(t *testing.T) {
 	// stretched cluster, where it sits at B: the later landing wins.
 	p := mustPlanner(t, testConfig("A"))
 	setCluster(p, "A", "cl-A", []wire.VM{vm("web1", 0, "198.51.100.11")})
-	p.SetCluster("stretched", at("B", vm("web1", 10, "198.51.100.11")))
+	p.SetCluster("stretched", at("B", vm("web1", 10, "198.51.100.11")), nil)
 	locs := p.Locations()
 	if len(locs) != 1 || locs[0].Site != "B" || locs[0].Cluster != "stretched" || locs[0].Claims != 2 {
 		t.Errorf("locations %+v, want web1 at B by cluster stretched, 2 claims", locs)
@@ -533,5 +535,125 @@ func TestMoveBetweenClustersOfOneSiteKeepsTheVM(t *testing.T) {
 	want := []string{"A summary 192.0.2.0/24", "A summary 198.51.100.0/24", "A summary 2001:db8:1::/64"}
 	if got := routes(p.Plan(t0), "A", "B"); !slices.Equal(got, want) {
 		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestLiveClusterIsNotErasedByAnotherClustersWithdrawal(t *testing.T) {
+	// Cluster B claims A's VM with a later landing, then drops it: its
+	// tombstone must not erase a VM that live cluster A still reports.
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	setCluster(p, "B", "cl-B", []wire.VM{vm("v1", 100, "198.51.100.11")})
+	if err := p.ApplyDelta("cl-B", nil, []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if locs := p.Locations(); len(locs) != 1 || !locs[0].Present || locs[0].Site != "A" {
+		t.Fatalf("locations %+v, want v1 present at A", locs)
+	}
+	// Once A's reports are stale, B's withdrawal is the latest evidence.
+	p.SetStale("cl-A", true)
+	if locs := p.Locations(); len(locs) != 1 || locs[0].Present {
+		t.Errorf("locations %+v, want v1 no longer present", locs)
+	}
+}
+
+func TestTombstoneVoidsOnlyClaimsOlderThanTheClockSkew(t *testing.T) {
+	cfg := testConfig("A")
+	cfg.ClockSkew = 5 * time.Second
+	p := mustPlanner(t, cfg)
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11"), vm("v2", 0, "198.51.100.12")})
+	p.SetStale("cl-A", true)
+	setCluster(p, "B", "cl-B", []wire.VM{vm("v1", 3, "198.51.100.11"), vm("v2", 10, "198.51.100.12")})
+	if err := p.ApplyDelta("cl-B", nil, []string{"v1", "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	present := map[string]bool{}
+	for _, l := range p.Locations() {
+		present[l.VM] = l.Present
+	}
+	if !present["v1"] || present["v2"] {
+		t.Errorf("present %v: want v1 (landed 3 s before the tombstone, within the skew) kept, v2 (10 s) voided", present)
+	}
+}
+
+func TestPoweredOffCopyDoesNotHideTheRunningVM(t *testing.T) {
+	// A copy of the VM, with its instance UUID, is registered powered off
+	// in another cluster and first seen later: the running VM stays.
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	copied := vm("v1", 100, "198.51.100.11")
+	copied.PowerState = wire.PoweredOff
+	setCluster(p, "B", "cl-B", []wire.VM{copied})
+	if locs := p.Locations(); len(locs) != 1 || !locs[0].Present || locs[0].Site != "A" {
+		t.Errorf("locations %+v, want v1 present at A", locs)
+	}
+}
+
+func TestUnknownLanding(t *testing.T) {
+	unknown := func(v wire.VM) wire.VM { v.LandedAt = time.Time{}; return v }
+	t.Run("the only claim places the VM", func(t *testing.T) {
+		p := mustPlanner(t, testConfig("B"))
+		setCluster(p, "A", "cl-A", []wire.VM{vm("v2", 0, "192.0.2.12"), vm("v3", 0, "192.0.2.13")})
+		setCluster(p, "B", "cl-B", []wire.VM{unknown(vm("v1", 0, "192.0.2.11"))})
+		res := p.Plan(t0)
+		if got := routes(res, "B"); !slices.Contains(got, "B host 192.0.2.11/32") {
+			t.Errorf("routes at B %q, want v1's /32", got)
+		}
+		if len(res.Landed) != 0 {
+			t.Errorf("an unknown landing was announced: %v", res.Landed)
+		}
+	})
+	t.Run("it never beats a known landing", func(t *testing.T) {
+		p := mustPlanner(t, testConfig("A"))
+		setCluster(p, "B", "cl-B", []wire.VM{unknown(vm("v1", 0, "192.0.2.11"))})
+		setCluster(p, "A", "cl-A", []wire.VM{vm("v1", -1000, "192.0.2.11")})
+		if locs := p.Locations(); locs[0].Site != "A" {
+			t.Errorf("locations %+v, want v1 at A, the known landing", locs)
+		}
+	})
+	t.Run("no withdrawal voids it", func(t *testing.T) {
+		p := mustPlanner(t, testConfig("A"))
+		setCluster(p, "B", "cl-B", []wire.VM{unknown(vm("v1", 0, "192.0.2.11"))})
+		p.SetStale("cl-B", true)
+		setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 10, "192.0.2.11")})
+		setCluster(p, "A", "cl-A", nil)
+		if locs := p.Locations(); len(locs) != 1 || !locs[0].Present || locs[0].Site != "B" {
+			t.Errorf("locations %+v, want v1 present at B", locs)
+		}
+	})
+}
+
+func TestRestoredTombstonesPlanAlike(t *testing.T) {
+	// A stale claim that a withdrawal voided stays void in a planner built
+	// again from the clusters' states, tombstones included.
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	p.SetStale("cl-A", true)
+	setCluster(p, "B", "cl-B", []wire.VM{vm("v1", 10, "198.51.100.11")})
+	setCluster(p, "B", "cl-B", nil)
+	want := routes(p.Plan(t0), "A", "B")
+
+	q := mustPlanner(t, testConfig("A"))
+	q.SetCluster("cl-A", at("A", vm("v1", 0, "198.51.100.11")), Tombstones{})
+	q.SetStale("cl-A", true)
+	q.SetCluster("cl-B", nil, Tombstones{"v1": t0.Add(10 * time.Second)})
+	if got := routes(q.Plan(t0), "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("restored:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestTombstonesTrim(t *testing.T) {
+	g := Tombstones{}
+	g.Withdrawn("c", t0.Add(3*time.Second))
+	g.Withdrawn("a", t0)
+	g.Withdrawn("b", t0)
+	g.Withdrawn("x", time.Time{})
+	g.Withdrawn("c", t0) // an older landing does not lower it
+	if dropped := g.Trim(2); !slices.Equal(dropped, []string{"a"}) || len(g) != 2 || !g["c"].Equal(t0.Add(3*time.Second)) {
+		t.Errorf("dropped %v, left %v", dropped, g)
+	}
+	g.Claimed("b")
+	if _, ok := g["b"]; ok || len(g) != 1 {
+		t.Errorf("claimed again, still %v", g)
 	}
 }

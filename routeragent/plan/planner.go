@@ -3,6 +3,7 @@ package plan
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -36,6 +37,7 @@ type cluster struct {
 	stale   bool
 	planned bool // a plan was made since the cluster's first report
 	vms     int  // VMs the cluster's reports list now
+	gone    Tombstones
 }
 
 // claim is one cluster's report of a VM, at the site the VM carries: a
@@ -55,11 +57,6 @@ const (
 type vmEntry struct {
 	uuid   string
 	claims []claim
-	// gone is the latest landing of a claim that was withdrawn (the VM
-	// left or was deleted there): older claims elsewhere are void. A claim
-	// of the same landing is not older: a VM that moves between two
-	// clusters of one site keeps its landing time.
-	gone time.Time
 
 	// The effective placement: where the plan puts the VM, nil if absent.
 	site     string
@@ -129,12 +126,14 @@ func (p *Planner) Config() Config { return p.cfg }
 
 // SetCluster replaces everything known of one cluster with a full report.
 // VMs it no longer lists are withdrawn from it. Each VM is claimed at the
-// site it carries. The planner keeps the VM values; the caller must not
-// modify them afterwards.
-func (p *Planner) SetCluster(name string, vms []wire.VM) {
+// site it carries. restored, when not nil, are the cluster's tombstones as
+// its state file kept them (a routeragent that starts, or reloads); the
+// planner keeps its own copy. The planner keeps the VM values; the caller
+// must not modify them afterwards.
+func (p *Planner) SetCluster(name string, vms []wire.VM, restored Tombstones) {
 	c := p.clusters[name]
 	if c == nil {
-		c = &cluster{name: name}
+		c = &cluster{name: name, gone: Tombstones{}}
 		p.clusters[name] = c
 	}
 	if len(p.vms) == 0 {
@@ -150,6 +149,17 @@ func (p *Planner) SetCluster(name string, vms []wire.VM) {
 	for i := range vms {
 		p.put(c, &vms[i])
 	}
+	if restored != nil {
+		old := c.gone
+		c.gone = maps.Clone(restored)
+		for id := range old {
+			p.replace(id)
+		}
+		for id := range restored {
+			p.replace(id)
+		}
+	}
+	p.trim(c)
 }
 
 // ApplyDelta applies a delta to a cluster known from an earlier full
@@ -168,7 +178,34 @@ func (p *Planner) ApplyDelta(name string, vms []wire.VM, removed []string) error
 	for i := range vms {
 		p.put(c, &vms[i])
 	}
+	p.trim(c)
 	return nil
+}
+
+// trim bounds a cluster's tombstones, as the intake does, and places the
+// VMs whose tombstone went again.
+func (p *Planner) trim(c *cluster) {
+	for _, id := range c.gone.Trim(MaxTombstones) {
+		p.replace(id)
+	}
+}
+
+// replace places a VM again, if any cluster claims it.
+func (p *Planner) replace(id string) {
+	if e := p.vms[id]; e != nil {
+		p.place(e, false)
+	}
+}
+
+// goneOf returns the latest tombstone of any cluster on a VM.
+func (p *Planner) goneOf(id string) time.Time {
+	var t time.Time
+	for _, c := range p.clusters {
+		if g := c.gone[id]; g.After(t) {
+			t = g
+		}
+	}
+	return t
 }
 
 // RemoveCluster forgets a cluster, as when it is no longer configured.
@@ -179,11 +216,20 @@ func (p *Planner) RemoveCluster(name string) {
 	}
 }
 
-// SetStale marks a cluster's report as past its lease. Staleness changes
-// no route; it is only reported.
+// SetStale marks a cluster's report as past its lease. Staleness alone
+// changes no route: it only decides conflicts between claims (a stale
+// cluster's claim gives way to a tombstone, and to a live cluster that
+// reports the VM present), and it is reported.
 func (p *Planner) SetStale(name string, stale bool) {
-	if c := p.clusters[name]; c != nil {
-		c.stale = stale
+	c := p.clusters[name]
+	if c == nil || c.stale == stale {
+		return
+	}
+	c.stale = stale
+	for _, e := range p.vms {
+		if len(e.claims) > 1 && e.claimOf(c) != nil {
+			p.place(e, false)
+		}
 	}
 }
 
@@ -198,6 +244,7 @@ func (p *Planner) put(c *cluster, vm *wire.VM) {
 		e.claims = append(e.claims, claim{c: c, vm: vm})
 		c.vms++
 	}
+	c.gone.Claimed(vm.UUID)
 	p.place(e, !c.planned)
 }
 
@@ -232,16 +279,15 @@ func (p *Planner) withdrawAll(c *cluster, keep map[string]bool, left bool) {
 }
 
 // withdraw removes c's claim on e, if it has one. left says the cluster
-// reported the VM gone (it left or was deleted), which voids every claim
-// of an earlier landing; a cluster that is no longer configured says
-// nothing of its VMs.
+// reported the VM gone (it left or was deleted), which leaves a tombstone;
+// a cluster that is no longer configured says nothing of its VMs.
 func (p *Planner) withdraw(c *cluster, e *vmEntry, left bool) {
 	cl := e.claimOf(c)
 	if cl == nil {
 		return
 	}
-	if left && cl.vm.LandedAt.After(e.gone) {
-		e.gone = cl.vm.LandedAt
+	if left {
+		c.gone.Withdrawn(e.uuid, cl.vm.LandedAt)
 	}
 	e.claims = slices.DeleteFunc(e.claims, func(cl claim) bool { return cl.c == c })
 	c.vms--
@@ -251,20 +297,58 @@ func (p *Planner) withdraw(c *cluster, e *vmEntry, left bool) {
 	}
 }
 
-// winner returns the claim of the latest landing, ignoring claims older
-// than a withdrawal; ties go to the greater (site, cluster) so that every
-// routeragent picks the same.
-func (e *vmEntry) winner() *claim {
+// winner returns the claim that places the VM. A live cluster that
+// reports the VM present is positive evidence that nothing overrules: the
+// best of those claims wins. Otherwise the best claim wins, leaving out
+// the claims of stale clusters that a tombstone voids: those that landed
+// before it by more than the clock skew allowed between vCenters. An
+// unknown landing is never voided.
+func (p *Planner) winner(e *vmEntry) *claim {
 	var w *claim
 	for i := range e.claims {
+		if c := &e.claims[i]; !c.c.stale && c.vm.Present() {
+			w = better(w, c)
+		}
+	}
+	if w != nil {
+		return w
+	}
+	void := time.Time{}
+	if gone := p.goneOf(e.uuid); !gone.IsZero() {
+		void = gone.Add(-p.cfg.ClockSkew)
+	}
+	for i := range e.claims {
 		c := &e.claims[i]
-		if c.vm.LandedAt.Before(e.gone) {
+		if c.c.stale && !c.vm.LandedAt.IsZero() && c.vm.LandedAt.Before(void) {
 			continue
 		}
-		if w == nil || c.vm.LandedAt.After(w.vm.LandedAt) ||
-			c.vm.LandedAt.Equal(w.vm.LandedAt) && cmp.Or(cmp.Compare(c.vm.Site, w.vm.Site), cmp.Compare(c.c.name, w.c.name)) > 0 {
-			w = c
+		w = better(w, c)
+	}
+	return w
+}
+
+// better returns the better of two claims: a known landing beats an
+// unknown one, then the later landing, then the greater (site, cluster),
+// so that every routeragent picks the same.
+func better(w, c *claim) *claim {
+	if w == nil {
+		return c
+	}
+	wt, ct := w.vm.LandedAt, c.vm.LandedAt
+	switch {
+	case wt.IsZero() != ct.IsZero():
+		if ct.IsZero() {
+			return w
 		}
+		return c
+	case !wt.Equal(ct):
+		if ct.After(wt) {
+			return c
+		}
+		return w
+	}
+	if cmp.Or(cmp.Compare(c.vm.Site, w.vm.Site), cmp.Compare(c.c.name, w.c.name)) > 0 {
+		return c
 	}
 	return w
 }
@@ -272,11 +356,11 @@ func (e *vmEntry) winner() *claim {
 // place recomputes where e is and updates the subnets it touches.
 func (p *Planner) place(e *vmEntry, initial bool) {
 	site, vm := "", (*wire.VM)(nil)
-	if w := e.winner(); w != nil && w.vm.Present() {
+	if w := p.winner(e); w != nil && w.vm.Present() {
 		site, vm = w.vm.Site, w.vm
 	}
 	if vm != nil && site != e.lastSite {
-		if e.lastSite != "" {
+		if e.lastSite != "" && !vm.LandedAt.IsZero() {
 			p.noteMove(e, vm.LandedAt)
 		}
 		e.lastSite = site
@@ -286,7 +370,9 @@ func (p *Planner) place(e *vmEntry, initial bool) {
 	} else if e.flap != nil && e.flap.holdSite != "" {
 		site = e.flap.holdSite
 	}
-	if site == p.cfg.Site && vm != nil && (e.site != site || e.vm == nil || !e.vm.LandedAt.Equal(vm.LandedAt)) {
+	// A landing of unknown time is no landing to announce: a hostagent
+	// that lost its landings reports every VM so.
+	if site == p.cfg.Site && vm != nil && !vm.LandedAt.IsZero() && (e.site != site || e.vm == nil || !e.vm.LandedAt.Equal(vm.LandedAt)) {
 		if e.landing == notLanded {
 			p.landed = append(p.landed, e)
 		}
@@ -415,7 +501,7 @@ func (p *Planner) Plan(now time.Time) *Result {
 		if res.NextWake.IsZero() || e.flap.holdUntil.Before(res.NextWake) {
 			res.NextWake = e.flap.holdUntil
 		}
-		if w := e.winner(); w != nil && w.vm.Site != e.site {
+		if w := p.winner(e); w != nil && w.vm.Site != e.site {
 			res.Findings.Held = append(res.Findings.Held, Held{VM: e.uuid, Site: e.site, Actual: w.vm.Site, Until: e.flap.holdUntil})
 		}
 	}
@@ -492,12 +578,15 @@ func (p *Planner) takeLanded(subnets []*SubnetResult, now time.Time) []*Neighbor
 
 // Location is where the planner puts one VM, for status.
 type Location struct {
-	VM       string     `json:"vm"`
-	Name     string     `json:"name"`
-	Site     string     `json:"site"`
-	Cluster  string     `json:"cluster"`
-	Present  bool       `json:"present"`
-	Held     bool       `json:"held,omitempty"`
+	VM      string `json:"vm"`
+	Name    string `json:"name"`
+	Site    string `json:"site"`
+	Cluster string `json:"cluster"`
+	Present bool   `json:"present"`
+	Held    bool   `json:"held,omitempty"`
+	// Voided says every claim is void: a VM whose stale claims a later
+	// withdrawal elsewhere overruled. It is listed, not placed.
+	Voided   bool       `json:"voided,omitempty"`
 	LandedAt time.Time  `json:"landed_at"`
 	NICs     []wire.NIC `json:"nics"`
 	// Claims is how many clusters report the VM (two during a move).
@@ -505,12 +594,19 @@ type Location struct {
 }
 
 // Locations returns the location table: every VM some cluster reports,
-// where the plan puts it, sorted by name and UUID.
+// where the plan puts it (or, for a voided VM, its best claim), sorted by
+// name and UUID.
 func (p *Planner) Locations() []Location {
 	out := make([]Location, 0, len(p.vms))
 	for _, e := range p.vms {
-		w := e.winner()
+		w := p.winner(e)
 		if w == nil {
+			w = &e.claims[0]
+			for i := range e.claims {
+				w = better(w, &e.claims[i])
+			}
+			out = append(out, Location{VM: e.uuid, Name: w.vm.Name, Site: w.vm.Site, Cluster: w.c.name, LandedAt: w.vm.LandedAt,
+				NICs: w.vm.NICs, Claims: len(e.claims), Voided: true})
 			continue
 		}
 		l := Location{VM: e.uuid, Name: w.vm.Name, Site: w.vm.Site, Cluster: w.c.name, LandedAt: w.vm.LandedAt,

@@ -34,6 +34,9 @@ type Config struct {
 	Subnets []Subnet
 	// Guards are the safety limits.
 	Guards Guards
+	// ClockSkew is how far the clocks of two vCenters may differ: a
+	// tombstone voids only claims that landed before it by more.
+	ClockSkew time.Duration
 }
 
 // Subnet is one stretched subnet.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -27,6 +28,8 @@ type Store struct {
 type file struct {
 	Received time.Time    `json:"received"`
 	Report   *wire.Report `json:"report"`
+	// Gone are the cluster's tombstones (plan.Tombstones).
+	Gone plan.Tombstones `json:"gone,omitempty"`
 }
 
 // Open returns the store in dir, creating dir if need be.
@@ -43,7 +46,7 @@ func (s *Store) path(cluster string) string {
 
 // Save writes a cluster's state atomically.
 func (s *Store) Save(st *intake.State) error {
-	b, err := json.Marshal(file{Received: st.Received, Report: st.Report()})
+	b, err := json.Marshal(file{Received: st.Received, Report: st.Report(), Gone: st.Gone})
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", st.Cluster, err)
 	}
@@ -159,7 +162,10 @@ func load(path string) (*intake.State, error) {
 		return nil, errors.New("broken: not a full report")
 	}
 	st := &intake.State{Cluster: f.Report.Cluster, Generation: f.Report.Generation,
-		Received: f.Received, VMs: make(map[string]wire.VM, len(f.Report.VMs))}
+		Received: f.Received, VMs: make(map[string]wire.VM, len(f.Report.VMs)), Gone: f.Gone}
+	if st.Gone == nil {
+		st.Gone = plan.Tombstones{}
+	}
 	for _, vm := range f.Report.VMs {
 		st.VMs[vm.UUID] = vm
 	}

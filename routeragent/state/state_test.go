@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -75,5 +76,21 @@ func TestLoadMigratesV1(t *testing.T) {
 	}
 	if st := states[0]; st.Cluster != "cl-b" || st.Generation != 4 || st.VMs["v1"].Site != "B" || st.VMs["v1"].Name != "web" {
 		t.Errorf("migrated state %+v", st)
+	}
+}
+
+func TestSaveLoadTombstones(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	st := &intake.State{Cluster: "cl", Generation: 3, Received: at, VMs: map[string]wire.VM{}, Gone: plan.Tombstones{"v9": at}}
+	if err := s.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	states, problems := s.Load()
+	if len(problems) != 0 || len(states) != 1 || !states[0].Gone["v9"].Equal(at) {
+		t.Errorf("loaded %+v, problems %v; want v9's tombstone back", states, problems)
 	}
 }

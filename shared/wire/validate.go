@@ -126,9 +126,6 @@ func (vm *VM) validate(path string) error {
 	default:
 		return invalid("%s.power_state: %q is not one of %s, %s, %s", path, vm.PowerState, PoweredOn, PoweredOff, Suspended)
 	}
-	if vm.LandedAt.IsZero() {
-		return invalid("%s.landed_at: missing", path)
-	}
 	if len(vm.NICs) > MaxNICs {
 		return invalid("%s.nics: %d adapters, more than the limit of %d", path, len(vm.NICs), MaxNICs)
 	}

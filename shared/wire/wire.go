@@ -103,9 +103,11 @@ type VM struct {
 	Site string `json:"site"`
 	// PowerState is runtime.powerState.
 	PowerState PowerState `json:"power_state"`
-	// LandedAt is when the VM arrived at its site (or was first seen
-	// there), by vCenter's clock. It orders claims of two clusters.
-	LandedAt time.Time `json:"landed_at"`
+	// LandedAt is when the VM arrived at its site, by vCenter's clock. It
+	// orders claims of two clusters. It is absent (zero) when the landing
+	// is not known: a VM a hostagent found in place with no landing saved.
+	// An unknown landing never beats a known one.
+	LandedAt time.Time `json:"landed_at,omitzero"`
 	// NICs are the VM's network adapters.
 	NICs []NIC `json:"nics"`
 }

@@ -52,7 +52,6 @@ func TestDecodeRefuses(t *testing.T) {
 		{"mapped", `"192.0.2.10"`, `"::ffff:192.0.2.10"`, `vms[0].nics[0].addresses[0]: ::ffff:192.0.2.10 is IPv4-mapped; send 192.0.2.10`},
 		{"duplicate address", `"2001:db8:100::10"`, `"192.0.2.10"`, `vms[0].nics[0].addresses[1]: 192.0.2.10 is listed twice`},
 		{"power", `"poweredOn"`, `"on"`, `vms[0].power_state: "on" is not one of`},
-		{"no landing", `"landed_at": "2026-11-22T10:00:00.123Z",`, ``, `vms[0].landed_at: missing`},
 		{"generation zero", `"generation": 7`, `"generation": 0`, `generation: must be 1 or more`},
 		{"negative generation", `"generation": 7`, `"generation": -1`, `field "generation": number -1 is not a valid uint64`},
 		{"kind", `"kind": "full"`, `"kind": "partial"`, `kind: "partial" is neither`},
