@@ -657,3 +657,20 @@ func TestTombstonesTrim(t *testing.T) {
 		t.Errorf("claimed again, still %v", g)
 	}
 }
+
+func TestClusterLiveAgainIsPlacedAgain(t *testing.T) {
+	// A stale cluster's only claim, voided by another cluster's
+	// withdrawal, counts again once the cluster reports again.
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-A", []wire.VM{vm("v1", 0, "198.51.100.11")})
+	p.SetStale("cl-A", true)
+	setCluster(p, "B", "cl-B", []wire.VM{vm("v1", 10, "198.51.100.11")})
+	setCluster(p, "B", "cl-B", nil)
+	if locs := p.Locations(); len(locs) != 1 || locs[0].Present {
+		t.Fatalf("locations %+v, want v1 voided", locs)
+	}
+	p.SetStale("cl-A", false)
+	if locs := p.Locations(); len(locs) != 1 || !locs[0].Present || locs[0].Site != "A" {
+		t.Errorf("locations %+v, want v1 present at A again", locs)
+	}
+}

@@ -227,7 +227,7 @@ func (p *Planner) SetStale(name string, stale bool) {
 	}
 	c.stale = stale
 	for _, e := range p.vms {
-		if len(e.claims) > 1 && e.claimOf(c) != nil {
+		if e.claimOf(c) != nil {
 			p.place(e, false)
 		}
 	}
