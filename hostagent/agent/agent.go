@@ -63,6 +63,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.watcher = vcenter.New(cfg.VCenter, cfg.Clusters, log.With("component", "vcenter"))
 	a.watcher.Changed = a.changed
+	a.watcher.GuestGrace = cfg.VCenter.GuestGrace
 	a.watcher.Restore, err = a.loadLandings()
 	if err != nil {
 		log.Warn("landing times not restored: VMs found in place count as long landed", "err", err)

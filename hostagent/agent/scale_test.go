@@ -310,7 +310,7 @@ func BenchmarkPipeline10k(b *testing.B) {
 		inv := inventory.New(map[types.ManagedObjectReference]inventory.Cluster{
 			clA: {Name: "cl-a", Sites: sitemap.Rule{By: sitemap.Cluster, Site: "A"}},
 			clB: {Name: "cl-b", Sites: sitemap.Rule{By: sitemap.Cluster, Site: "B"}},
-		}, quiet)
+		}, inventory.Options{GuestGrace: 10 * time.Minute}, quiet)
 		enter := []types.ObjectUpdate{
 			{Obj: hA, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx-a"}, {Name: "parent", Val: clA}}},
 			{Obj: hB, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx-b"}, {Name: "parent", Val: clB}}},

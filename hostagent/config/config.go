@@ -49,6 +49,9 @@ type VCenter struct {
 	CAFile     string
 	Thumbprint string
 	Insecure   bool
+	// GuestGrace is how long a running VM keeps its last addresses while
+	// VMware Tools report none (Tools restarting or upgrading).
+	GuestGrace time.Duration
 	// WaitTimeout is the longest one WaitForUpdatesEx long poll lasts;
 	// vCenter then answers "nothing new". A request unanswered 30 s past
 	// it counts as a lost connection, so a silently dropped TCP
@@ -88,6 +91,7 @@ type file struct {
 		Thumbprint   string `toml:"thumbprint"`
 		Insecure     bool   `toml:"insecure"`
 		WaitTimeout  string `toml:"wait_timeout"`
+		GuestGrace   string `toml:"guest_grace"`
 	} `toml:"vcenter"`
 	Clusters []struct {
 		Path    string              `toml:"path"`
@@ -145,7 +149,8 @@ func Load(path string) (*Config, error) {
 	}
 	v := raw.VCenter
 	c.VCenter = VCenter{User: f.String("vcenter.user", v.User, true), CAFile: v.CAFile, Insecure: v.Insecure,
-		Thumbprint: strings.ToUpper(v.Thumbprint), WaitTimeout: f.Duration("vcenter.wait_timeout", v.WaitTimeout, time.Minute)}
+		Thumbprint: strings.ToUpper(v.Thumbprint), WaitTimeout: f.Duration("vcenter.wait_timeout", v.WaitTimeout, time.Minute),
+		GuestGrace: f.Duration("vcenter.guest_grace", v.GuestGrace, 10*time.Minute)}
 	if w := c.VCenter.WaitTimeout; w < time.Second || w > 10*time.Minute || w%time.Second != 0 {
 		f.Errorf("vcenter.wait_timeout", "%s: want whole seconds from 1s to 10m", w)
 	}

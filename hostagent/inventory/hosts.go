@@ -103,4 +103,3 @@ func (inv *Inventory) Hosts() []HostSite {
 	slices.SortFunc(out, func(a, b HostSite) int { return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name)) })
 	return out
 }
-

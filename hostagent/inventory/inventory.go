@@ -9,17 +9,29 @@
 // regrouped or renamed takes effect at once. A VM is at the site of its
 // host, and lands when that site changes: moves between hosts or
 // clusters of one site are no landings. While its host cannot be placed a
-// VM keeps its last known site. Landing times are by vCenter's clock and
-// survive a restart of the hostagent (Landings and Restore), so that a
-// restart is not mistaken for thousands of moves. A VM found in place
-// with no landing known (a first start) is given its boot time, or a time
-// long ago: it did not just land.
+// VM keeps its last known site.
+//
+// Landing times are by vCenter's clock, never the appliance's: the time of
+// the migration's event (its createdTime, from the event collectors the
+// watcher adds to its filter) where vCenter gave one with the move, else
+// vCenter's CurrentTime of the batch. They survive a restart of the
+// hostagent (Landings and Restore), so that a restart is not mistaken for
+// thousands of moves. A VM found in place with no landing known (a first
+// start) has an unknown landing, which never beats a known one.
+//
+// What vCenter sends beyond the plain case is handled here too: guest
+// addresses from guest.net[].ipConfig (preferred ones only), an empty
+// guest.net while VMware Tools restarts, copies that claim nothing
+// (templates, VMs another product manages, Fault Tolerance secondaries,
+// a second VM with the same instance UUID), VMs vCenter cannot reach,
+// changes to a part of a property, and properties withheld for want of
+// permission.
 package inventory
 
 import (
 	"cmp"
+	"fmt"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -30,12 +42,10 @@ import (
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
-// LongAgo is the landing time of a VM found in place with no boot time.
-var LongAgo = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // Properties the watcher asks vCenter for, by managed object type.
 var (
-	VMProperties        = []string{"config.instanceUuid", "name", "runtime.host", "runtime.powerState", "runtime.bootTime", "config.hardware.device", "guest.net"}
+	VMProperties = []string{"config.instanceUuid", "name", "runtime.host", "runtime.powerState", "runtime.connectionState",
+		"config.template", "config.managedBy", "config.ftInfo", "config.hardware.device", "guest.net"}
 	HostProperties      = []string{"name", "parent"}
 	PortgroupProperties = []string{"key", "name"}
 	// FaultDomainProperty is a host's vSAN fault domain, watched when a
@@ -44,7 +54,22 @@ var (
 	// GroupsProperty holds a cluster's DRS host groups, watched when a
 	// cluster maps hosts to sites by host group.
 	GroupsProperty = "configurationEx"
+	// LandingEvents are the events whose createdTime stamps a landing:
+	// vMotion, DRS, relocation, and vSphere HA's restarts.
+	LandingEvents = []string{"VmMigratedEvent", "DrsVmMigratedEvent", "VmRelocatedEvent", "VmRestartedOnAlternateHostEvent",
+		"VmPoweredOnEvent", "DrsVmPoweredOnEvent"}
 )
+
+// eventAge is how long after its event a landing may still take the
+// event's time.
+const eventAge = time.Minute
+
+// Options are the inventory's settings.
+type Options struct {
+	// GuestGrace is how long a running VM keeps its last addresses while
+	// VMware Tools reports none.
+	GuestGrace time.Duration
+}
 
 // Cluster is a watched cluster and how its hosts map to sites.
 type Cluster struct {
@@ -55,6 +80,7 @@ type Cluster struct {
 // Inventory is the state of the watched clusters.
 type Inventory struct {
 	log      *slog.Logger
+	opts     Options
 	clusters map[types.ManagedObjectReference]*cluster
 	hosts    map[types.ManagedObjectReference]*host
 	vms      map[types.ManagedObjectReference]*vm
@@ -62,6 +88,15 @@ type Inventory struct {
 	// landed is when each VM landed at its site; where is that site.
 	landed map[string]time.Time
 	where  map[string]string
+	// events are the latest landing events' times, by VM.
+	events map[types.ManagedObjectReference]time.Time
+	// dirty are the properties to read again, by object: vCenter sent a
+	// change to a part of them.
+	dirty map[types.ManagedObjectReference][]string
+	// missing are the properties vCenter withheld, by object, and why.
+	missing map[types.ManagedObjectReference]map[string]string
+	// duplicates are the instance UUIDs held by more than one VM, logged.
+	duplicates map[string]bool
 	// synced is set after the first complete sync: a VM seen for the
 	// first time after it came in from elsewhere, it did not sit there.
 	synced bool
@@ -86,25 +121,13 @@ type host struct {
 
 type pg struct{ key, name string }
 
-type vm struct {
-	uuid, name string
-	host       types.ManagedObjectReference
-	power      types.VirtualMachinePowerState
-	boot       *time.Time
-	nics       []nic
-	guest      map[string][]netip.Addr // MAC -> addresses
-}
-
-type nic struct {
-	mac            wire.MAC
-	network, pgKey string
-}
-
 // New returns an inventory of the clusters (by managed object reference).
-func New(clusters map[types.ManagedObjectReference]Cluster, log *slog.Logger) *Inventory {
-	inv := &Inventory{log: log, clusters: map[types.ManagedObjectReference]*cluster{}, hosts: map[types.ManagedObjectReference]*host{},
+func New(clusters map[types.ManagedObjectReference]Cluster, opts Options, log *slog.Logger) *Inventory {
+	inv := &Inventory{log: log, opts: opts, clusters: map[types.ManagedObjectReference]*cluster{}, hosts: map[types.ManagedObjectReference]*host{},
 		vms: map[types.ManagedObjectReference]*vm{}, pgs: map[types.ManagedObjectReference]pg{},
-		landed: map[string]time.Time{}, where: map[string]string{}}
+		landed: map[string]time.Time{}, where: map[string]string{}, events: map[types.ManagedObjectReference]time.Time{},
+		dirty: map[types.ManagedObjectReference][]string{}, missing: map[types.ManagedObjectReference]map[string]string{},
+		duplicates: map[string]bool{}}
 	for ref, c := range clusters {
 		inv.clusters[ref] = &cluster{Cluster: c, groups: map[types.ManagedObjectReference][]string{}}
 	}
@@ -154,28 +177,99 @@ func (inv *Inventory) Reset() {
 	clear(inv.hosts)
 	clear(inv.vms)
 	clear(inv.pgs)
+	clear(inv.events)
+	clear(inv.dirty)
+	clear(inv.missing)
 	for _, c := range inv.clusters {
 		clear(c.groups)
 	}
 }
 
-// Apply takes one batch of updates; now is vCenter's time.
+// Apply takes one batch of updates; now is vCenter's time of the batch
+// (its CurrentTime). A batch without updates ages what waits on time.
 func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
 	for _, u := range updates {
 		switch u.Obj.Type {
 		case "VirtualMachine":
-			inv.applyVM(u)
+			inv.applyVM(u, now)
 		case "HostSystem":
+			inv.noteMissing(u)
 			inv.applyHost(u)
 		case "ClusterComputeResource":
+			inv.noteMissing(u)
 			inv.applyCluster(u)
 		case "DistributedVirtualPortgroup":
+			inv.noteMissing(u)
 			inv.applyPortgroup(u)
+		case "EventHistoryCollector":
+			inv.applyEvents(u)
 		}
 	}
 	inv.placeHosts()
 	inv.settle(now)
+	inv.expire(now)
 }
+
+// applyEvents reads an event collector's latest page: the latest landing
+// event of each VM.
+func (inv *Inventory) applyEvents(u types.ObjectUpdate) {
+	for _, c := range u.ChangeSet {
+		page, ok := c.Val.(types.ArrayOfEvent)
+		if c.Name != "latestPage" || !ok {
+			continue
+		}
+		for _, be := range page.Event {
+			e := be.GetEvent()
+			if e.Vm == nil {
+				continue
+			}
+			if ref := e.Vm.Vm; e.CreatedTime.After(inv.events[ref]) {
+				inv.events[ref] = e.CreatedTime
+			}
+		}
+	}
+}
+
+// stamp returns the landing time of a VM that landed in the batch of
+// vCenter time now: its landing event's, if vCenter sent one within
+// eventAge, else now.
+func (inv *Inventory) stamp(ref types.ManagedObjectReference, now time.Time) time.Time {
+	t, ok := inv.events[ref]
+	delete(inv.events, ref)
+	if ok && !t.After(now) && now.Sub(t) <= eventAge {
+		return t
+	}
+	return now
+}
+
+// expire ends the grace of VMs whose VMware Tools report no address for
+// longer than Options.GuestGrace, and forgets old events.
+func (inv *Inventory) expire(now time.Time) {
+	for _, v := range inv.vms {
+		if !v.guestLost.IsZero() && now.Sub(v.guestLost) > inv.opts.GuestGrace {
+			inv.log.Warn("VMware Tools still report no address: the VM's last addresses are dropped", "vm", v.uuid, "name", v.name)
+			v.guest, v.guestLost = nil, time.Time{}
+		}
+	}
+	for ref, t := range inv.events {
+		if now.Sub(t) > eventAge {
+			delete(inv.events, ref)
+		}
+	}
+}
+
+// Dirty returns, and forgets, the properties to read again whole, by
+// object: vCenter sent changes to a part of them.
+func (inv *Inventory) Dirty() map[types.ManagedObjectReference][]string {
+	if len(inv.dirty) == 0 {
+		return nil
+	}
+	d := inv.dirty
+	inv.dirty = map[types.ManagedObjectReference][]string{}
+	return d
+}
+
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
 
 func (inv *Inventory) applyPortgroup(u types.ObjectUpdate) {
 	if u.Kind == types.ObjectUpdateKindLeave {
@@ -205,11 +299,12 @@ func (inv *Inventory) cluster(v *vm) (*cluster, *host) {
 
 // settle records landings: VMs whose site changed since they were last
 // seen (or that come back from outside the watched clusters) land now;
-// VMs found in place at the first sync without a known landing did not.
-// A VM on a host that cannot be placed keeps its last known site.
+// VMs found in place at the first sync without a known landing did not,
+// and their landing is unknown. A VM on a host that cannot be placed, or
+// that vCenter cannot reach, keeps its last known site.
 func (inv *Inventory) settle(now time.Time) {
-	for _, v := range inv.vms {
-		if v.uuid == "" {
+	for ref, v := range inv.vms {
+		if v.uuid == "" || !v.reachable() || v.copyOf() != "" {
 			continue
 		}
 		c, h := inv.cluster(v)
@@ -233,15 +328,13 @@ func (inv *Inventory) settle(now time.Time) {
 			// A new site; or, new to this hostagent after its first sync,
 			// it came from a cluster another hostagent watches, or was
 			// created.
-			inv.landed[v.uuid], inv.where[v.uuid] = now, h.site
-			inv.Landed++
-			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "host", h.name, "site", h.site, "from", cmp.Or(was, "elsewhere"))
-		default:
-			at := LongAgo
-			if v.boot != nil {
-				at = *v.boot
-			}
+			at := inv.stamp(ref, now)
 			inv.landed[v.uuid], inv.where[v.uuid] = at, h.site
+			inv.Landed++
+			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "host", h.name, "site", h.site,
+				"from", cmp.Or(was, "elsewhere"), "at", at)
+		default:
+			inv.landed[v.uuid], inv.where[v.uuid] = time.Time{}, h.site
 		}
 	}
 }
@@ -264,8 +357,10 @@ func (inv *Inventory) Prune() {
 }
 
 // Snapshot returns the VMs of every watched cluster, sorted by UUID; each
-// cluster appears, with no VMs if it holds none. A VM that has never been
-// placed at a site is left out (Unplaced counts them).
+// cluster appears, with no VMs if it holds none. Left out are the VMs
+// never placed at a site (Unplaced counts them) and the copies that claim
+// nothing; of two VMs with one instance UUID, the running one is kept. A
+// VM that vCenter cannot reach is reported as it last was.
 func (inv *Inventory) Snapshot() map[string][]wire.VM {
 	out := map[string][]wire.VM{}
 	for _, c := range inv.clusters {
@@ -275,26 +370,52 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 	for _, p := range inv.pgs {
 		pgNames[p.key] = p.name
 	}
-	for _, v := range inv.vms {
+	type pick struct {
+		ref     types.ManagedObjectReference
+		cluster string
+		vm      wire.VM
+	}
+	picked := map[string]pick{}
+	for ref, v := range inv.vms {
 		c, _ := inv.cluster(v)
 		site := inv.where[v.uuid]
-		if c == nil || v.uuid == "" || site == "" {
+		if c == nil || v.uuid == "" || v.copyOf() != "" {
 			continue
 		}
-		w := wire.VM{UUID: v.uuid, Name: cmp.Or(v.name, v.uuid), Site: site, PowerState: power(v.power),
-			LandedAt: inv.landed[v.uuid]}
-		for _, n := range v.nics {
-			network := n.network
-			if n.pgKey != "" {
-				network = cmp.Or(pgNames[n.pgKey], n.pgKey)
+		var w wire.VM
+		switch {
+		case !v.reachable() && v.last != nil:
+			w = *v.last
+		case !v.reachable() || site == "":
+			continue
+		default:
+			w = wire.VM{UUID: v.uuid, Name: cmp.Or(v.name, v.uuid), Site: site, PowerState: power(v.power), LandedAt: inv.landed[v.uuid]}
+			for _, n := range v.nics {
+				network := n.network
+				if n.pgKey != "" {
+					network = cmp.Or(pgNames[n.pgKey], n.pgKey)
+				}
+				w.NICs = append(w.NICs, wire.NIC{MAC: n.mac, Network: network, Addresses: v.guest[n.mac.String()]})
 			}
-			w.NICs = append(w.NICs, wire.NIC{MAC: n.mac, Network: network, Addresses: v.guest[n.mac.String()]})
+			if err := (&wire.Report{Cluster: c.Name, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate(); err != nil {
+				inv.log.Warn("vCenter data for a VM does not validate: left out", "vm", v.uuid, "name", v.name, "err", err)
+				continue
+			}
+			v.last = &w
 		}
-		if err := (&wire.Report{Cluster: c.Name, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate(); err != nil {
-			inv.log.Warn("vCenter data for a VM does not validate: left out", "vm", v.uuid, "name", v.name, "err", err)
-			continue
+		if p, dup := picked[v.uuid]; dup {
+			if !inv.duplicates[v.uuid] {
+				inv.duplicates[v.uuid] = true
+				inv.log.Warn("two VMs have one instance UUID: the running one is reported", "vm", v.uuid, "objects", []string{p.ref.Value, ref.Value})
+			}
+			if p.vm.Present() && !w.Present() || p.vm.Present() == w.Present() && p.ref.Value < ref.Value {
+				continue
+			}
 		}
-		out[c.Name] = append(out[c.Name], w)
+		picked[v.uuid] = pick{ref: ref, cluster: c.Name, vm: w}
+	}
+	for _, p := range picked {
+		out[p.cluster] = append(out[p.cluster], p.vm)
 	}
 	for _, vms := range out {
 		slices.SortFunc(vms, func(a, b wire.VM) int { return strings.Compare(a.UUID, b.UUID) })
@@ -307,11 +428,63 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 func (inv *Inventory) Unplaced() int {
 	n := 0
 	for _, v := range inv.vms {
-		if c, _ := inv.cluster(v); c != nil && v.uuid != "" && inv.where[v.uuid] == "" {
+		if c, _ := inv.cluster(v); c != nil && v.uuid != "" && v.copyOf() == "" && inv.where[v.uuid] == "" {
 			n++
 		}
 	}
 	return n
+}
+
+// Flagged are the VMs reported with less than vCenter knows, for status.
+type Flagged struct {
+	// Truncated VMs have an adapter with more addresses than a report
+	// carries; the first ones are reported.
+	Truncated []string `json:"truncated,omitempty"`
+	// ToolsSilent VMs run while VMware Tools report no address: their
+	// last addresses are kept for the grace period.
+	ToolsSilent []string `json:"tools_silent,omitempty"`
+	// Unreachable VMs are inaccessible, orphaned or disconnected in
+	// vCenter: reported as they last were.
+	Unreachable []string `json:"unreachable,omitempty"`
+	// Copies claim nothing: templates, VMs another product manages, Fault
+	// Tolerance secondaries, by why.
+	Copies map[string]int `json:"copies,omitempty"`
+	// Missing are the properties vCenter withholds ("vm-42 guest.net:
+	// NoPermission").
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Flags returns the VMs reported with less than vCenter knows.
+func (inv *Inventory) Flags() Flagged {
+	var f Flagged
+	for _, v := range inv.vms {
+		name := cmp.Or(v.name, v.uuid)
+		switch why := v.copyOf(); {
+		case why != "":
+			if f.Copies == nil {
+				f.Copies = map[string]int{}
+			}
+			f.Copies[strings.SplitN(why, " by ", 2)[0]]++
+			continue
+		case !v.reachable():
+			f.Unreachable = append(f.Unreachable, name)
+		}
+		if v.truncated {
+			f.Truncated = append(f.Truncated, name)
+		}
+		if !v.guestLost.IsZero() {
+			f.ToolsSilent = append(f.ToolsSilent, name)
+		}
+	}
+	for ref, props := range inv.missing {
+		for p, why := range props {
+			f.Missing = append(f.Missing, fmt.Sprintf("%s %s: %s", ref.Value, p, why))
+		}
+	}
+	for _, l := range [][]string{f.Truncated, f.ToolsSilent, f.Unreachable, f.Missing} {
+		slices.Sort(l)
+	}
+	return f
 }
 
 func power(p types.VirtualMachinePowerState) wire.PowerState {

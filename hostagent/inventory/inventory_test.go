@@ -24,10 +24,13 @@ func ref(typ, v string) types.ManagedObjectReference {
 }
 
 func newInv() *Inventory {
-	return New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A"), clB: whole("cl-b", "B")}, discard)
+	return New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A"), clB: whole("cl-b", "B")}, opts, discard)
 }
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var (
+	discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts    = Options{GuestGrace: 10 * time.Minute}
+)
 
 func whole(name, site string) Cluster {
 	return Cluster{Name: name, Sites: sitemap.Rule{By: sitemap.Cluster, Site: site}}
@@ -69,8 +72,8 @@ func TestLandings(t *testing.T) {
 		t.Fatalf("snapshot %v", snap)
 	}
 	v := snap["cl-a"][0]
-	if !v.LandedAt.Equal(LongAgo) || inv.Landed != 0 {
-		t.Errorf("a VM found in place landed at %v (%d landings)", v.LandedAt, inv.Landed)
+	if !v.LandedAt.IsZero() || inv.Landed != 0 {
+		t.Errorf("a VM found in place landed at %v (%d landings), want its landing unknown", v.LandedAt, inv.Landed)
 	}
 	if v.Site != "A" || v.NICs[0].Network != "VLAN100" || len(v.NICs[0].Addresses) != 2 {
 		t.Errorf("vm %+v", v)
@@ -103,7 +106,7 @@ func TestLandings(t *testing.T) {
 
 	// A hostagent that watches only cl-b sees a VM arrive from cl-a as a
 	// new VM: after its first sync, that is a landing, now.
-	onlyB := New(map[types.ManagedObjectReference]Cluster{clB: whole("cl-b", "B")}, discard)
+	onlyB := New(map[types.ManagedObjectReference]Cluster{clB: whole("cl-b", "B")}, opts, discard)
 	onlyB.Apply(hosts(), t0)
 	onlyB.Prune()
 	onlyB.Apply([]types.ObjectUpdate{vmEnter(h2, "192.0.2.10")}, t0.Add(5*time.Hour))
@@ -128,7 +131,7 @@ var (
 
 func stretched() *Inventory {
 	return New(map[types.ManagedObjectReference]Cluster{clS: {Name: "stretched",
-		Sites: sitemap.Rule{By: sitemap.HostGroup, Sites: map[string][]string{"A": {"hosts-a"}, "B": {"hosts-b"}}}}}, discard)
+		Sites: sitemap.Rule{By: sitemap.HostGroup, Sites: map[string][]string{"A": {"hosts-a"}, "B": {"hosts-b"}}}}}, opts, discard)
 }
 
 func hostEnter(h types.ManagedObjectReference, name string) types.ObjectUpdate {
@@ -154,8 +157,8 @@ func TestStretchedClusterLandings(t *testing.T) {
 	}, t0)
 	inv.Prune()
 	first := inv.Snapshot()["stretched"]
-	if len(first) != 1 || first[0].Site != "A" || !first[0].LandedAt.Equal(LongAgo) {
-		t.Fatalf("snapshot %+v, want web-1 at A, long landed", first)
+	if len(first) != 1 || first[0].Site != "A" || !first[0].LandedAt.IsZero() {
+		t.Fatalf("snapshot %+v, want web-1 at A, its landing unknown", first)
 	}
 	wantHosts := []HostSite{{"esx-a1", "stretched", "A", ""}, {"esx-a2", "stretched", "A", ""}, {"esx-b1", "stretched", "B", ""},
 		{"esx-b2", "stretched", "B", ""}, {"esx-new", "stretched", "", "in no DRS host group"}}
@@ -214,7 +217,7 @@ func TestHostsByFaultDomainAndName(t *testing.T) {
 	inv := New(map[types.ManagedObjectReference]Cluster{
 		clF: {Name: "vsan", Sites: sitemap.Rule{By: sitemap.FaultDomain, Sites: map[string][]string{"A": {"fd-a"}, "B": {"fd-b"}}}},
 		clN: {Name: "named", Sites: sitemap.Rule{By: sitemap.HostName, Sites: map[string][]string{"A": {"esx-a*"}, "B": {"esx-b*"}}}},
-	}, discard)
+	}, opts, discard)
 	inv.Apply([]types.ObjectUpdate{
 		{Obj: hf, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx7"}, {Name: "parent", Val: clF},
 			{Name: FaultDomainProperty, Val: "fd-b"}}},
@@ -238,7 +241,7 @@ func TestHostsByFaultDomainAndName(t *testing.T) {
 
 func TestRestoreLegacyLandings(t *testing.T) {
 	inv := New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A"), clS: {Name: "stretched",
-		Sites: sitemap.Rule{By: sitemap.HostGroup, Sites: map[string][]string{"A": {"hosts-a"}, "B": {"hosts-b"}}}}}, discard)
+		Sites: sitemap.Rule{By: sitemap.HostGroup, Sites: map[string][]string{"A": {"hosts-a"}, "B": {"hosts-b"}}}}}, opts, discard)
 	inv.Restore(map[string]Landing{
 		"v1": {Cluster: "cl-a", At: t0},      // written before sites were made of hosts
 		"v2": {Cluster: "stretched", At: t0}, // its site cannot be known: dropped
@@ -254,7 +257,7 @@ func TestLeavingToAnUnwatchedHostIsALanding(t *testing.T) {
 	// A hostagent that watches only cl-a knows no host of cl-b: the VM's
 	// runtime.host names a host it never saw. It left, so its coming back
 	// is a landing, with a new time, not its old one.
-	onlyA := New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A")}, discard)
+	onlyA := New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A")}, opts, discard)
 	onlyA.Apply([]types.ObjectUpdate{hosts()[0], vmEnter(h1, "192.0.2.10")}, t0)
 	onlyA.Prune()
 	onlyA.Apply(move(ref("HostSystem", "h-in-cl-b")), t0.Add(time.Minute))

@@ -13,18 +13,22 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/vmware/govmomi/event"
 	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/history"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/session/keepalive"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -53,6 +57,12 @@ type Watcher struct {
 	Watched func(objects, properties int)
 	// Restore, when set before Run, are the landings of an earlier run.
 	Restore map[string]inventory.Landing
+	// Clock is the appliance's clock (time.Now when nil). Landing times
+	// never come from it: it is only compared with vCenter's, to warn.
+	Clock func() time.Time
+	// GuestGrace is how long a running VM keeps its last addresses while
+	// VMware Tools report none.
+	GuestGrace time.Duration
 
 	mu     sync.Mutex
 	status Status
@@ -65,12 +75,18 @@ type Status struct {
 	Since     time.Time `json:"since,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
 	VMs       int       `json:"vms"`
+	// ClockOffset is vCenter's clock less the appliance's, at login.
+	ClockOffset time.Duration `json:"clock_offset"`
 	// Unplaced are the VMs left out of reports: never seen at a site,
 	// and on a host no rule places.
 	Unplaced int                  `json:"unplaced_vms"`
 	Hosts    []inventory.HostSite `json:"hosts"`
-	Landings int                  `json:"landings"`
-	Resyncs  int                  `json:"resyncs"`
+	// HiddenHosts are hosts of a watched cluster that the vCenter user
+	// cannot see: its role lacks a permission there.
+	HiddenHosts []string          `json:"hidden_hosts,omitempty"`
+	Flags       inventory.Flagged `json:"flags"`
+	Landings    int               `json:"landings"`
+	Resyncs     int               `json:"resyncs"`
 }
 
 // New returns a watcher; Run runs it.
@@ -93,14 +109,22 @@ func (w *Watcher) setStatus(f func(*Status)) {
 	w.mu.Unlock()
 }
 
+func (w *Watcher) now() time.Time {
+	if w.Clock != nil {
+		return w.Clock()
+	}
+	return time.Now()
+}
+
 // Run watches until ctx ends, logging in again after any failure with a
-// backoff from 1 s to 1 min.
+// backoff from 1 s to 1 min, jittered so that the hostagents of a vCenter
+// that restarted do not all come back at once.
 func (w *Watcher) Run(ctx context.Context) error {
 	var inv *inventory.Inventory
 	backoff := time.Second
 	for {
 		start := time.Now()
-		err := w.session(ctx, &inv)
+		watched, err := w.session(ctx, &inv)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -108,67 +132,86 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if time.Since(start) > time.Minute {
 			backoff = time.Second
 		}
-		w.log.Error("vCenter session lost: logging in again", "err", err, "retry_in", backoff)
+		wait := backoff/2 + rand.N(backoff/2)
+		if watched {
+			w.log.Error("vCenter session lost: logging in again", "err", err, "retry_in", wait.Round(time.Millisecond))
+		} else {
+			w.log.Error("vCenter login failed: trying again", "err", err, "retry_in", wait.Round(time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 		backoff = min(2*backoff, time.Minute)
 	}
 }
 
-// session logs in, watches until something fails, and logs out.
-func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error {
+// session logs in, watches until something fails, and logs out; watched
+// says it got as far as watching.
+func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watched bool, err error) {
 	c, logout, err := w.connect(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer logout()
 	now, err := methods.GetCurrentTime(ctx, c)
 	if err != nil {
-		return fmt.Errorf("vCenter time: %w", err)
+		return false, fmt.Errorf("vCenter time: %w", err)
 	}
-	offset := time.Until(*now)
+	offset := now.Sub(w.now())
+	if offset > time.Minute || offset < -time.Minute {
+		w.log.Warn("this appliance's clock differs from vCenter's: landing times come from vCenter and are right, but fix NTP here",
+			"clock_offset", offset.Round(time.Second))
+	}
 	finder := find.NewFinder(c, false)
 	refs := map[types.ManagedObjectReference]inventory.Cluster{}
 	for _, cl := range w.clusters {
 		cc, err := finder.ClusterComputeResource(ctx, cl.Path)
 		if err != nil {
-			return fmt.Errorf("cluster %s: %w", cl.Path, err)
+			return false, fmt.Errorf("cluster %s: %w", cl.Path, err)
 		}
 		refs[cc.Reference()] = inventory.Cluster{Name: cl.Name, Sites: cl.Sites}
 	}
 	if *inv == nil {
-		*inv = inventory.New(refs, w.log)
+		*inv = inventory.New(refs, inventory.Options{GuestGrace: w.GuestGrace}, w.log)
 		(*inv).Restore(w.Restore)
 	} else {
 		(*inv).Reset()
 		w.setStatus(func(s *Status) { s.Resyncs++ })
 	}
-	// The views, collector and filter live as long as the session: logout
-	// frees them. (Destroying them while a wait is being cancelled races
-	// inside vcsim.)
+	// The views, collectors and filter live as long as the session:
+	// logout frees them. (Destroying them while a wait is being cancelled
+	// races inside vcsim.)
 	spec, err := w.filterSpec(ctx, c, refs)
 	if err != nil {
-		return err
+		return false, err
 	}
 	pc, err := property.DefaultCollector(c).Create(ctx)
 	if err != nil {
-		return fmt.Errorf("property collector: %w", err)
+		return false, fmt.Errorf("property collector: %w", err)
 	}
-	w.setStatus(func(s *Status) { s.Connected, s.Since, s.LastError = true, time.Now(), "" })
+	w.setStatus(func(s *Status) { s.Connected, s.Since, s.LastError, s.ClockOffset = true, time.Now(), "", offset })
 	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
 	if _, err := pc.CreateFilter(ctx, types.CreateFilter{Spec: spec}); err != nil {
-		return fmt.Errorf("property filter: %w", err)
+		return false, fmt.Errorf("property filter: %w", err)
 	}
 	synced := false
 	objects, props := 0, 0
-	return w.wait(ctx, c, pc.Reference(), func(updates []types.ObjectUpdate, truncated bool) {
-		if len(updates) == 0 && synced {
-			return
+	return true, w.wait(ctx, c, pc.Reference(), func(updates []types.ObjectUpdate, truncated bool) error {
+		// Every batch is stamped by vCenter's clock, read now.
+		now, err := methods.GetCurrentTime(ctx, c)
+		if err != nil {
+			return fmt.Errorf("vCenter time: %w", err)
 		}
-		(*inv).Apply(updates, time.Now().Add(offset))
+		(*inv).Apply(updates, *now)
+		for d := (*inv).Dirty(); d != nil; d = (*inv).Dirty() {
+			again, err := refetch(ctx, c, d)
+			if err != nil {
+				return err
+			}
+			(*inv).Apply(again, *now)
+		}
 		if !synced {
 			objects += len(updates)
 			for _, u := range updates {
@@ -181,21 +224,83 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) error 
 			if w.Watched != nil {
 				w.Watched(objects, props)
 			}
+			hidden, err := hiddenHosts(ctx, c, refs, (*inv).Hosts())
+			if err != nil {
+				return err
+			}
+			for _, h := range hidden {
+				w.log.Error("a host of a watched cluster is hidden from the vCenter user: grant its role on the cluster, with propagation", "host", h)
+			}
+			w.setStatus(func(s *Status) { s.HiddenHosts = hidden })
 		}
 		if !synced {
-			return
+			return nil
 		}
 		up := Update{Clusters: (*inv).Snapshot(), Landings: (*inv).Landings()}
 		n := 0
 		for _, vms := range up.Clusters {
 			n += len(vms)
 		}
-		hosts, unplaced := (*inv).Hosts(), (*inv).Unplaced()
-		w.setStatus(func(s *Status) { s.VMs, s.Landings, s.Hosts, s.Unplaced = n, (*inv).Landed, hosts, unplaced })
+		hosts, unplaced, flags := (*inv).Hosts(), (*inv).Unplaced(), (*inv).Flags()
+		w.setStatus(func(s *Status) {
+			s.VMs, s.Landings, s.Hosts, s.Unplaced, s.Flags = n, (*inv).Landed, hosts, unplaced, flags
+		})
 		if w.Changed != nil {
 			w.Changed(up)
 		}
+		return nil
 	})
+}
+
+// refetch reads again, whole, the properties vCenter sent changes to a
+// part of, as assignments.
+func refetch(ctx context.Context, c *vim25.Client, dirty map[types.ManagedObjectReference][]string) ([]types.ObjectUpdate, error) {
+	var spec types.PropertyFilterSpec
+	for ref, props := range dirty {
+		spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: ref})
+		spec.PropSet = append(spec.PropSet, types.PropertySpec{Type: ref.Type, PathSet: props})
+	}
+	res, err := property.DefaultCollector(c).RetrieveProperties(ctx, types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{spec}})
+	if err != nil {
+		return nil, fmt.Errorf("read changed properties again: %w", err)
+	}
+	var out []types.ObjectUpdate
+	for _, oc := range res.Returnval {
+		u := types.ObjectUpdate{Obj: oc.Obj, Kind: types.ObjectUpdateKindModify, MissingSet: oc.MissingSet}
+		for _, p := range oc.PropSet {
+			u.ChangeSet = append(u.ChangeSet, types.PropertyChange{Name: p.Name, Op: types.PropertyChangeOpAssign, Val: p.Val})
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// hiddenHosts returns the hosts that the watched clusters list (their
+// host property) and the watch did not see: the user may not read them.
+func hiddenHosts(ctx context.Context, c *vim25.Client, clusters map[types.ManagedObjectReference]inventory.Cluster, seen []inventory.HostSite) ([]string, error) {
+	visible := map[string]bool{}
+	for _, h := range seen {
+		visible[h.Cluster+"/"+h.Name] = true
+	}
+	var out []string
+	for ref, cl := range clusters {
+		var cc mo.ClusterComputeResource
+		if err := property.DefaultCollector(c).RetrieveOne(ctx, ref, []string{"host"}, &cc); err != nil {
+			return nil, fmt.Errorf("hosts of cluster %s: %w", cl.Name, err)
+		}
+		for _, h := range cc.Host {
+			var hs mo.HostSystem
+			label := h.Value
+			if property.DefaultCollector(c).RetrieveOne(ctx, h, []string{"name"}, &hs) == nil && hs.Name != "" {
+				label = hs.Name
+			}
+			if !visible[cl.Name+"/"+label] {
+				out = append(out, cl.Name+"/"+label)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // filterSpec watches, in each cluster, its hosts through a ContainerView
@@ -207,10 +312,22 @@ func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[
 		{Type: "VirtualMachine", PathSet: inventory.VMProperties},
 		{Type: "HostSystem", PathSet: slices.Clone(inventory.HostProperties)},
 		{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
+		{Type: "EventHistoryCollector", PathSet: []string{"latestPage"}},
 	}}
 	groups, faultDomains := false, false
 	vms := view.NewManager(c)
+	events := event.NewManager(c)
 	for _, ref := range slices.SortedFunc(maps.Keys(clusters), func(a, b types.ManagedObjectReference) int { return cmp.Compare(a.Value, b.Value) }) {
+		// The cluster's landing events: their createdTime stamps landings.
+		hc, err := events.CreateCollectorForEvents(ctx, types.EventFilterSpec{EventTypeId: inventory.LandingEvents,
+			Entity: &types.EventFilterSpecByEntity{Entity: ref, Recursion: types.EventFilterSpecRecursionOptionAll}})
+		if err != nil {
+			return spec, fmt.Errorf("event collector of cluster %s: %w", clusters[ref].Name, err)
+		}
+		if err := history.NewCollector(c, hc.Reference()).SetPageSize(ctx, 200); err != nil {
+			return spec, fmt.Errorf("event collector of cluster %s: %w", clusters[ref].Name, err)
+		}
+		spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: hc.Reference()})
 		cv, err := vms.CreateContainerView(ctx, ref, []string{"HostSystem"}, true)
 		if err != nil {
 			return spec, fmt.Errorf("container view of cluster %s: %w", clusters[ref].Name, err)
@@ -243,7 +360,7 @@ func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[
 // a call fails, handing each answer's updates to apply. A poll that ends
 // with nothing new after the wait timeout is simply repeated, from the
 // same version. (govmomi's helper returns at that point instead.)
-func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObjectReference, apply func([]types.ObjectUpdate, bool)) error {
+func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObjectReference, apply func([]types.ObjectUpdate, bool) error) error {
 	maxWait := int32(w.cfg.WaitTimeout / time.Second)
 	req := types.WaitForUpdatesEx{This: pc, Options: &types.WaitOptions{MaxWaitSeconds: &maxWait}}
 	for {
@@ -260,7 +377,11 @@ func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObj
 		}
 		set := res.Returnval
 		if set == nil {
-			continue // the wait timed out: nothing changed
+			// The wait timed out: nothing changed, but time passed.
+			if err := apply(nil, false); err != nil {
+				return err
+			}
+			continue
 		}
 		req.Version = set.Version
 		truncated := set.Truncated != nil && *set.Truncated
@@ -268,7 +389,9 @@ func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObj
 		for _, fs := range set.FilterSet {
 			updates = append(updates, fs.ObjectSet...)
 		}
-		apply(updates, truncated)
+		if err := apply(updates, truncated); err != nil {
+			return err
+		}
 	}
 }
 
