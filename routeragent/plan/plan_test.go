@@ -674,3 +674,28 @@ func TestClusterLiveAgainIsPlacedAgain(t *testing.T) {
 		t.Errorf("locations %+v, want v1 present at A again", locs)
 	}
 }
+
+func TestAddressesCountOnlyOnTheSubnetsNetworks(t *testing.T) {
+	cfg := testConfig("B")
+	cfg.Subnets[0].Networks = []string{"VLAN100"}
+	p := mustPlanner(t, cfg)
+	onVLAN := func(v wire.VM, network string) wire.VM { v.NICs[0].Network = network; return v }
+	setCluster(p, "B", "cl-B", []wire.VM{
+		onVLAN(vm("v1", 10, "192.0.2.11"), "VLAN100"),
+		onVLAN(vm("v2", 10, "192.0.2.12"), "VLAN999"), // claims the subnet from another segment
+	})
+	setCluster(p, "A", "cl-A", []wire.VM{onVLAN(vm("v3", 0, "192.0.2.13"), "VLAN100"), onVLAN(vm("v4", 0, "192.0.2.14"), "VLAN100")})
+	res := p.Plan(t0.Add(10 * time.Second))
+	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.11/32", "B summary 198.51.100.0/24"}
+	if got := routes(res, "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+	if f := res.Findings.OffNetwork; len(f) != 1 || f[0].VM != "v2" || f[0].Network != "VLAN999" {
+		t.Errorf("off-network findings %+v, want v2 on VLAN999", f)
+	}
+	for _, n := range res.Neighbors() {
+		if n.VM == "v2" && n.Subnet == cfg.Subnets[0].Prefix {
+			t.Errorf("a gateway announcement to v2 on a segment outside the subnet: %+v", n)
+		}
+	}
+}

@@ -25,6 +25,7 @@ type Planner struct {
 	clusters map[string]*cluster
 	vms      map[string]*vmEntry
 	outside  map[string][]netip.Addr // VM -> addresses inside no subnet
+	offNet   map[string][]OffNetwork // VM -> addresses on an adapter outside their subnet's networks
 	landed   []*vmEntry              // VMs that landed here since the last plan
 	held     map[string]*vmEntry     // VMs the flap guard holds
 	// entries are allocated in chunks: a full report of thousands of VMs
@@ -94,6 +95,7 @@ func New(cfg Config) (*Planner, error) {
 		clusters: map[string]*cluster{},
 		vms:      map[string]*vmEntry{},
 		outside:  map[string][]netip.Addr{},
+		offNet:   map[string][]OffNetwork{},
 		held:     map[string]*vmEntry{},
 	}
 	for i, s := range cfg.Subnets {
@@ -429,6 +431,7 @@ func (p *Planner) unregister(e *vmEntry) {
 	}
 	e.members, e.nets = e.members[:0], e.nets[:0]
 	delete(p.outside, e.uuid)
+	delete(p.offNet, e.uuid)
 }
 
 func (p *Planner) register(e *vmEntry) {
@@ -444,6 +447,10 @@ func (p *Planner) register(e *vmEntry) {
 			i, ok := p.lookup(a)
 			if !ok {
 				outside = append(outside, a)
+				continue
+			}
+			if !p.subnets[i].carries(nic) {
+				p.offNet[e.uuid] = append(p.offNet[e.uuid], OffNetwork{VM: e.uuid, Addr: a, Network: nic.Network})
 				continue
 			}
 			if slices.Contains(e.members, member{i, a}) {
@@ -520,6 +527,12 @@ func (p *Planner) Plan(now time.Time) *Result {
 		}
 	}
 	slices.SortFunc(res.Findings.Outside, func(a, b Outside) int {
+		return cmp.Or(cmp.Compare(a.VM, b.VM), a.Addr.Compare(b.Addr))
+	})
+	for _, o := range p.offNet {
+		res.Findings.OffNetwork = append(res.Findings.OffNetwork, o...)
+	}
+	slices.SortFunc(res.Findings.OffNetwork, func(a, b OffNetwork) int {
 		return cmp.Or(cmp.Compare(a.VM, b.VM), a.Addr.Compare(b.Addr))
 	})
 	slices.SortFunc(res.Findings.Held, func(a, b Held) int { return cmp.Compare(a.VM, b.VM) })

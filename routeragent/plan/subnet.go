@@ -5,6 +5,8 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+
+	"github.com/vmroute/vmroute/shared/wire"
 )
 
 // pinnedClaimant stands for a pinned address among a subnet's claimants;
@@ -165,10 +167,19 @@ func conflict(a netip.Addr, cs []claimant) Conflict {
 	return c
 }
 
+// carries says whether the subnet counts addresses of the adapter: any
+// adapter when the subnet lists no networks, else those on one of them.
+func (s *subnet) carries(nic wire.NIC) bool {
+	return len(s.cfg.Networks) == 0 || slices.Contains(s.cfg.Networks, nic.Network)
+}
+
 // appendNeighbors appends the announcement targets of e's adapters on s:
 // those with an address in the subnet or on one of its networks.
 func (s *subnet) appendNeighbors(out []Neighbor, e *vmEntry) []Neighbor {
 	for _, nic := range e.vm.NICs {
+		if !s.carries(nic) {
+			continue
+		}
 		addrs := s.inside(nic.Addresses)
 		if len(addrs) == 0 && (nic.Network == "" || !slices.Contains(s.cfg.Networks, nic.Network)) {
 			continue

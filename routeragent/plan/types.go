@@ -187,9 +187,12 @@ type Result struct {
 type Findings struct {
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	Outside   []Outside  `json:"outside,omitempty"`
-	Ceilings  []Ceiling  `json:"ceilings,omitempty"`
-	Held      []Held     `json:"held,omitempty"`
-	Stale     []string   `json:"stale,omitempty"`
+	// OffNetwork are addresses in a subnet that lists its networks, on an
+	// adapter connected to none of them: they count for nothing.
+	OffNetwork []OffNetwork `json:"off_network,omitempty"`
+	Ceilings   []Ceiling    `json:"ceilings,omitempty"`
+	Held       []Held       `json:"held,omitempty"`
+	Stale      []string     `json:"stale,omitempty"`
 }
 
 // Conflict is an address claimed by more than one VM (or a VM and a pinned
@@ -204,6 +207,14 @@ type Conflict struct {
 type Outside struct {
 	VM   string     `json:"vm"`
 	Addr netip.Addr `json:"addr"`
+}
+
+// OffNetwork is a VM address in a subnet, on an adapter outside the
+// subnet's networks (port groups): never a member, never announced.
+type OffNetwork struct {
+	VM      string     `json:"vm"`
+	Addr    netip.Addr `json:"addr"`
+	Network string     `json:"network"`
 }
 
 // Ceiling is a site that announces a subnet instead of its host routes.
