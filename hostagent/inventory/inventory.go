@@ -452,6 +452,9 @@ type Flagged struct {
 	// Missing are the properties vCenter withholds ("vm-42 guest.net:
 	// NoPermission").
 	Missing []string `json:"missing,omitempty"`
+	// Duplicates are instance UUIDs that more than one VM has: the
+	// running one is reported.
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // Flags returns the VMs reported with less than vCenter knows.
@@ -476,12 +479,15 @@ func (inv *Inventory) Flags() Flagged {
 			f.ToolsSilent = append(f.ToolsSilent, name)
 		}
 	}
+	for id := range inv.duplicates {
+		f.Duplicates = append(f.Duplicates, id)
+	}
 	for ref, props := range inv.missing {
 		for p, why := range props {
 			f.Missing = append(f.Missing, fmt.Sprintf("%s %s: %s", ref.Value, p, why))
 		}
 	}
-	for _, l := range [][]string{f.Truncated, f.ToolsSilent, f.Unreachable, f.Missing} {
+	for _, l := range [][]string{f.Truncated, f.ToolsSilent, f.Unreachable, f.Missing, f.Duplicates} {
 		slices.Sort(l)
 	}
 	return f
