@@ -446,8 +446,8 @@ type Flagged struct {
 	// Unreachable VMs are inaccessible, orphaned or disconnected in
 	// vCenter: reported as they last were.
 	Unreachable []string `json:"unreachable,omitempty"`
-	// Copies claim nothing: templates, VMs another product manages, Fault
-	// Tolerance secondaries, by why.
+	// Copies claim nothing: templates, VMs another product manages
+	// ("managed"), Fault Tolerance secondaries ("ft_secondary"), by kind.
 	Copies map[string]int `json:"copies,omitempty"`
 	// Missing are the properties vCenter withholds ("vm-42 guest.net:
 	// NoPermission").
@@ -467,7 +467,7 @@ func (inv *Inventory) Flags() Flagged {
 			if f.Copies == nil {
 				f.Copies = map[string]int{}
 			}
-			f.Copies[strings.SplitN(why, " by ", 2)[0]]++
+			f.Copies[why]++
 			continue
 		case !v.reachable():
 			f.Unreachable = append(f.Unreachable, name)

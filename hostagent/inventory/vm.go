@@ -42,15 +42,16 @@ type nic struct {
 	network, pgKey string
 }
 
-// copyOf says why a VM is a copy that claims nothing, or "".
+// copyOf says what kind of copy that claims nothing a VM is, or "":
+// "template", "managed" (by another product) or "ft_secondary".
 func (v *vm) copyOf() string {
 	switch {
 	case v.template:
 		return "template"
 	case v.managedBy != "":
-		return "managed by " + v.managedBy
+		return "managed"
 	case v.ftSecondary:
-		return "Fault Tolerance secondary"
+		return "ft_secondary"
 	}
 	return ""
 }
