@@ -132,7 +132,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if time.Since(start) > time.Minute {
 			backoff = time.Second
 		}
-		wait := backoff/2 + rand.N(backoff/2)
+		wait := jitter(backoff)
 		if watched {
 			w.log.Error("vCenter session lost: logging in again", "err", err, "retry_in", wait.Round(time.Millisecond))
 		} else {
@@ -146,6 +146,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 		backoff = min(2*backoff, time.Minute)
 	}
 }
+
+// jitter returns a wait from half the backoff up to the backoff, at
+// random, so that hostagents that lost one vCenter spread their logins.
+func jitter(backoff time.Duration) time.Duration { return backoff/2 + rand.N(backoff/2+1) }
 
 // session logs in, watches until something fails, and logs out; watched
 // says it got as far as watching.
