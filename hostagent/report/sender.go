@@ -200,6 +200,13 @@ func (s *Sender) syncCluster(ctx context.Context, name string, vms []wire.VM) er
 			s.mu.Unlock()
 			s.log.Debug("report delivered", "cluster", name, "kind", r.Kind, "generation", r.Generation, "vms", len(r.VMs), "removed", len(r.Removed))
 			return nil
+		case status == http.StatusConflict && problem.Generation >= wire.MaxGeneration:
+			// No report can go above it: the routeragent's state for the
+			// cluster is broken (an older routeragent accepted it).
+			s.mu.Lock()
+			s.stats.Refused++
+			s.mu.Unlock()
+			return fmt.Errorf("the routeragent holds generation %d, beyond the limit of %d: remove its state file for the cluster and restart it", problem.Generation, uint64(wire.MaxGeneration))
 		case status == http.StatusConflict:
 			// The routeragent holds another generation: start again with
 			// a full report above it.

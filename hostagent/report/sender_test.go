@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,5 +177,38 @@ func TestSenderToAnOlderRouteragent(t *testing.T) {
 	}
 	if st := s.Stats(); !strings.Contains(st.LastError, "older wire version than this hostagent; upgrade it") || st.InSync {
 		t.Errorf("stats %+v, want the older wire version named", st)
+	}
+}
+
+func TestSenderNeverWrapsTheGeneration(t *testing.T) {
+	// An older routeragent accepted generation 2^64-1: held+1 would wrap
+	// to 0. The sender says what is wrong instead.
+	ca := pki.New(t)
+	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
+	ccert, ckey := ca.Issue(t, "hostagent")
+	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
+	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
+	var posts atomic.Int32
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(http.StatusConflict)
+		_ = json.NewEncoder(w).Encode(wire.Problem{Error: "delta against the wrong generation", Generation: 1<<64 - 1})
+	}))
+	hs.TLS = stc.Server()
+	hs.StartTLS()
+	defer hs.Close()
+	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.1")}})
+	for deadline := time.Now().Add(5 * time.Second); s.Stats().Refused == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal within 5s: %+v", s.Stats())
+		}
+	}
+	if st := s.Stats(); !strings.Contains(st.LastError, "holds generation 18446744073709551615, beyond the limit") {
+		t.Errorf("stats %+v", st)
 	}
 }

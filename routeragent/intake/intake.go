@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,27 @@ type State struct {
 	// Gone are the cluster's tombstones: the VMs its reports withdrew,
 	// with the landing of the claim withdrawn (see plan.Tombstones).
 	Gone plan.Tombstones
+}
+
+// isRetry says whether r, of the generation held, would leave the state
+// as it is: the report accepted with that generation, sent again because
+// its answer was lost. It asks only the state, so that a routeragent
+// restarted from its state directory answers as one that never stopped.
+func (s *State) isRetry(r *wire.Report) bool {
+	if r.Kind == wire.KindFull && len(r.VMs) != len(s.VMs) {
+		return false
+	}
+	for _, vm := range r.VMs {
+		if held, ok := s.VMs[vm.UUID]; !ok || !reflect.DeepEqual(held, vm) {
+			return false
+		}
+	}
+	for _, id := range r.Removed {
+		if _, ok := s.VMs[id]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Report returns s as a full report, sorted by UUID, as it is persisted.
@@ -149,9 +171,16 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 		held = old.Generation
 	}
 	switch {
-	case r.Generation == held:
+	case r.Generation == held && old.isRetry(r):
 		// A retry of what is held (its answer was lost): nothing to do.
 		return nil, nil
+	case r.Generation == held:
+		// Another report under the generation held: two senders for one
+		// cluster, or a broken one. Refused, so that it sends a full
+		// report above; never dropped in silence.
+		ref := refuse(http.StatusConflict, "generation %d is held with other content: send a full report above it", held)
+		ref.Generation = held
+		return nil, ref
 	case r.Kind == wire.KindDelta && (old == nil || r.Base != held):
 		ref := refuse(http.StatusConflict, "delta against generation %d, but generation %d is held: send a full report", r.Base, held)
 		ref.Generation = held

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -47,7 +48,8 @@ func TestAccept(t *testing.T) {
 	if ref != nil || !ch.Full || len(ch.VMs) != 2 || len(ch.Landed) != 2 {
 		t.Fatalf("full: %+v %v", ch, ref)
 	}
-	ch, ref = in.Accept(delta(11, 10, []wire.VM{vm("v3", 5), vm("v1", 0)}, "v2"), a, t0, keep)
+	d11 := delta(11, 10, []wire.VM{vm("v3", 5), vm("v1", 0)}, "v2")
+	ch, ref = in.Accept(d11, a, t0, keep)
 	if ref != nil || ch.Full || len(ch.Landed) != 1 || ch.Landed[0] != "v3" {
 		t.Fatalf("delta: %+v %v", ch, ref)
 	}
@@ -55,8 +57,34 @@ func TestAccept(t *testing.T) {
 	if st.Generation != 11 || len(st.VMs) != 2 || st.VMs["v2"].UUID != "" {
 		t.Errorf("state %+v", st)
 	}
-	if ch, ref := in.Accept(delta(11, 10, nil), a, t0, keep); ch != nil || ref != nil {
+	if ch, ref := in.Accept(delta(11, 10, []wire.VM{vm("v3", 5), vm("v1", 0)}, "v2"), a, t0, keep); ch != nil || ref != nil {
 		t.Errorf("a retry of the held generation: %+v %v, want nothing to do", ch, ref)
+	}
+	// Other content under the held generation: refused, never dropped.
+	ch, ref = in.Accept(delta(11, 10, []wire.VM{vm("v4", 5)}), a, t0, keep)
+	if ch != nil || ref == nil || ref.Status != http.StatusConflict || ref.Generation != 11 ||
+		ref.Msg != "generation 11 is held with other content: send a full report above it" {
+		t.Errorf("other content under generation 11: %+v %+v", ch, ref)
+	}
+	if st := in.States()[0]; len(st.VMs) != 2 || st.VMs["v4"].UUID != "" {
+		t.Errorf("state changed: %+v", st)
+	}
+}
+
+func TestRetryAfterRestore(t *testing.T) {
+	// A state read from disk knows its VMs, not the report: a full report
+	// equal to it is a retry, anything else a conflict.
+	in := newIntake()
+	st := &State{Cluster: "cl-a", Generation: 7, VMs: map[string]wire.VM{"v1": vm("v1", 0)}, Gone: plan.Tombstones{}}
+	if err := in.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	a := []string{"hostagent-a"}
+	if ch, ref := in.Accept(full(7, vm("v1", 0)), a, t0, keep); ch != nil || ref != nil {
+		t.Errorf("the same full report: %+v %v, want nothing to do", ch, ref)
+	}
+	if _, ref := in.Accept(full(7, vm("v1", 9)), a, t0, keep); ref == nil || ref.Status != http.StatusConflict {
+		t.Errorf("another full report under generation 7: %v, want 409", ref)
 	}
 }
 

@@ -32,10 +32,20 @@ type file struct {
 	Gone plan.Tombstones `json:"gone,omitempty"`
 }
 
-// Open returns the store in dir, creating dir if need be.
+// Open returns the store in dir, creating dir if need be, and removes the
+// temporary files a write cut short (kill -9, power loss) left there.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	orphans, err := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	for _, f := range orphans {
+		if err := os.Remove(f); err != nil {
+			return nil, fmt.Errorf("state directory: remove a write cut short: %w", err)
+		}
 	}
 	return &Store{dir: dir}, nil
 }

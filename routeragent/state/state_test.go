@@ -94,3 +94,33 @@ func TestSaveLoadTombstones(t *testing.T) {
 		t.Errorf("loaded %+v, problems %v; want v9's tombstone back", states, problems)
 	}
 }
+
+func TestOpenRemovesWritesCutShort(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{".tmp-123", ".tmp-456"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"received":`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+func TestLoadRefusesAGenerationWithoutSuccessor(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "c.json"), []byte(`{"received":"2026-11-22T10:00:00Z","report":{"cluster":"c","generation":18446744073709551615,"kind":"full","vms":[]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	states, problems := s.Load()
+	if len(states) != 0 || len(problems) != 1 || !strings.Contains(problems[0].Error(), "generation: 18446744073709551615 is not from 1 to") {
+		t.Errorf("states %v, problems %v", states, problems)
+	}
+}

@@ -62,8 +62,8 @@ func (r *Report) Validate() error {
 	if err := checkName("cluster", r.Cluster); err != nil {
 		return err
 	}
-	if r.Generation == 0 {
-		return invalid("generation: must be 1 or more")
+	if r.Generation == 0 || r.Generation > MaxGeneration {
+		return invalid("generation: %d is not from 1 to %d", r.Generation, uint64(MaxGeneration))
 	}
 	switch r.Kind {
 	case KindFull:

@@ -43,12 +43,16 @@ const V1ReportsPath = "/v1/reports"
 const MaxReportBytes = 32 << 20
 
 // Limits on one report, so a broken or hostile sender cannot make a
-// routeragent hold unbounded data.
+// routeragent hold unbounded data, or wedge a cluster with a generation
+// that has no successor.
 const (
 	MaxVMs       = 100_000
 	MaxNICs      = 64
 	MaxAddresses = 256
 	MaxNameLen   = 255
+	// MaxGeneration is the highest generation: hostagents start above
+	// the Unix time in nanoseconds, which stays below it until 2116.
+	MaxGeneration = 1<<62 - 1
 )
 
 // Kind tells a full snapshot from a delta.
