@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,7 +97,7 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, http.StatusBadRequest, "read report: "+err.Error(), 0, "")
 		return
 	}
-	rep, err := wire.Decode(bytes.NewReader(body))
+	rep, err := wire.DecodeBytes(body)
 	if err != nil {
 		d.refuse(w, http.StatusBadRequest, err.Error(), 0, "")
 		return

@@ -14,6 +14,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(goodReport))
 	f.Add([]byte(`{"cluster":"c","generation":2,"kind":"delta","base":1,"vms":[],"removed":["a"]}`))
 	f.Add([]byte(`{"cluster":"c"`))
+	f.Add([]byte(`{"cluster":"c","Cluster":"d","generation":1,"kind":"full","vms":[{"uuid":"a\\u0041","uuid":"b"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := Decode(bytes.NewReader(body))
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -18,14 +20,27 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// Decode reads one JSON report from r, rejecting unknown fields and
-// trailing data, and validates it. Every error wraps ErrInvalid.
+// Decode reads one JSON report from r, rejecting unknown fields, keys
+// given twice or not in lowercase, and trailing data, and validates it.
+// Every error wraps ErrInvalid and names the place by its JSON path.
 func Decode(r io.Reader) (*Report, error) {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, invalid("read: %v", err)
+	}
+	return DecodeBytes(b)
+}
+
+// DecodeBytes is Decode of a body already read.
+func DecodeBytes(b []byte) (*Report, error) {
+	if err := checkKeys(b); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var rep Report
 	if err := dec.Decode(&rep); err != nil {
-		return nil, decodeError(dec, err)
+		return nil, decodeError(b, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, invalid("trailing data after the report at byte %d", dec.InputOffset())
@@ -37,23 +52,37 @@ func Decode(r io.Reader) (*Report, error) {
 }
 
 // decodeError turns encoding/json's errors into one that says where.
-func decodeError(dec *json.Decoder, err error) error {
+func decodeError(b []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
 		return invalid("malformed JSON at byte %d: %v", syn.Offset, err)
-	case errors.As(err, &typ):
-		return invalid("field %q: %s is not a valid %s", typ.Field, typ.Value, typ.Type)
 	case errors.Is(err, io.EOF):
 		return invalid("empty body")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return invalid("body ends inside the JSON document")
-	default:
-		// Unknown fields and the text decoders of addresses and MACs end
-		// here; their messages name the field or the value.
-		return invalid("near byte %d: %v", dec.InputOffset(), err)
 	}
+	if errors.As(err, &typ) {
+		kind, _, _ := strings.Cut(typ.Value, " ")
+		if path, _ := locate(b, typ.Field, kind); path != "" {
+			return invalid("%s: %s is not a valid %s", path, typ.Value, typ.Type)
+		}
+		return invalid("field %q: %s is not a valid %s", typ.Field, typ.Value, typ.Type)
+	}
+	if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if name, err := strconv.Unquote(key); err == nil {
+			if path := findKey(b, name); path != "" {
+				return invalid("%s: unknown field %s", path, key)
+			}
+		}
+		return invalid("unknown field %s", key)
+	}
+	// The text decoders of MACs, addresses and times end here.
+	if path, msg := locate(b, "", ""); path != "" {
+		return invalid("%s: %s", path, msg)
+	}
+	return invalid("%v", err)
 }
 
 // Validate checks every field of r and returns the first problem, naming

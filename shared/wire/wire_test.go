@@ -54,7 +54,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"power", `"poweredOn"`, `"on"`, `vms[0].power_state: "on" is not one of`},
 		{"generation zero", `"generation": 7`, `"generation": 0`, `generation: 0 is not from 1 to 4611686018427387903`},
 		{"generation without a successor", `"generation": 7`, `"generation": 18446744073709551615`, `generation: 18446744073709551615 is not from 1 to 4611686018427387903`},
-		{"negative generation", `"generation": 7`, `"generation": -1`, `field "generation": number -1 is not a valid uint64`},
+		{"negative generation", `"generation": 7`, `"generation": -1`, `generation: number -1 is not a valid uint64`},
 		{"kind", `"kind": "full"`, `"kind": "partial"`, `kind: "partial" is neither`},
 		{"delta without base", `"kind": "full"`, `"kind": "delta"`, `base: a delta needs a base generation below its generation 7, got 0`},
 		{"full with base", `"kind": "full"`, `"kind": "full", "base": 3`, `base: a full report has no base generation`},
@@ -66,6 +66,12 @@ func TestDecodeRefuses(t *testing.T) {
 		{"trailing data", "}]\n}", "}]\n}{}", `trailing data after the report`},
 		{"truncated", "}]\n}", "}]", `body ends inside the JSON document`},
 		{"not json", `{`, `<`, `malformed JSON at byte 1`},
+		{"a key twice", `"name": "web-1",`, `"name": "web-1", "name": "db-1",`, `vms[0].name: the key "name" is given twice`},
+		{"a key in another case", `"uuid":`, `"UUID":`, `vms[0].UUID: keys are lowercase, as "uuid"`},
+		{"an address deep inside", `"2001:db8:100::10"`, `"2001:db8:100::1x"`, `vms[0].nics[0].addresses[1]: ParseAddr("2001:db8:100::1x")`},
+		{"a bad time", `"2026-11-22T10:00:00.123Z"`, `"yesterday"`, `vms[0].landed_at: parsing time "yesterday"`},
+		{"a type deep inside", `"power_state": "poweredOn"`, `"power_state": 1`, `vms[0].power_state: number is not a valid wire.PowerState`},
+		{"an unknown key deep inside", `"network": "VLAN100",`, `"network": "VLAN100", "vlan": 100,`, `vms[0].nics[0].vlan: unknown field "vlan"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
