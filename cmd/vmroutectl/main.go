@@ -129,6 +129,7 @@ func showStatus(b []byte, w io.Writer) error {
 		Findings struct {
 			Conflicts, Outside, Ceilings, Held []json.RawMessage
 			OffNetwork                         []json.RawMessage `json:"off_network"`
+			Infrastructure                     []json.RawMessage
 			Stale                              []string
 		}
 		Peers []struct {
@@ -144,8 +145,8 @@ func showStatus(b []byte, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "site %s, version %s%s\n", s.Site, s.Version, mode)
 	fmt.Fprintf(w, "routes announced: %d host, %d summary\n", s.Routes["host"], s.Routes["summary"])
-	fmt.Fprintf(w, "findings: %d conflicts, %d outside every subnet, %d off their subnet's networks, %d ceilings hit, %d VMs held\n\n",
-		len(s.Findings.Conflicts), len(s.Findings.Outside), len(s.Findings.OffNetwork), len(s.Findings.Ceilings), len(s.Findings.Held))
+	fmt.Fprintf(w, "findings: %d conflicts, %d infrastructure addresses claimed, %d outside every subnet, %d off their subnet's networks, %d ceilings hit, %d VMs held\n\n",
+		len(s.Findings.Conflicts), len(s.Findings.Infrastructure), len(s.Findings.Outside), len(s.Findings.OffNetwork), len(s.Findings.Ceilings), len(s.Findings.Held))
 	fmt.Fprintln(w, "CLUSTER\tSITES\tGENERATION\tVMS\tREPORTED\tFRESH")
 	for _, c := range s.Clusters {
 		fresh := "yes"

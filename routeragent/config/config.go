@@ -107,6 +107,7 @@ type file struct {
 		Gateways         []string `toml:"gateways"`
 		GatewayMAC       string   `toml:"gateway_mac"`
 		Pinned           []string `toml:"pinned"`
+		Reserved         []string `toml:"reserved"`
 		Networks         []string `toml:"networks"`
 		HostRouteCeiling int      `toml:"host_route_ceiling"`
 	} `toml:"subnets"`
@@ -279,6 +280,7 @@ func loadPlan(f *config.File, raw *file) (plan.Config, map[netip.Prefix]wire.MAC
 			Interface:        s.Interface,
 			Gateways:         f.Addrs(key+".gateways", s.Gateways),
 			Pinned:           f.Addrs(key+".pinned", s.Pinned),
+			Reserved:         f.Addrs(key+".reserved", s.Reserved),
 			Networks:         s.Networks,
 			HostRouteCeiling: f.Int(key+".host_route_ceiling", s.HostRouteCeiling, 0, 1, 1<<20),
 		}

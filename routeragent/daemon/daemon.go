@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -75,6 +76,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Plan.Reserved = ownAddrs(cfg, log)
 	p, err := plan.New(cfg.Plan)
 	if err != nil {
 		return nil, err
@@ -94,6 +96,40 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d.metrics = newMetrics(d)
 	d.ann.Sent = d.moves.announced
 	return d, nil
+}
+
+// ownAddrs returns this router's own addresses inside the subnets: those
+// of its interfaces, its BGP next hops and neighbors. A VM that reports
+// one gets no route (see plan.Config.Reserved).
+func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
+	var own []netip.Addr
+	for _, a := range []netip.Addr{cfg.BGP.NextHop4, cfg.BGP.NextHop6} {
+		if a.IsValid() {
+			own = append(own, a)
+		}
+	}
+	for _, n := range cfg.BGP.Neighbors {
+		own = append(own, n.Address)
+	}
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		log.Warn("this router's addresses not read: a VM that reports one of them may get a route", "err", err)
+	}
+	for _, ia := range ifaddrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil {
+			own = append(own, p.Addr())
+		}
+	}
+	var out []netip.Addr
+	for _, a := range own {
+		a = a.Unmap()
+		inside := slices.ContainsFunc(cfg.Plan.Subnets, func(s plan.Subnet) bool { return s.Prefix.Contains(a) })
+		if inside && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	return out
 }
 
 func clusters(cfg *config.Config) []intake.Cluster {
@@ -433,6 +469,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		return errors.New("a new site, state_dir, dry_run or API listener needs a restart; configuration unchanged")
 	}
 	var p *plan.Planner
+	cfg.Plan.Reserved = ownAddrs(cfg, d.log)
 	if !reflect.DeepEqual(cfg.Plan, old.Plan) {
 		var err error
 		if p, err = plan.New(cfg.Plan); err != nil {

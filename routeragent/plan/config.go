@@ -49,6 +49,11 @@ func (c *Config) Check() error {
 				bad(fmt.Sprintf("%s.pinned[%d]", key, j), "%s is outside %s", a, s.Prefix)
 			}
 		}
+		for j, a := range s.Reserved {
+			if !s.Prefix.Contains(a) {
+				bad(fmt.Sprintf("%s.reserved[%d]", key, j), "%s is outside %s", a, s.Prefix)
+			}
+		}
 		if s.HostRouteCeiling < 0 {
 			bad(key+".host_route_ceiling", "must not be negative")
 		}

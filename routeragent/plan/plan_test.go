@@ -699,3 +699,35 @@ func TestAddressesCountOnlyOnTheSubnetsNetworks(t *testing.T) {
 		}
 	}
 }
+
+func TestInfrastructureAddressesGetNoRoute(t *testing.T) {
+	cfg := testConfig("B")
+	cfg.Subnets[0].Reserved = []netip.Addr{netip.MustParseAddr("192.0.2.2")}
+	cfg.Reserved = []netip.Addr{netip.MustParseAddr("192.0.2.3")}
+	p := mustPlanner(t, cfg)
+	setCluster(p, "A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.11"), vm("a2", 0, "192.0.2.12")})
+	setCluster(p, "B", "cl-B", []wire.VM{vm("hostile", 10, "192.0.2.0 192.0.2.255 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.13 2001:db8:1::")})
+	res := p.Plan(t0.Add(10 * time.Second))
+	want := []string{"A summary 192.0.2.0/24", "A summary 2001:db8:1::/64", "B host 192.0.2.13/32", "B summary 198.51.100.0/24"}
+	if got := routes(res, "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("routes:\n got %q\nwant %q", got, want)
+	}
+	var found []string
+	for _, f := range res.Findings.Infrastructure {
+		found = append(found, fmt.Sprintf("%s %s", f.Addr, f.What))
+	}
+	wantFound := []string{"192.0.2.0 network address", "192.0.2.1 gateway", "192.0.2.2 reserved", "192.0.2.3 this router's",
+		"192.0.2.255 broadcast address", "2001:db8:1:: network address"}
+	if !slices.Equal(found, wantFound) {
+		t.Errorf("findings:\n got %q\nwant %q", found, wantFound)
+	}
+}
+
+func TestLastAddr(t *testing.T) {
+	for p, want := range map[string]string{"192.0.2.0/24": "192.0.2.255", "192.0.2.64/26": "192.0.2.127", "10.0.0.0/9": "10.127.255.255",
+		"2001:db8::/120": "2001:db8::ff"} {
+		if got := lastAddr(netip.MustParsePrefix(p)); got.String() != want {
+			t.Errorf("lastAddr(%s) = %s, want %s", p, got, want)
+		}
+	}
+}

@@ -26,8 +26,9 @@ type Planner struct {
 	vms      map[string]*vmEntry
 	outside  map[string][]netip.Addr // VM -> addresses inside no subnet
 	offNet   map[string][]OffNetwork // VM -> addresses on an adapter outside their subnet's networks
-	landed   []*vmEntry              // VMs that landed here since the last plan
-	held     map[string]*vmEntry     // VMs the flap guard holds
+	infra    map[string][]Infrastructure
+	landed   []*vmEntry          // VMs that landed here since the last plan
+	held     map[string]*vmEntry // VMs the flap guard holds
 	// entries are allocated in chunks: a full report of thousands of VMs
 	// then costs a few allocations, not thousands.
 	entries []vmEntry
@@ -96,6 +97,7 @@ func New(cfg Config) (*Planner, error) {
 		vms:      map[string]*vmEntry{},
 		outside:  map[string][]netip.Addr{},
 		offNet:   map[string][]OffNetwork{},
+		infra:    map[string][]Infrastructure{},
 		held:     map[string]*vmEntry{},
 	}
 	for i, s := range cfg.Subnets {
@@ -432,6 +434,7 @@ func (p *Planner) unregister(e *vmEntry) {
 	e.members, e.nets = e.members[:0], e.nets[:0]
 	delete(p.outside, e.uuid)
 	delete(p.offNet, e.uuid)
+	delete(p.infra, e.uuid)
 }
 
 func (p *Planner) register(e *vmEntry) {
@@ -447,6 +450,10 @@ func (p *Planner) register(e *vmEntry) {
 			i, ok := p.lookup(a)
 			if !ok {
 				outside = append(outside, a)
+				continue
+			}
+			if what := p.reserved(i, a); what != "" {
+				p.infra[e.uuid] = append(p.infra[e.uuid], Infrastructure{VM: e.uuid, Addr: a, What: what})
 				continue
 			}
 			if !p.subnets[i].carries(nic) {
@@ -477,6 +484,40 @@ func (p *Planner) register(e *vmEntry) {
 			p.subnets[i].setLocal(e, true)
 		}
 	}
+}
+
+// reserved says what network address a is in subnet i, or "".
+func (p *Planner) reserved(i int, a netip.Addr) string {
+	s := p.subnets[i].cfg
+	switch {
+	case a == s.Prefix.Addr() && s.Prefix.Bits() < a.BitLen()-1:
+		return "network address"
+	case a.Is4() && s.Prefix.Bits() < 31 && a == lastAddr(s.Prefix):
+		return "broadcast address"
+	case slices.Contains(s.Gateways, a):
+		return "gateway"
+	case slices.Contains(s.Reserved, a):
+		return "reserved"
+	case slices.Contains(p.cfg.Reserved, a):
+		return "this router's"
+	}
+	return ""
+}
+
+// lastAddr returns the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := range b {
+		bit := i * 8
+		switch {
+		case bit >= p.Bits():
+			b[i] = 0xff
+		case bit+8 > p.Bits():
+			b[i] |= 0xff >> (p.Bits() - bit)
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 // lookup finds the configured subnet that holds a.
@@ -527,6 +568,12 @@ func (p *Planner) Plan(now time.Time) *Result {
 		}
 	}
 	slices.SortFunc(res.Findings.Outside, func(a, b Outside) int {
+		return cmp.Or(cmp.Compare(a.VM, b.VM), a.Addr.Compare(b.Addr))
+	})
+	for _, in := range p.infra {
+		res.Findings.Infrastructure = append(res.Findings.Infrastructure, in...)
+	}
+	slices.SortFunc(res.Findings.Infrastructure, func(a, b Infrastructure) int {
 		return cmp.Or(cmp.Compare(a.VM, b.VM), a.Addr.Compare(b.Addr))
 	})
 	for _, o := range p.offNet {

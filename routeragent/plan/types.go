@@ -37,6 +37,9 @@ type Config struct {
 	// ClockSkew is how far the clocks of two vCenters may differ: a
 	// tombstone voids only claims that landed before it by more.
 	ClockSkew time.Duration
+	// Reserved are this router's own addresses (its interfaces, its BGP
+	// next hops and neighbors): a VM that reports one gets no route.
+	Reserved []netip.Addr
 }
 
 // Subnet is one stretched subnet.
@@ -52,6 +55,11 @@ type Subnet struct {
 	Gateways []netip.Addr
 	// Pinned addresses (physical hosts, appliances) are always at Home.
 	Pinned []netip.Addr
+	// Reserved addresses belong to the network itself (the routers' own
+	// addresses on the segment): a VM that reports one gets no route.
+	// The subnet's network and broadcast addresses and its gateways are
+	// reserved too.
+	Reserved []netip.Addr
 	// Networks are port groups that carry the subnet, so that a VM without
 	// reported addresses still gets its gateway announced.
 	Networks []string
@@ -187,6 +195,9 @@ type Result struct {
 type Findings struct {
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	Outside   []Outside  `json:"outside,omitempty"`
+	// Infrastructure are VM addresses that belong to the network: a
+	// subnet's network or broadcast address, a gateway, a router's own.
+	Infrastructure []Infrastructure `json:"infrastructure,omitempty"`
 	// OffNetwork are addresses in a subnet that lists its networks, on an
 	// adapter connected to none of them: they count for nothing.
 	OffNetwork []OffNetwork `json:"off_network,omitempty"`
@@ -207,6 +218,16 @@ type Conflict struct {
 type Outside struct {
 	VM   string     `json:"vm"`
 	Addr netip.Addr `json:"addr"`
+}
+
+// Infrastructure is a VM address that belongs to the network (a tenant can
+// set any address in its guest): it gets no route.
+type Infrastructure struct {
+	VM   string     `json:"vm"`
+	Addr netip.Addr `json:"addr"`
+	// What it is: "network address", "broadcast address", "gateway",
+	// "reserved" or "this router's".
+	What string `json:"what"`
 }
 
 // OffNetwork is a VM address in a subnet, on an adapter outside the
