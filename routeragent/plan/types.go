@@ -60,8 +60,10 @@ type Subnet struct {
 	// The subnet's network and broadcast addresses and its gateways are
 	// reserved too.
 	Reserved []netip.Addr
-	// Networks are port groups that carry the subnet, so that a VM without
-	// reported addresses still gets its gateway announced.
+	// Networks are port groups that carry the subnet: when set, a VM's
+	// address counts for the subnet only on an adapter on one of them, and
+	// a VM without reported addresses there still gets its gateway
+	// announced.
 	Networks []string
 	// HostRouteCeiling overrides Guards.HostRouteCeiling when not zero.
 	HostRouteCeiling int
