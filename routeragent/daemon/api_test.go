@@ -328,3 +328,43 @@ func TestDryRun(t *testing.T) {
 		t.Error("status does not say dry run")
 	}
 }
+
+func TestReloadRemovingAClusterPlansAsARestart(t *testing.T) {
+	e := newEnv(t, "")
+	d := e.start(t)
+	if code, p := post(t, e.client(t, "hostagent-b"), d, report("cl-b", "B", 1, "192.0.2.50")); code != http.StatusOK {
+		t.Fatalf("report: %d %s", code, p.Error)
+	}
+	waitRoutes(t, d, "B host 192.0.2.50/32")
+	conf, _ := os.ReadFile(e.confPath)
+	without := strings.Replace(string(conf), "[[clusters]]\nname = \"cl-b\"\nsite = \"B\"\nclients = [\"hostagent-b\"]\n", "", 1)
+	if without == string(conf) {
+		t.Fatal("the config lacks cl-b's block")
+	}
+	if err := os.WriteFile(e.confPath, []byte(without), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := allRoutes(t, d)
+	if strings.Contains(fmt.Sprint(reloaded), "192.0.2.50") {
+		t.Errorf("after the reload, cl-b's VM is still planned: %q", reloaded)
+	}
+	var st Status
+	get(t, d, "/v1/status", &st)
+	if len(st.Clusters) != 0 {
+		t.Errorf("clusters after the reload %+v, want none", st.Clusters)
+	}
+	// A routeragent started on the new config from the same state: the
+	// same plan.
+	e2 := *e
+	restarted := e2.start(t)
+	if got := allRoutes(t, restarted); fmt.Sprint(got) != fmt.Sprint(reloaded) {
+		t.Errorf("restarted: %q\nreloaded: %q", got, reloaded)
+	}
+}

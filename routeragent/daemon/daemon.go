@@ -485,7 +485,11 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	if err := d.tls.Reload(); err != nil {
 		d.log.Error("TLS files not reloaded; the old ones stay in use", "err", err)
 	}
-	d.intake.SetClusters(clusters(cfg))
+	for name, why := range d.intake.SetClusters(clusters(cfg)) {
+		d.log.Warn("cluster's reports dropped: the new configuration does not allow them", "cluster", name, "err", why)
+		d.planner.RemoveCluster(name)
+		d.metrics.forget(name)
+	}
 	if !cfg.DryRun {
 		if err := d.ann.SetConfig(ctx, cfg.Announce); err != nil {
 			return err

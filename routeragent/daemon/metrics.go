@@ -70,6 +70,14 @@ func (m *metrics) setStale(cluster string, stale bool) bool {
 	return seen && was != stale || !seen && stale
 }
 
+// forget drops a cluster that is no longer configured.
+func (m *metrics) forget(cluster string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stale.DeleteLabelValues(cluster)
+	delete(m.staleSeen, cluster)
+}
+
 var routesDesc = prometheus.NewDesc("vmroute_routes", "Routes this site announces, by kind.", []string{"kind"}, nil)
 
 type routesCollector struct{ d *Daemon }

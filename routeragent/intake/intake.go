@@ -111,15 +111,26 @@ func New(clusters []Cluster, future time.Duration) *Intake {
 	return in
 }
 
-// SetClusters replaces the allowed clusters, as on a reload. States of
-// clusters no longer allowed are kept until Forget.
-func (in *Intake) SetClusters(clusters []Cluster) {
+// SetClusters replaces the allowed clusters, as on a reload, and drops
+// the states that the new clusters no longer allow, as a restart would
+// not restore them: it returns why, by cluster.
+func (in *Intake) SetClusters(clusters []Cluster) (dropped map[string]error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.clusters = map[string]Cluster{}
 	for _, c := range clusters {
 		in.clusters[c.Name] = c
 	}
+	for name, s := range in.states {
+		if err := in.allows(s); err != nil {
+			if dropped == nil {
+				dropped = map[string]error{}
+			}
+			dropped[name] = err
+			delete(in.states, name)
+		}
+	}
+	return dropped
 }
 
 // Restore puts back a state read from disk, if its cluster is still
@@ -127,6 +138,15 @@ func (in *Intake) SetClusters(clusters []Cluster) {
 func (in *Intake) Restore(s *State) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if err := in.allows(s); err != nil {
+		return err
+	}
+	in.states[s.Cluster] = s
+	return nil
+}
+
+// allows says why the configured clusters do not allow a state, or nil.
+func (in *Intake) allows(s *State) error {
 	c, ok := in.clusters[s.Cluster]
 	if !ok {
 		return fmt.Errorf("cluster %q is no longer configured", s.Cluster)
@@ -136,7 +156,6 @@ func (in *Intake) Restore(s *State) error {
 			return fmt.Errorf("cluster %q now spans sites %v, and VM %s is at site %q", s.Cluster, c.Sites, id, vm.Site)
 		}
 	}
-	in.states[s.Cluster] = s
 	return nil
 }
 

@@ -212,11 +212,17 @@ func (p *Planner) goneOf(id string) time.Time {
 	return t
 }
 
-// RemoveCluster forgets a cluster, as when it is no longer configured.
+// RemoveCluster forgets a cluster, as when it is no longer configured:
+// its claims and its tombstones.
 func (p *Planner) RemoveCluster(name string) {
-	if c := p.clusters[name]; c != nil {
-		p.withdrawAll(c, nil, false)
-		delete(p.clusters, name)
+	c := p.clusters[name]
+	if c == nil {
+		return
+	}
+	p.withdrawAll(c, nil, false)
+	delete(p.clusters, name)
+	for id := range c.gone {
+		p.replace(id)
 	}
 }
 
