@@ -368,3 +368,43 @@ func TestReloadRemovingAClusterPlansAsARestart(t *testing.T) {
 		t.Errorf("restarted: %q\nreloaded: %q", got, reloaded)
 	}
 }
+
+func TestReloadAppliesNewTLSFiles(t *testing.T) {
+	e := newEnv(t, "")
+	d := e.start(t)
+	served := func() string {
+		t.Helper()
+		conn, err := tls.Dial("tcp", d.apiAddr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := served(); cn != "router-a" {
+		t.Fatalf("serves %q", cn)
+	}
+	cert, key := e.ca.Issue(t, "router-a-renewed", net.ParseIP("127.0.0.1"))
+	conf, _ := os.ReadFile(e.confPath)
+	renewed := strings.NewReplacer(filepath.Join(e.ca.Dir, "router-a.crt"), cert, filepath.Join(e.ca.Dir, "router-a.key"), key).Replace(string(conf))
+	if err := os.WriteFile(e.confPath, []byte(renewed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cn := served(); cn != "router-a-renewed" {
+		t.Errorf("after a reload with new paths, serves %q", cn)
+	}
+	cfg.API.CertFile = filepath.Join(e.dir, "missing.crt")
+	if err := d.Reload(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "configuration unchanged") {
+		t.Errorf("a reload with a missing certificate: %v", err)
+	}
+	if cn := served(); cn != "router-a-renewed" {
+		t.Errorf("after a refused reload, serves %q", cn)
+	}
+}

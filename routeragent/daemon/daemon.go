@@ -468,6 +468,12 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		cfg.API.StatusListen != old.API.StatusListen || cfg.DryRun != old.DryRun {
 		return errors.New("a new site, state_dir, dry_run or API listener needs a restart; configuration unchanged")
 	}
+	// The API's TLS files, read first: a reload whose files fail is
+	// refused whole. (Unchanged paths are read again: renewed files.)
+	tlsFiles := tlsutil.Files{Cert: cfg.API.CertFile, Key: cfg.API.KeyFile, CA: cfg.API.ClientCAFile}
+	if err := tlsutil.Check(tlsFiles); err != nil {
+		return fmt.Errorf("configuration unchanged: %w", err)
+	}
 	var p *plan.Planner
 	cfg.Plan.Reserved = ownAddrs(cfg, d.log)
 	if !reflect.DeepEqual(cfg.Plan, old.Plan) {
@@ -482,9 +488,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	if err := d.speaker.Reconfigure(ctx, cfg.BGP); err != nil {
 		return fmt.Errorf("configuration partly applied: %w", err)
 	}
-	if err := d.tls.Reload(); err != nil {
-		d.log.Error("TLS files not reloaded; the old ones stay in use", "err", err)
-	}
+
 	for name, why := range d.intake.SetClusters(clusters(cfg)) {
 		d.log.Warn("cluster's reports dropped: the new configuration does not allow them", "cluster", name, "err", why)
 		d.planner.RemoveCluster(name)
@@ -494,6 +498,9 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		if err := d.ann.SetConfig(ctx, cfg.Announce); err != nil {
 			return err
 		}
+	}
+	if err := d.tls.Use(tlsFiles); err != nil {
+		d.log.Error("TLS files changed between two reads; the old ones stay in use", "err", err)
 	}
 	d.cfg = cfg
 	if p != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -20,8 +21,10 @@ type Files struct {
 	CA string
 }
 
-// Config is a TLS configuration whose files can be read again.
+// Config is a TLS configuration whose files can be read again, or
+// replaced by others.
 type Config struct {
+	mu    sync.Mutex
 	files Files
 	cert  atomic.Pointer[tls.Certificate]
 	pool  atomic.Pointer[x509.CertPool]
@@ -29,8 +32,8 @@ type Config struct {
 
 // Load reads the files; Reload reads them again.
 func Load(f Files) (*Config, error) {
-	c := &Config{files: f}
-	if err := c.Reload(); err != nil {
+	c := &Config{}
+	if err := c.Use(f); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -38,21 +41,39 @@ func Load(f Files) (*Config, error) {
 
 // Reload reads the files again; on error the old ones stay in use.
 func (c *Config) Reload() error {
-	cert, err := tls.LoadX509KeyPair(c.files.Cert, c.files.Key)
+	c.mu.Lock()
+	f := c.files
+	c.mu.Unlock()
+	return c.Use(f)
+}
+
+// Use reads other files (a reload that names new paths) and uses them
+// from the next handshake on; on error the old ones stay in use.
+func (c *Config) Use(f Files) error {
+	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 	if err != nil {
-		return fmt.Errorf("TLS certificate %s and key %s: %w", c.files.Cert, c.files.Key, err)
+		return fmt.Errorf("TLS certificate %s and key %s: %w", f.Cert, f.Key, err)
 	}
-	pem, err := os.ReadFile(c.files.CA)
+	pem, err := os.ReadFile(f.CA)
 	if err != nil {
 		return fmt.Errorf("TLS CA: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("TLS CA %s: no PEM certificate in it", c.files.CA)
+		return fmt.Errorf("TLS CA %s: no PEM certificate in it", f.CA)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.files = f
 	c.cert.Store(&cert)
 	c.pool.Store(pool)
 	return nil
+}
+
+// Check reads the files as Load would, and says what is wrong with them.
+func Check(f Files) error {
+	_, err := Load(f)
+	return err
 }
 
 // Server returns a server configuration that requires a client
