@@ -31,17 +31,26 @@ type Announcer struct {
 	// Counters for metrics, safe to read from any goroutine.
 	FramesSent   atomic.Uint64
 	FramesFailed atomic.Uint64
+	// RoundsSkipped counts announcements not sent: the gateway is not on
+	// this router (a VRRP backup), or the interface is missing.
+	RoundsSkipped atomic.Uint64
+	// Problems is how many distinct reasons skip announcements now.
+	Problems atomic.Int64
 	// Sent, when set before Run, is told of every frame of a burst sent,
 	// from Run's goroutine; it must not block.
 	Sent func(vm string, at time.Time)
 
 	// Owned by Run.
-	jobs    map[key]*job
-	burst   jobQueue // burst rounds, served first
-	refresh jobQueue
-	links   map[string]*link
-	local   localAddrs
-	next    time.Time // the pacer: no frame before this
+	jobs map[key]*job
+	// problems are the reasons announcements are skipped, each logged
+	// once when it appears and once when it goes: a VRRP backup holds
+	// none of its gateways, and must not log every VM's every refresh.
+	problems map[string]bool
+	burst    jobQueue // burst rounds, served first
+	refresh  jobQueue
+	links    map[string]*link
+	local    localAddrs
+	next     time.Time // the pacer: no frame before this
 }
 
 // key names one announcement target: a VM's adapter on a subnet.
@@ -80,9 +89,10 @@ func New(cfg Config, log *slog.Logger) *Announcer {
 func newAnnouncer(cfg Config, log *slog.Logger, open func(*net.Interface) (net.PacketConn, error)) *Announcer {
 	return &Announcer{
 		cfg: cfg, log: log, open: open,
-		reqs:  make(chan func(time.Time)),
-		jobs:  map[key]*job{},
-		links: map[string]*link{},
+		reqs:     make(chan func(time.Time)),
+		jobs:     map[key]*job{},
+		problems: map[string]bool{},
+		links:    map[string]*link{},
 	}
 }
 
@@ -213,11 +223,14 @@ func (a *Announcer) sendOne(j *job, now time.Time) {
 	if j.pending == nil {
 		frames, err := a.round(&j.n)
 		if err != nil {
-			j.problem = err.Error()
-			a.log.Warn("gateway announcement not sent", "vm", j.n.VM, "name", j.n.Name, "interface", j.n.Interface,
-				"prefix", j.n.Subnet, "err", err)
+			a.skipped(j, err)
 			a.endRound(j, now)
 			return
+		}
+		if j.problem != "" && a.problems[j.problem] {
+			delete(a.problems, j.problem)
+			a.Problems.Store(int64(len(a.problems)))
+			a.log.Info("gateway announcements go out again", "interface", j.n.Interface, "prefix", j.n.Subnet, "was", j.problem)
 		}
 		j.problem, j.pending = "", frames
 	}
@@ -239,6 +252,31 @@ func (a *Announcer) sendOne(j *job, now time.Time) {
 	if len(j.pending) == 0 {
 		a.endRound(j, now)
 	}
+}
+
+// skipped records why j's round is not sent: shown in its status,
+// counted, and logged when the reason first appears.
+func (a *Announcer) skipped(j *job, err error) {
+	j.problem = err.Error()
+	a.RoundsSkipped.Add(1)
+	if a.problems[j.problem] {
+		return
+	}
+	a.problems[j.problem] = true
+	a.Problems.Store(int64(len(a.problems)))
+	a.log.Warn("gateway announcements not sent until this changes", "interface", j.n.Interface, "prefix", j.n.Subnet, "err", err)
+}
+
+// ProblemList returns the reasons announcements are skipped now.
+func (a *Announcer) ProblemList(ctx context.Context) ([]string, error) {
+	var out []string
+	err := a.do(ctx, func(time.Time) {
+		for p := range a.problems {
+			out = append(out, p)
+		}
+	})
+	slices.Sort(out)
+	return out, err
 }
 
 // pace moves the pacer one frame on. It is a token bucket that holds c =

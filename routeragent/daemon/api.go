@@ -139,6 +139,10 @@ type Status struct {
 	Routes   map[string]int   `json:"routes"`
 	Findings plan.Findings    `json:"findings"`
 	Peers    []bgp.PeerStatus `json:"peers"`
+	// Announce are the reasons gateway announcements are skipped now
+	// ("gateway [192.0.2.1] is on no local interface (not the VRRP
+	// master?)"), each once.
+	Announce []string `json:"announce_problems,omitempty"`
 }
 
 // ClusterStatus is one cluster's report state.
@@ -182,6 +186,9 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			st.Routes[rt.Kind.String()]++
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
+		if !d.cfg.DryRun {
+			st.Announce, _ = d.ann.ProblemList(r.Context())
+		}
 		writeJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("GET /v1/vms", func(w http.ResponseWriter, r *http.Request) {

@@ -52,6 +52,11 @@ func newMetrics(d *Daemon) *metrics {
 			func() float64 { return float64(d.ann.FramesSent.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vmroute_announcements_failed_total", Help: "Gateway announcement frames that failed."},
 			func() float64 { return float64(d.ann.FramesFailed.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vmroute_announcements_skipped_total",
+			Help: "Gateway announcements not sent: the gateway is not on this router (a VRRP backup), or its interface is missing."},
+			func() float64 { return float64(d.ann.RoundsSkipped.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vmroute_announce_problems", Help: "Distinct reasons that skip gateway announcements now (see status)."},
+			func() float64 { return float64(d.ann.Problems.Load()) }),
 		&routesCollector{d: d}, &peersCollector{d: d})
 	return m
 }
