@@ -47,7 +47,7 @@ func TestAVRRPBackupLogsOnce(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	var all []plan.Neighbor
 	for i := range 50 {
-		all = append(all, plan.Neighbor{VM: string(rune('a' + i%26)) + string(rune('a'+i/26)), Subnet: netip.MustParsePrefix("192.0.2.0/24"),
+		all = append(all, plan.Neighbor{VM: string(rune('a'+i%26)) + string(rune('a'+i/26)), Subnet: netip.MustParsePrefix("192.0.2.0/24"),
 			Interface: "lo", MAC: wire.MAC{2, 0, 0, 0, 0, byte(i)}, Gateways: []netip.Addr{netip.MustParseAddr("192.0.2.1")}})
 	}
 	if err := a.Update(ctx, all, nil); err != nil {
