@@ -568,9 +568,14 @@ func TestThumbprint(t *testing.T) {
 	done2 := make(chan error, 1)
 	go func() { done2 <- w2.Run(ctx) }()
 	defer func() { cancel(); <-done2 }()
-	time.Sleep(500 * time.Millisecond)
-	if st := w2.Status(); st.Connected || st.LastError == "" {
-		t.Errorf("connected with a wrong thumbprint: %+v", st)
+	for deadline := time.Now().Add(5 * time.Second); w2.Status().LastError == ""; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error with a wrong thumbprint: %+v", w2.Status())
+		}
+	}
+	want := "vCenter presents the certificate thumbprint " + soap.ThumbprintSHA1(s.Certificate()) + ", and vcenter.thumbprint pins 00:11:22"
+	if st := w2.Status(); st.Connected || !strings.Contains(st.LastError, want) {
+		t.Errorf("with a wrong thumbprint: %+v\nwant the error to say %q", st, want)
 	}
 }
 

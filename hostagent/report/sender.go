@@ -102,6 +102,9 @@ func (s *Sender) Run(ctx context.Context) {
 			latest, seq := s.latest, s.seq
 			s.mu.Unlock()
 			err := s.sync(ctx, latest)
+			if ctx.Err() != nil {
+				return // stopping: nothing to retry, nothing to report
+			}
 			if err == nil {
 				backoff = s.retryMin
 				s.mu.Lock()

@@ -212,3 +212,42 @@ func TestSenderNeverWrapsTheGeneration(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// warnings counts log records at Warn and above.
+type warnings struct{ n atomic.Int32 }
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) Handle(context.Context, slog.Record) error    { w.n.Add(1); return nil }
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnings) WithGroup(string) slog.Handler                { return w }
+
+func TestSenderStopsQuietly(t *testing.T) {
+	// Stopped while a report is on its way: no "retrying" warning for a
+	// delivery cut short by the stop itself.
+	ca := pki.New(t)
+	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
+	ccert, ckey := ca.Issue(t, "hostagent")
+	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
+	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
+	arrived := make(chan struct{}, 1)
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // then the server notices the client going
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	hs.TLS = stc.Server()
+	hs.StartTLS()
+	defer hs.Close()
+	warn := &warnings{}
+	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond, slog.New(warn))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.1")}})
+	<-arrived
+	cancel()
+	<-done
+	if n := warn.n.Load(); n != 0 {
+		t.Errorf("%d warnings on a stop", n)
+	}
+}

@@ -10,12 +10,16 @@ package vcenter
 import (
 	"cmp"
 	"context"
+	"crypto/sha1"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -399,6 +403,30 @@ func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObj
 	}
 }
 
+// Thumbprint returns the SHA-1 thumbprint of the certificate a server
+// presents, as vSphere shows it (AB:CD:...), without verifying it.
+func Thumbprint(ctx context.Context, hostport string) (string, error) {
+	if _, _, err := net.SplitHostPort(hostport); err != nil {
+		hostport = net.JoinHostPort(hostport, "443")
+	}
+	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // only to read the certificate it presents
+	conn, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return "", fmt.Errorf("%s presents no certificate", hostport)
+	}
+	sum := sha1.Sum(certs[0].Raw)
+	hexes := make([]string, len(sum))
+	for i, b := range sum {
+		hexes[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(hexes, ":"), nil
+}
+
 // connect logs in with TLS verified against the CA file or the pinned
 // thumbprint (or not at all, with a warning, when insecure), and keeps
 // the session alive while it is idle.
@@ -418,6 +446,12 @@ func (w *Watcher) connect(ctx context.Context) (*vim25.Client, func(), error) {
 	}
 	c, err := vim25.NewClient(ctx, sc)
 	if err != nil {
+		if w.cfg.Thumbprint != "" {
+			if seen, terr := Thumbprint(ctx, u.Host); terr == nil && seen != w.cfg.Thumbprint {
+				return nil, nil, fmt.Errorf("connect to %s: vCenter presents the certificate thumbprint %s, and vcenter.thumbprint pins %s: %w",
+					w.status.URL, seen, w.cfg.Thumbprint, err)
+			}
+		}
 		return nil, nil, fmt.Errorf("connect to %s: %w", w.status.URL, err)
 	}
 	sm := session.NewManager(c)
