@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -232,12 +233,18 @@ func plotEvacuation(ev evacuation) string {
 }
 
 // post sends one report and fails unless the routeragent accepts it.
-func post(c *http.Client, url string, r wire.Report) error {
+func post(c *http.Client, to string, r wire.Report) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, to, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(wire.ClusterHeader, url.PathEscape(r.Cluster))
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
@@ -245,7 +252,7 @@ func post(c *http.Client, url string, r wire.Report) error {
 	if resp.StatusCode != http.StatusOK {
 		var p wire.Problem
 		_ = json.NewDecoder(resp.Body).Decode(&p)
-		return fmt.Errorf("%s refused the %s report: %s %s", url, r.Cluster, resp.Status, p.Error)
+		return fmt.Errorf("%s refused the %s report: %s %s", to, r.Cluster, resp.Status, p.Error)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/tests/pki"
 	"github.com/vmroute/vmroute/tests/vcsim"
 )
@@ -39,6 +40,9 @@ type lab struct {
 	dir   string
 	bin   string
 	start time.Time
+	// op reads the routeragents' status over their API, with the lab's
+	// operator certificate; agents sets it.
+	op    *http.Client
 	model *simulator.Model
 	c     *vim25.Client
 
@@ -245,11 +249,16 @@ func (l *lab) agents(evac bool) error {
 	case evac:
 		extra = evacConfig()
 	}
-	for _, name := range []string{"hostagent-a", "hostagent-b", "hostagent-ab", evacClient} {
+	for _, name := range []string{"hostagent-a", "hostagent-b", "hostagent-ab", evacClient, "lab-operator"} {
 		if _, _, err := ca.IssueFiles(name); err != nil {
 			return err
 		}
 	}
+	op, err := tlsutil.Load(tlsutil.Files{Cert: filepath.Join(l.dir, "lab-operator.crt"), Key: filepath.Join(l.dir, "lab-operator.key"), CA: ca.CAFile})
+	if err != nil {
+		return err
+	}
+	l.op = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: op.Client()}}
 	bird := fmt.Sprintf(`log %q all;
 router id %s;
 protocol device {}
@@ -272,7 +281,7 @@ state_dir = %q
 level = "info"
 [api]
 listen = "%s:8443"
-status_listen = "%s:9181"
+operators = ["lab-operator"]
 cert_file = %q
 key_file = %q
 client_ca_file = %q
@@ -296,7 +305,7 @@ families = ["ipv4"]
 [announce]
 count = 3
 interval = "1s"
-%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), r.mgmt, r.mgmt, cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, r.wanIP, r.peer, extra)
+%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), r.mgmt, cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, r.wanIP, r.peer, extra)
 		path := filepath.Join(l.dir, "routeragent-"+r.ns+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return err
@@ -567,8 +576,13 @@ func (l *lab) wait(ctx context.Context, task *object.Task) error {
 	}
 }
 
+// routerGet reads a routeragent's status over its API, as an operator.
+func (l *lab) routerGet(mgmt, path string) (*http.Response, error) {
+	return l.op.Get("https://" + mgmt + ":8443" + path)
+}
+
 func (l *lab) moves(mgmt string) string {
-	resp, err := http.Get("http://" + mgmt + ":9181/v1/moves")
+	resp, err := l.routerGet(mgmt, "/v1/moves")
 	if err != nil {
 		return ""
 	}
@@ -649,7 +663,7 @@ func (l *lab) moveWeb1(bridge, host, pool string) error {
 
 // status returns a routeragent's /v1/status as text.
 func (l *lab) status(mgmt string) string {
-	resp, err := http.Get("http://" + mgmt + ":9181/v1/status")
+	resp, err := l.routerGet(mgmt, "/v1/status")
 	if err != nil {
 		return ""
 	}
@@ -660,7 +674,7 @@ func (l *lab) status(mgmt string) string {
 
 // placed returns the site a routeragent's location table gives a VM.
 func (l *lab) placed(mgmt, name string) string {
-	resp, err := http.Get("http://" + mgmt + ":9181/v1/vms")
+	resp, err := l.routerGet(mgmt, "/v1/vms")
 	if err != nil {
 		return ""
 	}

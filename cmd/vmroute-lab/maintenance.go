@@ -113,8 +113,8 @@ type maintenance struct {
 }
 
 // updatesSent sums the UPDATE messages a routeragent sent its peers.
-func updatesSent(mgmt string) (int, error) {
-	resp, err := http.Get("http://" + mgmt + ":9181/v1/status")
+func (l *lab) updatesSent(mgmt string) (int, error) {
+	resp, err := l.routerGet(mgmt, "/v1/status")
 	if err != nil {
 		return 0, err
 	}
@@ -168,11 +168,11 @@ func (l *lab) benchMaintenance(ctx context.Context) error {
 	}
 	time.Sleep(time.Second) // let the counters settle
 	counts := func() (msgs, prefixes int, err error) {
-		a, err := updatesSent(raMgmt)
+		a, err := l.updatesSent(raMgmt)
 		if err != nil {
 			return 0, 0, err
 		}
-		b, err := updatesSent(rbMgmt)
+		b, err := l.updatesSent(rbMgmt)
 		if err != nil {
 			return 0, 0, err
 		}

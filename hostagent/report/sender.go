@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"sync"
@@ -241,6 +242,7 @@ func (s *Sender) post(ctx context.Context, r *wire.Report) (int, wire.Problem, e
 		return 0, wire.Problem{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(wire.ClusterHeader, url.PathEscape(r.Cluster))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, wire.Problem{}, err

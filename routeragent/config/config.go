@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -51,8 +52,14 @@ type API struct {
 	// MaxReportBytes bounds a report's body.
 	MaxReportBytes int64
 	// StatusListen serves the read-only status and metrics without TLS,
-	// for vmroutectl on the router itself; empty turns it off.
+	// for vmroutectl on the router itself: a loopback address only;
+	// empty turns it off.
 	StatusListen string
+	// Operators and Peers are the client certificate names that may read
+	// status over the report API: operators' vmroutectl, and the other
+	// routeragents. A hostagent's certificate may report, not read.
+	Operators []string
+	Peers     []string
 }
 
 // Cluster is a cluster whose reports the routeragent accepts, the sites
@@ -73,12 +80,14 @@ type file struct {
 		Format string `toml:"format"`
 	} `toml:"log"`
 	API struct {
-		Listen         string  `toml:"listen"`
-		CertFile       string  `toml:"cert_file"`
-		KeyFile        string  `toml:"key_file"`
-		ClientCAFile   string  `toml:"client_ca_file"`
-		MaxReportBytes int     `toml:"max_report_bytes"`
-		StatusListen   *string `toml:"status_listen"`
+		Listen         string   `toml:"listen"`
+		CertFile       string   `toml:"cert_file"`
+		KeyFile        string   `toml:"key_file"`
+		ClientCAFile   string   `toml:"client_ca_file"`
+		MaxReportBytes int      `toml:"max_report_bytes"`
+		StatusListen   *string  `toml:"status_listen"`
+		Operators      []string `toml:"operators"`
+		Peers          []string `toml:"peers"`
 	} `toml:"api"`
 	Reports struct {
 		Lease           string `toml:"lease"`
@@ -174,6 +183,11 @@ func Load(path string) (*Config, error) {
 	if raw.API.StatusListen != nil {
 		c.API.StatusListen = *raw.API.StatusListen
 	}
+	if l := c.API.StatusListen; l != "" && !loopback(l) {
+		f.Errorf("api.status_listen", "%q is not a loopback address: status_listen serves without TLS or authentication, so only to this router; "+
+			"remote operators read status over the report API with a certificate named under api.operators", l)
+	}
+	c.API.Operators, c.API.Peers = raw.API.Operators, raw.API.Peers
 	seen := map[string]int{}
 	for i, cl := range raw.Clusters {
 		key := fmt.Sprintf("clusters[%d]", i)
@@ -221,6 +235,19 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loopback says whether a listen address is on the loopback interface.
+func loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 func unwrapAll(err error) []error {

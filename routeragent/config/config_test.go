@@ -90,6 +90,8 @@ func TestLoadBroken(t *testing.T) {
 			`:79: clusters[2].sites: missing: the sites this cluster's hosts are in`},
 		{"site named twice", `sites = ["A", "B"]`, `sites = ["A", "A"]`,
 			`:81: clusters[2].sites[1]: "A" is empty or named twice`},
+		{"status without TLS beyond this router", `listen = "[::]:8443"`, "listen = \"[::]:8443\"\nstatus_listen = \"0.0.0.0:9181\"",
+			`:11: api.status_listen: "0.0.0.0:9181" is not a loopback address`},
 		{"IPv6 over IPv4 without a next hop", `next_hop_ipv6 = "2001:db8:ffff::1"`, ``,
 			`:63: bgp.neighbors[0].families: IPv6 routes over an IPv4 session need bgp.next_hop_ipv6`},
 	}

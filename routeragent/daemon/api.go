@@ -1,15 +1,17 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"log"
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -37,10 +39,17 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 		d.refuse(w, http.StatusGone, "this routeragent speaks wire v2 (POST "+wire.ReportsPath+
 			"), where each VM carries its site: upgrade the hostagent to the routeragent's version", 0, "")
 	})
-	d.statusRoutes(mux)
+	status := http.NewServeMux()
+	d.statusRoutes(status)
+	mux.Handle("GET /", d.operatorsOnly(status))
+	// Slow, stalled and greedy clients are bounded: a request is read,
+	// and its answer written, within a minute; an idle connection closes
+	// after 90 s; connections are capped in all and per certificate.
 	api := &http.Server{Handler: mux, TLSConfig: tc.Server(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 64 << 10,
+		ConnState:   d.conns.state,
 		BaseContext: func(net.Listener) context.Context { return ctx },
-		ErrorLog:    slog.NewLogLogger(d.log.With("component", "api").Handler(), slog.LevelWarn)}
+		ErrorLog:    log.New(d.handshakes, "", 0)}
 	ln, err := net.Listen("tcp", d.cfg.API.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("report API: %w", err)
@@ -55,7 +64,7 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 	if d.cfg.API.StatusListen != "" {
 		smux := http.NewServeMux()
 		d.statusRoutes(smux)
-		st := &http.Server{Handler: smux, ReadHeaderTimeout: 10 * time.Second}
+		st := &http.Server{Handler: smux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 90 * time.Second}
 		sln, err := net.Listen("tcp", d.cfg.API.StatusListen)
 		if err != nil {
 			_ = api.Close()
@@ -79,15 +88,46 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 	}, nil
 }
 
-// handleReport accepts one report: read whole within the size limit,
-// decoded strictly, authorized, persisted, then planned.
+// handleReport accepts one report: authorized by its certificate and the
+// cluster its header names before the body is read; then read whole
+// within the size limit and the body budget, decoded strictly, checked
+// against the header, persisted, and planned.
 func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 	names, err := tlsutil.Names(r.TLS)
 	if err != nil {
 		d.refuse(w, http.StatusUnauthorized, err.Error(), 0, "")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.API.MaxReportBytes))
+	// Refused before its body is read, the connection closes: reading
+	// the rest of an unwanted body is what a greedy client wants.
+	w.Header().Set("Connection", "close")
+	cluster, err := url.PathUnescape(r.Header.Get(wire.ClusterHeader))
+	if err != nil || cluster == "" {
+		d.refuse(w, http.StatusBadRequest, "header "+wire.ClusterHeader+" missing or not path-escaped: it names the report's cluster", 0, "")
+		return
+	}
+	if ref := d.intake.Authorize(cluster, names); ref != nil {
+		d.refuse(w, ref.Status, ref.Msg, 0, cluster)
+		return
+	}
+	limit := d.cfg.API.MaxReportBytes
+	if r.ContentLength > limit {
+		d.refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("report larger than the limit of %d bytes (api.max_report_bytes)", limit), 0, cluster)
+		return
+	}
+	// A body and its decoding take about four times its size.
+	weight := 4 * limit
+	if r.ContentLength >= 0 {
+		weight = 4 * r.ContentLength
+	}
+	if !d.bodies.take(r.Context(), weight, budgetWait) {
+		w.Header().Set("Retry-After", "1")
+		d.refuse(w, http.StatusServiceUnavailable, "too many large reports at once: try again", 0, cluster)
+		return
+	}
+	defer d.bodies.give(weight)
+	w.Header().Del("Connection")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		d.refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("report larger than the limit of %d bytes (api.max_report_bytes)", tooBig.Limit), 0, "")
@@ -99,7 +139,11 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := wire.DecodeBytes(body)
 	if err != nil {
-		d.refuse(w, http.StatusBadRequest, err.Error(), 0, "")
+		d.refuse(w, http.StatusBadRequest, err.Error(), 0, cluster)
+		return
+	}
+	if rep.Cluster != cluster {
+		d.refuse(w, http.StatusBadRequest, fmt.Sprintf("the report is for cluster %q, its %s header names %q", rep.Cluster, wire.ClusterHeader, cluster), 0, cluster)
 		return
 	}
 	ch, ref := d.intake.Accept(rep, names, time.Now(), d.store.Save)
@@ -114,6 +158,22 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 			"kind", rep.Kind, "vms", len(rep.VMs), "removed", len(rep.Removed))
 	}
 	writeJSON(w, http.StatusOK, wire.Ack{Generation: d.intake.Generation(rep.Cluster)})
+}
+
+// operatorsOnly lets through the status requests of the configured
+// operators' and peer routeragents' certificates, not every certificate
+// the CA signed (a hostagent's may report, not read).
+func (d *Daemon) operatorsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		names, err := tlsutil.Names(r.TLS)
+		allowed := d.readers.Load()
+		if err != nil || !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(*allowed, n) }) {
+			writeJSON(w, http.StatusForbidden, wire.Problem{Error: fmt.Sprintf(
+				"client certificate %v may not read status: name it under api.operators (or api.peers) on this routeragent", names)})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (d *Daemon) refuse(w http.ResponseWriter, status int, msg string, gen uint64, cluster string) {
@@ -192,17 +252,39 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("GET /v1/vms", func(w http.ResponseWriter, r *http.Request) {
-		var out []VM
+		// The location table is large: few are built at once, and each
+		// is streamed, so a client that does not read holds one copy,
+		// until the write timeout.
+		if !d.tables.take(r.Context(), 1, budgetWait) {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: "too many location tables being sent: try again"})
+			return
+		}
+		defer d.tables.give(1)
+		var locs []plan.Location
+		var discovered map[string]bool
 		err := d.do(r.Context(), func() {
-			for _, l := range d.planner.Locations() {
-				out = append(out, VM{Location: l, Discovered: d.discovered[l.VM]})
-			}
+			locs = d.planner.Locations()
+			discovered = maps.Clone(d.discovered)
 		})
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, out)
+		w.Header().Set("Content-Type", "application/json")
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
+		_, _ = bw.WriteString("[")
+		for i, l := range locs {
+			if i > 0 {
+				_, _ = bw.WriteString(",")
+			}
+			if err := enc.Encode(VM{Location: l, Discovered: discovered[l.VM]}); err != nil {
+				return
+			}
+		}
+		_, _ = bw.WriteString("]\n")
+		_ = bw.Flush()
 	})
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
 		res := d.last.Load()

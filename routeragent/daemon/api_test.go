@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +39,7 @@ func newEnv(t *testing.T, extra string) *testEnv {
 	cert, key := e.ca.Issue(t, "router-a", net.ParseIP("127.0.0.1"))
 	e.ca.Issue(t, "hostagent-a")
 	e.ca.Issue(t, "hostagent-b")
+	e.ca.Issue(t, "operator")
 	e.confPath = filepath.Join(e.dir, "routeragent.toml")
 	conf := fmt.Sprintf(`site = "A"
 state_dir = %q
@@ -47,6 +50,7 @@ cert_file = %q
 key_file = %q
 client_ca_file = %q
 max_report_bytes = 8192
+operators = ["operator"]
 [reports]
 batch_window = "5ms"
 [[clusters]]
@@ -114,9 +118,28 @@ func (e *testEnv) client(t testing.TB, name string) *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc.Client()}, Timeout: 5 * time.Second}
 }
 
+// post sends a report's body, with the cluster header naming the cluster
+// the body names (cl-b when it names none).
 func post(t *testing.T, c *http.Client, d *Daemon, body string) (int, wire.Problem) {
 	t.Helper()
-	resp, err := c.Post("https://"+d.apiAddr+wire.ReportsPath, "application/json", strings.NewReader(body))
+	cluster := "cl-b"
+	if m := regexp.MustCompile(`"cluster":\s*"([^"]*)"`).FindStringSubmatch(body); m != nil {
+		cluster = m[1]
+	}
+	return postAs(t, c, d, cluster, body)
+}
+
+// postAs sends a body with the cluster header given.
+func postAs(t *testing.T, c *http.Client, d *Daemon, cluster, body string) (int, wire.Problem) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "https://"+d.apiAddr+wire.ReportsPath, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cluster != "" {
+		req.Header.Set(wire.ClusterHeader, url.PathEscape(cluster))
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

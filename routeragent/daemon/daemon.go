@@ -44,6 +44,14 @@ type Daemon struct {
 
 	// Where the APIs listen, once serving (the configured port may be 0).
 	apiAddr, statusAddr string
+	// The report API's bounds: the body budget, the location tables
+	// being sent, the connections, the failed handshakes' log, and the
+	// certificates that may read status.
+	bodies     *budget
+	tables     *budget
+	conns      *connGuard
+	handshakes *handshakeLog
+	readers    atomic.Pointer[[]string]
 
 	// Owned by the loop.
 	planner    *plan.Planner
@@ -92,7 +100,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		received:   map[string]time.Time{},
 		wake:       make(chan struct{}, 1),
 		reqs:       make(chan func()),
+		bodies:     newBudget(bodyBudget),
+		tables:     newBudget(bigResponses),
+		conns:      newConnGuard(log),
+		handshakes: &handshakeLog{log: log.With("component", "api"), interval: 10 * time.Second},
 	}
+	d.readers.Store(readers(cfg))
 	d.metrics = newMetrics(d)
 	d.ann.Sent = d.moves.announced
 	return d, nil
@@ -130,6 +143,12 @@ func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
 	}
 	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
 	return out
+}
+
+// readers are the certificate names that may read status over the API.
+func readers(cfg *config.Config) *[]string {
+	r := append(slices.Clone(cfg.API.Operators), cfg.API.Peers...)
+	return &r
 }
 
 func clusters(cfg *config.Config) []intake.Cluster {
@@ -502,6 +521,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	if err := d.tls.Use(tlsFiles); err != nil {
 		d.log.Error("TLS files changed between two reads; the old ones stay in use", "err", err)
 	}
+	d.readers.Store(readers(cfg))
 	d.cfg = cfg
 	if p != nil {
 		d.planner = p

@@ -88,7 +88,9 @@ func BenchmarkReportLoad(b *testing.B) {
 				gen := uint64(1)
 				send := func(body string) {
 					t0 := time.Now()
-					resp, err := client.Post("https://"+d.apiAddr+wire.ReportsPath, "application/json", strings.NewReader(body))
+					req, _ := http.NewRequest(http.MethodPost, "https://"+d.apiAddr+wire.ReportsPath, strings.NewReader(body))
+					req.Header.Set(wire.ClusterHeader, fmt.Sprintf("cl-%02d", c))
+					resp, err := client.Do(req)
 					mu.Lock()
 					defer mu.Unlock()
 					if err != nil || resp.StatusCode != http.StatusOK {

@@ -159,6 +159,25 @@ func (in *Intake) allows(s *State) error {
 	return nil
 }
 
+// Authorize says whether a client whose certificate carries names may
+// report cluster: asked before a report's body is read.
+func (in *Intake) Authorize(cluster string, names []string) *Refusal {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.authorize(cluster, names)
+}
+
+func (in *Intake) authorize(cluster string, names []string) *Refusal {
+	c, ok := in.clusters[cluster]
+	if !ok {
+		return refuse(http.StatusForbidden, "cluster %q is not configured on this routeragent", cluster)
+	}
+	if !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(c.Clients, n) }) {
+		return refuse(http.StatusForbidden, "client certificate %v may not report cluster %q", names, cluster)
+	}
+	return nil
+}
+
 // Accept checks r (already decoded and validated) from a client whose
 // certificate carries names, and applies it whole or not at all. commit
 // is called with the new state before it replaces the old one, under the
@@ -166,13 +185,10 @@ func (in *Intake) allows(s *State) error {
 func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit func(*State) error) (*Change, *Refusal) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	c, ok := in.clusters[r.Cluster]
-	if !ok {
-		return nil, refuse(http.StatusForbidden, "cluster %q is not configured on this routeragent", r.Cluster)
+	if ref := in.authorize(r.Cluster, names); ref != nil {
+		return nil, ref
 	}
-	if !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(c.Clients, n) }) {
-		return nil, refuse(http.StatusForbidden, "client certificate %v may not report cluster %q", names, r.Cluster)
-	}
+	c := in.clusters[r.Cluster]
 	for i := range r.VMs {
 		vm := &r.VMs[i]
 		if !slices.Contains(c.Sites, vm.Site) {

@@ -38,6 +38,11 @@ const ReportsPath = "/v2/reports"
 // them there with 410 Gone.
 const V1ReportsPath = "/v1/reports"
 
+// ClusterHeader names, path-escaped, the cluster a posted report is for:
+// a routeragent authorizes the client certificate for the cluster before
+// it reads the body, and refuses a body for another cluster.
+const ClusterHeader = "Vmroute-Cluster"
+
 // MaxReportBytes is the largest report body a routeragent accepts by
 // default: room for about 100,000 VMs.
 const MaxReportBytes = 32 << 20
