@@ -52,13 +52,14 @@ unit:
 	fi
 	@echo '== go test -race'; $(GO) test -race -count=1 ./...
 
-# Every benchmark BENCH_COUNT times, but the 60-second load test and the
+# Every benchmark BENCH_COUNT times, but the 60-second load and soak tests and the
 # hostagent's vcsim scale test (a minute; VMROUTE_SCALE_VMS and
 # VMROUTE_SCALE_MOVES set its size) once; then, as root, the lab's
 # convergence benchmark (bench-results/).
 bench: deps build
-	$(GO) test -run '^$$' -bench . -skip 'BenchmarkReportLoad|BenchmarkScale$$' -benchmem -count $(BENCH_COUNT) ./... | tee bench.txt
+	$(GO) test -run '^$$' -bench . -skip 'BenchmarkReportLoad|BenchmarkSoak|BenchmarkScale$$' -benchmem -count $(BENCH_COUNT) ./... | tee bench.txt
 	$(GO) test -run '^$$' -bench BenchmarkReportLoad -benchtime 1x ./routeragent/daemon/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench BenchmarkSoak -benchtime 1x ./routeragent/daemon/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkScale$$' -benchtime 1x -timeout 30m ./hostagent/agent/ | tee -a bench.txt
 	@echo '== medians'; awk -f tests/medians.awk bench.txt
 	@if [ "$$(id -u)" -eq 0 ]; then \

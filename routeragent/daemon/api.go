@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,28 +116,34 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("report larger than the limit of %d bytes (api.max_report_bytes)", limit), 0, cluster)
 		return
 	}
-	// A body and its decoding take about four times its size.
-	weight := 4 * limit
-	if r.ContentLength >= 0 {
-		weight = 4 * r.ContentLength
-	}
-	if !d.bodies.take(r.Context(), weight, budgetWait) {
+	// A body takes from the budget what has arrived of it, as it arrives
+	// (a client that trickles holds little), and three times that again
+	// to be decoded.
+	held := int64(0)
+	defer func() { d.bodies.give(held) }()
+	busy := func() {
 		w.Header().Set("Retry-After", "1")
 		d.refuse(w, http.StatusServiceUnavailable, "too many large reports at once: try again", 0, cluster)
-		return
 	}
-	defer d.bodies.give(weight)
 	w.Header().Del("Connection")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := d.readBody(r.Context(), http.MaxBytesReader(w, r.Body, limit), &held)
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	switch {
+	case errors.Is(err, errBusy):
+		busy()
+		return
+	case errors.As(err, &tooBig):
 		d.refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("report larger than the limit of %d bytes (api.max_report_bytes)", tooBig.Limit), 0, "")
 		return
-	}
-	if err != nil {
+	case err != nil:
 		d.refuse(w, http.StatusBadRequest, "read report: "+err.Error(), 0, "")
 		return
 	}
+	if !d.bodies.take(r.Context(), 3*int64(len(body)), budgetWait) {
+		busy()
+		return
+	}
+	held += 3 * int64(len(body))
 	rep, err := wire.DecodeBytes(body)
 	if err != nil {
 		d.refuse(w, http.StatusBadRequest, err.Error(), 0, cluster)
@@ -158,6 +165,29 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 			"kind", rep.Kind, "vms", len(rep.VMs), "removed", len(rep.Removed))
 	}
 	writeJSON(w, http.StatusOK, wire.Ack{Generation: d.intake.Generation(rep.Cluster)})
+}
+
+// errBusy says the body budget stayed full for budgetWait.
+var errBusy = errors.New("body budget full")
+
+// readBody reads a report's body in chunks, taking each chunk from the
+// body budget before it is read; held is what it took.
+func (d *Daemon) readBody(ctx context.Context, r io.Reader, held *int64) ([]byte, error) {
+	const chunk = 256 << 10
+	var buf bytes.Buffer
+	for {
+		if !d.bodies.take(ctx, chunk, budgetWait) {
+			return nil, errBusy
+		}
+		*held += chunk
+		n, err := io.CopyN(&buf, r, chunk)
+		if err == io.EOF || err == nil && n < chunk {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // operatorsOnly lets through the status requests of the configured

@@ -24,7 +24,7 @@ const (
 	// bodyBudget bounds the report bodies read and decoded at once, in
 	// bytes: a body takes its size (or the limit, when it does not say)
 	// from it while it is read and decoded, and waits up to budgetWait.
-	bodyBudget = 96 << 20
+	bodyBudget = 192 << 20
 	budgetWait = 10 * time.Second
 	// bigResponses bounds the large status answers (the location table)
 	// built at once; the others wait up to budgetWait.
