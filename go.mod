@@ -2,6 +2,10 @@ module github.com/vmroute/vmroute
 
 go 1.26.8
 
+// Listeners stay plain TCP: Go makes them MPTCP by default, and TCP MD5
+// (BGP passwords) cannot be set on an MPTCP socket.
+godebug multipathtcp=0
+
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/coreos/go-systemd/v22 v22.7.0

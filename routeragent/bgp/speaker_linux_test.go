@@ -266,6 +266,19 @@ func TestIntegrationBIRD(t *testing.T) {
 		t.Logf("wrong password: state %s, why: %s", peers[0].State, peers[0].Why)
 	})
 
+	t.Run("TCP MD5, passive: the peer dials in", func(t *testing.T) {
+		// Go makes listeners MPTCP by default, and TCP MD5 cannot be set on
+		// an MPTCP socket: go.mod's godebug multipathtcp=0 keeps them TCP.
+		l := newLab(t, 7)
+		b := bird.Start(t, l.peerNS, l.birdConfig(`password "right-secret";`, l.local4))
+		cfg := l.config(65000)
+		cfg.ListenAddress, cfg.ListenPort = l.local4, 179
+		cfg.Neighbors[0].Password, cfg.Neighbors[0].Passive = "right-secret", true
+		s := startSpeaker(t, cfg, []plan.Route{route("192.0.2.70/32", plan.Host)})
+		waitEstablished(t, s, 30*time.Second)
+		b.WaitCount("master4", 1, 5*time.Second)
+	})
+
 	t.Run("graceful restart keeps the routes", func(t *testing.T) {
 		l := newLab(t, 6)
 		b := bird.Start(t, l.peerNS, l.birdConfig("", l.local4))
