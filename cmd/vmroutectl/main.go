@@ -31,27 +31,60 @@ Commands:
 Flags:
 `
 
-func main() {
-	url := flag.String("url", "http://127.0.0.1:9181", "routeragent status `URL`: its status_listen, or its API (https) with -cert, -key and -ca")
-	cert := flag.String("cert", "", "client certificate `file` for an https URL")
-	key := flag.String("key", "", "client key `file` for an https URL")
-	ca := flag.String("ca", "", "CA `file` that signed the routeragent's certificate")
-	asJSON := flag.Bool("json", false, "print the JSON as the routeragent sends it")
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Usage = func() {
-		fmt.Fprint(os.Stderr, usage)
-		flag.PrintDefaults()
+// options are vmroutectl's flags.
+type options struct {
+	url, cert, key, ca string
+	json, version      bool
+}
+
+// parse reads the command and the flags, which may come before it, after
+// it, or both ("vmroutectl peers --json", as people type it).
+func parse(args []string, errOut io.Writer) (options, string, error) {
+	var o options
+	fs := flag.NewFlagSet("vmroutectl", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:9181", "routeragent status `URL`: its status_listen, or its API (https) with -cert, -key and -ca")
+	fs.StringVar(&o.cert, "cert", "", "client certificate `file` for an https URL")
+	fs.StringVar(&o.key, "key", "", "client key `file` for an https URL")
+	fs.StringVar(&o.ca, "ca", "", "CA `file` that signed the routeragent's certificate")
+	fs.BoolVar(&o.json, "json", false, "print the JSON as the routeragent sends it")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(errOut, usage)
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if *showVersion {
+	var cmds []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return o, "", err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		cmds, args = append(cmds, fs.Arg(0)), fs.Args()[1:]
+	}
+	if o.version {
+		return o, "", nil
+	}
+	if len(cmds) != 1 {
+		fs.Usage()
+		return o, "", fmt.Errorf("want one command, got %q", cmds)
+	}
+	return o, cmds[0], nil
+}
+
+func main() {
+	o, cmd, err := parse(os.Args[1:], os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return
+	case err != nil:
+		os.Exit(2)
+	case o.version:
 		fmt.Println(version.String("vmroutectl"))
 		return
 	}
-	if flag.NArg() != 1 {
-		flag.Usage()
-		os.Exit(2)
-	}
-	if err := run(flag.Arg(0), *url, *cert, *key, *ca, *asJSON, os.Stdout); err != nil {
+	if err := run(cmd, o.url, o.cert, o.key, o.ca, o.json, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "vmroutectl:", err)
 		os.Exit(1)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -63,5 +64,17 @@ func TestTables(t *testing.T) {
 	}
 	if err := run("status", "https://127.0.0.1:1", "", "", "", false, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "needs -cert") {
 		t.Errorf("https without certificates: %v", err)
+	}
+}
+
+func TestFlagsAfterTheCommand(t *testing.T) {
+	for _, args := range [][]string{{"peers", "--json"}, {"-json", "peers"}, {"peers", "-json", "-url", "http://127.0.0.1:1"}} {
+		o, cmd, err := parse(args, io.Discard)
+		if err != nil || cmd != "peers" || !o.json {
+			t.Errorf("parse(%q) = %+v, %q, %v; want peers with -json", args, o, cmd, err)
+		}
+	}
+	if _, _, err := parse([]string{"peers", "vms"}, io.Discard); err == nil {
+		t.Error("two commands accepted")
 	}
 }
