@@ -20,6 +20,8 @@ type PeerStatus struct {
 	// Since is when the session came up, zero unless established.
 	Since time.Time `json:"since,omitzero"`
 	// Advertised, Received and Accepted count prefixes over all families.
+	// Advertised is what the established session carries of ours: no
+	// End-of-RIB marker, and none while the session is down.
 	Advertised uint64 `json:"advertised"`
 	Received   uint64 `json:"received"`
 	Accepted   uint64 `json:"accepted"`
@@ -34,7 +36,18 @@ type PeerStatus struct {
 // Peers returns the state of every configured neighbor.
 func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 	var out []PeerStatus
-	err := s.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
+	s.mu.Lock()
+	neighbors := s.cfg.Neighbors
+	v4, v6 := 0, 0
+	for p := range s.rib {
+		if p.Addr().Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	s.mu.Unlock()
+	err := s.srv.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
 		ps := PeerStatus{ASN: p.GetConf().GetPeerAsn()}
 		ps.Address, _ = netip.ParseAddr(p.GetConf().GetNeighborAddress())
 		st := p.GetState()
@@ -45,9 +58,18 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 			ps.Since = up.AsTime()
 		}
 		for _, a := range p.GetAfiSafis() {
-			ps.Advertised += a.GetState().GetAdvertised()
 			ps.Received += a.GetState().GetReceived()
 			ps.Accepted += a.GetState().GetAccepted()
+		}
+		for _, n := range neighbors {
+			if n.Address == ps.Address && ps.State == "established" {
+				if n.IPv4 {
+					ps.Advertised += uint64(v4)
+				}
+				if n.IPv6 {
+					ps.Advertised += uint64(v6)
+				}
+			}
 		}
 		if ps.State != "established" {
 			ps.Why = s.why(p)

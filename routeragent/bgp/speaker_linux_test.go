@@ -260,6 +260,9 @@ func TestIntegrationBIRD(t *testing.T) {
 		if !strings.Contains(peers[0].Why, "TCP MD5") {
 			t.Errorf("status does not say why: %q", peers[0].Why)
 		}
+		if peers[0].Advertised != 0 {
+			t.Errorf("a session that is down shows %d prefixes advertised", peers[0].Advertised)
+		}
 		if st := b2.State("vmroute0"); st == "Established" {
 			t.Errorf("BIRD established a session with a wrong password")
 		}
@@ -277,6 +280,10 @@ func TestIntegrationBIRD(t *testing.T) {
 		s := startSpeaker(t, cfg, []plan.Route{route("192.0.2.70/32", plan.Host)})
 		waitEstablished(t, s, 30*time.Second)
 		b.WaitCount("master4", 1, 5*time.Second)
+		// One route sent: no End-of-RIB marker counted.
+		if peers, err := s.Peers(context.Background()); err != nil || len(peers) != 1 || peers[0].Advertised != 1 {
+			t.Errorf("peers %+v, %v; want 1 prefix advertised", peers, err)
+		}
 	})
 
 	t.Run("graceful restart keeps the routes", func(t *testing.T) {
