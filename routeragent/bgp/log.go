@@ -23,7 +23,19 @@ func newGobgpLogger(l *slog.Logger) *gobgpLogger {
 	return &gobgpLogger{log: l.With("component", "gobgp"), level: gobgplog.InfoLevel, last: map[string]string{}}
 }
 
+// benign are GoBGP's messages that look like faults and are none: on a
+// neighbor reload it closes a connection it already closed, and on a stop
+// that withdraws everything it finds some paths already gone. They are
+// logged at debug, and are no session's last error.
+var benign = map[string]bool{
+	"failed to close existing tcp connection": true,
+	"No matching path for withdraw found":     true,
+}
+
 func (g *gobgpLogger) emit(level slog.Level, gl gobgplog.LogLevel, msg string, f gobgplog.Fields) {
+	if benign[msg] {
+		level, gl = slog.LevelDebug, gobgplog.DebugLevel
+	}
 	key, _ := f["Key"].(string)
 	if err, ok := f["Error"]; ok && key != "" && gl <= gobgplog.WarnLevel {
 		g.mu.Lock()
