@@ -41,6 +41,9 @@ func main() {
 		}
 		fmt.Printf("%s: configuration is valid: site %s, %d subnets, %d clusters, %d BGP neighbors\n",
 			*configPath, cfg.Site, len(cfg.Plan.Subnets), len(cfg.Clusters), len(cfg.BGP.Neighbors))
+		for _, w := range agent.LocalChecks(cfg) {
+			fmt.Fprintf(os.Stderr, "warning: %s (fine if this is not the router it is for)\n", w)
+		}
 		return
 	}
 	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)

@@ -166,8 +166,10 @@ func showStatus(b []byte, w io.Writer) error {
 			Stale                              []string
 		}
 		Peers []struct {
-			Address, State string
+			Address, State, Why string
 		}
+		Local    []string `json:"local_problems"`
+		Announce []string `json:"announce_problems"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
@@ -188,9 +190,15 @@ func showStatus(b []byte, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, strings.Join(c.Sites, ","), c.Generation, c.VMs, ago(c.Received), fresh)
 	}
-	fmt.Fprintln(w, "\nPEER\tSTATE")
+	fmt.Fprintln(w, "\nPEER\tSTATE\tWHY")
 	for _, p := range s.Peers {
-		fmt.Fprintf(w, "%s\t%s\n", p.Address, p.State)
+		fmt.Fprintf(w, "%s\t%s\t%s\n", p.Address, p.State, p.Why)
+	}
+	if len(s.Local)+len(s.Announce) > 0 {
+		fmt.Fprintln(w, "\nPROBLEMS")
+		for _, p := range append(s.Local, s.Announce...) {
+			fmt.Fprintln(w, p)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -82,6 +83,31 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 	return out, nil
 }
 
+// md5Drops reads the kernel's TCP MD5 counters (/proc/net/netstat,
+// TCPMD5NotFound, TCPMD5Unexpected, TCPMD5Failure): segments dropped for a
+// missing, unexpected or wrong signature. Kernels 6.x count them rather
+// than log them. It returns those above zero, or "".
+func md5Drops() string {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	var out []string
+	for i := 0; i+1 < len(lines); i++ {
+		keys, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(keys) == 0 || keys[0] != "TcpExt:" || len(vals) != len(keys) {
+			continue
+		}
+		for j, k := range keys {
+			if strings.HasPrefix(k, "TCPMD5") && vals[j] != "0" {
+				out = append(out, k+" "+vals[j])
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // why explains a session that is not up, from GoBGP's last error for the
 // peer and what the configuration makes likely.
 func (s *Speaker) why(p *api.Peer) string {
@@ -97,8 +123,11 @@ func (s *Speaker) why(p *api.Peer) string {
 			continue
 		}
 		if n.Password != "" {
-			parts = append(parts, "TCP MD5 is on: a password that differs on the two sides drops every segment silently, "+
-				"so the connection never completes (Linux logs \"MD5 Hash mismatch\" on the side that drops)")
+			hint := "TCP MD5 is on: a password that differs on the two sides drops every segment silently, so the connection never completes"
+			if c := md5Drops(); c != "" {
+				hint += "; this router's kernel dropped segments for it: " + c
+			}
+			parts = append(parts, hint)
 		}
 		if n.Passive {
 			parts = append(parts, "passive: waiting for the neighbor to connect")

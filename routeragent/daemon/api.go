@@ -229,6 +229,9 @@ type Status struct {
 	Routes   map[string]int   `json:"routes"`
 	Findings plan.Findings    `json:"findings"`
 	Peers    []bgp.PeerStatus `json:"peers"`
+	// Local are what this machine lacks of the configuration: a missing
+	// interface, a gateway not here, a next hop not its own.
+	Local []string `json:"local_problems,omitempty"`
 	// Announce are the reasons gateway announcements are skipped now
 	// ("gateway [192.0.2.1] is on no local interface (not the VRRP
 	// master?)"), each once.
@@ -276,6 +279,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			st.Routes[rt.Kind.String()]++
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
+		st.Local = LocalChecks(d.cfg)
 		if !d.cfg.DryRun {
 			st.Announce, _ = d.ann.ProblemList(r.Context())
 		}

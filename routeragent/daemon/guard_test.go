@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -143,5 +146,23 @@ func TestBudget(t *testing.T) {
 	b.give(4)
 	if !b.take(ctx, 100, time.Second) {
 		t.Error("a take larger than the budget failed; it takes all of it")
+	}
+}
+
+func TestLocalChecks(t *testing.T) {
+	cfg := &config.Config{}
+	cfg.Plan.Subnets = []plan.Subnet{
+		{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Interface: "lo", Gateways: []netip.Addr{netip.MustParseAddr("127.0.0.1")}},
+		{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Interface: "bond0.200", Gateways: []netip.Addr{netip.MustParseAddr("192.0.2.1")}},
+		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Interface: "lo", Gateways: []netip.Addr{netip.MustParseAddr("198.51.100.1")}},
+	}
+	cfg.BGP.NextHop4, cfg.BGP.NextHop6 = netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("2001:db8:ffff::1")
+	want := []string{
+		"bgp.next_hop_ipv6: 2001:db8:ffff::1 is not an address of this router: peers mark the routes inaccessible",
+		"subnets[1].interface: bond0.200 does not exist on this machine: no gateway announcement for 192.0.2.0/24 goes out",
+		"subnets[2].gateways[0]: 198.51.100.1 is on no interface of this machine (a VRRP backup's gateway is not): announcements for it wait",
+	}
+	if got := LocalChecks(cfg); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("LocalChecks:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
