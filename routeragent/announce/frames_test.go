@@ -78,6 +78,11 @@ func TestNAFrame(t *testing.T) {
 			if !bytes.Equal(f.Destination, tt.ethDst) || f.EtherType != ethernet.EtherTypeIPv6 {
 				t.Errorf("frame to %s type %v", f.Destination, f.EtherType)
 			}
+			// From the gateway's MAC: a frame from the VM's own would teach
+			// the switches the VM's MAC on the router's port.
+			if !bytes.Equal(f.Source, gwMAC) {
+				t.Errorf("frame from %s, want the gateway's %s", f.Source, gwMAC)
+			}
 			src, _ := netip.AddrFromSlice(ip[8:24])
 			dst, _ := netip.AddrFromSlice(ip[24:40])
 			if ip[0]>>4 != 6 || ip[6] != 58 || ip[7] != 255 || src != gw || dst != tt.ipDst ||

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"testing"
@@ -114,6 +115,11 @@ func TestAcceptRefuses(t *testing.T) {
 			if ch != nil || ref == nil || ref.Status != tt.status || ref.Msg != tt.msg {
 				t.Errorf("Accept = %+v, %+v; want %d %q", ch, ref, tt.status, tt.msg)
 			}
+			// A 409 names the generation held: the sender sends a full
+			// report above it.
+			if ref != nil && ref.Status == http.StatusConflict && ref.Generation != 10 {
+				t.Errorf("409 holding generation %d, want 10", ref.Generation)
+			}
 			if after := in.States(); len(after) != len(before) || after[0].Generation != 10 || len(after[0].VMs) != 1 {
 				t.Errorf("state changed: %+v", after)
 			}
@@ -204,5 +210,19 @@ func TestTombstones(t *testing.T) {
 	got := in.States()[0].Gone
 	if len(got) != 1 || !got["v2"].Equal(t0.Add(7*time.Second)) {
 		t.Errorf("tombstones %v, want v2 at +7s alone (v1 claimed again, v3's landing unknown)", got)
+	}
+}
+
+func TestLandedListsNewLandingTimes(t *testing.T) {
+	// Change.Landed feeds the move log: a VM new to the cluster, or whose
+	// landing time changed, is listed; one that only changed otherwise is not.
+	in := newIntake()
+	a := []string{"hostagent-a"}
+	in.Accept(full(10, vm("v1", 0), vm("v2", 0)), a, t0, keep)
+	v2 := vm("v2", 0)
+	v2.Name = "renamed"
+	ch, ref := in.Accept(delta(11, 10, []wire.VM{vm("v1", 5), v2, vm("v3", 7)}), a, t0, keep)
+	if ref != nil || fmt.Sprint(ch.Landed) != "[v1 v3]" {
+		t.Errorf("landed %v (%v), want [v1 v3]", ch, ref)
 	}
 }

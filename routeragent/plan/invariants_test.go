@@ -202,6 +202,18 @@ func checkInvariants(t *testing.T, seed1, seed2 uint64) {
 			}
 		}
 	}
+	// Safety: an address claimed twice gets no host route, at any site,
+	// whatever the order the claims came in.
+	for _, res := range full {
+		for _, c := range res.Findings.Conflicts {
+			host := netip.PrefixFrom(c.Addr, c.Addr.BitLen())
+			for _, s := range w.sites {
+				if slices.ContainsFunc(res.Routes(s), func(rt Route) bool { return rt.Prefix == host }) {
+					t.Fatalf("conflict: %s announces %s, claimed by %v", s, host, c.VMs)
+				}
+			}
+		}
+	}
 	// Locality, for every site with any subset of the others' reports:
 	// every present address the site holds is covered by its own routes.
 	r := rand.New(rand.NewPCG(seed2, seed1))

@@ -731,3 +731,26 @@ func TestLastAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnerTieBreaks(t *testing.T) {
+	for _, tt := range []struct {
+		home  string
+		count map[string]int
+		want  string
+	}{
+		{"A", map[string]int{"A": 2, "B": 2}, "A"},         // a tie with home: home
+		{"A", map[string]int{"A": 1, "C": 2, "B": 2}, "B"}, // a tie without home: the first site by name
+		{"C", map[string]int{"A": 1, "C": 1, "B": 1}, "C"}, // a three-way tie with home: home
+		{"A", map[string]int{"A": 0, "B": 1}, "B"},         // the majority
+		{"A", map[string]int{"B": 3}, "B"},                 // every member at one site
+		{"A", map[string]int{"B": 1, "C": 3, "A": 2}, "C"}, // the most
+		{"A", map[string]int{"B": 5, "C": 5, "D": 5}, "B"}, // ties again: by name
+	} {
+		if got := owner(tt.home, tt.count, OwnerMajority); got != tt.want {
+			t.Errorf("owner(home %s, %v) = %s, want %s", tt.home, tt.count, got, tt.want)
+		}
+	}
+	if got := owner("A", map[string]int{"A": 1, "B": 5}, OwnerHome); got != "A" {
+		t.Errorf("home policy, spread subnet: owner %s, want home A", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -99,5 +100,52 @@ func TestValidateDelta(t *testing.T) {
 	r.VMs = nil
 	if err := r.Validate(); err != nil {
 		t.Errorf("Validate() = %v", err)
+	}
+}
+
+func TestValidateLimits(t *testing.T) {
+	vm := func(id string) VM {
+		return VM{UUID: id, Name: id, Site: "A", PowerState: PoweredOn, NICs: []NIC{{MAC: MAC{2, 0, 0, 0, 0, 1}}}}
+	}
+	manyNICs := vm("v1")
+	for i := range MaxNICs {
+		manyNICs.NICs = append(manyNICs.NICs, NIC{MAC: MAC{2, 0, 0, 0, 1, byte(i)}})
+	}
+	manyAddrs := vm("v1")
+	for i := range MaxAddresses + 1 {
+		manyAddrs.NICs[0].Addresses = append(manyAddrs.NICs[0].Addresses, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}))
+	}
+	dupMAC := vm("v1")
+	dupMAC.NICs = append(dupMAC.NICs, NIC{MAC: MAC{2, 0, 0, 0, 0, 1}})
+	longName := vm("v1")
+	longName.Name = strings.Repeat("n", MaxNameLen+1)
+	manyVMs := make([]VM, MaxVMs+1)
+	for i := range manyVMs {
+		manyVMs[i] = vm(fmt.Sprintf("v%d", i))
+	}
+	tests := []struct {
+		name string
+		r    Report
+		want string
+	}{
+		{"a delta whose base is its generation", Report{Cluster: "c", Generation: 7, Base: 7, Kind: KindDelta}, "base: a delta needs a base generation below its generation 7, got 7"},
+		{"a VM listed twice", Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: []VM{vm("v1"), vm("v1")}}, `vms[1].uuid: "v1" is listed twice (also vms[0])`},
+		{"a MAC twice in one VM", Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: []VM{dupMAC}}, "vms[0].nics[1].mac: 02:00:00:00:00:01 is listed twice in this VM"},
+		{"a name too long", Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: []VM{longName}}, "vms[0].name: 256 bytes, more than 255"},
+		{"too many VMs", Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: manyVMs}, "vms: 100001 entries, more than the limit of 100000"},
+		{"too many adapters", Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: []VM{manyNICs}}, "vms[0].nics: 65 adapters, more than the limit of 64"},
+		{"too many addresses", Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: []VM{manyAddrs}}, "vms[0].nics[0].addresses: 257 addresses, more than the limit of 256"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.r.Validate(); err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// At the limits, all is well.
+	ok := Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: manyVMs[:MaxVMs]}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("at the VM limit: %v", err)
 	}
 }
