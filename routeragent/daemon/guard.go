@@ -140,10 +140,9 @@ type handshakeLog struct {
 	interval time.Duration
 	Failures atomic.Uint64
 
-	mu     sync.Mutex
-	last   time.Time
-	quiet  uint64 // failures not logged since last
-	sample string
+	mu    sync.Mutex
+	last  time.Time
+	quiet uint64 // failures not logged since last
 }
 
 func (h *handshakeLog) Write(p []byte) (int, error) {
