@@ -286,11 +286,7 @@ func refetch(ctx context.Context, c *vim25.Client, dirty map[types.ManagedObject
 // hiddenHosts returns the hosts that the watched clusters list (their
 // host property) and the watch did not see: the user may not read them.
 func hiddenHosts(ctx context.Context, c *vim25.Client, clusters map[types.ManagedObjectReference]inventory.Cluster, seen []inventory.HostSite) ([]string, error) {
-	visible := map[string]bool{}
-	for _, h := range seen {
-		visible[h.Cluster+"/"+h.Name] = true
-	}
-	var out []string
+	listed := map[string][]string{}
 	for ref, cl := range clusters {
 		var cc mo.ClusterComputeResource
 		if err := property.DefaultCollector(c).RetrieveOne(ctx, ref, []string{"host"}, &cc); err != nil {
@@ -302,13 +298,29 @@ func hiddenHosts(ctx context.Context, c *vim25.Client, clusters map[types.Manage
 			if property.DefaultCollector(c).RetrieveOne(ctx, h, []string{"name"}, &hs) == nil && hs.Name != "" {
 				label = hs.Name
 			}
-			if !visible[cl.Name+"/"+label] {
-				out = append(out, cl.Name+"/"+label)
+			listed[cl.Name] = append(listed[cl.Name], label)
+		}
+	}
+	return missingHosts(listed, seen), nil
+}
+
+// missingHosts returns the hosts a cluster lists that the watch did not
+// see, as "cluster/host", sorted.
+func missingHosts(listed map[string][]string, seen []inventory.HostSite) []string {
+	visible := map[string]bool{}
+	for _, h := range seen {
+		visible[h.Cluster+"/"+h.Name] = true
+	}
+	var out []string
+	for cluster, hosts := range listed {
+		for _, h := range hosts {
+			if !visible[cluster+"/"+h] {
+				out = append(out, cluster+"/"+h)
 			}
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
 // filterSpec watches, in each cluster, its hosts through a ContainerView
