@@ -40,6 +40,7 @@ lint:
 	@echo '== staticcheck'; \
 		if [ -x $(GOBIN)/staticcheck ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); then \
 			$(GOBIN)/staticcheck ./...; \
+		elif [ "$$CI" = true ]; then echo 'staticcheck $(STATICCHECK_VERSION) did not install from the module proxy: CI fails without it'; exit 1; \
 		else echo 'WARNING: staticcheck $(STATICCHECK_VERSION) did not install from the module proxy; skipped'; fi
 
 unit:
