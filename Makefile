@@ -51,7 +51,7 @@ unit:
 		echo 'address discovery, the end-to-end lab) will SKIP. Run make test as root.'; \
 		echo '**********************************************************************'; \
 	fi
-	@echo '== go test -race'; $(GO) test -race -count=1 ./...
+	@echo '== go test -race'; $(GO) test -race -count=1 -json ./... | $(GO) run ./tests/testsum
 
 # Every benchmark BENCH_COUNT times, but the 60-second load and soak tests and the
 # hostagent's vcsim scale test (a minute; VMROUTE_SCALE_VMS and
