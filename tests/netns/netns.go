@@ -76,7 +76,36 @@ func Enter(t testing.TB) bool {
 	if !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
 		t.Fatalf("test in namespace %s did not pass", name)
 	}
+	// A subtest skipped in the namespace is skipped here too, with its
+	// reason, so that go test -json, and make test's list, show it.
+	if tt, ok := t.(*testing.T); ok {
+		for sub, why := range skipped(out, t.Name()) {
+			tt.Run(sub, func(t *testing.T) { t.Skipf("skipped inside network namespace %s: %s", name, why) })
+		}
+	}
 	return false
+}
+
+// skipped finds the subtests of parent that a -test.v output says were
+// skipped, each with the first message it logged.
+func skipped(out []byte, parent string) map[string]string {
+	first := map[string]string{}
+	running := ""
+	found := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		l := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(l, "=== RUN"):
+			running = strings.TrimSpace(strings.TrimPrefix(l, "=== RUN"))
+		case strings.Contains(l, ".go:") && running != "" && first[running] == "":
+			first[running] = l
+		}
+		if rest, ok := strings.CutPrefix(l, "--- SKIP: "+parent+"/"); ok {
+			sub, _, _ := strings.Cut(rest, " (")
+			found[sub] = first[parent+"/"+sub]
+		}
+	}
+	return found
 }
 
 // sweep deletes the namespaces of test processes that died before they
