@@ -27,6 +27,7 @@ Commands:
   peers           BGP sessions
   moves           the timeline of recent landings at this site
   announcements   gateway announcements per VM
+  pki ...         a CA for vmroute's mutual TLS, and its certificates (vmroutectl pki -h)
 
 Flags:
 `
@@ -74,6 +75,15 @@ func parse(args []string, errOut io.Writer) (options, string, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "pki" {
+		if err := runPKI(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "vmroutectl pki:", err)
+			}
+			os.Exit(2)
+		}
+		return
+	}
 	o, cmd, err := parse(os.Args[1:], os.Stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -1,0 +1,128 @@
+package pki
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/tlsutil"
+)
+
+func parse(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestIssue(t *testing.T) {
+	dir := t.TempDir() + "/pki"
+	ca, err := Init(dir, 2*DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(dir, DefaultValidity); err == nil || !strings.Contains(err.Error(), "already holds a CA") {
+		t.Errorf("a second Init: %v", err)
+	}
+	ca, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcert, rkey, err := ca.Issue(Routeragent, "router-a.example.net", []string{"router-a.example.net", "127.0.0.1", "router-a"}, DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcert, hkey, err := ca.Issue(Hostagent, "hostagent:/DC/host/Stretched", nil, DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ca.Issue(Operator, "ops", []string{"x"}, DefaultValidity); err == nil {
+		t.Error("an operator certificate took a SAN")
+	}
+	for _, key := range []string{rkey, hkey, dir + "/ca.key"} {
+		if st, err := os.Stat(key); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v; want 0600", key, st.Mode().Perm(), err)
+		}
+	}
+	r := parse(t, rcert)
+	if !slices.Equal(r.DNSNames, []string{"router-a.example.net", "router-a"}) || len(r.IPAddresses) != 1 ||
+		!slices.Contains(r.ExtKeyUsage, x509.ExtKeyUsageServerAuth) || !slices.Contains(r.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+		t.Errorf("routeragent certificate: DNS %v, IPs %v, usages %v", r.DNSNames, r.IPAddresses, r.ExtKeyUsage)
+	}
+	if d := time.Until(r.NotAfter); d < DefaultValidity-time.Hour || d > DefaultValidity+time.Hour {
+		t.Errorf("valid for %v, want a year", d)
+	}
+	h := parse(t, hcert)
+	if h.Subject.CommonName != "hostagent:/DC/host/Stretched" || len(h.DNSNames) != 0 || slices.Contains(h.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
+		t.Errorf("hostagent certificate: %v %v %v", h.Subject, h.DNSNames, h.ExtKeyUsage)
+	}
+
+	// They work together as the agents use them: mutual TLS, and the
+	// hostagent named by its identity.
+	server, err := tlsutil.Load(tlsutil.Files{Cert: rcert, Key: rkey, CA: ca.CAFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := tlsutil.Load(tlsutil.Files{Cert: hcert, Key: hkey, CA: ca.CAFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", server.Server())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	names := make(chan []string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			names <- nil
+			return
+		}
+		defer c.Close()
+		tc := c.(*tls.Conn)
+		if err := tc.Handshake(); err != nil {
+			names <- nil
+			return
+		}
+		st := tc.ConnectionState()
+		n, _ := tlsutil.Names(&st)
+		names <- n
+	}()
+	cc := client.Client()
+	cc.ServerName = "127.0.0.1"
+	conn, err := tls.Dial("tcp", ln.Addr().String(), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if got := <-names; !slices.Equal(got, []string{"hostagent:/DC/host/Stretched"}) {
+		t.Errorf("the routeragent sees %v", got)
+	}
+}
+
+func TestCertificateNeverOutlivesTheCA(t *testing.T) {
+	ca, err := Init(t.TempDir(), 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := ca.Issue(Operator, "ops", nil, DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert := parse(t, c); cert.NotAfter.After(ca.cert.NotAfter) {
+		t.Errorf("valid until %v, after the CA's %v", cert.NotAfter, ca.cert.NotAfter)
+	}
+}
