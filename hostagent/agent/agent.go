@@ -34,6 +34,7 @@ type Agent struct {
 	log     *slog.Logger
 	watcher *vcenter.Watcher
 	senders []*report.Sender
+	tls     *tlsutil.Config
 
 	mu      sync.Mutex
 	pending *vcenter.Update
@@ -56,7 +57,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: log}
+	a := &Agent{cfg: cfg, log: log, tls: tc}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Client(), MaxIdleConnsPerHost: 2}}
 	for _, u := range cfg.Routeragents {
 		a.senders = append(a.senders, report.NewSender(u, client, cfg.RetryMin, cfg.RetryMax, log.With("component", "report")))
@@ -185,6 +186,9 @@ func (a *Agent) Run(ctx context.Context, ready func()) error {
 		defer stop()
 	}
 	a.log.Info("hostagent started", "clusters", len(a.cfg.Clusters), "routeragents", len(a.senders), "status", a.StatusAddr)
+	for _, w := range a.tls.Warnings(time.Now()) {
+		a.log.Warn("certificate ends soon", "err", w)
+	}
 	if ready != nil {
 		ready()
 	}
@@ -195,11 +199,14 @@ func (a *Agent) Run(ctx context.Context, ready func()) error {
 type Status struct {
 	VCenter      vcenter.Status `json:"vcenter"`
 	Routeragents []report.Stats `json:"routeragents"`
+	// Certificates are the client certificate and CA that end within 30
+	// days.
+	Certificates []string `json:"certificate_warnings,omitempty"`
 }
 
 // Status returns the hostagent's state.
 func (a *Agent) Status() Status {
-	st := Status{VCenter: a.watcher.Status()}
+	st := Status{VCenter: a.watcher.Status(), Certificates: a.tls.Warnings(time.Now())}
 	for _, s := range a.senders {
 		st.Routeragents = append(st.Routeragents, s.Stats())
 	}
@@ -250,12 +257,14 @@ var (
 	descCopies    = prometheus.NewDesc("vmroute_vm_copies", "Copies that claim nothing, by kind: template, managed (by another product), Fault Tolerance secondary.", []string{"kind"}, nil)
 	descWithheld  = prometheus.NewDesc("vmroute_vcenter_properties_withheld", "Properties vCenter withholds from the user (MissingSet): check its role.", nil, nil)
 	descHidden    = prometheus.NewDesc("vmroute_hosts_hidden", "Hosts of the watched clusters the vCenter user cannot see.", nil, nil)
+	descCert      = prometheus.NewDesc("vmroute_cert_expiry_timestamp_seconds",
+		"When the hostagent's client certificate (cert=\"client\") and the first of its CA's (cert=\"ca\") end, in Unix seconds.", []string{"cert"}, nil)
 )
 
 type collector struct{ a *Agent }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnected, descVMs, descLandings, descResyncs, descSent, descRefused, descFailed, descHosts, descUnplaced, descVMsOut, descFlagged, descCopies, descWithheld, descHidden} {
+	for _, d := range []*prometheus.Desc{descConnected, descVMs, descLandings, descResyncs, descSent, descRefused, descFailed, descHosts, descUnplaced, descVMsOut, descFlagged, descCopies, descWithheld, descHidden, descCert} {
 		ch <- d
 	}
 }
@@ -280,6 +289,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descWithheld, prometheus.GaugeValue, float64(len(f.Missing)))
 	ch <- prometheus.MustNewConstMetric(descHidden, prometheus.GaugeValue, float64(len(st.VCenter.HiddenHosts)))
+	own, ca := c.a.tls.Expiry()
+	ch <- prometheus.MustNewConstMetric(descCert, prometheus.GaugeValue, float64(own.Unix()), "client")
+	ch <- prometheus.MustNewConstMetric(descCert, prometheus.GaugeValue, float64(ca.Unix()), "ca")
 	type key struct{ cluster, site string }
 	hosts := map[key]int{}
 	for _, h := range st.VCenter.Hosts {

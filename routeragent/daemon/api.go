@@ -229,6 +229,8 @@ type Status struct {
 	Routes   map[string]int   `json:"routes"`
 	Findings plan.Findings    `json:"findings"`
 	Peers    []bgp.PeerStatus `json:"peers"`
+	// Certificates are the API's certificates that end within 30 days.
+	Certificates []string `json:"certificate_warnings,omitempty"`
 	// Local are what this machine lacks of the configuration: a missing
 	// interface, a gateway not here, a next hop not its own.
 	Local []string `json:"local_problems,omitempty"`
@@ -280,6 +282,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
 		st.Local = LocalChecks(d.cfg)
+		st.Certificates = d.tls.Warnings(time.Now())
 		if !d.cfg.DryRun {
 			st.Announce, _ = d.ann.ProblemList(r.Context())
 		}

@@ -268,6 +268,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 	armed := false
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var certsChecked time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -285,6 +286,12 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case now := <-tick.C:
 			if d.markStale(now) || d.due(now) {
 				d.reconcile(ctx)
+			}
+			if now.Sub(certsChecked) >= time.Hour {
+				certsChecked = now
+				for _, w := range d.tls.Warnings(now) {
+					d.log.Warn("certificate ends soon", "err", w)
+				}
 			}
 			if d.OnTick != nil {
 				d.OnTick(d.statusLine())

@@ -62,7 +62,7 @@ func newMetrics(d *Daemon) *metrics {
 			func() float64 { return float64(d.ann.RoundsSkipped.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vmroute_announce_problems", Help: "Distinct reasons that skip gateway announcements now (see status)."},
 			func() float64 { return float64(d.ann.Problems.Load()) }),
-		&routesCollector{d: d}, &peersCollector{d: d})
+		&routesCollector{d: d}, &peersCollector{d: d}, &certCollector{d: d})
 	return m
 }
 
@@ -86,6 +86,22 @@ func (m *metrics) forget(cluster string) {
 	defer m.mu.Unlock()
 	m.stale.DeleteLabelValues(cluster)
 	delete(m.staleSeen, cluster)
+}
+
+var certDesc = prometheus.NewDesc("vmroute_cert_expiry_timestamp_seconds",
+	"When the report API's certificate (cert=\"api\") and the first of its client CA's (cert=\"client_ca\") end, in Unix seconds.", []string{"cert"}, nil)
+
+type certCollector struct{ d *Daemon }
+
+func (c *certCollector) Describe(ch chan<- *prometheus.Desc) { ch <- certDesc }
+
+func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.d.tls == nil {
+		return
+	}
+	own, ca := c.d.tls.Expiry()
+	ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, float64(own.Unix()), "api")
+	ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, float64(ca.Unix()), "client_ca")
 }
 
 var routesDesc = prometheus.NewDesc("vmroute_routes", "Routes this site announces, by kind.", []string{"kind"}, nil)

@@ -6,12 +6,14 @@ package tlsutil
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Files are the PEM files of one side of a connection.
@@ -28,6 +30,37 @@ type Config struct {
 	files Files
 	cert  atomic.Pointer[tls.Certificate]
 	pool  atomic.Pointer[x509.CertPool]
+	// expiry are the files' certificates' ends: the own one's, and the
+	// CA's that ends first.
+	expiry atomic.Pointer[[2]time.Time]
+}
+
+// ExpiryWarning is how long before a certificate ends it is warned of.
+const ExpiryWarning = 30 * 24 * time.Hour
+
+// Expiry returns when the own certificate ends, and when the first of
+// the CA certificates does.
+func (c *Config) Expiry() (own, ca time.Time) {
+	e := c.expiry.Load()
+	return e[0], e[1]
+}
+
+// Warnings says which certificates end within ExpiryWarning of now.
+func (c *Config) Warnings(now time.Time) []string {
+	own, ca := c.Expiry()
+	c.mu.Lock()
+	f := c.files
+	c.mu.Unlock()
+	var out []string
+	for _, x := range []struct {
+		what string
+		end  time.Time
+	}{{"certificate " + f.Cert, own}, {"CA certificate " + f.CA, ca}} {
+		if left := x.end.Sub(now); left < ExpiryWarning {
+			out = append(out, fmt.Sprintf("%s ends in %d days (%s): renew it and reload", x.what, int(left.Hours()/24), x.end.UTC().Format(time.DateOnly)))
+		}
+	}
+	return out
 }
 
 // Load reads the files; Reload reads them again.
@@ -54,19 +87,33 @@ func (c *Config) Use(f Files) error {
 	if err != nil {
 		return fmt.Errorf("TLS certificate %s and key %s: %w", f.Cert, f.Key, err)
 	}
-	pem, err := os.ReadFile(f.CA)
+	caPEM, err := os.ReadFile(f.CA)
 	if err != nil {
 		return fmt.Errorf("TLS CA: %w", err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
+	if !pool.AppendCertsFromPEM(caPEM) {
 		return fmt.Errorf("TLS CA %s: no PEM certificate in it", f.CA)
+	}
+	var ends [2]time.Time
+	if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil {
+		ends[0] = leaf.NotAfter
+	}
+	for rest := caPEM; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if ca, err := x509.ParseCertificate(block.Bytes); err == nil && (ends[1].IsZero() || ca.NotAfter.Before(ends[1])) {
+			ends[1] = ca.NotAfter
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.files = f
 	c.cert.Store(&cert)
 	c.pool.Store(pool)
+	c.expiry.Store(&ends)
 	return nil
 }
 
