@@ -16,6 +16,7 @@ import (
 
 	"github.com/vmroute/vmroute/hostagent/agent"
 	"github.com/vmroute/vmroute/hostagent/config"
+	"github.com/vmroute/vmroute/hostagent/preflight"
 	"github.com/vmroute/vmroute/hostagent/sitemap"
 	"github.com/vmroute/vmroute/shared/logging"
 	"github.com/vmroute/vmroute/shared/version"
@@ -24,6 +25,7 @@ import (
 func main() {
 	configPath := flag.String("config", config.DefaultPath, "configuration `file`")
 	checkConfig := flag.Bool("check-config", false, "validate the configuration and exit")
+	check := flag.Bool("check", false, "preflight: check vCenter, the clusters and every routeragent live, print one line per check, and exit non-zero on any FAIL; sends no report")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -34,6 +36,19 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if *check {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		failed := false
+		for _, r := range preflight.Run(ctx, cfg, slog.New(slog.DiscardHandler)) {
+			fmt.Println(r)
+			failed = failed || r.Level == preflight.Fail
+		}
+		if failed {
+			os.Exit(1)
+		}
+		return
 	}
 	if *checkConfig {
 		if err := cfg.ReadSecrets(); err != nil {

@@ -71,6 +71,15 @@ func newRouteragent(t testing.TB, ca *pki.CA, clusters ...intake.Cluster) *route
 }
 
 func (r *routeragent) handle(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == wire.AuthorizePath {
+		names, _ := tlsutil.Names(req.TLS)
+		if ref := r.intake.Authorize(req.Header.Get(wire.ClusterHeader), names); ref != nil {
+			w.WriteHeader(ref.Status)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	r.mu.Lock()
 	down := r.down
 	r.posts++

@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +16,9 @@ import (
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vmroute/vmroute/hostagent/config"
 	"github.com/vmroute/vmroute/hostagent/inventory"
+	"github.com/vmroute/vmroute/hostagent/preflight"
 	"github.com/vmroute/vmroute/routeragent/intake"
 	"github.com/vmroute/vmroute/shared/wire"
 )
@@ -276,4 +281,48 @@ B = ["fd-b"]
 	// vSAN moves H3 to site A's fault domain: its VMs land at A.
 	setFaultDomain(3, "fd-a")
 	r.wait("web-1 at A again", func() bool { v, _ := r.vm(web1); return v.Site == "A" })
+}
+
+// TestIntegrationPreflight runs vmroute-hostagent --check's checks against
+// vcsim and a routeragent: all OK for the stretched lab, and a FAIL that
+// names the cluster when a routeragent does not allow the certificate.
+func TestIntegrationPreflight(t *testing.T) {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 4, 0, 2
+	l := newLabLayout(t, m, stretchedLayout)
+	l.setHostGroups(t, map[string][]int{"hosts-a": {0, 1}, "hosts-b": {2}}, false)
+	cfg, err := config.Load(filepath.Join(l.dir, "hostagent.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	var lines []string
+	for _, r := range preflight.Run(context.Background(), cfg, quiet) {
+		lines = append(lines, r.String())
+	}
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"OK   client certificate",
+		"OK   vCenter 127.0.0.1",
+		"OK   cluster /DC0/host/DC0_C0: 4 hosts, by site map[A:2 B:1]",
+		"WARN cluster /DC0/host/DC0_C0: host DC0_C0_H3 is placed at no site: in no DRS host group",
+		"OK   routeragent " + l.r.srv.URL + ": reachable over mutual TLS, accepts this certificate for cluster stretched",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("preflight lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "FAIL") {
+		t.Errorf("preflight fails:\n%s", got)
+	}
+	cfg.Clusters[0].Name = "not-allowed"
+	var fails []string
+	for _, r := range preflight.Run(context.Background(), cfg, quiet) {
+		if r.Level == preflight.Fail {
+			fails = append(fails, r.String())
+		}
+	}
+	if len(fails) != 1 || !strings.Contains(fails[0], "does not accept this certificate for cluster not-allowed") {
+		t.Errorf("fails %q, want the routeragent refusing cluster not-allowed", fails)
+	}
 }

@@ -158,7 +158,7 @@ func jitter(backoff time.Duration) time.Duration { return backoff/2 + rand.N(bac
 // session logs in, watches until something fails, and logs out; watched
 // says it got as far as watching.
 func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watched bool, err error) {
-	c, logout, err := w.connect(ctx)
+	c, logout, err := w.Connect(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -439,10 +439,10 @@ func Thumbprint(ctx context.Context, hostport string) (string, error) {
 	return strings.Join(hexes, ":"), nil
 }
 
-// connect logs in with TLS verified against the CA file or the pinned
+// Connect logs in with TLS verified against the CA file or the pinned
 // thumbprint (or not at all, with a warning, when insecure), and keeps
 // the session alive while it is idle.
-func (w *Watcher) connect(ctx context.Context) (*vim25.Client, func(), error) {
+func (w *Watcher) Connect(ctx context.Context) (*vim25.Client, func(), error) {
 	u := *w.cfg.URL
 	sc := soap.NewClient(&u, w.cfg.Insecure)
 	sc.Timeout = w.cfg.WaitTimeout + 30*time.Second

@@ -36,6 +36,23 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 	d.tls = tc
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.ReportsPath, d.handleReport)
+	mux.HandleFunc("GET "+wire.AuthorizePath, func(w http.ResponseWriter, r *http.Request) {
+		names, err := tlsutil.Names(r.TLS)
+		if err != nil {
+			writeJSON(w, http.StatusUnauthorized, wire.Problem{Error: err.Error()})
+			return
+		}
+		cluster, err := url.PathUnescape(r.Header.Get(wire.ClusterHeader))
+		if err != nil || cluster == "" {
+			writeJSON(w, http.StatusBadRequest, wire.Problem{Error: "header " + wire.ClusterHeader + " missing"})
+			return
+		}
+		if ref := d.intake.Authorize(cluster, names); ref != nil {
+			writeJSON(w, ref.Status, wire.Problem{Error: ref.Msg})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST "+wire.V1ReportsPath, func(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, http.StatusGone, "this routeragent speaks wire v2 (POST "+wire.ReportsPath+
 			"), where each VM carries its site: upgrade the hostagent to the routeragent's version", 0, "")

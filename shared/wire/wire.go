@@ -38,6 +38,11 @@ const ReportsPath = "/v2/reports"
 // them there with 410 Gone.
 const V1ReportsPath = "/v1/reports"
 
+// AuthorizePath answers GET with 204 when the client certificate may
+// report the cluster its ClusterHeader names, and 403 when not: a
+// hostagent's preflight asks it, and sends no report.
+const AuthorizePath = "/v2/authorize"
+
 // ClusterHeader names, path-escaped, the cluster a posted report is for:
 // a routeragent authorizes the client certificate for the cluster before
 // it reads the body, and refuses a body for another cluster.
