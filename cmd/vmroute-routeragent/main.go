@@ -24,6 +24,7 @@ import (
 func main() {
 	configPath := flag.String("config", config.DefaultPath, "configuration `file`")
 	checkConfig := flag.Bool("check-config", false, "validate the configuration and exit")
+	check := flag.Bool("check", false, "preflight: check this router's certificate, interfaces, gateways, next hops and BGP neighbors live, print one line per check, and exit non-zero on any FAIL; announces nothing")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -35,13 +36,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if *check {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		lines, failed := agent.Preflight(ctx, cfg)
+		for _, l := range lines {
+			fmt.Println(l)
+		}
+		if failed {
+			os.Exit(1)
+		}
+		return
+	}
 	if *checkConfig {
 		if err := cfg.ReadSecrets(); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v (fine if systemd provides it as a credential)\n", err)
 		}
 		fmt.Printf("%s: configuration is valid: site %s, %d subnets, %d clusters, %d BGP neighbors\n",
 			*configPath, cfg.Site, len(cfg.Plan.Subnets), len(cfg.Clusters), len(cfg.BGP.Neighbors))
-		for _, w := range agent.LocalChecks(cfg) {
+		for _, w := range agent.Msgs(agent.LocalChecks(cfg)) {
 			fmt.Fprintf(os.Stderr, "warning: %s (fine if this is not the router it is for)\n", w)
 		}
 		return

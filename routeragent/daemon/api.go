@@ -298,7 +298,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			st.Routes[rt.Kind.String()]++
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
-		st.Local = LocalChecks(d.cfg)
+		st.Local = Msgs(LocalChecks(d.cfg))
 		st.Certificates = d.tls.Warnings(time.Now())
 		if !d.cfg.DryRun {
 			st.Announce, _ = d.ann.ProblemList(r.Context())

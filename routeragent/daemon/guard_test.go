@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmroute/vmroute/routeragent/bgp"
 	"github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
@@ -162,7 +164,45 @@ func TestLocalChecks(t *testing.T) {
 		"subnets[1].interface: bond0.200 does not exist on this machine: no gateway announcement for 192.0.2.0/24 goes out",
 		"subnets[2].gateways[0]: 198.51.100.1 is on no interface of this machine (a VRRP backup's gateway is not): announcements for it wait",
 	}
-	if got := LocalChecks(cfg); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := Msgs(LocalChecks(cfg)); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("LocalChecks:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	e := newEnv(t, "")
+	cfg, err := config.Load(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A neighbor that answers on TCP, one that does not, and a passive one.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	cfg.BGP.Neighbors = []bgp.Neighbor{
+		{Address: netip.MustParseAddr("127.0.0.1"), Port: port},
+		{Address: netip.MustParseAddr("127.0.0.2"), Port: deadPort},
+		{Address: netip.MustParseAddr("127.0.0.3"), Port: 179, Passive: true},
+	}
+	lines, failed := Preflight(context.Background(), cfg)
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"OK   report API certificate",
+		fmt.Sprintf("OK   BGP neighbor 127.0.0.1: answers on TCP %d", port),
+		fmt.Sprintf("FAIL BGP neighbor 127.0.0.2: does not answer on TCP %d", deadPort),
+		"OK   BGP neighbor 127.0.0.3: passive, it calls this router",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("preflight lacks %q:\n%s", want, got)
+		}
+	}
+	if !failed {
+		t.Errorf("a neighbor that does not answer is no failure:\n%s", got)
 	}
 }
