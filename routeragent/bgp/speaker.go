@@ -207,6 +207,17 @@ func (s *Speaker) Stop(ctx context.Context) {
 		return
 	}
 	if s.cfg.WithdrawOnStop {
+		// Each peer first, which closes its session with a Cease and ends
+		// its goroutines: GoBGP's StopBgp rewrites the neighbors' settings
+		// while established sessions still read them (a data race).
+		s.mu.Lock()
+		neighbors := s.cfg.Neighbors
+		s.mu.Unlock()
+		for _, n := range neighbors {
+			if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: n.Address.String()}); err != nil {
+				s.log.Warn("bgp stop", "peer", n.Address, "err", err)
+			}
+		}
 		if err := s.srv.StopBgp(ctx, &api.StopBgpRequest{}); err != nil {
 			s.log.Warn("bgp stop", "err", err)
 		}
