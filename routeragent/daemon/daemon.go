@@ -145,6 +145,9 @@ func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
 	return out
 }
 
+// StatusAddr is where the status listener serves, once Run called ready.
+func (d *Daemon) StatusAddr() string { return d.statusAddr }
+
 // readers are the certificate names that may read status over the API.
 func readers(cfg *config.Config) *[]string {
 	r := append(slices.Clone(cfg.API.Operators), cfg.API.Peers...)

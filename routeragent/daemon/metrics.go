@@ -104,11 +104,14 @@ func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, float64(ca.Unix()), "client_ca")
 }
 
-var routesDesc = prometheus.NewDesc("vmroute_routes", "Routes this site announces, by kind.", []string{"kind"}, nil)
+var (
+	routesDesc  = prometheus.NewDesc("vmroute_routes", "Routes this site announces, by kind.", []string{"kind"}, nil)
+	plannedDesc = prometheus.NewDesc("vmroute_planned_routes", "Routes the plan gives every site, by site and kind (every routeragent plans every site).", []string{"site", "kind"}, nil)
+)
 
 type routesCollector struct{ d *Daemon }
 
-func (c *routesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- routesDesc }
+func (c *routesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- routesDesc; ch <- plannedDesc }
 func (c *routesCollector) Collect(ch chan<- prometheus.Metric) {
 	n := map[plan.Kind]int{}
 	if res := c.d.last.Load(); res != nil {
@@ -118,6 +121,26 @@ func (c *routesCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, k := range []plan.Kind{plan.Host, plan.Summary} {
 		ch <- prometheus.MustNewConstMetric(routesDesc, prometheus.GaugeValue, float64(n[k]), k.String())
+	}
+	res := c.d.last.Load()
+	if res == nil {
+		return
+	}
+	type key struct {
+		site string
+		kind plan.Kind
+	}
+	planned := map[key]int{}
+	for _, s := range res.Subnets {
+		for _, site := range s.Summaries {
+			planned[key{site, plan.Summary}]++
+		}
+		for site, hosts := range s.Hosts {
+			planned[key{site, plan.Host}] += len(hosts)
+		}
+	}
+	for k, v := range planned {
+		ch <- prometheus.MustNewConstMetric(plannedDesc, prometheus.GaugeValue, float64(v), k.site, k.kind.String())
 	}
 }
 
