@@ -201,7 +201,7 @@ listen = "127.0.0.1:0"
 		text := exposed()
 		missing = missing[:0]
 		for m, panel := range queried {
-			if !regexp.MustCompile(`(?m)^` + m + `[{ ]`).MatchString(text) && !strings.Contains(text, m+"_bucket") {
+			if !regexp.MustCompile(`(?m)^`+m+`[{ ]`).MatchString(text) && !strings.Contains(text, m+"_bucket") {
 				missing = append(missing, fmt.Sprintf("%s (panel %q)", m, panel))
 			}
 		}
