@@ -29,14 +29,13 @@ func parse(t *testing.T, path string) *x509.Certificate {
 
 func TestIssue(t *testing.T) {
 	dir := t.TempDir() + "/pki"
-	ca, err := Init(dir, 2*DefaultValidity)
-	if err != nil {
+	if _, err := Init(dir, 2*DefaultValidity); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Init(dir, DefaultValidity); err == nil || !strings.Contains(err.Error(), "already holds a CA") {
 		t.Errorf("a second Init: %v", err)
 	}
-	ca, err = Load(dir)
+	ca, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
