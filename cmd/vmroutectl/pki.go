@@ -30,7 +30,7 @@ func runPKI(args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("vmroutectl pki", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	dir := fs.String("dir", "vmroute-pki", "the CA's `directory`")
-	valid := fs.Duration("valid", pki.DefaultValidity, "how long a certificate is valid (at most as long as the CA)")
+	valid := fs.Duration("valid", pki.DefaultValidity, "how long a certificate is valid, at most as long as the CA (init: the CA's own, 10 years unless given)")
 	san := fs.String("san", "", "a routeragent's host names and addresses, comma-separated, as the hostagents reach it")
 	fs.Usage = func() {
 		fmt.Fprint(errOut, pkiUsage)
@@ -48,7 +48,13 @@ func runPKI(args []string, out, errOut io.Writer) error {
 	}
 	switch {
 	case len(words) == 1 && words[0] == "init":
-		ca, err := pki.Init(*dir, *valid)
+		caValid := 10 * pki.DefaultValidity
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "valid" {
+				caValid = *valid
+			}
+		})
+		ca, err := pki.Init(*dir, caValid)
 		if err != nil {
 			return err
 		}

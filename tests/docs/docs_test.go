@@ -3,7 +3,10 @@
 package docs
 
 import (
+	"crypto/tls"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +14,7 @@ import (
 
 	hostagent "github.com/vmroute/vmroute/hostagent/config"
 	routeragent "github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/shared/tlsutil"
 )
 
 // minimalRouter holds a routeragent's required keys, for the fragments of
@@ -76,5 +80,72 @@ func TestInstallConfigs(t *testing.T) {
 	}
 	if kinds["hostagent"] < 3 || kinds["routeragent"] < 2 {
 		t.Errorf("checked %v; want the hostagent's layouts and the routeragent's", kinds)
+	}
+}
+
+// TestInstallPKICommands runs the `vmroutectl pki` commands that
+// docs/install.md shows, in a directory of its own, and checks that the
+// certificates they make work together for mutual TLS.
+func TestInstallPKICommands(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/install.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds [][]string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		for _, line := range strings.Split(block[1], "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "vmroutectl" && f[1] == "pki" {
+				cmds = append(cmds, f[1:])
+			}
+		}
+	}
+	if len(cmds) < 4 {
+		t.Fatalf("docs/install.md shows %d vmroutectl pki commands, want init and the issues", len(cmds))
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "vmroutectl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/vmroutectl").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, args := range cmds {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("vmroutectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	pkiDir := filepath.Join(dir, "vmroute-pki")
+	server, err := tlsutil.Load(tlsutil.Files{Cert: filepath.Join(pkiDir, "router-a.example.net.crt"), Key: filepath.Join(pkiDir, "router-a.example.net.key"),
+		CA: filepath.Join(pkiDir, "ca.crt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := tlsutil.Load(tlsutil.Files{Cert: filepath.Join(pkiDir, "hostagent__DC_host_Stretched.crt"), Key: filepath.Join(pkiDir, "hostagent__DC_host_Stretched.key"),
+		CA: filepath.Join(pkiDir, "ca.crt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	names := make(chan []string, 1)
+	go func() {
+		s := tls.Server(a, server.Server())
+		if err := s.Handshake(); err != nil {
+			names <- nil
+			return
+		}
+		st := s.ConnectionState()
+		n, _ := tlsutil.Names(&st)
+		names <- n
+	}()
+	cc := client.Client()
+	cc.ServerName = "router-a.example.net"
+	if err := tls.Client(b, cc).Handshake(); err != nil {
+		t.Fatalf("the hostagent's certificate and the routeragent's do not make mutual TLS: %v", err)
+	}
+	if got := <-names; len(got) != 1 || got[0] != "hostagent:/DC/host/Stretched" {
+		t.Errorf("the routeragent sees the hostagent as %v", got)
 	}
 }
