@@ -135,6 +135,62 @@ protocol static st {
 	b.ReportMetric(speakerNone.Seconds()/bareNone.Seconds(), "ratio-none")
 }
 
+// BenchmarkEvacuationUpdates counts the UPDATE messages an evacuation of
+// 2,000 dual-stack VMs costs on one session to BIRD: their 4,000 host
+// routes announced by one Apply, withdrawn by one Apply, and the same
+// routes sent as a table dump (a soft reset out, as at session start).
+func BenchmarkEvacuationUpdates(b *testing.B) {
+	if !netns.Enter(b) {
+		return
+	}
+	l := newLab(b, 31)
+	br := bird.Start(b, l.peerNS, l.birdConfig("", l.local4))
+	s := startSpeaker(b, l.config(65000), nil)
+	waitEstablished(b, s, 30*time.Second)
+	ctx := context.Background()
+	var routes []plan.Route
+	for i := range 2000 {
+		routes = append(routes,
+			plan.Route{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 201, byte(i >> 8), byte(i)}), 32), Kind: plan.Host},
+			plan.Route{Prefix: netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x02, 0x01, 14: byte(i >> 8), 15: byte(i)}), 128), Kind: plan.Host})
+	}
+	var announce, withdraw, dump uint64
+	for b.Loop() {
+		before := updatesSent(b, s)
+		if _, err := s.Apply(ctx, routes); err != nil {
+			b.Fatal(err)
+		}
+		br.WaitCount("master4", 2000, time.Minute)
+		br.WaitCount("master6", 2000, time.Minute)
+		announce += updatesSent(b, s) - before
+
+		before = updatesSent(b, s)
+		if err := s.srv.ResetPeer(ctx, &api.ResetPeerRequest{Address: l.remote4.String(), Soft: true, Direction: api.ResetPeerRequest_OUT}); err != nil {
+			b.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); updatesSent(b, s) == before; {
+			if time.Now().After(deadline) {
+				b.Fatal("no UPDATE a minute after a soft reset out")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(time.Second) // the dump's last messages
+		dump += updatesSent(b, s) - before
+
+		before = updatesSent(b, s)
+		if _, err := s.Apply(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		br.WaitCount("master4", 0, time.Minute)
+		br.WaitCount("master6", 0, time.Minute)
+		withdraw += updatesSent(b, s) - before
+	}
+	n := float64(b.N) * float64(len(routes))
+	b.ReportMetric(float64(announce)/n, "msgs/prefix-announce")
+	b.ReportMetric(float64(withdraw)/n, "msgs/prefix-withdraw")
+	b.ReportMetric(float64(dump)/n, "msgs/prefix-dump")
+}
+
 // waitTable polls BIRD until table holds n routes and returns the time
 // since start.
 func waitTable(b *testing.B, ctl, table string, n int, start time.Time) time.Duration {

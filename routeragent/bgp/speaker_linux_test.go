@@ -120,6 +120,21 @@ func waitEstablished(t testing.TB, s *Speaker, d time.Duration) {
 	}
 }
 
+// updatesSent is the number of UPDATE messages the speaker sent its
+// neighbors, as GoBGP counts them on the wire.
+func updatesSent(t testing.TB, s *Speaker) uint64 {
+	t.Helper()
+	peers, err := s.Peers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, p := range peers {
+		n += p.UpdatesSent
+	}
+	return n
+}
+
 func route(s string, k plan.Kind) plan.Route {
 	return plan.Route{Prefix: netip.MustParsePrefix(s), Kind: k}
 }
