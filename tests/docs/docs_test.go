@@ -91,18 +91,7 @@ func TestInstallPKICommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cmds [][]string
-	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
-		for _, line := range strings.Split(block[1], "\n") {
-			line, _, _ = strings.Cut(line, "#")
-			if f := strings.Fields(line); len(f) > 1 && f[0] == "vmroutectl" && f[1] == "pki" {
-				cmds = append(cmds, f[1:])
-			}
-		}
-	}
-	if len(cmds) < 4 {
-		t.Fatalf("docs/install.md shows %d vmroutectl pki commands, want init and the issues", len(cmds))
-	}
+	cmds := pkiCommands(t, string(doc))
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "vmroutectl")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/vmroutectl").CombinedOutput(); err != nil {
@@ -148,4 +137,23 @@ func TestInstallPKICommands(t *testing.T) {
 	if got := <-names; len(got) != 1 || got[0] != "hostagent:/DC/host/Stretched" {
 		t.Errorf("the routeragent sees the hostagent as %v", got)
 	}
+}
+
+// pkiCommands returns the arguments of each `vmroutectl pki` command in
+// the documentation's shell blocks.
+func pkiCommands(t *testing.T, doc string) [][]string {
+	t.Helper()
+	var cmds [][]string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(doc, -1) {
+		for _, line := range strings.Split(block[1], "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "vmroutectl" && f[1] == "pki" {
+				cmds = append(cmds, f[1:])
+			}
+		}
+	}
+	if len(cmds) < 4 {
+		t.Fatalf("docs/install.md shows %d vmroutectl pki commands, want init and the issues", len(cmds))
+	}
+	return cmds
 }
