@@ -154,9 +154,10 @@ func BenchmarkLandingLatency(b *testing.B) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	med, rawMed := ours[len(ours)/2], rawLat[len(rawLat)/2]
 	b.ReportMetric(ms(med), "ours-median-ms")
-	b.ReportMetric(ms(ours[len(ours)*99/100]), "ours-p99-ms")
+	// A hundred moves per loop: their tail is a maximum, not a p99.
+	b.ReportMetric(ms(ours[len(ours)-1]), "ours-max-ms")
 	b.ReportMetric(ms(rawMed), "raw-median-ms")
-	b.ReportMetric(ms(rawLat[len(rawLat)*99/100]), "raw-p99-ms")
+	b.ReportMetric(ms(rawLat[len(rawLat)-1]), "raw-max-ms")
 	b.ReportMetric(ms(viewLat[len(viewLat)/2]), "rawview-median-ms")
 	b.ReportMetric(float64(med)/float64(rawMed+l.agent.cfg.Debounce), "ratio-to-raw+debounce")
 	b.ReportMetric(float64(med)/float64(viewLat[len(viewLat)/2]+l.agent.cfg.Debounce), "ratio-to-rawview+debounce")

@@ -234,3 +234,55 @@ func TestLandingTimesComeFromVCenter(t *testing.T) {
 		t.Errorf("events kept: %v", inv.events)
 	}
 }
+
+func TestSuspendedVMIsReportedSuspended(t *testing.T) {
+	inv, change := placed(t, guestNet(ip("192.0.2.10", "preferred", "manual")))
+	change(t0.Add(time.Minute), types.PropertyChange{Name: "runtime.powerState", Val: types.VirtualMachinePowerStateSuspended})
+	vms := inv.Snapshot()["cl-a"]
+	if len(vms) != 1 || vms[0].PowerState != wire.Suspended {
+		t.Fatalf("snapshot %+v, want web-1 suspended", vms)
+	}
+	if got := fmt.Sprint(vms[0].NICs[0].Addresses); got != "[192.0.2.10]" {
+		t.Errorf("a suspended VM reports %s; want its last addresses", got)
+	}
+}
+
+// A NIC on a distributed port group is backed by the group's key; the
+// report names the group by its name, follows a rename, and falls back
+// to the key for a group vCenter does not show.
+func TestPortGroupNames(t *testing.T) {
+	pg := ref("DistributedVirtualPortgroup", "dvportgroup-10")
+	dvs := func(key string) types.PropertyChange {
+		return types.PropertyChange{Name: "config.hardware.device", Val: types.ArrayOfVirtualDevice{VirtualDevice: []types.BaseVirtualDevice{
+			&types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{MacAddress: "00:50:56:00:00:01",
+				VirtualDevice: types.VirtualDevice{Backing: &types.VirtualEthernetCardDistributedVirtualPortBackingInfo{
+					Port: types.DistributedVirtualSwitchPortConnection{SwitchUuid: "50 2e", PortgroupKey: key}}}}}},
+		}}}
+	}
+	inv, change := placed(t, dvs("dvportgroup-10"))
+	network := func() string {
+		t.Helper()
+		vms := inv.Snapshot()["cl-a"]
+		if len(vms) != 1 {
+			t.Fatalf("snapshot %+v, want web-1", vms)
+		}
+		return vms[0].NICs[0].Network
+	}
+	if got := network(); got != "dvportgroup-10" {
+		t.Errorf("before vCenter shows the port group: network %q, want its key", got)
+	}
+	inv.Apply([]types.ObjectUpdate{{Obj: pg, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{
+		{Name: "key", Val: "dvportgroup-10"}, {Name: "name", Val: "VLAN100-web"}}}}, t0.Add(time.Minute))
+	if got := network(); got != "VLAN100-web" {
+		t.Errorf("network %q, want the port group's name VLAN100-web", got)
+	}
+	inv.Apply([]types.ObjectUpdate{{Obj: pg, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{
+		{Name: "name", Val: "VLAN100-web-renamed"}}}}, t0.Add(2*time.Minute))
+	if got := network(); got != "VLAN100-web-renamed" {
+		t.Errorf("after a rename: network %q, want VLAN100-web-renamed", got)
+	}
+	change(t0.Add(3*time.Minute), dvs("dvportgroup-99"))
+	if got := network(); got != "dvportgroup-99" {
+		t.Errorf("on a port group vCenter does not show: network %q, want its key", got)
+	}
+}
