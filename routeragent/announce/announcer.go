@@ -502,5 +502,5 @@ func (a *Announcer) unschedule(j *job) {
 	if j.queue != nil && j.index >= 0 {
 		heap.Remove(j.queue, j.index)
 	}
-	j.queue = nil
+	j.queue, j.at = nil, time.Time{} // status shows no next round
 }
