@@ -431,3 +431,60 @@ func TestReloadAppliesNewTLSFiles(t *testing.T) {
 		t.Errorf("after a refused reload, serves %q", cn)
 	}
 }
+
+// TestLeaseMarksAClusterStale: a cluster that sends nothing for its lease
+// turns stale in status and metrics, its routes stay, and its next report
+// makes it fresh again.
+func TestLeaseMarksAClusterStale(t *testing.T) {
+	e := newEnv(t, "")
+	conf, _ := os.ReadFile(e.confPath)
+	conf = []byte(strings.Replace(string(conf), `batch_window = "5ms"`, "batch_window = \"5ms\"\nlease = \"1s\"", 1))
+	if err := os.WriteFile(e.confPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := e.start(t)
+	b := e.client(t, "hostagent-b")
+	if code, p := post(t, b, d, report("cl-b", "B", 1, "192.0.2.10")); code != http.StatusOK {
+		t.Fatalf("report: %d %+v", code, p)
+	}
+	waitRoutes(t, d, "B host 192.0.2.10/32")
+	stale := func() bool {
+		var st Status
+		get(t, d, "/v1/status", &st)
+		for _, c := range st.Clusters {
+			if c.Name == "cl-b" {
+				return c.Stale
+			}
+		}
+		t.Fatalf("status %+v has no cl-b", st.Clusters)
+		return false
+	}
+	if stale() {
+		t.Fatal("cl-b stale right after its report")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !stale(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("cl-b not stale 10s after its report, with a lease of 1s")
+		}
+	}
+	resp, err := http.Get("http://" + d.statusAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), `vmroute_cluster_stale{cluster="cl-b"} 1`) {
+		t.Error(`metrics lack vmroute_cluster_stale{cluster="cl-b"} 1`)
+	}
+	if got := strings.Join(allRoutes(t, d), ","); !strings.Contains(got, "B host 192.0.2.10/32") {
+		t.Errorf("routes %q after the lease ran out; staleness alone changes none", got)
+	}
+	if code, p := post(t, b, d, report("cl-b", "B", 2, "192.0.2.10")); code != http.StatusOK {
+		t.Fatalf("report: %d %+v", code, p)
+	}
+	for deadline := time.Now().Add(10 * time.Second); stale(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("cl-b still stale after a new report")
+		}
+	}
+}
