@@ -115,7 +115,7 @@ func TestSender(t *testing.T) {
 	}
 	_, n, _ := srv.last()
 	offer(vm("v1", "192.0.2.1"), vm("v2", "192.0.2.22"))
-	time.Sleep(50 * time.Millisecond)
+	wait("the unchanged state handled", func() bool { return s.Stats().InSync })
 	if _, m, _ := srv.last(); m != n {
 		t.Errorf("an unchanged state was sent again (%d reports, was %d)", m, n)
 	}
@@ -132,9 +132,10 @@ func TestSender(t *testing.T) {
 	srv.down = true
 	srv.mu.Unlock()
 	offer(vm("v1", "192.0.2.1"), vm("v3", "192.0.2.3"))
-	time.Sleep(100 * time.Millisecond)
+	wait("a failure while down", func() bool { return s.Stats().Failed > 0 })
+	failed := s.Stats().Failed
 	offer(vm("v4", "192.0.2.4"))
-	time.Sleep(100 * time.Millisecond)
+	wait("the newest state retried while down", func() bool { return s.Stats().Failed > failed })
 	if st := s.Stats(); st.Failed == 0 || st.InSync {
 		t.Errorf("while down: %+v", st)
 	}

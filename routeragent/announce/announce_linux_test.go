@@ -149,7 +149,11 @@ func TestIntegrationAnnounce(t *testing.T) {
 			land(t, a, v4)
 			e := waitLLAddr(t, s.vm, "eth0", "10.20.0.1", routerMAC)
 			t.Logf("vm's entry: %s %v", e.LLAddr, e.State)
-			time.Sleep(200 * time.Millisecond)
+			// The one frame reached the VM: had it reached the bystander too
+			// (same bridge, same moment), its entry would show it now.
+			if n := a.FramesSent.Load(); n != 1 {
+				t.Errorf("%d frames sent, want one", n)
+			}
 			if b := neigh(t, s.by, "eth0", "10.20.0.1"); b.LLAddr != wrongMAC {
 				t.Errorf("bystander's gateway entry changed to %s in unicast mode", b.LLAddr)
 			}
@@ -166,7 +170,9 @@ func TestIntegrationAnnounce(t *testing.T) {
 		for _, gw := range []string{"fe80::1", "2001:db8:20::1"} {
 			waitLLAddr(t, s.vm, "eth0", gw, routerMAC)
 		}
-		time.Sleep(200 * time.Millisecond)
+		if n := a.FramesSent.Load(); n != 2 {
+			t.Errorf("%d frames sent, want one per gateway", n)
+		}
 		for _, gw := range []string{"fe80::1", "2001:db8:20::1"} {
 			if b := neigh(t, s.by, "eth0", gw); b.LLAddr != wrongMAC {
 				t.Errorf("bystander's entry for %s changed to %s", gw, b.LLAddr)
@@ -200,7 +206,11 @@ func TestIntegrationAnnounce(t *testing.T) {
 		a := startAnnouncer(t, oneShot)
 		absent := neighbor("vm1", vmMAC, "br0", "10.20.0.0/24", []string{"10.20.0.10"}, "10.20.0.254")
 		land(t, a, absent)
-		time.Sleep(300 * time.Millisecond)
+		for deadline := time.Now().Add(5 * time.Second); a.RoundsSkipped.Load() == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the round for an absent gateway was neither sent nor skipped within 5s")
+			}
+		}
 		if e := neigh(t, s.vm, "eth0", "10.20.0.254"); e.LLAddr != wrongMAC {
 			t.Errorf("absent gateway announced: now at %s", e.LLAddr)
 		}

@@ -179,6 +179,24 @@ func allRoutes(t *testing.T, d *Daemon) []string {
 	return out
 }
 
+// waitVM waits until the planner holds VM uuid: the report that brought
+// it has been planned, and its routes are in /v1/routes.
+func waitVM(t *testing.T, d *Daemon, uuid string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var vms []VM
+		get(t, d, "/v1/vms", &vms)
+		for _, v := range vms {
+			if v.VM == uuid {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("VM %s not planned within 5s: %+v", uuid, vms)
+		}
+	}
+}
+
 func waitRoutes(t *testing.T, d *Daemon, want string) []string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -303,7 +321,7 @@ func TestReload(t *testing.T) {
 	if code, p := post(t, e.client(t, "hostagent-b"), d, report("cl-b", "B", 1, "203.0.113.9")); code != http.StatusOK {
 		t.Fatalf("report: %d %s", code, p.Error)
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitVM(t, d, "v1")
 	if got := allRoutes(t, d); strings.Contains(fmt.Sprint(got), "203.0.113") {
 		t.Fatalf("an address outside every subnet is routed: %q", got)
 	}

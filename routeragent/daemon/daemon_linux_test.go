@@ -178,7 +178,7 @@ pinned = ["10.30.0.250"]
 	if code, p := post(t, e.client(t, "hostagent-a"), d, body); code != http.StatusOK {
 		t.Fatalf("report: %d %s", code, p.Error)
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitVM(t, d, "v9")
 	if got := allRoutes(t, d); strings.Contains(fmt.Sprint(got), "10.30.0.10/32") {
 		t.Fatalf("a /32 before any address is known: %q", got)
 	}
