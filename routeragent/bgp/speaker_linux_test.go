@@ -310,8 +310,11 @@ func TestIntegrationBIRD(t *testing.T) {
 		b.WaitCount("master4", 50, 20*time.Second)
 		withdraws := b.ProtocolStat("vmroute0", "Import withdraws")
 
-		var least atomic.Int64
+		// A sampler of BIRD's route count through the restart: every
+		// sample must read, and there must be samples.
+		var least, samples atomic.Int64
 		least.Store(50)
+		var sampleErr atomic.Value
 		done := make(chan struct{})
 		watching := make(chan struct{})
 		go func() {
@@ -324,10 +327,19 @@ func TestIntegrationBIRD(t *testing.T) {
 				}
 				out, err := exec.Command("birdc", "-s", filepath.Join(b.Dir, "bird.ctl"), "show", "route", "count", "table", "master4").Output()
 				var n, m, k int
+				read := false
 				for _, line := range strings.Split(string(out), "\n") {
-					if _, e := fmt.Sscanf(line, "%d of %d routes for %d networks", &n, &m, &k); e == nil && err == nil && int64(n) < least.Load() {
-						least.Store(int64(n))
+					if _, e := fmt.Sscanf(line, "%d of %d routes for %d networks", &n, &m, &k); e == nil {
+						read = true
 					}
+				}
+				if err != nil || !read {
+					sampleErr.Store(fmt.Sprintf("birdc: %v: %q", err, out))
+					return
+				}
+				samples.Add(1)
+				if int64(n) < least.Load() {
+					least.Store(int64(n))
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -356,6 +368,13 @@ func TestIntegrationBIRD(t *testing.T) {
 		if n := b.Count("master4"); n != 50 {
 			t.Errorf("BIRD holds %d routes after the restart, want 50", n)
 		}
+		if e := sampleErr.Load(); e != nil {
+			t.Fatalf("sampling BIRD's routes during the restart: %s", e)
+		}
+		if samples.Load() < 10 {
+			t.Fatalf("%d samples of BIRD's routes during the restart, want at least 10", samples.Load())
+		}
+		t.Logf("%d samples of BIRD's routes during the restart", samples.Load())
 		if n := least.Load(); n != 50 {
 			t.Errorf("BIRD held only %d routes during the restart, want 50 throughout", n)
 		}
