@@ -225,9 +225,25 @@ func TestReportAPI(t *testing.T) {
 	if len(vms) != 1 || vms[0].Site != "B" || vms[0].Name != "web-1" {
 		t.Errorf("location table %+v", vms)
 	}
-	// A retry of the same report is accepted and changes nothing.
+	// A retry of the same report is accepted and changes nothing: the
+	// cluster's generation, the location table and the routes.
+	var stBefore Status
+	get(t, d, "/v1/status", &stBefore)
 	if code, _ := post(t, b, d, report("cl-b", "B", 5, "192.0.2.50")); code != http.StatusOK {
 		t.Errorf("retry: %d", code)
+	}
+	var stAfter Status
+	get(t, d, "/v1/status", &stAfter)
+	var vmsAfter []VM
+	get(t, d, "/v1/vms", &vmsAfter)
+	if len(stAfter.Clusters) != 1 || stAfter.Clusters[0].Generation != stBefore.Clusters[0].Generation || stAfter.Clusters[0].VMs != 1 {
+		t.Errorf("clusters after a retry %+v, were %+v", stAfter.Clusters, stBefore.Clusters)
+	}
+	if fmt.Sprint(vmsAfter) != fmt.Sprint(vms) {
+		t.Errorf("location table after a retry %+v, was %+v", vmsAfter, vms)
+	}
+	if after := allRoutes(t, d); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("routes after a retry %q, were %q", after, before)
 	}
 
 	big := report("cl-b", "B", 9, "192.0.2.60")
