@@ -164,6 +164,7 @@ type lab struct {
 	c     *vim25.Client
 	r     *routeragent
 	agent *Agent
+	stop  func() // stops the agent; idempotent
 	dir   string
 	url   *url.URL // the simulator's, with its credentials
 	srv   *simulator.Server
@@ -308,7 +309,8 @@ func (l *lab) start(t testing.TB, prepare ...func(*Agent)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, nil) }()
-	t.Cleanup(func() { cancel(); <-done })
+	l.stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(l.stop)
 	l.agent = a
 }
 
@@ -489,11 +491,12 @@ func TestIntegrationVcsim(t *testing.T) {
 		}
 	})
 
+	const vm1 = "DC0_C0_RP0_VM1"
+	var hostMoved time.Time
 	t.Run("a host moved to the other cluster brings its VMs", func(t *testing.T) {
 		// vSphere moves only a host in maintenance mode: its VMs are off,
 		// still registered on it.
 		ctx := context.Background()
-		const vm1 = "DC0_C0_RP0_VM1"
 		l.relocate(t, vm1, hA1, rpA)
 		task, err := l.vmObj(t, vm1).PowerOff(ctx)
 		if err != nil || l.waitTask(task) != nil {
@@ -505,6 +508,7 @@ func TestIntegrationVcsim(t *testing.T) {
 			t.Fatalf("maintenance mode: %v", err)
 		}
 		cluster := object.NewClusterComputeResource(l.c, l.obj(t, "/DC0/host/DC0_C1").Reference())
+		hostMoved = time.Now().Add(-time.Second)
 		task, err = cluster.MoveInto(ctx, host)
 		if err != nil {
 			t.Fatal(err)
@@ -545,6 +549,43 @@ func TestIntegrationVcsim(t *testing.T) {
 	if !st.VCenter.Connected || st.VCenter.Landings < 1 || len(st.Routeragents) != 1 || st.Routeragents[0].Sent < 5 {
 		t.Errorf("status %+v", st)
 	}
+
+	// Last: vcsim does not send a restarted hostagent the changes of a VM
+	// it relocated before (see the closing note of issue 19).
+	t.Run("a hostagent restart: the routeragent keeps every VM and landing time", func(t *testing.T) {
+		held := func() map[string]string {
+			out := map[string]string{}
+			for _, st := range r.intake.States() {
+				for _, v := range st.VMs {
+					out[v.Name] = fmt.Sprintf("%s %s %s", st.Cluster, v.Site, v.LandedAt.UTC().Format(time.RFC3339Nano))
+				}
+			}
+			return out
+		}
+		before := held()
+		gens := map[string]uint64{}
+		for _, st := range r.intake.States() {
+			gens[st.Cluster] = st.Generation
+		}
+		l.stop()
+		l.start(t)
+		// The restarted hostagent sends each cluster a full report, with
+		// a generation of its own.
+		r.wait("the restarted hostagent's reports", func() bool {
+			for _, st := range r.intake.States() {
+				if st.Generation == gens[st.Cluster] {
+					return false
+				}
+			}
+			return true
+		})
+		if after := held(); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("after a hostagent restart the routeragent holds\n%v\nwas\n%v", after, before)
+		}
+		if v, _ := r.vm(vm1); v.LandedAt.IsZero() || v.LandedAt.Before(hostMoved) {
+			t.Errorf("after a restart %s landed at %v; want its landing with its host, after %v", vm1, v.LandedAt, hostMoved)
+		}
+	})
 }
 
 // TestThumbprint logs in to vCenter with a pinned certificate thumbprint
