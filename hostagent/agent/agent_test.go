@@ -334,6 +334,13 @@ func (l *lab) vmObj(t testing.TB, name string) *object.VirtualMachine {
 // relocate moves a powered-on VM to a host (and the host's cluster's pool).
 func (l *lab) relocate(t testing.TB, vmName, hostPath, poolPath string) {
 	t.Helper()
+	l.relocateAt(t, vmName, hostPath, poolPath)
+}
+
+// relocateAt relocates as relocate does and returns when vCenter
+// completed the task, by its clock.
+func (l *lab) relocateAt(t testing.TB, vmName, hostPath, poolPath string) time.Time {
+	t.Helper()
 	ctx := context.Background()
 	host := l.obj(t, hostPath).Reference()
 	pool := l.obj(t, poolPath).Reference()
@@ -342,10 +349,15 @@ func (l *lab) relocate(t testing.TB, vmName, hostPath, poolPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.waitTask(task); err != nil {
+	info, err := l.taskInfo(task)
+	if err != nil {
 		t.Fatal(err)
 	}
 	vcsim.HostMoved(l.model, vm.Reference())
+	if info.CompleteTime == nil {
+		t.Fatalf("task %s done without a completion time", task.Reference().Value)
+	}
+	return *info.CompleteTime
 }
 
 // waitTask waits for a vCenter task by reading its state. govmomi's
@@ -358,6 +370,15 @@ func (l *lab) waitTask(task *object.Task) error {
 
 // taskResult waits for a task as waitTask does and returns its result.
 func (l *lab) taskResult(task *object.Task) (types.AnyType, error) {
+	info, err := l.taskInfo(task)
+	if err != nil {
+		return nil, err
+	}
+	return info.Result, nil
+}
+
+// taskInfo waits for a task as waitTask does and returns its info.
+func (l *lab) taskInfo(task *object.Task) (*types.TaskInfo, error) {
 	ctx := context.Background()
 	pc := property.DefaultCollector(l.c)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -367,7 +388,7 @@ func (l *lab) taskResult(task *object.Task) (types.AnyType, error) {
 		}
 		switch t.Info.State {
 		case types.TaskInfoStateSuccess:
-			return t.Info.Result, nil
+			return &t.Info, nil
 		case types.TaskInfoStateError:
 			if t.Info.Error != nil {
 				return nil, fmt.Errorf("task %s: %s", task.Reference().Value, t.Info.Error.LocalizedMessage)
