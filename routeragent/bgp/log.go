@@ -17,10 +17,11 @@ type gobgpLogger struct {
 	mu    sync.Mutex
 	level gobgplog.LogLevel
 	last  map[string]string // peer address -> last error
+	freed map[string]int    // peer address -> sessions whose goroutines all ended
 }
 
 func newGobgpLogger(l *slog.Logger) *gobgpLogger {
-	return &gobgpLogger{log: l.With("component", "gobgp"), level: gobgplog.InfoLevel, last: map[string]string{}}
+	return &gobgpLogger{log: l.With("component", "gobgp"), level: gobgplog.InfoLevel, last: map[string]string{}, freed: map[string]int{}}
 }
 
 // benign are GoBGP's messages that look like faults and are none: on a
@@ -37,6 +38,11 @@ func (g *gobgpLogger) emit(level slog.Level, gl gobgplog.LogLevel, msg string, f
 		level, gl = slog.LevelDebug, gobgplog.DebugLevel
 	}
 	key, _ := f["Key"].(string)
+	if msg == "freed fsm.h" && key != "" {
+		g.mu.Lock()
+		g.freed[key]++
+		g.mu.Unlock()
+	}
 	if err, ok := f["Error"]; ok && key != "" && gl <= gobgplog.WarnLevel {
 		g.mu.Lock()
 		g.last[key] = fmt.Sprintf("%s: %v", msg, err)
@@ -67,6 +73,14 @@ func lower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// freedCount is how many of peer's sessions GoBGP has finished with: it
+// logs "freed fsm.h" once every goroutine of a deleted peer has ended.
+func (g *gobgpLogger) freedCount(peer string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.freed[peer]
 }
 
 func (g *gobgpLogger) lastError(peer string) string {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"reflect"
 	"sync"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
@@ -207,15 +208,31 @@ func (s *Speaker) Stop(ctx context.Context) {
 		return
 	}
 	if s.cfg.WithdrawOnStop {
-		// Each peer first, which closes its session with a Cease and ends
-		// its goroutines: GoBGP's StopBgp rewrites the neighbors' settings
-		// while established sessions still read them (a data race).
+		// Each peer first, which closes its session with a Cease, and then
+		// wait until its goroutines have ended: GoBGP's StopBgp rewrites
+		// the global settings that established sessions still read (a
+		// data race), and its own deletion of the peers does not wait.
 		s.mu.Lock()
 		neighbors := s.cfg.Neighbors
 		s.mu.Unlock()
+		freed := map[string]int{}
 		for _, n := range neighbors {
-			if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: n.Address.String()}); err != nil {
+			addr := n.Address.String()
+			freed[addr] = s.gl.freedCount(addr)
+			if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
 				s.log.Warn("bgp stop", "peer", n.Address, "err", err)
+				delete(freed, addr)
+			}
+		}
+		for deadline := time.Now().Add(5 * time.Second); len(freed) > 0; time.Sleep(5 * time.Millisecond) {
+			for addr, n := range freed {
+				if s.gl.freedCount(addr) > n {
+					delete(freed, addr)
+				}
+			}
+			if time.Now().After(deadline) {
+				s.log.Warn("bgp stop: sessions still closing after 5s", "peers", len(freed))
+				break
 			}
 		}
 		if err := s.srv.StopBgp(ctx, &api.StopBgpRequest{}); err != nil {
