@@ -71,6 +71,39 @@ func (s *server) last() (*wire.Report, int, map[string]wire.VM) {
 	return s.reports[len(s.reports)-1], len(s.reports), vms
 }
 
+// newSender serves h over HTTPS with a routeragent's certificate until the
+// test ends, and returns a sender to it, with a hostagent's certificate,
+// retrying after 10 ms to 50 ms. The test runs it.
+func newSender(t *testing.T, h http.Handler, log *slog.Logger) *Sender {
+	t.Helper()
+	ca := pki.New(t)
+	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
+	ccert, ckey := ca.Issue(t, "hostagent")
+	stc, err := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctc, err := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(h)
+	hs.TLS = stc.Server()
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	return NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond, log)
+}
+
+// waitRefused waits until the sender counted a refusal.
+func waitRefused(t *testing.T, s *Sender) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); s.Stats().Refused == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal within 5s: %+v", s.Stats())
+		}
+	}
+}
+
 func vm(id, addr string) wire.VM {
 	v := wire.VM{UUID: id, Name: id, Site: "A", PowerState: wire.PoweredOn, LandedAt: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
 		NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, id[1]}}}}
@@ -79,19 +112,9 @@ func vm(id, addr string) wire.VM {
 }
 
 func TestSender(t *testing.T) {
-	ca := pki.New(t)
-	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
-	ccert, ckey := ca.Issue(t, "hostagent")
-	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
-	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
 	srv := &server{}
 	srv.reset()
-	hs := httptest.NewUnstartedServer(srv)
-	hs.TLS = stc.Server()
-	hs.StartTLS()
-	defer hs.Close()
-	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)
@@ -154,28 +177,14 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 func TestSenderToAnOlderRouteragent(t *testing.T) {
 	// A routeragent that speaks only wire v1 has no /v2/reports: the
 	// sender says so, and counts a refusal, instead of retrying blindly.
-	ca := pki.New(t)
-	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
-	ccert, ckey := ca.Issue(t, "hostagent")
-	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
-	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.V1ReportsPath, func(w http.ResponseWriter, r *http.Request) {})
-	hs := httptest.NewUnstartedServer(mux)
-	hs.TLS = stc.Server()
-	hs.StartTLS()
-	defer hs.Close()
-	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newSender(t, mux, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)
 	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.1")}})
-	for deadline := time.Now().Add(5 * time.Second); s.Stats().Refused == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no refusal within 5s: %+v", s.Stats())
-		}
-	}
+	waitRefused(t, s)
 	if st := s.Stats(); !strings.Contains(st.LastError, "older wire version than this hostagent; upgrade it") || st.InSync {
 		t.Errorf("stats %+v, want the older wire version named", st)
 	}
@@ -184,31 +193,17 @@ func TestSenderToAnOlderRouteragent(t *testing.T) {
 func TestSenderNeverWrapsTheGeneration(t *testing.T) {
 	// An older routeragent accepted generation 2^64-1: held+1 would wrap
 	// to 0. The sender says what is wrong instead.
-	ca := pki.New(t)
-	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
-	ccert, ckey := ca.Issue(t, "hostagent")
-	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
-	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
 	var posts atomic.Int32
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := newSender(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
 		w.WriteHeader(http.StatusConflict)
 		_ = json.NewEncoder(w).Encode(wire.Problem{Error: "delta against the wrong generation", Generation: 1<<64 - 1})
-	}))
-	hs.TLS = stc.Server()
-	hs.StartTLS()
-	defer hs.Close()
-	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}), slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)
 	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.1")}})
-	for deadline := time.Now().Add(5 * time.Second); s.Stats().Refused == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no refusal within 5s: %+v", s.Stats())
-		}
-	}
+	waitRefused(t, s)
 	if st := s.Stats(); !strings.Contains(st.LastError, "holds generation 18446744073709551615, beyond the limit") {
 		t.Errorf("stats %+v", st)
 	}
@@ -225,22 +220,13 @@ func (w *warnings) WithGroup(string) slog.Handler                { return w }
 func TestSenderStopsQuietly(t *testing.T) {
 	// Stopped while a report is on its way: no "retrying" warning for a
 	// delivery cut short by the stop itself.
-	ca := pki.New(t)
-	cert, key := ca.Issue(t, "router", net.ParseIP("127.0.0.1"))
-	ccert, ckey := ca.Issue(t, "hostagent")
-	stc, _ := tlsutil.Load(tlsutil.Files{Cert: cert, Key: key, CA: ca.CAFile})
-	ctc, _ := tlsutil.Load(tlsutil.Files{Cert: ccert, Key: ckey, CA: ca.CAFile})
 	arrived := make(chan struct{}, 1)
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	warn := &warnings{}
+	s := newSender(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body) // then the server notices the client going
 		arrived <- struct{}{}
 		<-r.Context().Done()
-	}))
-	hs.TLS = stc.Server()
-	hs.StartTLS()
-	defer hs.Close()
-	warn := &warnings{}
-	s := NewSender(hs.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: ctc.Client()}}, 10*time.Millisecond, 50*time.Millisecond, slog.New(warn))
+	}), slog.New(warn))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
