@@ -80,6 +80,30 @@ listen_port = 0
 	return e
 }
 
+// edit rewrites the env's config file with f.
+func (e *testEnv) edit(t *testing.T, f func(conf string) string) {
+	t.Helper()
+	conf, err := os.ReadFile(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.confPath, []byte(f(string(conf))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reload loads the env's config file and reloads d with it.
+func (e *testEnv) reload(t *testing.T, d *Daemon) {
+	t.Helper()
+	cfg, err := config.Load(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // start runs a daemon on the env's config until the test ends.
 func (e *testEnv) start(t *testing.T) *Daemon {
 	t.Helper()
@@ -342,17 +366,10 @@ func TestReload(t *testing.T) {
 		t.Fatalf("an address outside every subnet is routed: %q", got)
 	}
 	// A new subnet: the held report is planned again, with no new report.
-	conf, _ := os.ReadFile(e.confPath)
-	if err := os.WriteFile(e.confPath, append(conf, "[[subnets]]\nprefix = \"203.0.113.0/24\"\nhome = \"A\"\npinned = [\"203.0.113.250\"]\n"...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(e.confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Reload(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
+	e.edit(t, func(c string) string {
+		return c + "[[subnets]]\nprefix = \"203.0.113.0/24\"\nhome = \"A\"\npinned = [\"203.0.113.250\"]\n"
+	})
+	e.reload(t, d)
 	waitRoutes(t, d, "B host 203.0.113.9/32")
 	// A new site needs a restart: refused, nothing changes.
 	cfg2, _ := config.Load(e.confPath)
@@ -369,10 +386,7 @@ func TestReload(t *testing.T) {
 
 func TestDryRun(t *testing.T) {
 	e := newEnv(t, "")
-	conf, _ := os.ReadFile(e.confPath)
-	if err := os.WriteFile(e.confPath, append([]byte("dry_run = true\n"), conf...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.edit(t, func(c string) string { return "dry_run = true\n" + c })
 	d := e.start(t)
 	var r Routes
 	get(t, d, "/v1/routes", &r)
@@ -393,21 +407,14 @@ func TestReloadRemovingAClusterPlansAsARestart(t *testing.T) {
 		t.Fatalf("report: %d %s", code, p.Error)
 	}
 	waitRoutes(t, d, "B host 192.0.2.50/32")
-	conf, _ := os.ReadFile(e.confPath)
-	without := strings.Replace(string(conf), "[[clusters]]\nname = \"cl-b\"\nsite = \"B\"\nclients = [\"hostagent-b\"]\n", "", 1)
-	if without == string(conf) {
-		t.Fatal("the config lacks cl-b's block")
-	}
-	if err := os.WriteFile(e.confPath, []byte(without), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(e.confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Reload(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
+	e.edit(t, func(c string) string {
+		without := strings.Replace(c, "[[clusters]]\nname = \"cl-b\"\nsite = \"B\"\nclients = [\"hostagent-b\"]\n", "", 1)
+		if without == c {
+			t.Fatal("the config lacks cl-b's block")
+		}
+		return without
+	})
+	e.reload(t, d)
 	reloaded := allRoutes(t, d)
 	if strings.Contains(fmt.Sprint(reloaded), "192.0.2.50") {
 		t.Errorf("after the reload, cl-b's VM is still planned: %q", reloaded)
@@ -442,20 +449,14 @@ func TestReloadAppliesNewTLSFiles(t *testing.T) {
 		t.Fatalf("serves %q", cn)
 	}
 	cert, key := e.ca.Issue(t, "router-a-renewed", net.ParseIP("127.0.0.1"))
-	conf, _ := os.ReadFile(e.confPath)
-	renewed := strings.NewReplacer(filepath.Join(e.ca.Dir, "router-a.crt"), cert, filepath.Join(e.ca.Dir, "router-a.key"), key).Replace(string(conf))
-	if err := os.WriteFile(e.confPath, []byte(renewed), 0o600); err != nil {
-		t.Fatal(err)
+	e.edit(t, strings.NewReplacer(filepath.Join(e.ca.Dir, "router-a.crt"), cert, filepath.Join(e.ca.Dir, "router-a.key"), key).Replace)
+	e.reload(t, d)
+	if cn := served(); cn != "router-a-renewed" {
+		t.Errorf("after a reload with new paths, serves %q", cn)
 	}
 	cfg, err := config.Load(e.confPath)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if err := d.Reload(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	if cn := served(); cn != "router-a-renewed" {
-		t.Errorf("after a reload with new paths, serves %q", cn)
 	}
 	cfg.API.CertFile = filepath.Join(e.dir, "missing.crt")
 	if err := d.Reload(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "configuration unchanged") {
@@ -471,11 +472,9 @@ func TestReloadAppliesNewTLSFiles(t *testing.T) {
 // makes it fresh again.
 func TestLeaseMarksAClusterStale(t *testing.T) {
 	e := newEnv(t, "")
-	conf, _ := os.ReadFile(e.confPath)
-	conf = []byte(strings.Replace(string(conf), `batch_window = "5ms"`, "batch_window = \"5ms\"\nlease = \"1s\"", 1))
-	if err := os.WriteFile(e.confPath, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.edit(t, func(c string) string {
+		return strings.Replace(c, `batch_window = "5ms"`, "batch_window = \"5ms\"\nlease = \"1s\"", 1)
+	})
 	d := e.start(t)
 	b := e.client(t, "hostagent-b")
 	if code, p := post(t, b, d, report("cl-b", "B", 1, "192.0.2.10")); code != http.StatusOK {

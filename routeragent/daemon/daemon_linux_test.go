@@ -50,12 +50,8 @@ prefix = "203.0.113.0/24"
 home = "B"
 pinned = ["203.0.113.250"]
 `)
-	conf, _ := os.ReadFile(e.confPath)
-	conf = []byte(strings.NewReplacer(`listen = "127.0.0.1:0"`, `listen = "127.0.0.1:18443"`,
-		`status_listen = "127.0.0.1:0"`, `status_listen = "127.0.0.1:18181"`).Replace(string(conf)))
-	if err := os.WriteFile(e.confPath, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.edit(t, strings.NewReplacer(`listen = "127.0.0.1:0"`, `listen = "127.0.0.1:18443"`,
+		`status_listen = "127.0.0.1:0"`, `status_listen = "127.0.0.1:18181"`).Replace)
 	logPath := filepath.Join(e.dir, "routeragent.log")
 	kill := runDaemonProcess(t, e.confPath, logPath)
 	d := &Daemon{apiAddr: "127.0.0.1:18443", statusAddr: "127.0.0.1:18181"}
