@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vmroute/vmroute/shared/tlsutil"
+	testpki "github.com/vmroute/vmroute/tests/pki"
 )
 
 func parse(t *testing.T, path string) *x509.Certificate {
@@ -78,36 +78,7 @@ func TestIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", server.Server())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	names := make(chan []string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			names <- nil
-			return
-		}
-		defer c.Close()
-		tc := c.(*tls.Conn)
-		if err := tc.Handshake(); err != nil {
-			names <- nil
-			return
-		}
-		st := tc.ConnectionState()
-		n, _ := tlsutil.Names(&st)
-		names <- n
-	}()
-	cc := client.Client()
-	cc.ServerName = "127.0.0.1"
-	conn, err := tls.Dial("tcp", ln.Addr().String(), cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
-	if got := <-names; !slices.Equal(got, []string{"hostagent:/DC/host/Stretched"}) {
+	if got := testpki.Handshake(t, server.Server(), client.Client(), "127.0.0.1"); !slices.Equal(got, []string{"hostagent:/DC/host/Stretched"}) {
 		t.Errorf("the routeragent sees %v", got)
 	}
 }

@@ -3,8 +3,6 @@
 package docs
 
 import (
-	"crypto/tls"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	hostagent "github.com/vmroute/vmroute/hostagent/config"
 	routeragent "github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/tests/pki"
 )
 
 // minimalRouter holds a routeragent's required keys, for the fragments of
@@ -115,26 +114,7 @@ func TestInstallPKICommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	names := make(chan []string, 1)
-	go func() {
-		s := tls.Server(a, server.Server())
-		if err := s.Handshake(); err != nil {
-			names <- nil
-			return
-		}
-		st := s.ConnectionState()
-		n, _ := tlsutil.Names(&st)
-		names <- n
-	}()
-	cc := client.Client()
-	cc.ServerName = "router-a.example.net"
-	if err := tls.Client(b, cc).Handshake(); err != nil {
-		t.Fatalf("the hostagent's certificate and the routeragent's do not make mutual TLS: %v", err)
-	}
-	if got := <-names; len(got) != 1 || got[0] != "hostagent:/DC/host/Stretched" {
+	if got := pki.Handshake(t, server.Server(), client.Client(), "router-a.example.net"); len(got) != 1 || got[0] != "hostagent:/DC/host/Stretched" {
 		t.Errorf("the routeragent sees the hostagent as %v", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -16,6 +17,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/vmroute/vmroute/shared/tlsutil"
 )
 
 // CA is a test certificate authority writing its files into Dir.
@@ -98,4 +101,32 @@ func (ca *CA) IssueFiles(name string, ips ...net.IP) (certFile, keyFile string, 
 
 func write(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// Handshake runs a mutual TLS handshake over an in-memory pipe between
+// server and client, which expects the server to be serverName, and
+// returns the client's names as the server sees them (tlsutil.Names). A
+// failed handshake fails t.
+func Handshake(t testing.TB, server, client *tls.Config, serverName string) []string {
+	t.Helper()
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	names := make(chan []string, 1)
+	go func() {
+		s := tls.Server(a, server)
+		if err := s.Handshake(); err != nil {
+			names <- nil
+			return
+		}
+		st := s.ConnectionState()
+		n, _ := tlsutil.Names(&st)
+		names <- n
+	}()
+	cc := client.Clone()
+	cc.ServerName = serverName
+	if err := tls.Client(b, cc).Handshake(); err != nil {
+		t.Fatalf("mutual TLS with %s: %v", serverName, err)
+	}
+	return <-names
 }
