@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/vmware/govmomi/object"
 )
 
 // The maintenance-mode evacuation benchmark, in the stretched cluster:
@@ -225,12 +223,8 @@ func (l *lab) benchMaintenance(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, h := range []string{"0", "1"} {
-		if err := l.hostTask(ctx, h, func(host *object.HostSystem) (*object.Task, error) {
-			return host.EnterMaintenanceMode(ctx, 60, false, nil)
-		}); err != nil {
-			return fmt.Errorf("maintenance mode: %w", err)
-		}
+	if err := l.enterMaintenance(ctx, "0", "1"); err != nil {
+		return err
 	}
 	tasks := time.Since(start)
 	if _, ok := l.waitFor("every subnet via site B, no host route", 5*time.Minute, func() bool {

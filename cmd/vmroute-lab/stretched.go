@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/find"
@@ -75,6 +74,19 @@ func (l *lab) stretch(ctx context.Context) error {
 	for vm, host := range map[string]string{"DC0_C0_RP0_VM0": "0", "DC0_C0_RP0_VM1": "1", "DC0_C0_RP0_VM2": "1", "DC0_C0_RP0_VM3": "2"} {
 		if err := l.relocate(ctx, vm, stretchHost+host, stretchPool); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// enterMaintenance puts the stretched cluster's hosts into maintenance
+// mode, one after the other.
+func (l *lab) enterMaintenance(ctx context.Context, hosts ...string) error {
+	for _, h := range hosts {
+		if err := l.hostTask(ctx, h, func(host *object.HostSystem) (*object.Task, error) {
+			return host.EnterMaintenanceMode(ctx, 60, false, nil)
+		}); err != nil {
+			return fmt.Errorf("maintenance mode of %s%s: %w", stretchHost, h, err)
 		}
 	}
 	return nil
@@ -189,25 +201,13 @@ func (l *lab) stretchedScenarios(ctx context.Context) error {
 	}
 
 	l.say("--- Scenario 3: site A's hosts enter maintenance mode: DRS moves web-2 and web-3 to site B at once")
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for vm, h := range map[string]string{"DC0_C0_RP0_VM1": "2", "DC0_C0_RP0_VM2": "3"} {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- l.relocate(ctx, vm, stretchHost+h, stretchPool) }()
+	if err := parallel(2, func(i int) error { // web-2 to H2, web-3 to H3
+		return l.relocate(ctx, fmt.Sprintf("DC0_C0_RP0_VM%d", 1+i), stretchHost+fmt.Sprint(2+i), stretchPool)
+	}); err != nil {
+		return err
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	for _, h := range []string{"0", "1"} {
-		if err := l.hostTask(ctx, h, func(host *object.HostSystem) (*object.Task, error) {
-			return host.EnterMaintenanceMode(ctx, 60, false, nil)
-		}); err != nil {
-			return fmt.Errorf("scenario 3: maintenance mode: %w", err)
-		}
+	if err := l.enterMaintenance(ctx, "0", "1"); err != nil {
+		return fmt.Errorf("scenario 3: %w", err)
 	}
 	if _, ok := l.waitFor("the summary at site B, no host route", 5*time.Second, func() bool {
 		r := l.birdRoutes()
