@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/vmroute/vmroute/shared/keypath"
 )
 
 // ErrNotFound is wrapped by Load when the file does not exist, so a caller
@@ -125,27 +127,11 @@ func (f *File) findUndecoded(k toml.Key) (int, string) {
 	want, line := k.String(), 0
 	key := want
 	for indexed, l := range f.lines {
-		if stripIndexes(indexed) == want && (line == 0 || l < line) {
+		if keypath.Strip(indexed) == want && (line == 0 || l < line) {
 			line, key = l, indexed
 		}
 	}
 	return line, key
-}
-
-func stripIndexes(k string) string {
-	var b strings.Builder
-	depth := 0
-	for _, c := range k {
-		switch {
-		case c == '[':
-			depth++
-		case c == ']':
-			depth--
-		case depth == 0:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
 }
 
 // String returns s, or records an error when it is required and empty.

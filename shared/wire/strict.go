@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/vmroute/vmroute/shared/keypath"
 )
 
 // checkKeys scans a JSON document and refuses what encoding/json lets
@@ -178,7 +180,7 @@ func locate(b []byte, field, kind string) (path string, msg string) {
 	errFound := errors.New("found")
 	_ = walk(dec, "", func(p string, tok json.Token) error {
 		if kind != "" {
-			if stripIndexes(p) == field && jsonKind(tok) == kind {
+			if keypath.Strip(p) == field && jsonKind(tok) == kind {
 				path = p
 				return errFound
 			}
@@ -192,7 +194,7 @@ func locate(b []byte, field, kind string) (path string, msg string) {
 		switch {
 		case strings.HasSuffix(p, ".mac"):
 			_, err = ParseMAC(s)
-		case strings.HasSuffix(stripIndexes(p), ".addresses"):
+		case strings.HasSuffix(keypath.Strip(p), ".addresses"):
 			_, err = netip.ParseAddr(s)
 		case strings.HasSuffix(p, ".landed_at"):
 			_, err = time.Parse(time.RFC3339Nano, s)
@@ -204,22 +206,6 @@ func locate(b []byte, field, kind string) (path string, msg string) {
 		return nil
 	})
 	return path, msg
-}
-
-func stripIndexes(p string) string {
-	var b strings.Builder
-	depth := 0
-	for _, r := range p {
-		switch {
-		case r == '[':
-			depth++
-		case r == ']':
-			depth--
-		case depth == 0:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // jsonKind names a scalar's JSON type as encoding/json's type errors do.
