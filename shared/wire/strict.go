@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -83,7 +82,7 @@ func checkKeys(b []byte) error {
 			if j >= len(b) {
 				return nil
 			}
-			if expectKey && len(stack) > 0 {
+			if expectKey {
 				key := string(b[i+1 : j])
 				if escaped {
 					k, err := strconv.Unquote(string(b[i : j+1]))
@@ -93,10 +92,10 @@ func checkKeys(b []byte) error {
 					key = k
 				}
 				top := &stack[len(stack)-1]
-				switch {
-				case slices.Contains(top.keys, key):
+				if slices.Contains(top.keys, key) {
 					return invalid("%s: the key %q is given twice", path(key), key)
-				case strings.IndexFunc(key, unicode.IsUpper) >= 0:
+				}
+				if strings.IndexFunc(key, unicode.IsUpper) >= 0 {
 					return invalid("%s: keys are lowercase, as %q", path(key), strings.ToLower(key))
 				}
 				top.keys, top.key = append(top.keys, key), key
@@ -108,67 +107,51 @@ func checkKeys(b []byte) error {
 	return nil
 }
 
-// walk reads one JSON value from dec, checking the keys of its objects,
-// and calls leaf for every scalar with its path.
-func walk(dec *json.Decoder, path string, leaf func(string, json.Token) error) error {
+// walk reads one JSON value from dec and calls key for every object key
+// and leaf for every scalar, each with its JSON path; either may be nil.
+// An error of a callback stops the walk and is returned. It runs only on
+// documents checkKeys has passed.
+func walk(dec *json.Decoder, path string, key func(path, key string) error, leaf func(path string, tok json.Token) error) error {
 	tok, err := dec.Token()
 	if err != nil {
-		return syntaxError(dec, path, err)
+		return err
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
+		if leaf == nil {
+			return nil
+		}
 		return leaf(path, tok)
 	}
 	switch d {
 	case '{':
-		seen := map[string]bool{}
 		for dec.More() {
 			k, err := dec.Token()
 			if err != nil {
-				return syntaxError(dec, path, err)
+				return err
 			}
-			key := k.(string)
-			at := key
+			at := k.(string)
 			if path != "" {
-				at = path + "." + key
+				at = path + "." + at
 			}
-			switch {
-			case seen[key]:
-				return invalid("%s: the key %q is given twice", at, key)
-			case strings.IndexFunc(key, unicode.IsUpper) >= 0:
-				return invalid("%s: keys are lowercase, as %q", at, strings.ToLower(key))
+			if key != nil {
+				if err := key(at, k.(string)); err != nil {
+					return err
+				}
 			}
-			seen[key] = true
-			if err := walk(dec, at, leaf); err != nil {
+			if err := walk(dec, at, key, leaf); err != nil {
 				return err
 			}
 		}
 	case '[':
 		for i := 0; dec.More(); i++ {
-			if err := walk(dec, fmt.Sprintf("%s[%d]", path, i), leaf); err != nil {
+			if err := walk(dec, fmt.Sprintf("%s[%d]", path, i), key, leaf); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return syntaxError(dec, path, err)
-	}
-	return nil
-}
-
-func syntaxError(dec *json.Decoder, path string, err error) error {
-	where := "at the top"
-	if path != "" {
-		where = "in " + path
-	}
-	var syn *json.SyntaxError
-	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("body ends inside the JSON document, %s", where)
-	case errors.As(err, &syn):
-		return invalid("malformed JSON at byte %d, %s: %v", syn.Offset, where, err)
-	}
-	return invalid("malformed JSON near byte %d, %s: %v", dec.InputOffset(), where, err)
+	_, err = dec.Token()
+	return err
 }
 
 // locate finds the first value that failed to decode, by its path: a MAC,
@@ -178,7 +161,7 @@ func locate(b []byte, field, kind string) (path string, msg string) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	errFound := errors.New("found")
-	_ = walk(dec, "", func(p string, tok json.Token) error {
+	_ = walk(dec, "", nil, func(p string, tok json.Token) error {
 		if kind != "" {
 			if keypath.Strip(p) == field && jsonKind(tok) == kind {
 				path = p
@@ -229,51 +212,12 @@ func findKey(b []byte, key string) string {
 	dec.UseNumber()
 	found := ""
 	errFound := errors.New("found")
-	_ = walkKeys(dec, "", func(p, k string) error {
+	_ = walk(dec, "", func(p, k string) error {
 		if k == key {
 			found = p
 			return errFound
 		}
 		return nil
-	})
+	}, nil)
 	return found
-}
-
-// walkKeys is walk for keys: it calls f for every key with its path.
-func walkKeys(dec *json.Decoder, path string, f func(path, key string) error) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '{':
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			at := k.(string)
-			if path != "" {
-				at = path + "." + at
-			}
-			if err := f(at, k.(string)); err != nil {
-				return err
-			}
-			if err := walkKeys(dec, at, f); err != nil {
-				return err
-			}
-		}
-	case '[':
-		for i := 0; dec.More(); i++ {
-			if err := walkKeys(dec, fmt.Sprintf("%s[%d]", path, i), f); err != nil {
-				return err
-			}
-		}
-	}
-	_, err = dec.Token()
-	return err
 }

@@ -176,12 +176,13 @@ func (vm *VM) validate(path string) error {
 		}
 		for j, a := range nic.Addresses {
 			ap := fmt.Sprintf("%s.addresses[%d]", p, j)
-			switch {
-			case !a.IsValid():
+			if !a.IsValid() {
 				return invalid("%s: empty address", ap)
-			case a.Zone() != "":
+			}
+			if a.Zone() != "" {
 				return invalid("%s: %s carries a zone; send the address alone", ap, a)
-			case a.Is4In6():
+			}
+			if a.Is4In6() {
 				return invalid("%s: %s is IPv4-mapped; send %s", ap, a, a.Unmap())
 			}
 			for _, b := range nic.Addresses[:j] {
@@ -230,8 +231,12 @@ func checkText(path, s string, mayBeEmpty bool) error {
 	if !utf8.ValidString(s) {
 		return invalid("%s: not valid UTF-8", path)
 	}
-	if i := bytes.IndexFunc([]byte(s), func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }); i >= 0 {
+	if i := bytes.IndexFunc([]byte(s), isControl); i >= 0 {
 		return invalid("%s: control character at byte %d", path, i)
 	}
 	return nil
 }
+
+// isControl tells the characters a name may not hold: all but the
+// printable ones and the space.
+func isControl(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }

@@ -62,7 +62,7 @@ const (
 	MaxNameLen   = 255
 	// MaxGeneration is the highest generation: hostagents start above
 	// the Unix time in nanoseconds, which stays below it until 2116.
-	MaxGeneration = 1<<62 - 1
+	MaxGeneration = 4611686018427387903 // 2^62 - 1
 )
 
 // Kind tells a full snapshot from a delta.

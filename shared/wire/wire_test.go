@@ -149,3 +149,114 @@ func TestValidateLimits(t *testing.T) {
 		t.Errorf("at the VM limit: %v", err)
 	}
 }
+
+// TestValidateBoundaries takes every limit at its edge: the last value
+// allowed passes and the first one past it fails, with the count named.
+func TestValidateBoundaries(t *testing.T) {
+	vm := func(id string) VM {
+		return VM{UUID: id, Name: id, Site: "A", PowerState: PoweredOn, NICs: []NIC{{MAC: MAC{2, 0, 0, 0, 0, 1}}}}
+	}
+	nics := func(n int) VM {
+		v := vm("v1")
+		v.NICs = nil
+		for i := range n {
+			v.NICs = append(v.NICs, NIC{MAC: MAC{2, 0, 0, 0, 1, byte(i)}})
+		}
+		return v
+	}
+	addrs := func(n int) VM {
+		v := vm("v1")
+		for i := range n {
+			v.NICs[0].Addresses = append(v.NICs[0].Addresses, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}))
+		}
+		return v
+	}
+	named := func(n int) VM {
+		v := vm("v1")
+		v.Name = strings.Repeat("n", n)
+		return v
+	}
+	full := func(vms ...VM) Report { return Report{Cluster: "c", Generation: 7, Kind: KindFull, VMs: vms} }
+	manyVMs := make([]VM, MaxVMs-1)
+	for i := range manyVMs {
+		manyVMs[i] = vm(fmt.Sprintf("v%d", i))
+	}
+	tests := []struct {
+		name string
+		r    Report
+		want string // "" when valid
+	}{
+		{"the highest generation", Report{Cluster: "c", Generation: MaxGeneration, Kind: KindFull}, ""},
+		{"past the highest generation", Report{Cluster: "c", Generation: MaxGeneration + 1, Kind: KindFull}, "generation: 4611686018427387904 is not from 1 to 4611686018427387903"},
+		{"a delta one above its base", Report{Cluster: "c", Generation: 8, Base: 7, Kind: KindDelta}, ""},
+		{"listed and removed VMs at the limit", Report{Cluster: "c", Generation: 8, Base: 7, Kind: KindDelta, VMs: manyVMs, Removed: []string{"r1"}}, ""},
+		{"listed and removed VMs past the limit", Report{Cluster: "c", Generation: 8, Base: 7, Kind: KindDelta, VMs: manyVMs, Removed: []string{"r1", "r2"}}, "vms: 100001 entries, more than the limit of 100000"},
+		{"adapters at the limit", full(nics(MaxNICs)), ""},
+		{"adapters past the limit", full(nics(MaxNICs + 1)), "vms[0].nics: 65 adapters"},
+		{"addresses at the limit", full(addrs(MaxAddresses)), ""},
+		{"addresses past the limit", full(addrs(MaxAddresses + 1)), "vms[0].nics[0].addresses: 257 addresses"},
+		{"a name at the limit", full(named(MaxNameLen)), ""},
+		{"a name past the limit", full(named(MaxNameLen + 1)), "vms[0].name: 256 bytes, more than 255"},
+		{"a UUID at the limit", full(vm(strings.Repeat("a", 64))), ""},
+		{"a UUID past the limit", full(vm(strings.Repeat("a", 65))), "vms[0].uuid: 65 characters, more than 64"},
+		{"a UUID of every edge character", full(vm("09azAZ-")), ""},
+		{"an address with a zone", full(VM{UUID: "v1", Name: "v", Site: "A", PowerState: PoweredOn, NICs: []NIC{{MAC: MAC{2, 0, 0, 0, 0, 1}, Addresses: []netip.Addr{netip.MustParseAddr("fe80::1%eth0")}}}}), "vms[0].nics[0].addresses[0]: fe80::1%eth0 carries a zone"},
+		{"an empty address", full(VM{UUID: "v1", Name: "v", Site: "A", PowerState: PoweredOn, NICs: []NIC{{MAC: MAC{2, 0, 0, 0, 0, 1}, Addresses: []netip.Addr{{}}}}}), "vms[0].nics[0].addresses[0]: empty address"},
+		{"a space in a name", full(named(0)), ""},
+		{"a control character first in a name", Report{Cluster: "\tc", Generation: 7, Kind: KindFull}, "cluster: control character at byte 0"},
+	}
+	// The characters just outside each range of checkUUID.
+	for _, c := range "/:@[`{" {
+		tests = append(tests, struct {
+			name string
+			r    Report
+			want string
+		}{"a UUID holding " + string(c), full(vm("ab" + string(c))), fmt.Sprintf("vms[0].uuid: %q holds %q", "ab"+string(c), c)})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.r.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecodeNamesThePlace checks the JSON path of every kind of refusal
+// exactly, at the top, inside objects and at later array indexes, and
+// with keys written with escapes.
+func TestDecodeNamesThePlace(t *testing.T) {
+	vms := `"vms": [
+	  {"uuid": "v0", "name": "a", "site": "A", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z", "nics": []},
+	  {"uuid": "v1", "name": "b", "site": "A", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
+	   "nics": [{"mac": "00:50:56:aa:bb:c0"}, {"mac": "00:50:56:aa:bb:c1", %s}]}]`
+	doc := func(top, nic string) string {
+		return `{"cluster": "c", "generation": 7, "kind": "full", ` + top + fmt.Sprintf(vms, nic) + `}`
+	}
+	tests := []struct{ name, body, want string }{
+		{"a key twice at the top", doc(`"cluster": "d", `, `"network": "n"`), `invalid report: cluster: the key "cluster" is given twice`},
+		{"a key twice deep inside", doc("", `"network": "n", "network": "m"`), `report: vms[1].nics[1].network: the key "network" is given twice`},
+		{"a key twice after a closed object", `{"cluster": "c", "x": {}, "cluster": "d"}`, `invalid report: cluster: the key "cluster" is given twice`},
+		{"a key twice, once escaped", doc("", `"network": "n", "netw\u006frk": "m"`), `vms[1].nics[1].network: the key "network" is given twice`},
+		{"an uppercase key at the top", doc(`"Kind": "full", `, `"network": "n"`), `invalid report: Kind: keys are lowercase`},
+		{"an uppercase key deep inside", doc("", `"Network": "n"`), `vms[1].nics[1].Network: keys are lowercase`},
+		{"an unknown key at the top", doc(`"colour": "red", `, `"network": "n"`), `invalid report: colour: unknown field "colour"`},
+		{"an unknown key deep inside", doc("", `"vlan": 1`), `vms[1].nics[1].vlan: unknown field "vlan"`},
+		{"a wrong type deep inside", doc("", `"network": 5`), `vms[1].nics[1].network: number is not a valid string`},
+		{"a bad MAC deep inside", strings.Replace(doc("", `"network": "n"`), "00:50:56:aa:bb:c1", "00:50:56:aa:bb", 1), `vms[1].nics[1].mac: "00:50:56:aa:bb" is not`},
+		{"an unterminated key", `{"cluster": "c", "cluster`, `body ends inside the JSON document`},
+		{"a bad escape in a key", `{"clu\ster": "c"}`, `malformed JSON at byte`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeBytes([]byte(tt.body))
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Decode() = %v\nwant ErrInvalid containing %q", err, tt.want)
+			}
+		})
+	}
+}
