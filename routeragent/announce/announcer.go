@@ -14,6 +14,7 @@ import (
 
 	"github.com/mdlayher/packet"
 
+	"github.com/vmroute/vmroute/routeragent/announce/frames"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
 )
@@ -326,7 +327,7 @@ func (a *Announcer) round(n *plan.Neighbor) ([][]byte, error) {
 	if !a.cfg.Broadcast {
 		dst = n.MAC.HardwareAddr()
 	}
-	var frames [][]byte
+	var out [][]byte
 	var missing []string
 	for _, gw := range n.Gateways {
 		if !a.local.has(gw) {
@@ -335,19 +336,19 @@ func (a *Announcer) round(n *plan.Neighbor) ([][]byte, error) {
 		}
 		var f []byte
 		if gw.Is4() {
-			f, err = arpFrame(gw, gwMAC, dst)
+			f, err = frames.ARP(gw, gwMAC, dst)
 		} else {
-			f, err = naFrame(gw, gwMAC, dst, firstV6(n.Addrs))
+			f, err = frames.NA(gw, gwMAC, dst, firstV6(n.Addrs))
 		}
 		if err != nil {
 			return nil, err
 		}
-		frames = append(frames, f)
+		out = append(out, f)
 	}
-	if len(frames) == 0 {
+	if len(out) == 0 {
 		return nil, fmt.Errorf("gateway %v is on no local interface (not the VRRP master?): nothing sent", missing)
 	}
-	return frames, nil
+	return out, nil
 }
 
 func firstV6(addrs []netip.Addr) netip.Addr {

@@ -1,4 +1,7 @@
-package announce
+// Package frames builds the gateway announcements the announcer sends:
+// gratuitous ARP and unsolicited Neighbor Advertisements, as whole
+// Ethernet frames for a raw socket.
+package frames
 
 import (
 	"encoding/binary"
@@ -17,14 +20,14 @@ var (
 	allNodesMAC = net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}
 )
 
-// arpFrame returns a gratuitous ARP for gateway gw at gwMAC. To one VM
+// ARP returns a gratuitous ARP for gateway gw at gwMAC. To one VM
 // (dst) it is a reply in a frame to the VM's MAC, with sender = target:
 // gw at gwMAC, which Linux honours at once, even within its ARP locktime
 // (it takes a reply as gratuitous only when the target hardware address
 // is the sender's too); broadcast, it is a gratuitous request. The frame's
 // Ethernet source is gwMAC, so that switches learn where a VRRP virtual
 // MAC lives.
-func arpFrame(gw netip.Addr, gwMAC, dst net.HardwareAddr) ([]byte, error) {
+func ARP(gw netip.Addr, gwMAC, dst net.HardwareAddr) ([]byte, error) {
 	op, tha, ethDst := arp.OperationReply, gwMAC, dst
 	if dst == nil {
 		op, tha, ethDst = arp.OperationRequest, make(net.HardwareAddr, 6), ethernet.Broadcast
@@ -40,11 +43,11 @@ func arpFrame(gw netip.Addr, gwMAC, dst net.HardwareAddr) ([]byte, error) {
 	return (&ethernet.Frame{Destination: ethDst, Source: gwMAC, EtherType: ethernet.EtherTypeARP, Payload: body}).MarshalBinary()
 }
 
-// naFrame returns an unsolicited Neighbor Advertisement for gateway gw at
+// NA returns an unsolicited Neighbor Advertisement for gateway gw at
 // gwMAC, with the Router and Override flags, from gw. To one VM (dst) it
 // goes to the VM's address dstIP (ff02::1 when the VM has none known) in a
 // frame unicast to the VM's MAC; broadcast (dst nil), to all nodes.
-func naFrame(gw netip.Addr, gwMAC, dst net.HardwareAddr, dstIP netip.Addr) ([]byte, error) {
+func NA(gw netip.Addr, gwMAC, dst net.HardwareAddr, dstIP netip.Addr) ([]byte, error) {
 	ethDst := dst
 	if dst == nil || !dstIP.IsValid() {
 		dstIP = allNodes

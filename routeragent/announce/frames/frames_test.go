@@ -1,4 +1,4 @@
-package announce
+package frames
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func TestARPFrame(t *testing.T) {
 		{"broadcast: a gratuitous request", nil, arp.OperationRequest, ethernet.Broadcast, make(net.HardwareAddr, 6)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := arpFrame(gw, gwMAC, tt.dst)
+			b, err := ARP(gw, gwMAC, tt.dst)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestNAFrame(t *testing.T) {
 		{"broadcast", nil, vmIP, allNodesMAC, allNodes},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := naFrame(gw, gwMAC, tt.dst, tt.dstIP)
+			b, err := NA(gw, gwMAC, tt.dst, tt.dstIP)
 			if err != nil {
 				t.Fatal(err)
 			}
