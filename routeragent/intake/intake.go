@@ -83,6 +83,14 @@ func refuse(status int, format string, args ...any) *Refusal {
 	return &Refusal{Status: status, Msg: fmt.Sprintf(format, args...)}
 }
 
+// conflict is a 409 that names the generation held, above which the
+// sender sends a full report.
+func conflict(held uint64, format string, args ...any) *Refusal {
+	ref := refuse(http.StatusConflict, format, args...)
+	ref.Generation = held
+	return ref
+}
+
 // Change is an accepted report, as the planner applies it.
 type Change struct {
 	Cluster  string
@@ -205,25 +213,21 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 	if old != nil {
 		held = old.Generation
 	}
-	switch {
-	case r.Generation == held && old.isRetry(r):
+	if r.Generation == held && old.isRetry(r) {
 		// A retry of what is held (its answer was lost): nothing to do.
 		return nil, nil
-	case r.Generation == held:
+	}
+	if r.Generation == held {
 		// Another report under the generation held: two senders for one
 		// cluster, or a broken one. Refused, so that it sends a full
 		// report above; never dropped in silence.
-		ref := refuse(http.StatusConflict, "generation %d is held with other content: send a full report above it", held)
-		ref.Generation = held
-		return nil, ref
-	case r.Kind == wire.KindDelta && (old == nil || r.Base != held):
-		ref := refuse(http.StatusConflict, "delta against generation %d, but generation %d is held: send a full report", r.Base, held)
-		ref.Generation = held
-		return nil, ref
-	case r.Generation < held:
-		ref := refuse(http.StatusConflict, "generation %d is older than the %d held", r.Generation, held)
-		ref.Generation = held
-		return nil, ref
+		return nil, conflict(held, "generation %d is held with other content: send a full report above it", held)
+	}
+	if r.Kind == wire.KindDelta && (old == nil || r.Base != held) {
+		return nil, conflict(held, "delta against generation %d, but generation %d is held: send a full report", r.Base, held)
+	}
+	if r.Generation < held {
+		return nil, conflict(held, "generation %d is older than the %d held", r.Generation, held)
 	}
 	next := &State{Cluster: r.Cluster, Generation: r.Generation, Received: now, Gone: plan.Tombstones{}}
 	if old != nil {

@@ -70,6 +70,44 @@ func TestAccept(t *testing.T) {
 	if st := in.States()[0]; len(st.VMs) != 2 || st.VMs["v4"].UUID != "" {
 		t.Errorf("state changed: %+v", st)
 	}
+	// A full report under the held generation that leaves out a VM is no
+	// retry either, though every VM it lists is held as it is.
+	if ch, ref := in.Accept(full(11, vm("v1", 0)), a, t0, keep); ch != nil || ref == nil || ref.Status != http.StatusConflict {
+		t.Errorf("a full report under generation 11 without v3: %+v %+v, want 409", ch, ref)
+	}
+	// A delta under the held generation that removes a VM held is none.
+	if ch, ref := in.Accept(delta(11, 10, []wire.VM{vm("v1", 0)}, "v3"), a, t0, keep); ch != nil || ref == nil || ref.Status != http.StatusConflict {
+		t.Errorf("a delta under generation 11 removing v3: %+v %+v, want 409", ch, ref)
+	}
+}
+
+func TestSetClustersDropsWhatTheyNoLongerAllow(t *testing.T) {
+	in := newIntake()
+	if _, ref := in.Accept(full(10, vm("v1", 0)), []string{"hostagent-a"}, t0, keep); ref != nil {
+		t.Fatal(ref)
+	}
+	s := &wire.Report{Cluster: "stretched", Generation: 5, Kind: wire.KindFull, VMs: []wire.VM{atSite("B", vm("v2", 0))}}
+	if _, ref := in.Accept(s, []string{"hostagent-s"}, t0, keep); ref != nil {
+		t.Fatal(ref)
+	}
+	// cl-a stays as it is; the stretched cluster no longer spans site B,
+	// where it holds v2.
+	dropped := in.SetClusters([]Cluster{
+		{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent-a"}},
+		{Name: "stretched", Sites: []string{"A"}, Clients: []string{"hostagent-s"}},
+	})
+	if len(dropped) != 1 || dropped["stretched"] == nil {
+		t.Fatalf("dropped %v, want the stretched cluster only", dropped)
+	}
+	if g := in.Generation("cl-a"); g != 10 {
+		t.Errorf("cl-a at generation %d after SetClusters, want 10 kept", g)
+	}
+	if g := in.Generation("stretched"); g != 0 {
+		t.Errorf("the stretched cluster at generation %d after SetClusters, want dropped", g)
+	}
+	if dropped := in.SetClusters([]Cluster{{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent-a"}}}); len(dropped) != 0 {
+		t.Errorf("dropped %v with cl-a still allowed", dropped)
+	}
 }
 
 func TestRetryAfterRestore(t *testing.T) {
