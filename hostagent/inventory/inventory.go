@@ -322,9 +322,10 @@ func (inv *Inventory) settle(now time.Time) {
 			continue
 		}
 		was, known := inv.where[v.uuid]
-		switch {
-		case known && was == h.site:
-		case known || inv.synced:
+		if known && was == h.site {
+			continue
+		}
+		if known || inv.synced {
 			// A new site; or, new to this hostagent after its first sync,
 			// it came from a cluster another hostagent watches, or was
 			// created.
@@ -333,7 +334,7 @@ func (inv *Inventory) settle(now time.Time) {
 			inv.Landed++
 			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "host", h.name, "site", h.site,
 				"from", cmp.Or(was, "elsewhere"), "at", at)
-		default:
+		} else {
 			inv.landed[v.uuid], inv.where[v.uuid] = time.Time{}, h.site
 		}
 	}
@@ -383,12 +384,11 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 			continue
 		}
 		var w wire.VM
-		switch {
-		case !v.reachable() && v.last != nil:
+		if !v.reachable() && v.last != nil {
 			w = *v.last
-		case !v.reachable() || site == "":
+		} else if !v.reachable() || site == "" {
 			continue
-		default:
+		} else {
 			w = wire.VM{UUID: v.uuid, Name: cmp.Or(v.name, v.uuid), Site: site, PowerState: power(v.power), LandedAt: inv.landed[v.uuid]}
 			for _, n := range v.nics {
 				network := n.network
@@ -462,14 +462,14 @@ func (inv *Inventory) Flags() Flagged {
 	var f Flagged
 	for _, v := range inv.vms {
 		name := cmp.Or(v.name, v.uuid)
-		switch why := v.copyOf(); {
-		case why != "":
+		if why := v.copyOf(); why != "" {
 			if f.Copies == nil {
 				f.Copies = map[string]int{}
 			}
 			f.Copies[why]++
 			continue
-		case !v.reachable():
+		}
+		if !v.reachable() {
 			f.Unreachable = append(f.Unreachable, name)
 		}
 		if v.truncated {

@@ -122,7 +122,7 @@ func TestCopiesClaimNothing(t *testing.T) {
 			if vms := inv.Snapshot()["cl-a"]; len(vms) != 0 {
 				t.Errorf("a %s is reported: %+v", tt.name, vms)
 			}
-			if f := inv.Flags(); len(f.Copies) != 1 {
+			if f := inv.Flags(); len(f.Copies) != 1 || f.Copies[inv.vms[vm1].copyOf()] != 1 {
 				t.Errorf("flags %+v, want one copy counted", f)
 			}
 		})

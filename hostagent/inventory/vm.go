@@ -45,12 +45,13 @@ type nic struct {
 // copyOf says what kind of copy that claims nothing a VM is, or "":
 // "template", "managed" (by another product) or "ft_secondary".
 func (v *vm) copyOf() string {
-	switch {
-	case v.template:
+	if v.template {
 		return "template"
-	case v.managedBy != "":
+	}
+	if v.managedBy != "" {
 		return "managed"
-	case v.ftSecondary:
+	}
+	if v.ftSecondary {
 		return "ft_secondary"
 	}
 	return ""
@@ -99,14 +100,14 @@ func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
 			continue
 		}
 		val := c.Val
-		switch {
-		case !whole || c.Op == types.PropertyChangeOpAdd:
+		if !whole || c.Op == types.PropertyChangeOpAdd {
 			// A part of the property changed: read it whole again.
 			if !slices.Contains(inv.dirty[u.Obj], prop) {
 				inv.dirty[u.Obj] = append(inv.dirty[u.Obj], prop)
 			}
 			continue
-		case c.Op == types.PropertyChangeOpRemove || c.Op == types.PropertyChangeOpIndirectRemove:
+		}
+		if c.Op == types.PropertyChangeOpRemove || c.Op == types.PropertyChangeOpIndirectRemove {
 			val = nil
 		}
 		switch prop {
