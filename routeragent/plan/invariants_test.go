@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -298,10 +299,11 @@ func FuzzPlanInvariants(f *testing.F) {
 }
 
 // TestPlanInvariants runs the invariants over many more worlds than the
-// fuzz seeds.
+// fuzz seeds: 2,000, or 200 with -short or VMROUTE_WORLDS=short (make
+// mutate, which runs the tests once per mutant).
 func TestPlanInvariants(t *testing.T) {
 	n := 2000
-	if testing.Short() {
+	if testing.Short() || os.Getenv("VMROUTE_WORLDS") == "short" {
 		n = 200
 	}
 	for i := range n {

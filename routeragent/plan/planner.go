@@ -19,7 +19,7 @@ type Planner struct {
 	cfg      Config
 	subnets  []*subnet
 	index    map[netip.Prefix]int // masked subnet prefix -> subnets index
-	lengths4 []int                // distinct IPv4 prefix lengths, longest first
+	lengths4 []int                // distinct IPv4 prefix lengths (subnets never overlap: one matches at most)
 	lengths6 []int
 
 	clusters map[string]*cluster
@@ -38,7 +38,6 @@ type cluster struct {
 	name    string
 	stale   bool
 	planned bool // a plan was made since the cluster's first report
-	vms     int  // VMs the cluster's reports list now
 	gone    Tombstones
 }
 
@@ -113,8 +112,6 @@ func New(cfg Config) (*Planner, error) {
 			p.lengths6 = appendUnique(p.lengths6, s.Prefix.Bits())
 		}
 	}
-	slices.SortFunc(p.lengths4, func(a, b int) int { return b - a })
-	slices.SortFunc(p.lengths6, func(a, b int) int { return b - a })
 	return p, nil
 }
 
@@ -143,13 +140,11 @@ func (p *Planner) SetCluster(name string, vms []wire.VM, restored Tombstones) {
 	if len(p.vms) == 0 {
 		p.vms = make(map[string]*vmEntry, len(vms))
 	}
-	if c.vms > 0 {
-		keep := make(map[string]bool, len(vms))
-		for i := range vms {
-			keep[vms[i].UUID] = true
-		}
-		p.withdrawAll(c, keep, true)
+	keep := make(map[string]bool, len(vms))
+	for i := range vms {
+		keep[vms[i].UUID] = true
 	}
+	p.withdrawAll(c, keep, true)
 	for i := range vms {
 		p.put(c, &vms[i])
 	}
@@ -252,7 +247,6 @@ func (p *Planner) put(c *cluster, vm *wire.VM) {
 		cl.vm = vm
 	} else {
 		e.claims = append(e.claims, claim{c: c, vm: vm})
-		c.vms++
 	}
 	c.gone.Claimed(vm.UUID)
 	p.place(e, !c.planned)
@@ -300,7 +294,6 @@ func (p *Planner) withdraw(c *cluster, e *vmEntry, left bool) {
 		c.gone.Withdrawn(e.uuid, cl.vm.LandedAt)
 	}
 	e.claims = slices.DeleteFunc(e.claims, func(cl claim) bool { return cl.c == c })
-	c.vms--
 	p.place(e, false)
 	if len(e.claims) == 0 {
 		delete(p.vms, e.uuid)
@@ -345,13 +338,13 @@ func better(w, c *claim) *claim {
 		return c
 	}
 	wt, ct := w.vm.LandedAt, c.vm.LandedAt
-	switch {
-	case wt.IsZero() != ct.IsZero():
+	if wt.IsZero() != ct.IsZero() {
 		if ct.IsZero() {
 			return w
 		}
 		return c
-	case !wt.Equal(ct):
+	}
+	if !wt.Equal(ct) {
 		if ct.After(wt) {
 			return c
 		}
@@ -495,16 +488,19 @@ func (p *Planner) register(e *vmEntry) {
 // reserved says what network address a is in subnet i, or "".
 func (p *Planner) reserved(i int, a netip.Addr) string {
 	s := p.subnets[i].cfg
-	switch {
-	case a == s.Prefix.Addr() && s.Prefix.Bits() < a.BitLen()-1:
+	if a == s.Prefix.Addr() && s.Prefix.Bits() < a.BitLen()-1 {
 		return "network address"
-	case a.Is4() && s.Prefix.Bits() < 31 && a == lastAddr(s.Prefix):
+	}
+	if a.Is4() && s.Prefix.Bits() < 31 && a == lastAddr(s.Prefix) {
 		return "broadcast address"
-	case slices.Contains(s.Gateways, a):
+	}
+	if slices.Contains(s.Gateways, a) {
 		return "gateway"
-	case slices.Contains(s.Reserved, a):
+	}
+	if slices.Contains(s.Reserved, a) {
 		return "reserved"
-	case slices.Contains(p.cfg.Reserved, a):
+	}
+	if slices.Contains(p.cfg.Reserved, a) {
 		return "this router's"
 	}
 	return ""
@@ -514,11 +510,9 @@ func (p *Planner) reserved(i int, a netip.Addr) string {
 func lastAddr(p netip.Prefix) netip.Addr {
 	b := p.Addr().AsSlice()
 	for i := range b {
-		bit := i * 8
-		switch {
-		case bit >= p.Bits():
+		if bit := i * 8; bit >= p.Bits() {
 			b[i] = 0xff
-		case bit+8 > p.Bits():
+		} else if bit+8 > p.Bits() {
 			b[i] |= 0xff >> (p.Bits() - bit)
 		}
 	}

@@ -34,9 +34,7 @@ type claimant struct {
 }
 
 func newSubnet(cfg Subnet) *subnet {
-	size := 1 << min(cfg.Prefix.Addr().BitLen()-cfg.Prefix.Bits(), 8)
-	return &subnet{cfg: cfg, members: make(map[netip.Addr]claimant, size), extra: map[netip.Addr][]claimant{},
-		dirty: true}
+	return &subnet{cfg: cfg, members: map[netip.Addr]claimant{}, extra: map[netip.Addr][]claimant{}, dirty: true}
 }
 
 func (s *subnet) add(a netip.Addr, vm, site string) {
@@ -130,8 +128,7 @@ func (s *subnet) compute(p *Planner) {
 	}
 	slices.SortFunc(r.Conflicts, func(a, b Conflict) int { return a.Addr.Compare(b.Addr) })
 	s.mergeLocal()
-	if len(s.cfg.Gateways) > 0 && len(s.local) > 0 {
-		r.Neighbors = make([]Neighbor, 0, len(s.local))
+	if len(s.cfg.Gateways) > 0 {
 		for _, e := range s.local {
 			r.Neighbors = s.appendNeighbors(r.Neighbors, e)
 		}
