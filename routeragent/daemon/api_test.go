@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/wire"
@@ -295,11 +297,20 @@ func TestReportAPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			accepted := testutil.ToFloat64(d.metrics.accepted.WithLabelValues("cl-b"))
+			refused := testutil.ToFloat64(d.metrics.refused.WithLabelValues(fmt.Sprint(tt.code)))
 			code, p := post(t, e.client(t, tt.client), d, tt.body)
 			if code != tt.code || !strings.Contains(p.Error, tt.msg) {
 				t.Errorf("got %d %q, want %d %q", code, p.Error, tt.code, tt.msg)
 			}
-			time.Sleep(20 * time.Millisecond) // more than the batch window
+			// The answer comes after the intake decided: a report it
+			// accepted would be counted, and queued for the plan, by now.
+			if n := testutil.ToFloat64(d.metrics.accepted.WithLabelValues("cl-b")); n != accepted {
+				t.Errorf("%v reports of cl-b accepted, %v before the refused one", n, accepted)
+			}
+			if n := testutil.ToFloat64(d.metrics.refused.WithLabelValues(fmt.Sprint(tt.code))); n != refused+1 {
+				t.Errorf("%v refusals with %d counted, want %v", n, tt.code, refused+1)
+			}
 			var st Status
 			get(t, d, "/v1/status", &st)
 			if len(st.Clusters) != 1 || st.Clusters[0].Generation != 5 {
