@@ -22,6 +22,12 @@ type Config struct {
 	// GracefulRestart announces the capability with RestartTime.
 	GracefulRestart bool
 	RestartTime     time.Duration
+	// LongLivedStaleTime, when not zero (and GracefulRestart is on),
+	// announces long-lived graceful restart (RFC 9494): once RestartTime
+	// has passed, peers that support it keep our routes for this long
+	// more, marked LLGR_STALE, the least preferred, so that a fresh route
+	// from another site wins at once.
+	LongLivedStaleTime time.Duration
 	// WithdrawOnStop withdraws everything and closes the sessions with a
 	// Cease on shutdown, for decommissioning; otherwise shutdown is a
 	// graceful restart and the peers keep the routes.

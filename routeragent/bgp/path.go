@@ -31,7 +31,7 @@ func (s *Speaker) path(p netip.Prefix, k plan.Kind) *api.Path {
 		attrs = append(attrs, mustAny(&api.MpReachNLRIAttribute{Family: fam, NextHops: []string{nh}, Nlris: []*anypb.Any{nlri}}))
 	}
 	comms := s.cfg.SummaryCommunities
-	if k == plan.Host {
+	if k == plan.Host || k == plan.Half {
 		comms = s.cfg.HostCommunities
 	}
 	if len(comms.Standard) > 0 {

@@ -30,6 +30,9 @@ type PeerStatus struct {
 	UpdatesSent uint64 `json:"updates_sent"`
 	// Flaps counts how often the session went down.
 	Flaps uint32 `json:"flaps"`
+	// LLGR says the established session negotiated long-lived graceful
+	// restart: the neighbor advertised the capability too.
+	LLGR bool `json:"llgr"`
 	// Why says, when the session is not established, what is known of why.
 	Why string `json:"why,omitempty"`
 }
@@ -57,6 +60,11 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 		ps.UpdatesSent = st.GetMessages().GetSent().GetUpdate()
 		if up := p.GetTimers().GetState().GetUptime(); ps.State == "established" && up != nil {
 			ps.Since = up.AsTime()
+		}
+		for _, c := range st.GetRemoteCap() {
+			if ps.State == "established" && c.MessageIs(&api.LongLivedGracefulRestartCapability{}) {
+				ps.LLGR = true
+			}
 		}
 		for _, a := range p.GetAfiSafis() {
 			ps.Received += a.GetState().GetReceived()

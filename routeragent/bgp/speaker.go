@@ -125,6 +125,7 @@ func (s *Speaker) peer(n Neighbor, restarting bool) *api.Peer {
 			DeferralTime:    30,
 			LocalRestarting: restarting,
 		}
+		p.GracefulRestart.LonglivedEnabled = s.cfg.LongLivedStaleTime > 0
 	}
 	for _, fam := range []struct {
 		on  bool
@@ -136,6 +137,10 @@ func (s *Speaker) peer(n Neighbor, restarting bool) *api.Peer {
 		as := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: fam.afi, Safi: api.Family_SAFI_UNICAST}, Enabled: true}}
 		if s.cfg.GracefulRestart {
 			as.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
+			if s.cfg.LongLivedStaleTime > 0 {
+				as.LongLivedGracefulRestart = &api.LongLivedGracefulRestart{Config: &api.LongLivedGracefulRestartConfig{
+					Enabled: true, RestartTime: uint32(s.cfg.LongLivedStaleTime.Seconds())}}
+			}
 		}
 		p.AfiSafis = append(p.AfiSafis, as)
 	}
@@ -152,7 +157,7 @@ func (s *Speaker) Apply(ctx context.Context, routes []plan.Route) (Changes, erro
 		if !r.Prefix.IsValid() || r.Prefix.Masked() != r.Prefix {
 			return Changes{}, fmt.Errorf("route %s: not a canonical prefix", r.Prefix)
 		}
-		if r.Kind != plan.Host && r.Kind != plan.Summary {
+		if r.Kind != plan.Host && r.Kind != plan.Summary && r.Kind != plan.Half {
 			return Changes{}, fmt.Errorf("route %s: unknown kind %v", r.Prefix, r.Kind)
 		}
 		want[r.Prefix] = r.Kind
@@ -263,7 +268,7 @@ func (s *Speaker) Reconfigure(ctx context.Context, cfg Config) error {
 	if old.ASN != cfg.ASN || old.RouterID != cfg.RouterID || old.ListenAddress != cfg.ListenAddress || old.ListenPort != cfg.ListenPort {
 		return errors.New("bgp: a new AS number, router ID or listener needs a restart")
 	}
-	grChanged := old.GracefulRestart != cfg.GracefulRestart || old.RestartTime != cfg.RestartTime
+	grChanged := old.GracefulRestart != cfg.GracefulRestart || old.RestartTime != cfg.RestartTime || old.LongLivedStaleTime != cfg.LongLivedStaleTime
 	s.cfg = cfg
 	before := map[netip.Addr]Neighbor{}
 	for _, n := range old.Neighbors {

@@ -384,6 +384,66 @@ func TestIntegrationBIRD(t *testing.T) {
 	})
 }
 
+// TestIntegrationLongLivedGracefulRestart has two speakers, A and B, as
+// two sites' routeragents, towards BIRD as the WAN router. A announces
+// a subnet and dies without a NOTIFICATION; once its graceful restart
+// time has passed, BIRD keeps A's route marked LLGR_STALE, and B's fresh
+// route for the same subnet wins at once, though A's router ID is the
+// lower (which BIRD prefers between equal routes).
+func TestIntegrationLongLivedGracefulRestart(t *testing.T) {
+	if !netns.Enter(t) {
+		return
+	}
+	l := newLab(t, 9)
+	localB := netip.MustParseAddr("10.11.9.3")
+	if out, err := exec.Command("ip", "addr", "add", localB.String()+"/24", "dev", "vs9", "nodad").CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add: %v: %s", err, out)
+	}
+	b := bird.Start(t, l.peerNS, l.birdConfig("long lived graceful restart on;", l.local4, localB))
+	subnet := route("192.0.2.0/24", plan.Summary)
+	cfgA := l.config(65000)
+	cfgA.RestartTime, cfgA.LongLivedStaleTime = 2*time.Second, time.Hour
+	killA := runSpeakerProcess(t, cfgA, []plan.Route{subnet}, false)
+	cfgB := l.config(65000, Neighbor{Address: l.remote4, ASN: 65000, Port: 179, IPv4: true, LocalAddress: localB})
+	cfgB.RouterID, cfgB.RestartTime, cfgB.LongLivedStaleTime = localB, 2*time.Second, time.Hour
+	sb := startSpeaker(t, cfgB, nil)
+	waitEstablished(t, sb, 20*time.Second)
+	if peers, err := sb.Peers(context.Background()); err != nil || len(peers) != 1 || !peers[0].LLGR {
+		t.Errorf("B's peers %+v, %v; want BIRD's session with long-lived graceful restart", peers, err)
+	}
+	nextHop := func() (best string, paths int) {
+		out := b.Cmd("show", "route", "for", "192.0.2.0/24", "all")
+		for _, line := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "BGP.next_hop:"); ok {
+				if paths == 0 {
+					best = strings.TrimSpace(v)
+				}
+				paths++
+			}
+		}
+		return best, paths
+	}
+	waitFor(t, 20*time.Second, func() bool { nh, _ := nextHop(); return nh == l.local4.String() })
+
+	killA()
+	waitFor(t, 20*time.Second, func() bool {
+		return strings.Contains(b.Routes("master4")["192.0.2.0/24"].Attrs["BGP.community"], "(65535,6)")
+	})
+	if n := b.Count("master4"); n != 1 {
+		t.Fatalf("BIRD holds %d routes once A's are LLGR_STALE, want A's subnet kept", n)
+	}
+	if _, err := sb.Apply(context.Background(), []plan.Route{subnet}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { nh, n := nextHop(); return nh == localB.String() && n == 2 })
+	// BIRD lists the best path first: B's, fresh; then A's, LLGR_STALE.
+	out := b.Cmd("show", "route", "for", "192.0.2.0/24", "all")
+	best, rest, _ := strings.Cut(out[strings.Index(out, "unicast ["):][1:], "unicast [")
+	if strings.Contains(best, "(65535,6)") || !strings.Contains(rest, "(65535,6)") {
+		t.Errorf("want B's fresh path first and A's LLGR_STALE path second:\n%s", out)
+	}
+}
+
 func checkAttrs(t *testing.T, r bird.Route, want map[string]string) {
 	t.Helper()
 	if r.Prefix == "" {

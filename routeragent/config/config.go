@@ -127,6 +127,7 @@ type file struct {
 		ListenPort      *int     `toml:"listen_port"`
 		GracefulRestart *bool    `toml:"graceful_restart"`
 		RestartTime     string   `toml:"restart_time"`
+		LongLivedStale  *string  `toml:"long_lived_stale_time"`
 		WithdrawOnStop  bool     `toml:"withdraw_on_stop"`
 		HostCommunities []string `toml:"host_communities"`
 		SummaryComms    []string `toml:"summary_communities"`
@@ -330,8 +331,15 @@ func loadBGP(f *config.File, raw *file) bgp.Config {
 		RouterID:        f.Addr("bgp.router_id", b.RouterID),
 		ListenPort:      179,
 		GracefulRestart: b.GracefulRestart == nil || *b.GracefulRestart,
-		RestartTime:     f.Duration("bgp.restart_time", b.RestartTime, 120*time.Second),
+		RestartTime:     f.Duration("bgp.restart_time", b.RestartTime, 30*time.Second),
 		WithdrawOnStop:  b.WithdrawOnStop,
+	}
+	c.LongLivedStaleTime = time.Hour
+	if b.LongLivedStale != nil {
+		c.LongLivedStaleTime = f.Duration("bgp.long_lived_stale_time", *b.LongLivedStale, 0)
+	}
+	if st := c.LongLivedStaleTime; st > 16777215*time.Second || st < 0 {
+		f.Errorf("bgp.long_lived_stale_time", "%s is not from 0 (off) to the 16777215 s BGP can carry", st)
 	}
 	if c.RouterID.IsValid() && !c.RouterID.Is4() {
 		f.Errorf("bgp.router_id", "%s is not an IPv4 address", c.RouterID)

@@ -26,6 +26,9 @@ func TestLoadGood(t *testing.T) {
 	if got := c.Plan.Subnets[1].Gateways; len(got) != 2 || got[0] != netip.MustParseAddr("fe80::1") {
 		t.Errorf("IPv6 gateways %v", got)
 	}
+	if c.BGP.RestartTime != 30*time.Second || c.BGP.LongLivedStaleTime != time.Hour {
+		t.Errorf("graceful restart %s, long-lived stale time %s; want the defaults 30s and 1h", c.BGP.RestartTime, c.BGP.LongLivedStaleTime)
+	}
 	if c.Plan.Guards.FlapWindow != 2*time.Minute || c.Plan.Guards.FreshLanding != 30*time.Second {
 		t.Errorf("guards %+v", c.Plan.Guards)
 	}
@@ -92,6 +95,8 @@ func TestLoadBroken(t *testing.T) {
 			`:81: clusters[2].sites[1]: "A" is empty or named twice`},
 		{"status without TLS beyond this router", `listen = "[::]:8443"`, "listen = \"[::]:8443\"\nstatus_listen = \"0.0.0.0:9181\"",
 			`:11: api.status_listen: "0.0.0.0:9181" is not a loopback address`},
+		{"long-lived stale time beyond 24 bits", `asn = 65001`, "asn = 65001\nlong_lived_stale_time = \"4700h\"",
+			`:53: bgp.long_lived_stale_time: 4700h0m0s is not from 0 (off) to the 16777215 s BGP can carry`},
 		{"IPv6 over IPv4 without a next hop", `next_hop_ipv6 = "2001:db8:ffff::1"`, ``,
 			`:63: bgp.neighbors[0].families: IPv6 routes over an IPv4 session need bgp.next_hop_ipv6`},
 	}

@@ -112,15 +112,23 @@ type Kind uint8
 const (
 	Host Kind = iota + 1
 	Summary
+	// Half is one of the two halves of a subnet, one bit longer, that a
+	// site taking the subnet over from a lost site announces for a while:
+	// by longest match they win over the lost site's summary, which the
+	// WAN may still hold (DESIGN.md rule 6). They carry the host routes'
+	// communities.
+	Half
 )
 
-// String returns "host" or "summary".
+// String returns "host", "summary" or "half".
 func (k Kind) String() string {
 	switch k {
 	case Host:
 		return "host"
 	case Summary:
 		return "summary"
+	case Half:
+		return "half"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -135,8 +143,10 @@ func (k *Kind) UnmarshalText(b []byte) error {
 		*k = Host
 	case "summary":
 		*k = Summary
+	case "half":
+		*k = Half
 	default:
-		return fmt.Errorf("route kind %q is neither host nor summary", b)
+		return fmt.Errorf("route kind %q is not host, summary or half", b)
 	}
 	return nil
 }
