@@ -38,7 +38,7 @@ func TestLoadGood(t *testing.T) {
 	if l := c.BGP.SummaryCommunities.Large; len(l) != 1 || l[0] != (bgp.LargeCommunity{Global: 65001, Local1: 1, Local2: 2}) {
 		t.Errorf("large communities %v", l)
 	}
-	if !c.BGP.GracefulRestart || c.BGP.RestartTime != 120*time.Second || *c.BGP.LocalPref != 200 || c.BGP.MED != nil {
+	if !c.BGP.GracefulRestart || *c.BGP.LocalPref != 200 || c.BGP.MED != nil {
 		t.Errorf("bgp %+v", c.BGP)
 	}
 	if n := c.BGP.Neighbors[1]; n.IPv4 || !n.IPv6 || n.MultihopTTL != 2 || n.Port != 179 {
