@@ -215,6 +215,7 @@ func checkInvariants(t *testing.T, seed1, seed2 uint64) {
 			}
 		}
 	}
+	checkSiteLoss(t, w, full[0], rand.New(rand.NewPCG(seed1^seed2, seed2)))
 	// Locality, for every site with any subset of the others' reports:
 	// every present address the site holds is covered by its own routes.
 	r := rand.New(rand.NewPCG(seed2, seed1))
@@ -223,6 +224,173 @@ func checkInvariants(t *testing.T, seed1, seed2 uint64) {
 			res := w.view(site, r)
 			checkLocality(t, w, site, res)
 			checkInside(t, w, res)
+		}
+	}
+}
+
+// planner returns site's planner holding every cluster's current report.
+func (w *world) planner(site string) *Planner {
+	cfg := w.cfg
+	cfg.Site = site
+	p, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range w.clusters {
+		p.SetCluster(c, w.report(c, w.steps-1), nil)
+	}
+	return p
+}
+
+// checkSiteLoss checks rule 6 in world w, whose plan with every site
+// alive is ref: a partition alone never moves a prefix; when a site is
+// lost, the survivors cover every present address at every moment of
+// the change, whichever of them has planned it yet; and a site whose
+// reports are not current never takes a subnet another site announces.
+func checkSiteLoss(t *testing.T, w *world, ref *Result, r *rand.Rand) {
+	t.Helper()
+	t1 := t0.Add(time.Hour)
+	t2 := t1.Add(10 * time.Second)
+	heard := func(except string, lost string, silent string, at time.Time) Liveness {
+		l := Liveness{Sites: map[string]SiteState{}, Linger: 2 * time.Minute, Current: true, AllLLGR: r.IntN(2) == 0}
+		for _, o := range w.sites {
+			if o == except {
+				continue
+			}
+			st := SiteState{Heard: at}
+			for _, rt := range ref.Routes(o) {
+				if rt.Kind == Summary {
+					st.Summaries = append(st.Summaries, rt.Prefix)
+				}
+			}
+			switch o {
+			case lost:
+				st = SiteState{Lost: at, Silent: true, Heard: t1}
+			case silent:
+				st.Silent, st.Summaries = true, nil
+			}
+			l.Sites[o] = st
+		}
+		return l
+	}
+	routesOf := func(res *Result, site string) []string {
+		var out []string
+		for _, rt := range res.Routes(site) {
+			out = append(out, fmt.Sprintf("%s %s", rt.Kind, rt.Prefix))
+		}
+		return out
+	}
+	lost := w.sites[r.IntN(len(w.sites))]
+	silent := w.sites[r.IntN(len(w.sites))]
+	var survivors []string
+	before, after := map[string]*Result{}, map[string]*Result{}
+	for _, s := range w.sites {
+		// A partition alone (another site's API silent) moves nothing.
+		p := w.planner(s)
+		if silent != s {
+			p.SetLiveness(heard(s, "", silent, t1))
+			if got, want := routesOf(p.Plan(t1), s), routesOf(ref, s); !slices.Equal(got, want) {
+				t.Fatalf("partition: %s silent changes %s's routes:\n got %q\nwant %q", silent, s, got, want)
+			}
+		}
+		if s == lost {
+			continue
+		}
+		survivors = append(survivors, s)
+		p = w.planner(s)
+		p.SetLiveness(heard(s, "", "", t1))
+		before[s] = p.Plan(t1)
+		p.SetLiveness(heard(s, lost, "", t2))
+		after[s] = p.Plan(t2)
+		for _, sn := range after[s].Subnets {
+			if sn.Owner == lost {
+				t.Fatalf("loss: %s plans lost %s as the owner of %s", s, lost, sn.Prefix)
+			}
+		}
+	}
+	// Every moment of the change: each survivor has planned it or not.
+	conflicted := map[netip.Addr]bool{}
+	for _, c := range ref.Findings.Conflicts {
+		conflicted[c.Addr] = true
+	}
+	type held struct {
+		addr netip.Addr
+		site string
+	}
+	var present []held
+	for _, c := range w.clusters {
+		for _, vm := range w.report(c, w.steps-1) {
+			for _, nic := range vm.NICs {
+				for _, a := range nic.Addresses {
+					inside := slices.ContainsFunc(w.cfg.Subnets, func(sn Subnet) bool { return sn.Prefix.Contains(a) })
+					if vm.Present() && inside && !conflicted[a] && a.IsGlobalUnicast() {
+						present = append(present, held{a, vm.Site})
+					}
+				}
+			}
+		}
+	}
+	// The WAN may still hold the lost site's routes, live or stale: a
+	// survivor's route must win by longest match, not tie.
+	stale := ref.Routes(lost)
+	longest := func(rs []Route, a netip.Addr) int {
+		best := -1
+		for _, rt := range rs {
+			if rt.Prefix.Contains(a) && rt.Prefix.Bits() > best {
+				best = rt.Prefix.Bits()
+			}
+		}
+		return best
+	}
+	for mask := range 1 << len(survivors) {
+		var announced []Route
+		for i, s := range survivors {
+			res := before[s]
+			if mask&(1<<i) != 0 {
+				res = after[s]
+			}
+			announced = append(announced, res.Routes(s)...)
+		}
+		for _, h := range present {
+			// Before everyone planned the loss, the lost site's own
+			// addresses may still rely on its routes; a host route of the
+			// lost site no survivor can beat.
+			if h.site == lost && (mask != 1<<len(survivors)-1 || longest(stale, h.addr) == h.addr.BitLen()) {
+				continue
+			}
+			// An address the lost site's route already tied for before
+			// the loss (a survivor over a ceiling announces the subnet
+			// beside its owner) is won only once every survivor planned.
+			var others []Route
+			for _, s := range survivors {
+				others = append(others, ref.Routes(s)...)
+			}
+			if mask != 1<<len(survivors)-1 && longest(others, h.addr) <= longest(stale, h.addr) {
+				continue
+			}
+			if got, old := longest(announced, h.addr), longest(stale, h.addr); got <= old {
+				t.Fatalf("loss of %s: %s at %s: the survivors' longest route is /%d, the lost site's /%d (survivors %v, planned the loss: %b)\nlost site's routes %v\nsurvivors' routes %v",
+					lost, h.addr, h.site, got, old, survivors, mask, stale, announced)
+			}
+		}
+	}
+	// A site whose reports are not current takes no subnet another site
+	// announces.
+	for _, s := range w.sites {
+		p := w.planner(s)
+		l := heard(s, "", "", t1)
+		l.Current = false
+		p.SetLiveness(l)
+		res := p.Plan(t1)
+		for _, o := range w.sites {
+			if o == s {
+				continue
+			}
+			for _, rt := range ref.Routes(o) {
+				if rt.Kind == Summary && slices.Contains(res.Routes(s), Route{Prefix: rt.Prefix, Kind: Summary, Site: s}) {
+					t.Fatalf("comeback: %s, not current, announces %s, which %s announces", s, rt.Prefix, o)
+				}
+			}
 		}
 	}
 }

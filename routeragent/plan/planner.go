@@ -27,8 +27,18 @@ type Planner struct {
 	outside  map[string][]netip.Addr // VM -> addresses inside no subnet
 	offNet   map[string][]OffNetwork // VM -> addresses on an adapter outside their subnet's networks
 	infra    map[string][]Infrastructure
-	landed   []*vmEntry          // VMs that landed here since the last plan
-	held     map[string]*vmEntry // VMs the flap guard holds
+	landed   []*vmEntry // VMs that landed here since the last plan
+
+	// Rule 6: the other sites' liveness; the sites lost, each subnet's
+	// owner and announcing sites at the last plan; the subnets this site
+	// takes over.
+	live      Liveness
+	lost      map[string]bool // the sites lost at the last plan
+	owners    []string
+	sums      [][]string
+	takeovers map[int]*takeover   // by subnet: from the previous owner
+	beats     map[int]*takeover   // by subnet: over a lost site's summary
+	held      map[string]*vmEntry // VMs the flap guard holds
 	// entries are allocated in chunks: a full report of thousands of VMs
 	// then costs a few allocations, not thousands.
 	entries []vmEntry
@@ -98,6 +108,11 @@ func New(cfg Config) (*Planner, error) {
 		offNet:   map[string][]OffNetwork{},
 		infra:    map[string][]Infrastructure{},
 		held:     map[string]*vmEntry{},
+
+		owners:    make([]string, len(cfg.Subnets)),
+		sums:      make([][]string, len(cfg.Subnets)),
+		takeovers: map[int]*takeover{},
+		beats:     map[int]*takeover{},
 	}
 	for i, s := range cfg.Subnets {
 		sn := newSubnet(s)
@@ -559,6 +574,9 @@ func (p *Planner) Plan(now time.Time) *Result {
 		}
 	}
 	res.Subnets, res.Findings.Ceilings = p.applyCeilings()
+	if w := p.makeBeforeBreak(res.Subnets, now); !w.IsZero() && (res.NextWake.IsZero() || w.Before(res.NextWake)) {
+		res.NextWake = w
+	}
 	for _, s := range res.Subnets {
 		res.Findings.Conflicts = append(res.Findings.Conflicts, s.Conflicts...)
 	}

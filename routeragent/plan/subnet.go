@@ -112,7 +112,7 @@ func (s *subnet) compute(p *Planner) {
 		}
 		r.Conflicts = append(r.Conflicts, conflict(a, cs))
 	}
-	r.Owner = owner(s.cfg.Home, count, p.cfg.Guards.Owner)
+	r.Owner = p.ownerOf(s.cfg.Home, count)
 	r.Summaries = []string{r.Owner}
 	for a, c := range s.members {
 		if c.site == r.Owner || len(s.extra[a]) > 0 {

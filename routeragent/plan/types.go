@@ -21,6 +21,7 @@ package plan
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vmroute/vmroute/shared/wire"
@@ -186,6 +187,13 @@ type SubnetResult struct {
 	// Neighbors are this site's VM adapters on the subnet.
 	Neighbors []Neighbor `json:"neighbors,omitempty"`
 	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Halves are the sites that announce the subnet's two halves (rule 6).
+	Halves []string `json:"halves,omitempty"`
+	// Takeover is set while this site takes the subnet over.
+	Takeover *Takeover `json:"takeover,omitempty"`
+	// DeferredTo is the site this site, whose reports are not current,
+	// leaves the subnet to, though it would own it.
+	DeferredTo string `json:"deferred_to,omitempty"`
 }
 
 // Result is one plan.
@@ -275,6 +283,11 @@ func (r *Result) Routes(site string) []Route {
 		for _, sum := range s.Summaries {
 			if sum == site {
 				out = append(out, Route{Prefix: s.Prefix, Kind: Summary, Site: site})
+			}
+		}
+		if slices.Contains(s.Halves, site) {
+			for _, h := range halves(s.Prefix) {
+				out = append(out, Route{Prefix: h, Kind: Half, Site: site})
 			}
 		}
 		for _, p := range s.Hosts[site] {

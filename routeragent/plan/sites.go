@@ -1,0 +1,269 @@
+package plan
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Liveness is what this routeragent knows of the other sites, as its
+// liveness checks find them (DESIGN.md rule 6). The planner takes it as
+// input; the zero value knows nothing and changes nothing.
+type Liveness struct {
+	// Sites are the other sites by name.
+	Sites map[string]SiteState
+	// Linger is how long another site's routes may still win at the WAN
+	// after it was last heard: the BGP hold time plus the graceful
+	// restart time.
+	Linger time.Duration
+	// AllLLGR says every BGP neighbor of this site negotiated long-lived
+	// graceful restart: a silent site's routes turn LLGR_STALE, the least
+	// preferred, once its graceful restart time has passed.
+	AllLLGR bool
+	// Current says this routeragent's reports are current: every cluster
+	// reported since it started, and none is stale. Until then it takes
+	// no subnet that another site announces (a site that comes back).
+	Current bool
+}
+
+// SiteState is one other site as the liveness checks see it.
+type SiteState struct {
+	// Lost is when the site failed both paths for site_loss_after; zero
+	// unless it is lost.
+	Lost time.Time
+	// Returning says the site came back from lost but its reports are not
+	// current yet: it owns nothing until they are.
+	Returning bool
+	// Silent says its routeragent does not answer over the API now.
+	Silent bool
+	// Heard is when its routeragent last answered; Summaries are the
+	// subnets it said it announces then.
+	Heard     time.Time
+	Summaries []netip.Prefix
+}
+
+// excluded says the site may own no subnet.
+func (s SiteState) excluded() bool { return !s.Lost.IsZero() || s.Returning }
+
+// Takeover is a subnet this site took over from another and announces
+// make-before-break: with the host routes of the members it holds, and,
+// when the previous owner is lost or silent towards a neighbor without
+// long-lived graceful restart, the subnet's two halves.
+type Takeover struct {
+	From  string    `json:"from"`
+	Since time.Time `json:"since"`
+	// Until is when it ends unless the previous owner is heard to have
+	// withdrawn the subnet first: when its routes can no longer be live or
+	// stale at the WAN.
+	Until  time.Time `json:"until"`
+	Halves bool      `json:"halves,omitempty"`
+}
+
+type takeover struct {
+	from  string
+	since time.Time
+}
+
+// SetLiveness takes what the liveness checks found now. Subnets are
+// planned again when a site is lost, returns or becomes current.
+func (p *Planner) SetLiveness(l Liveness) {
+	changed := len(l.Sites) != len(p.live.Sites)
+	for name, st := range l.Sites {
+		if old, ok := p.live.Sites[name]; !ok || old.excluded() != st.excluded() {
+			changed = true
+		}
+	}
+	p.live = l
+	p.live.Sites = maps.Clone(l.Sites)
+	if changed {
+		for _, s := range p.subnets {
+			s.dirty = true
+		}
+	}
+}
+
+// ownerOf applies rule 2 over the sites that are not lost: a lost site
+// owns nothing, and a subnet whose home is lost goes to the survivor that
+// holds the most members, ties and a subnet without members to the first
+// survivor by name.
+func (p *Planner) ownerOf(home string, count map[string]int) string {
+	live := count
+	if len(p.live.Sites) > 0 {
+		live = map[string]int{}
+		for s, n := range count {
+			if !p.live.Sites[s].excluded() {
+				live[s] = n
+			}
+		}
+	}
+	if !p.live.Sites[home].excluded() {
+		return owner(home, live, p.cfg.Guards.Owner)
+	}
+	if len(live) == 0 {
+		return p.firstSurvivor()
+	}
+	return owner(home, live, OwnerMajority)
+}
+
+// firstSurvivor is the first site by name that is not lost.
+func (p *Planner) firstSurvivor() string {
+	sites := []string{p.cfg.Site}
+	for name, st := range p.live.Sites {
+		if !st.excluded() {
+			sites = append(sites, name)
+		}
+	}
+	return slices.Min(sites)
+}
+
+// makeBeforeBreak follows each subnet's owner and announcers from plan
+// to plan. A subnet this site takes over keeps the host routes of the
+// members it holds until the previous owner is heard to have withdrawn
+// it, or its routes can no longer win at the WAN; the two halves come
+// too while a site that announced the subnet is lost, or the previous
+// owner is silent towards a neighbor without long-lived graceful
+// restart. A site whose reports are not current defers a subnet it
+// would announce to a site that announces it. It returns when the
+// plan changes by time alone, or zero.
+func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (wake time.Time) {
+	site := p.cfg.Site
+	newlyLost := map[string]bool{}
+	lost := map[string]bool{}
+	for name, st := range p.live.Sites {
+		if !st.Lost.IsZero() {
+			lost[name], newlyLost[name] = true, !p.lost[name]
+		}
+	}
+	p.lost = lost
+	for i, r := range subnets {
+		prevOwner, prevSums := p.owners[i], p.sums[i]
+		p.owners[i], p.sums[i] = r.Owner, r.Summaries
+		if to := p.deferTo(r); to != "" {
+			nr := *r
+			nr.Summaries = slices.DeleteFunc(slices.Clone(r.Summaries), func(s string) bool { return s == site })
+			nr.Hosts = maps.Clone(r.Hosts)
+			delete(nr.Hosts, site)
+			nr.DeferredTo = to
+			subnets[i] = &nr
+			if r.Owner == site {
+				p.owners[i] = to
+			}
+			delete(p.takeovers, i)
+			delete(p.beats, i)
+			continue
+		}
+		if r.Owner != site {
+			delete(p.takeovers, i)
+			delete(p.beats, i)
+			continue
+		}
+		if prevOwner != "" && prevOwner != site {
+			p.takeovers[i] = &takeover{from: prevOwner, since: now}
+		}
+		for _, s := range prevSums {
+			if newlyLost[s] {
+				p.beats[i] = &takeover{from: s, since: now}
+			}
+		}
+		tk, active := p.takeoverNow(i, r.Prefix, now)
+		if !active {
+			continue
+		}
+		nr := *r
+		nr.Hosts = maps.Clone(r.Hosts)
+		if nr.Hosts == nil {
+			nr.Hosts = map[string][]netip.Prefix{}
+		}
+		nr.Hosts[site] = p.subnets[i].hostsAt(site)
+		if tk.Halves && r.Prefix.Bits() < r.Prefix.Addr().BitLen() {
+			nr.Halves = []string{site}
+		}
+		nr.Takeover = &tk
+		subnets[i] = &nr
+		if wake.IsZero() || tk.Until.Before(wake) {
+			wake = tk.Until
+		}
+	}
+	return wake
+}
+
+// deferTo returns the site to which this site, whose reports are not
+// current, defers a subnet it would announce (as its owner, or over a
+// ceiling): one that is heard announcing it.
+func (p *Planner) deferTo(r *SubnetResult) string {
+	if p.live.Current || !slices.Contains(r.Summaries, p.cfg.Site) || len(p.live.Sites) == 0 {
+		return ""
+	}
+	var to []string
+	for name, st := range p.live.Sites {
+		if !st.excluded() && !st.Silent && slices.Contains(st.Summaries, r.Prefix) {
+			to = append(to, name)
+		}
+	}
+	if len(to) == 0 {
+		return ""
+	}
+	return slices.Min(to)
+}
+
+// takeoverNow says where subnet i's takeover stands at now, if it is
+// still active. A takeover from the previous owner ends when that owner
+// answers, after the takeover began, without the subnet, or when it was
+// last heard Linger ago; beating a lost site's lingering summary with
+// the halves ends Linger after it was last heard.
+func (p *Planner) takeoverNow(i int, prefix netip.Prefix, now time.Time) (tk Takeover, active bool) {
+	until := func(t *takeover) time.Time {
+		last := t.since
+		if st := p.live.Sites[t.from]; st.Heard.After(last) {
+			last = st.Heard
+		}
+		return last.Add(p.live.Linger)
+	}
+	if t := p.takeovers[i]; t != nil {
+		st, known := p.live.Sites[t.from]
+		confirmed := known && st.Lost.IsZero() && !st.Silent && !st.Heard.Before(t.since) && !slices.Contains(st.Summaries, prefix)
+		if confirmed || !now.Before(until(t)) {
+			delete(p.takeovers, i)
+		} else {
+			tk = Takeover{From: t.from, Since: t.since, Until: until(t), Halves: known && st.Silent && !p.live.AllLLGR}
+			active = true
+		}
+	}
+	if b := p.beats[i]; b != nil {
+		if u := until(b); !now.Before(u) {
+			delete(p.beats, i)
+		} else {
+			if !active {
+				tk = Takeover{From: b.from, Since: b.since}
+			}
+			tk.Halves, active = true, true
+			if u.After(tk.Until) {
+				tk.Until = u
+			}
+		}
+	}
+	return tk, active
+}
+
+// hostsAt returns the host routes of the members at site that no other
+// claim contests, sorted.
+func (s *subnet) hostsAt(site string) []netip.Prefix {
+	var out []netip.Prefix
+	for a, c := range s.members {
+		if c.site == site && len(s.extra[a]) == 0 {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return out
+}
+
+// halves returns the two halves of p, one bit longer.
+func halves(p netip.Prefix) [2]netip.Prefix {
+	lo := netip.PrefixFrom(p.Addr(), p.Bits()+1)
+	b := p.Addr().AsSlice()
+	b[p.Bits()/8] |= 0x80 >> (p.Bits() % 8)
+	hi, _ := netip.AddrFromSlice(b)
+	return [2]netip.Prefix{lo, netip.PrefixFrom(hi, p.Bits()+1)}
+}

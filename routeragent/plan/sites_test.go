@@ -1,0 +1,167 @@
+package plan
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vmroute/vmroute/shared/wire"
+)
+
+// lossWorld is subnet 192.0.2.0/24, homed at A, with three VMs at A and
+// one at B, planned at site.
+func lossWorld(t *testing.T, site string) *Planner {
+	t.Helper()
+	p := mustPlanner(t, testConfig(site))
+	setCluster(p, "A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.11"), vm("a2", 0, "192.0.2.12"), vm("a3", 0, "192.0.2.13")})
+	setCluster(p, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21")})
+	return p
+}
+
+const linger = 120 * time.Second
+
+var s24 = netip.MustParsePrefix("192.0.2.0/24")
+
+func live(sites map[string]SiteState) Liveness {
+	return Liveness{Sites: sites, Linger: linger, Current: true}
+}
+
+func TestALostSiteOwnsNothing(t *testing.T) {
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
+	if got := routes(p.Plan(t0), "B"); !slices.Contains(got, "B host 192.0.2.21/32") {
+		t.Fatalf("before the loss: %q, want b1's host route", got)
+	}
+	// A is lost at t0+5s, last heard at t0+2s.
+	lost := t0.Add(5 * time.Second)
+	p.SetLiveness(live(map[string]SiteState{"A": {Lost: lost, Silent: true, Heard: t0.Add(2 * time.Second)}}))
+	res := p.Plan(lost)
+	want := []string{"B half 192.0.2.0/25", "B half 192.0.2.128/25", "B half 2001:db8:1:0:8000::/65", "B half 2001:db8:1::/65",
+		"B host 192.0.2.21/32", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24", "B summary 2001:db8:1::/64"}
+	if got := routes(res, "B"); !slices.Equal(got, want) {
+		t.Errorf("A lost:\n got %q\nwant %q", got, want)
+	}
+	tk := res.Subnets[0].Takeover
+	if tk == nil || tk.From != "A" || !tk.Halves || !tk.Until.Equal(lost.Add(linger)) || !res.NextWake.Equal(tk.Until) {
+		t.Errorf("takeover %+v, next wake %v; want from A with halves until the loss + linger", tk, res.NextWake)
+	}
+	// Once A's routes can no longer be live or stale anywhere: S alone.
+	res = p.Plan(tk.Until)
+	if got, want := routes(res, "B"), []string{"B summary 192.0.2.0/24", "B summary 198.51.100.0/24", "B summary 2001:db8:1::/64"}; !slices.Equal(got, want) || res.Subnets[0].Takeover != nil {
+		t.Errorf("after the linger: %q, takeover %+v; want %q", got, res.Subnets[0].Takeover, want)
+	}
+	// A's VMs stay listed at A.
+	for _, l := range p.Locations() {
+		if l.Name == "vm-a1" && l.Site != "A" {
+			t.Errorf("a1 listed at %s, want its last known site A", l.Site)
+		}
+	}
+}
+
+func TestAPartitionMovesNothing(t *testing.T) {
+	for _, st := range []SiteState{
+		{Silent: true, Heard: t0},                   // the API path failed
+		{Heard: t0, Summaries: []netip.Prefix{s24}}, // the probe path failed: nothing the planner sees
+	} {
+		p := lossWorld(t, "B")
+		p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
+		before := routes(p.Plan(t0), "A", "B")
+		p.SetLiveness(live(map[string]SiteState{"A": st}))
+		if got := routes(p.Plan(t0.Add(time.Minute)), "A", "B"); !slices.Equal(got, before) {
+			t.Errorf("partition %+v: %q, want %q", st, got, before)
+		}
+	}
+}
+
+func TestTakeoverKeepsHostRoutesUntilThePreviousOwnerWithdraws(t *testing.T) {
+	// The measured order: A's routeragent dies (silent, not lost: its
+	// router still answers the probe); HA restarts A's VMs at B one by
+	// one; once all are at B, B owns the subnet.
+	for _, llgr := range []bool{false, true} {
+		p := lossWorld(t, "B")
+		l := live(map[string]SiteState{"A": {Silent: true, Heard: t0, Summaries: []netip.Prefix{s24}}})
+		l.AllLLGR = llgr
+		p.SetLiveness(l)
+		p.Plan(t0)
+		setCluster(p, "A", "cl-A", []wire.VM{vm("a2", 0, "192.0.2.12"), vm("a3", 0, "192.0.2.13")})
+		setCluster(p, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 10, "192.0.2.11")})
+		if got := routes(p.Plan(t0.Add(10*time.Second)), "B"); !slices.Contains(got, "B host 192.0.2.11/32") {
+			t.Fatalf("a1 back at B: %q, want its host route", got)
+		}
+		setCluster(p, "A", "cl-A", nil)
+		setCluster(p, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 10, "192.0.2.11"), vm("a2", 20, "192.0.2.12"), vm("a3", 20, "192.0.2.13")})
+		res := p.Plan(t0.Add(20 * time.Second))
+		want := []string{"B host 192.0.2.11/32", "B host 192.0.2.12/32", "B host 192.0.2.13/32", "B host 192.0.2.21/32", "B summary 192.0.2.0/24", "B summary 198.51.100.0/24"}
+		if !llgr {
+			want = append([]string{"B half 192.0.2.0/25", "B half 192.0.2.128/25"}, want...)
+		}
+		if got := routes(res, "B"); !slices.Equal(got, want) {
+			t.Errorf("LLGR %v, the summary swap:\n got %q\nwant %q", llgr, got, want)
+		}
+		// A's routeragent answers again, without the subnet: done.
+		l.Sites = map[string]SiteState{"A": {Heard: t0.Add(21 * time.Second)}}
+		p.SetLiveness(l)
+		if got, want := routes(p.Plan(t0.Add(21*time.Second)), "B"), []string{"B summary 192.0.2.0/24", "B summary 198.51.100.0/24"}; !slices.Equal(got, want) {
+			t.Errorf("LLGR %v, once A withdrew: %q, want %q", llgr, got, want)
+		}
+	}
+}
+
+func TestAnAnswerFromBeforeTheTakeoverConfirmsNothing(t *testing.T) {
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0}}))
+	p.Plan(t0)
+	setCluster(p, "A", "cl-A", nil)
+	setCluster(p, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 10, "192.0.2.11")})
+	if res := p.Plan(t0.Add(10 * time.Second)); res.Subnets[0].Takeover == nil {
+		t.Errorf("routes %q: an answer of A older than the takeover ended it", routes(res, "B"))
+	}
+}
+
+func TestAReturningSiteTakesNothingBeforeItIsCurrent(t *testing.T) {
+	// Site A comes back: its reports still put the VMs at A, and B
+	// announces the subnet.
+	p := lossWorld(t, "A")
+	l := Liveness{Sites: map[string]SiteState{"B": {Heard: t0, Summaries: []netip.Prefix{s24}}}, Linger: linger}
+	p.SetLiveness(l)
+	res := p.Plan(t0)
+	if got := routes(res, "A"); slices.ContainsFunc(got, func(s string) bool { return s == "A summary 192.0.2.0/24" }) || res.Subnets[0].DeferredTo != "B" {
+		t.Errorf("not current: %q, deferred to %q; want the subnet left to B", got, res.Subnets[0].DeferredTo)
+	}
+	// Current: A takes the subnet over, make-before-break.
+	l.Current = true
+	l.Sites = map[string]SiteState{"B": {Heard: t0.Add(time.Second), Summaries: []netip.Prefix{s24}}}
+	p.SetLiveness(l)
+	res = p.Plan(t0.Add(time.Second))
+	if tk := res.Subnets[0].Takeover; tk == nil || tk.From != "B" || tk.Halves {
+		t.Errorf("takeover %+v, want from B without halves", tk)
+	}
+	// And B, seeing A return but not current, keeps the subnet.
+	pb := lossWorld(t, "B")
+	pb.SetLiveness(live(map[string]SiteState{"A": {Returning: true, Heard: t0}}))
+	if got := pb.Plan(t0).Subnets[0].Owner; got != "B" {
+		t.Errorf("B's plan with A returning: owner %s, want B", got)
+	}
+}
+
+func TestLostHomeWithoutMembersGoesToTheFirstSurvivor(t *testing.T) {
+	cfg := testConfig("C")
+	p := mustPlanner(t, cfg)
+	p.SetLiveness(live(map[string]SiteState{"A": {Lost: t0, Silent: true}, "B": {Heard: t0}}))
+	if got := p.Plan(t0).Subnets[0].Owner; got != "B" {
+		t.Errorf("owner %s of a subnet without members whose home A is lost, want B", got)
+	}
+}
+
+func TestHalves(t *testing.T) {
+	for p, want := range map[string][2]string{
+		"192.0.2.0/24": {"192.0.2.0/25", "192.0.2.128/25"}, "10.0.0.0/9": {"10.0.0.0/10", "10.64.0.0/10"},
+		"2001:db8:1::/64": {"2001:db8:1::/65", "2001:db8:1:0:8000::/65"}, "198.51.100.0/31": {"198.51.100.0/32", "198.51.100.1/32"},
+	} {
+		h := halves(netip.MustParsePrefix(p))
+		if h[0].String() != want[0] || h[1].String() != want[1] {
+			t.Errorf("halves(%s) = %v, want %v", p, h, want)
+		}
+	}
+}
