@@ -60,7 +60,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: log, tls: tc}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Client(), MaxIdleConnsPerHost: 2}}
 	for _, u := range cfg.Routeragents {
-		a.senders = append(a.senders, report.NewSender(u, client, cfg.RetryMin, cfg.RetryMax, log.With("component", "report")))
+		s := report.NewSender(u, client, cfg.RetryMin, cfg.RetryMax, log.With("component", "report"))
+		s.Heartbeat = cfg.Heartbeat
+		a.senders = append(a.senders, s)
 	}
 	a.watcher = vcenter.New(cfg.VCenter, cfg.Clusters, log.With("component", "vcenter"))
 	a.watcher.Changed = a.changed

@@ -31,6 +31,10 @@ type Config struct {
 	Debounce time.Duration
 	// RetryMin and RetryMax bound the backoff towards a routeragent.
 	RetryMin, RetryMax time.Duration
+	// Heartbeat sends an empty report for a cluster that sent nothing for
+	// this long: below the routeragents' lease (reports.lease, 5 minutes
+	// by default), so that a quiet cluster is not shown stale.
+	Heartbeat time.Duration
 	// StatusListen serves status and metrics; empty turns it off.
 	StatusListen string
 }
@@ -107,9 +111,10 @@ type file struct {
 		CAFile   string `toml:"ca_file"`
 	} `toml:"tls"`
 	Report struct {
-		Debounce string `toml:"debounce"`
-		RetryMin string `toml:"retry_min"`
-		RetryMax string `toml:"retry_max"`
+		Debounce  string `toml:"debounce"`
+		RetryMin  string `toml:"retry_min"`
+		RetryMax  string `toml:"retry_max"`
+		Heartbeat string `toml:"heartbeat"`
 	} `toml:"report"`
 	Status struct {
 		Listen *string `toml:"listen"`
@@ -136,6 +141,7 @@ func Load(path string) (*Config, error) {
 		Debounce:     f.Duration("report.debounce", raw.Report.Debounce, 20*time.Millisecond),
 		RetryMin:     f.Duration("report.retry_min", raw.Report.RetryMin, 200*time.Millisecond),
 		RetryMax:     f.Duration("report.retry_max", raw.Report.RetryMax, 30*time.Second),
+		Heartbeat:    f.Duration("report.heartbeat", raw.Report.Heartbeat, time.Minute),
 		StatusListen: "127.0.0.1:9180",
 	}
 	if c.StateDir == "" {

@@ -30,6 +30,11 @@ type Sender struct {
 	log      *slog.Logger
 	retryMin time.Duration
 	retryMax time.Duration
+	// Heartbeat, when not zero, sends an empty delta for every cluster
+	// that sent nothing for this long, so that the routeragent knows the
+	// quiet clusters' reports current (its lease) and, after it
+	// restarted, hears from each of them.
+	Heartbeat time.Duration
 
 	mu     sync.Mutex
 	latest map[string][]wire.VM // cluster -> its VMs
@@ -38,9 +43,10 @@ type Sender struct {
 	stats  Stats
 
 	// Owned by Run.
-	acked map[string]*acked // what the routeragent holds, by cluster
-	gens  map[string]uint64
-	base  uint64
+	acked  map[string]*acked // what the routeragent holds, by cluster
+	gens   map[string]uint64
+	base   uint64
+	sentAt map[string]time.Time // the last report accepted, by cluster
 }
 
 type acked struct {
@@ -64,7 +70,7 @@ type Stats struct {
 // NewSender returns a sender to the routeragent at url (https://host:port).
 func NewSender(url string, client *http.Client, retryMin, retryMax time.Duration, log *slog.Logger) *Sender {
 	return &Sender{url: url + wire.ReportsPath, client: client, log: log.With("routeragent", url), retryMin: retryMin, retryMax: retryMax,
-		notify: make(chan struct{}, 1), acked: map[string]*acked{}, gens: map[string]uint64{},
+		notify: make(chan struct{}, 1), acked: map[string]*acked{}, gens: map[string]uint64{}, sentAt: map[string]time.Time{},
 		base: uint64(time.Now().UnixNano()), stats: Stats{URL: url}}
 }
 
@@ -92,11 +98,18 @@ func (s *Sender) Stats() Stats {
 // Run sends until ctx ends, retrying with backoff after a failure.
 func (s *Sender) Run(ctx context.Context) {
 	backoff := s.retryMin
+	var beat <-chan time.Time
+	if s.Heartbeat > 0 {
+		t := time.NewTicker(s.Heartbeat / 4)
+		defer t.Stop()
+		beat = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.notify:
+		case <-beat:
 		}
 		for {
 			s.mu.Lock()
@@ -178,7 +191,8 @@ func (s *Sender) syncCluster(ctx context.Context, name string, vms []wire.VM) er
 				}
 			}
 			slices.Sort(r.Removed)
-			if len(r.VMs) == 0 && len(r.Removed) == 0 {
+			quiet := s.Heartbeat == 0 || time.Since(s.sentAt[name]) < s.Heartbeat
+			if len(r.VMs) == 0 && len(r.Removed) == 0 && quiet {
 				return nil
 			}
 		}
@@ -195,6 +209,7 @@ func (s *Sender) syncCluster(ctx context.Context, name string, vms []wire.VM) er
 				held[vm.UUID] = vm
 			}
 			s.acked[name] = &acked{gen: r.Generation, vms: held}
+			s.sentAt[name] = time.Now()
 			s.mu.Lock()
 			s.stats.Sent++
 			s.stats.LastSent = time.Now()

@@ -238,3 +238,36 @@ func TestSenderStopsQuietly(t *testing.T) {
 		t.Errorf("%d warnings on a stop", n)
 	}
 }
+
+// TestHeartbeat: a quiet cluster sends an empty delta after Heartbeat,
+// which the routeragent's intake accepts (its lease starts again), and
+// none before.
+func TestHeartbeat(t *testing.T) {
+	srv := &server{}
+	srv.reset()
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
+	s.Heartbeat = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
+	start := time.Now()
+	for deadline := start.Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, n, _ := srv.last(); n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat within 5s: %+v", s.Stats())
+		}
+	}
+	if d := time.Since(start); d < s.Heartbeat {
+		t.Errorf("a heartbeat %s after the full report, want no sooner than %s", d, s.Heartbeat)
+	}
+	last, _, vms := srv.last()
+	if last.Kind != wire.KindDelta || len(last.VMs) != 0 || len(last.Removed) != 0 || len(vms) != 1 {
+		t.Errorf("heartbeat %+v, held %v; want an empty delta and v1 still held", last, vms)
+	}
+	if st := srv.in.States()[0]; st.Generation != last.Generation {
+		t.Errorf("intake at generation %d, want the heartbeat's %d accepted", st.Generation, last.Generation)
+	}
+}
