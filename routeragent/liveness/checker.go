@@ -1,0 +1,178 @@
+package liveness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ndp"
+)
+
+// SitePath is where the API of the routeragents answers liveness checks.
+const SitePath = "/v1/site"
+
+// Site is another site to check: its routeragent's API, and its router's
+// addresses on the stretched subnets, each on this router's interface
+// there.
+type Site struct {
+	Name   string
+	API    string // https://host:port
+	Probes []Probe
+}
+
+// Probe is one address to resolve with ARP (IPv4) or ND (IPv6).
+type Probe struct {
+	Addr      netip.Addr
+	Interface string
+}
+
+// Checker checks the two paths to every site every interval, each check
+// bounded by the interval, and hands each result to report.
+type Checker struct {
+	Sites    []Site
+	Interval time.Duration
+	// Client is the API client, with this routeragent's certificate.
+	Client *http.Client
+}
+
+// Run checks until ctx ends. report is called from one goroutine per
+// site and path.
+func (c *Checker) Run(ctx context.Context, report func(Result)) {
+	done := make(chan struct{})
+	n := 0
+	for _, s := range c.Sites {
+		for _, p := range []Path{PathAPI, PathProbe} {
+			n++
+			go func() {
+				defer func() { done <- struct{}{} }()
+				c.loop(ctx, s, p, report)
+			}()
+		}
+	}
+	for range n {
+		<-done
+	}
+}
+
+func (c *Checker) loop(ctx context.Context, s Site, p Path, report func(Result)) {
+	for {
+		start := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, c.Interval)
+		r := Result{Site: s.Name, Path: p}
+		var err error
+		if p == PathAPI {
+			r.Answer, err = c.ask(cctx, s)
+		} else {
+			err = c.probe(cctx, s)
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		r.OK = err == nil
+		if err != nil {
+			r.Err = err.Error()
+		}
+		report(r)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.Interval - time.Since(start)):
+		}
+	}
+}
+
+// ask reads the other routeragent's answer.
+func (c *Checker) ask(ctx context.Context, s Site) (*Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.API+SitePath, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	var a Answer
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil {
+		return nil, fmt.Errorf("answer: %w", err)
+	}
+	if a.Site != s.Name {
+		return nil, fmt.Errorf("%s answers as site %q, not %q: check liveness.sites", s.API, a.Site, s.Name)
+	}
+	return &a, nil
+}
+
+// probe resolves the site's router addresses until one answers.
+func (c *Checker) probe(ctx context.Context, s Site) error {
+	var errs []error
+	for _, p := range s.Probes {
+		err := resolve(ctx, p)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s on %s: %w", p.Addr, p.Interface, err))
+	}
+	if len(errs) == 0 {
+		return errors.New("no probe address configured")
+	}
+	return errors.Join(errs...)
+}
+
+// resolve asks for p's link-layer address with ARP or ND, until ctx ends.
+func resolve(ctx context.Context, p Probe) error {
+	ifi, err := net.InterfaceByName(p.Interface)
+	if err != nil {
+		return err
+	}
+	deadline, _ := ctx.Deadline()
+	if p.Addr.Is4() {
+		cl, err := arp.Dial(ifi)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := cl.SetDeadline(deadline); err != nil {
+			return err
+		}
+		_, err = cl.Resolve(p.Addr)
+		return err
+	}
+	conn, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	snm, err := ndp.SolicitedNodeMulticast(p.Addr)
+	if err != nil {
+		return err
+	}
+	ns := &ndp.NeighborSolicitation{TargetAddress: p.Addr,
+		Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: ifi.HardwareAddr}}}
+	if err := conn.WriteTo(ns, nil, snm); err != nil {
+		return err
+	}
+	if err := conn.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	for {
+		m, _, _, err := conn.ReadFrom()
+		if err != nil {
+			return err
+		}
+		if na, ok := m.(*ndp.NeighborAdvertisement); ok && na.TargetAddress == p.Addr {
+			return nil
+		}
+	}
+}

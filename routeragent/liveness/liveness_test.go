@@ -1,0 +1,83 @@
+package liveness
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+// run feeds the tracker one result per path and site every half second
+// from from to to (seconds), with ok saying how each path fares then, and
+// returns the transitions as "SITE FROM->TO @SECONDS".
+func run(tr *Tracker, from, to float64, ok func(path Path, sec float64) bool, current bool) []string {
+	var out []string
+	for s := from; s <= to; s += 0.5 {
+		for _, p := range []Path{PathAPI, PathProbe} {
+			r := Result{Site: "B", Path: p, OK: ok(p, s), Err: "timeout"}
+			if r.OK && p == PathAPI {
+				r.Answer = &Answer{Site: "B", Current: current}
+			}
+			for _, x := range tr.Record(r, at(s)) {
+				out = append(out, fmt.Sprintf("%s %s->%s @%g", x.Site, x.From, x.To, x.At.Sub(t0).Seconds()))
+			}
+		}
+	}
+	return out
+}
+
+func TestTransitions(t *testing.T) {
+	tr := NewTracker([]string{"B"}, 3*time.Second, t0)
+	up := func(Path, float64) bool { return true }
+	if got := run(tr, 0, 5, up, true); len(got) != 0 {
+		t.Fatalf("all well: %q", got)
+	}
+	// The API fails from 5.5 s: partitioned 3 s after its last success.
+	apiDown := func(p Path, s float64) bool { return p == PathProbe }
+	if got, want := run(tr, 5.5, 10, apiDown, true), []string{"B alive->partitioned @8"}; !slices.Equal(got, want) {
+		t.Errorf("API path cut: %q, want %q", got, want)
+	}
+	if st := tr.Status(at(10))[0]; st.State != Partitioned || len(st.Failing) != 1 || st.Failing[0] != "api failing: timeout" {
+		t.Errorf("status %+v, want partitioned with the API failing", st)
+	}
+	if got, want := run(tr, 10.5, 11, up, true), []string{"B partitioned->alive @10.5"}; !slices.Equal(got, want) {
+		t.Errorf("API back: %q, want %q", got, want)
+	}
+	// Both fail from 11.5 s: lost at 14 s, not partitioned first (both
+	// paths fail at the same check).
+	down := func(Path, float64) bool { return false }
+	if got, want := run(tr, 11.5, 20, down, true), []string{"B alive->lost @14"}; !slices.Equal(got, want) {
+		t.Errorf("both paths cut: %q, want %q", got, want)
+	}
+	// One path back is not a return.
+	if got := run(tr, 20.5, 25, apiDown, false); len(got) != 0 {
+		t.Errorf("the probe back alone: %q, want still lost", got)
+	}
+	// Both back, reports not current: returning; current: alive.
+	if got, want := run(tr, 25.5, 27, up, false), []string{"B lost->returning @25.5"}; !slices.Equal(got, want) {
+		t.Errorf("both back: %q, want %q", got, want)
+	}
+	if st := tr.Status(at(27))[0]; !st.LostAt.Equal(at(14)) {
+		t.Errorf("status %+v, want lost at 14 s", st)
+	}
+	if got, want := run(tr, 27.5, 28, up, true), []string{"B returning->alive @27.5"}; !slices.Equal(got, want) {
+		t.Errorf("current again: %q, want %q", got, want)
+	}
+}
+
+func TestASiteNeverHeardIsLostAfterTheTime(t *testing.T) {
+	tr := NewTracker([]string{"B"}, 3*time.Second, t0)
+	if got := tr.Evaluate(at(2.9)); len(got) != 0 {
+		t.Errorf("before the time: %v", got)
+	}
+	if got := tr.Evaluate(at(3)); len(got) != 1 || got[0].To != Lost {
+		t.Errorf("at the time: %v, want lost", got)
+	}
+	if got := tr.Record(Result{Site: "X", Path: PathAPI, OK: true}, at(4)); len(got) != 0 {
+		t.Errorf("a site not tracked: %v", got)
+	}
+}
