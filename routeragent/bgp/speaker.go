@@ -16,6 +16,10 @@ import (
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
 
+// HoldTime is the BGP hold time the speaker proposes: a peer that hears
+// nothing for this long (GoBGP v3 has no BFD) ends the session.
+const HoldTime = 90 * time.Second
+
 // Speaker is an embedded GoBGP server that advertises the routes it is
 // given and nothing else.
 type Speaker struct {
@@ -110,7 +114,7 @@ func (s *Speaker) peer(n Neighbor, restarting bool) *api.Peer {
 			PassiveMode: n.Passive,
 			RemotePort:  uint32(n.Port),
 		},
-		Timers: &api.Timers{Config: &api.TimersConfig{ConnectRetry: 5, HoldTime: 90, KeepaliveInterval: 30}},
+		Timers: &api.Timers{Config: &api.TimersConfig{ConnectRetry: 5, HoldTime: uint64(HoldTime.Seconds()), KeepaliveInterval: uint64(HoldTime.Seconds()) / 3}},
 	}
 	if n.LocalAddress.IsValid() {
 		p.Transport.LocalAddress = n.LocalAddress.String()

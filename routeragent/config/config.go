@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/vmroute/vmroute/routeragent/announce"
 	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/config"
 	"github.com/vmroute/vmroute/shared/logging"
@@ -41,6 +43,19 @@ type Config struct {
 	Plan        plan.Config
 	BGP         bgp.Config
 	Announce    announce.Config
+	Liveness    Liveness
+}
+
+// Liveness is how this routeragent checks the other sites (DESIGN.md
+// rule 6). Without sites, no site is ever found lost.
+type Liveness struct {
+	// SiteLossAfter is how long a site fails both paths before it is lost,
+	// and one path before it is shown partitioned.
+	SiteLossAfter time.Duration
+	// Interval is how often each path is checked; a check that takes
+	// longer fails.
+	Interval time.Duration
+	Sites    []liveness.Site
 }
 
 // API is the report and status endpoint.
@@ -153,6 +168,15 @@ type file struct {
 		Rate     int     `toml:"rate"`
 		Mode     string  `toml:"mode"`
 	} `toml:"announce"`
+	Liveness struct {
+		SiteLossAfter string `toml:"site_loss_after"`
+		Interval      string `toml:"interval"`
+		Sites         []struct {
+			Name  string   `toml:"name"`
+			API   string   `toml:"api"`
+			Probe []string `toml:"probe"`
+		} `toml:"sites"`
+	} `toml:"liveness"`
 }
 
 // Load reads and validates the routeragent's configuration at path. Every
@@ -224,6 +248,7 @@ func Load(path string) (*Config, error) {
 	c.Plan.ClockSkew = f.Duration("reports.clock_skew", raw.Reports.ClockSkew, 2*time.Second)
 	c.BGP = loadBGP(f, &raw)
 	c.Announce = loadAnnounce(f, &raw, c.Announce.GatewayMACs)
+	c.Liveness = loadLiveness(f, &raw, c)
 	if err := c.Plan.Check(); err != nil {
 		var fe *plan.FieldError
 		for _, e := range unwrapAll(err) {
@@ -236,6 +261,46 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+func loadLiveness(f *config.File, raw *file, c *Config) Liveness {
+	l := raw.Liveness
+	out := Liveness{
+		SiteLossAfter: f.Duration("liveness.site_loss_after", l.SiteLossAfter, 3*time.Second),
+		Interval:      f.Duration("liveness.interval", l.Interval, 500*time.Millisecond),
+	}
+	if out.Interval <= 0 || out.Interval*2 > out.SiteLossAfter {
+		f.Errorf("liveness.interval", "%s: needs to be above zero and at most half of site_loss_after (%s), so that a site is checked twice before it is lost", out.Interval, out.SiteLossAfter)
+	}
+	seen := map[string]int{}
+	for i, s := range l.Sites {
+		key := fmt.Sprintf("liveness.sites[%d]", i)
+		site := liveness.Site{Name: f.String(key+".name", s.Name, true)}
+		if site.Name == c.Site {
+			f.Errorf(key+".name", "%q is this router's own site", s.Name)
+		}
+		if j, dup := seen[s.Name]; dup {
+			f.Errorf(key+".name", "%q is configured twice (also liveness.sites[%d])", s.Name, j)
+		}
+		seen[s.Name] = i
+		if u, err := url.Parse(s.API); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			f.Errorf(key+".api", "%q is not the other routeragent's API as https://host:port", s.API)
+		}
+		site.API = strings.TrimSuffix(s.API, "/")
+		if len(s.Probe) == 0 {
+			f.Errorf(key+".probe", "missing: the other site's router addresses on the stretched subnets, checked with ARP or ND")
+		}
+		for j, a := range f.Addrs(key+".probe", s.Probe) {
+			i := slices.IndexFunc(c.Plan.Subnets, func(sn plan.Subnet) bool { return sn.Prefix.Contains(a) && sn.Interface != "" })
+			if i < 0 {
+				f.Errorf(fmt.Sprintf("%s.probe[%d]", key, j), "%s is in no subnet with an interface on this router", a)
+				continue
+			}
+			site.Probes = append(site.Probes, liveness.Probe{Addr: a, Interface: c.Plan.Subnets[i].Interface})
+		}
+		out.Sites = append(out.Sites, site)
+	}
+	return out
 }
 
 // loopback says whether a listen address is on the loopback interface.

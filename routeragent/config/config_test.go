@@ -26,6 +26,9 @@ func TestLoadGood(t *testing.T) {
 	if got := c.Plan.Subnets[1].Gateways; len(got) != 2 || got[0] != netip.MustParseAddr("fe80::1") {
 		t.Errorf("IPv6 gateways %v", got)
 	}
+	if l := c.Liveness; l.SiteLossAfter != 3*time.Second || len(l.Sites) != 1 || len(l.Sites[0].Probes) != 2 || l.Sites[0].Probes[1].Interface != "bond0.100" {
+		t.Errorf("liveness %+v", l)
+	}
 	if c.BGP.RestartTime != 30*time.Second || c.BGP.LongLivedStaleTime != time.Hour {
 		t.Errorf("graceful restart %s, long-lived stale time %s; want the defaults 30s and 1h", c.BGP.RestartTime, c.BGP.LongLivedStaleTime)
 	}
@@ -97,6 +100,13 @@ func TestLoadBroken(t *testing.T) {
 			`:11: api.status_listen: "0.0.0.0:9181" is not a loopback address`},
 		{"long-lived stale time beyond 24 bits", `asn = 65001`, "asn = 65001\nlong_lived_stale_time = \"4700h\"",
 			`:53: bgp.long_lived_stale_time: 4700h0m0s is not from 0 (off) to the 16777215 s BGP can carry`},
+		{"liveness of this site", `name = "B"`, `name = "A"`, `:90: liveness.sites[0].name: "A" is this router's own site`},
+		{"liveness over plain HTTP", `api = "https://203.0.113.2:8443"`, `api = "http://203.0.113.2:8443"`,
+			`:91: liveness.sites[0].api: "http://203.0.113.2:8443" is not the other routeragent's API as https://host:port`},
+		{"a probe outside the subnets", `probe = ["192.0.2.3", "2001:db8:100::3"]`, `probe = ["198.51.100.3"]`,
+			`:92: liveness.sites[0].probe[0]: 198.51.100.3 is in no subnet with an interface on this router`},
+		{"checks too rare to see a loss", `interval = "500ms"`, `interval = "2s"`,
+			`:88: liveness.interval: 2s: needs to be above zero and at most half of site_loss_after (3s)`},
 		{"IPv6 over IPv4 without a next hop", `next_hop_ipv6 = "2001:db8:ffff::1"`, ``,
 			`:63: bgp.neighbors[0].families: IPv6 routes over an IPv4 session need bgp.next_hop_ipv6`},
 	}

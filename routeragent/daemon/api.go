@@ -20,6 +20,7 @@ import (
 
 	"github.com/vmroute/vmroute/routeragent/announce"
 	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/version"
@@ -29,11 +30,7 @@ import (
 // serve starts the report API (mutual TLS; reports and status) and, when
 // configured, the read-only status listener without TLS.
 func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
-	tc, err := tlsutil.Load(tlsutil.Files{Cert: d.cfg.API.CertFile, Key: d.cfg.API.KeyFile, CA: d.cfg.API.ClientCAFile})
-	if err != nil {
-		return nil, err
-	}
-	d.tls = tc
+	tc := d.tls
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.ReportsPath, d.handleReport)
 	mux.HandleFunc("GET "+wire.AuthorizePath, func(w http.ResponseWriter, r *http.Request) {
@@ -255,6 +252,8 @@ type Status struct {
 	// ("gateway [192.0.2.1] is on no local interface (not the VRRP
 	// master?)"), each once.
 	Announce []string `json:"announce_problems,omitempty"`
+	// Sites are the other sites' liveness (rule 6).
+	Sites []liveness.Status `json:"sites,omitempty"`
 }
 
 // ClusterStatus is one cluster's report state.
@@ -298,6 +297,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			st.Routes[rt.Kind.String()]++
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
+		st.Sites = d.siteStatus(time.Now())
 		st.Local = Msgs(LocalChecks(d.cfg))
 		st.Certificates = d.tls.Warnings(time.Now())
 		if !d.cfg.DryRun {
@@ -362,6 +362,14 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, peers)
+	})
+	mux.HandleFunc("GET "+liveness.SitePath, func(w http.ResponseWriter, r *http.Request) {
+		a, ok := d.answer(time.Now())
+		if !ok {
+			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: "starting: BGP does not announce this site's plan yet"})
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
 	})
 	mux.HandleFunc("GET /v1/moves", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, d.moves.list())

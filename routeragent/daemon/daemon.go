@@ -65,7 +65,9 @@ type Daemon struct {
 	wake    chan struct{}
 	reqs    chan func()
 
-	last atomic.Pointer[plan.Result]
+	last    atomic.Pointer[plan.Result]
+	sites   sites     // the other sites' liveness (rule 6)
+	started time.Time // reports from before are not current
 	// OnTick is called from the loop every second while it is healthy.
 	OnTick func(status string)
 	// planned, when set (by benchmarks), is told each report's delay
@@ -165,6 +167,12 @@ func clusters(cfg *config.Config) []intake.Cluster {
 // Run restores the last accepted reports, announces what they plan at
 // once, starts the APIs, calls ready, and serves until ctx ends.
 func (d *Daemon) Run(ctx context.Context, ready func()) error {
+	d.started = time.Now()
+	tc, err := tlsutil.Load(tlsutil.Files{Cert: d.cfg.API.CertFile, Key: d.cfg.API.KeyFile, CA: d.cfg.API.ClientCAFile})
+	if err != nil {
+		return err
+	}
+	d.tls = tc
 	states, problems := d.store.Load()
 	for _, p := range problems {
 		d.log.Error("state", "err", p)
@@ -177,6 +185,10 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.planner.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))), st.Gone)
 		d.log.Info("state restored", "cluster", st.Cluster, "generation", st.Generation, "vms", len(st.VMs))
 	}
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	d.startLiveness(liveCtx)
+	d.planner.SetLiveness(d.liveView(time.Now()))
 	res := d.planner.Plan(time.Now())
 	d.last.Store(res)
 	routes := res.Routes(d.cfg.Site)
@@ -188,6 +200,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer d.speaker.Stop(context.WithoutCancel(ctx))
+	d.sites.serving.Store(true)
 	if !d.cfg.DryRun {
 		annCtx, stopAnn := context.WithCancel(ctx)
 		annDone := make(chan struct{})
@@ -287,6 +300,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case f := <-d.reqs:
 			f()
 		case now := <-tick.C:
+			d.evaluateSites(now)
 			if d.markStale(now) || d.due(now) {
 				d.reconcile(ctx)
 			}
@@ -344,6 +358,7 @@ func (d *Daemon) reconcile(ctx context.Context) {
 	}
 	d.rediscover(macs)
 	start := time.Now()
+	d.planner.SetLiveness(d.liveView(start))
 	res := d.planner.Plan(start)
 	planned := time.Now()
 	d.metrics.planDuration.Observe(planned.Sub(start).Seconds())
@@ -494,8 +509,8 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	old := d.cfg
 	if cfg.Site != old.Site || cfg.StateDir != old.StateDir || cfg.API.Listen != old.API.Listen ||
-		cfg.API.StatusListen != old.API.StatusListen || cfg.DryRun != old.DryRun {
-		return errors.New("a new site, state_dir, dry_run or API listener needs a restart; configuration unchanged")
+		cfg.API.StatusListen != old.API.StatusListen || cfg.DryRun != old.DryRun || !reflect.DeepEqual(cfg.Liveness, old.Liveness) {
+		return errors.New("a new site, state_dir, dry_run, API listener or liveness section needs a restart; configuration unchanged")
 	}
 	// The API's TLS files, read first: a reload whose files fail is
 	// refused whole. (Unchanged paths are read again: renewed files.)

@@ -62,7 +62,7 @@ func newMetrics(d *Daemon) *metrics {
 			func() float64 { return float64(d.ann.RoundsSkipped.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vmroute_announce_problems", Help: "Distinct reasons that skip gateway announcements now (see status)."},
 			func() float64 { return float64(d.ann.Problems.Load()) }),
-		&routesCollector{d: d}, &peersCollector{d: d}, &certCollector{d: d})
+		&routesCollector{d: d}, &peersCollector{d: d}, &certCollector{d: d}, &sitesCollector{d: d})
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
 
@@ -19,6 +20,9 @@ type Move struct {
 	Planned   time.Time   `json:"planned"`
 	BGP       time.Time   `json:"bgp,omitzero"`
 	Announced []time.Time `json:"announced,omitempty"`
+	// Event, instead of a VM's landing, is a change of another site's
+	// liveness ("site A: alive -> lost (...)"), at Planned.
+	Event string `json:"event,omitempty"`
 }
 
 // moveLog keeps the last moves, oldest first.
@@ -49,6 +53,20 @@ func (l *moveLog) landed(n *plan.Neighbor, site string, received, planned time.T
 		l.moves = l.moves[1:]
 	}
 	l.open[n.VM] = m
+}
+
+// site records a change of another site's liveness.
+func (l *moveLog) site(tr liveness.Transition) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.moves = append(l.moves, &Move{Site: tr.Site, Event: tr.String(), Planned: tr.At})
+	if len(l.moves) > l.max {
+		old := l.moves[0]
+		if l.open[old.VM] == old {
+			delete(l.open, old.VM)
+		}
+		l.moves = l.moves[1:]
+	}
 }
 
 func (l *moveLog) bgpSent(landed []*plan.Neighbor, at time.Time) {

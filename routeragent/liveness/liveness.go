@@ -94,8 +94,11 @@ type Status struct {
 	Since time.Time `json:"since"`
 	// LostAt is when the site was found lost, while lost or returning.
 	LostAt time.Time `json:"lost_at,omitzero"`
-	// Failing are the paths failing now, with the last error of each.
-	Failing []string `json:"failing,omitempty"`
+	// Failing are the paths failing now, with the last error of each;
+	// APIFailing and ProbeFailing say which.
+	Failing      []string `json:"failing,omitempty"`
+	APIFailing   bool     `json:"api_failing"`
+	ProbeFailing bool     `json:"probe_failing"`
 	// Heard is when its API last answered, and Answer what it said.
 	Heard  time.Time `json:"heard,omitzero"`
 	Answer *Answer   `json:"answer,omitempty"`
@@ -208,7 +211,9 @@ func (t *Tracker) Status(now time.Time) []Status {
 	var out []Status
 	for _, name := range slices.Sorted(maps.Keys(t.sites)) {
 		s := t.sites[name]
-		st := Status{Site: name, State: s.state, Since: s.since, Failing: t.reasons(s, t.failing(s, now)), Heard: s.heard, Answer: s.answer}
+		failing := t.failing(s, now)
+		st := Status{Site: name, State: s.state, Since: s.since, Failing: t.reasons(s, failing), Heard: s.heard, Answer: s.answer,
+			APIFailing: slices.Contains(failing, PathAPI), ProbeFailing: slices.Contains(failing, PathProbe)}
 		if s.state == Lost || s.state == Returning {
 			st.LostAt = s.lostAt
 		}

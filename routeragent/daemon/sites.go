@@ -1,0 +1,206 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/liveness"
+	"github.com/vmroute/vmroute/routeragent/plan"
+)
+
+// sites is this routeragent's view of the other sites (DESIGN.md rule
+// 6): the liveness checks' tracker, and whether every BGP neighbor
+// negotiated long-lived graceful restart.
+type sites struct {
+	mu      sync.Mutex
+	tracker *liveness.Tracker
+	seen    map[liveness.Path]map[string]bool // first results, until every site has both
+	first   chan struct{}
+	allLLGR atomic.Bool
+	// serving turns on the answer to the other routeragents once BGP
+	// announces this site's plan: before, an answer without summaries
+	// would tell them this site withdrew what its peers still hold.
+	serving atomic.Bool
+}
+
+// startLiveness starts checking the other sites and waits, at most two
+// intervals, for the first result of each path to each: the first plan
+// then knows which sites are lost. Without sites it does nothing.
+func (d *Daemon) startLiveness(ctx context.Context) {
+	lc := d.cfg.Liveness
+	if len(lc.Sites) == 0 {
+		return
+	}
+	var names []string
+	for _, s := range lc.Sites {
+		names = append(names, s.Name)
+	}
+	d.sites.tracker = liveness.NewTracker(names, lc.SiteLossAfter, time.Now())
+	d.sites.seen = map[liveness.Path]map[string]bool{liveness.PathAPI: {}, liveness.PathProbe: {}}
+	d.sites.first = make(chan struct{})
+	c := &liveness.Checker{Sites: lc.Sites, Interval: lc.Interval,
+		Client: &http.Client{Transport: &http.Transport{TLSClientConfig: d.tls.Client(), DisableKeepAlives: true}}}
+	go c.Run(ctx, d.liveResult)
+	select {
+	case <-d.sites.first:
+	case <-time.After(2 * lc.Interval):
+		d.log.Warn("liveness: not every site checked on both paths before the first plan")
+	case <-ctx.Done():
+	}
+}
+
+// liveResult takes one check's result from the checker.
+func (d *Daemon) liveResult(r liveness.Result) {
+	d.sites.mu.Lock()
+	trs := d.sites.tracker.Record(r, time.Now())
+	if seen := d.sites.seen; seen != nil {
+		seen[r.Path][r.Site] = true
+		if len(seen[liveness.PathAPI])+len(seen[liveness.PathProbe]) == 2*len(d.cfg.Liveness.Sites) {
+			d.sites.seen = nil
+			close(d.sites.first)
+		}
+	}
+	d.sites.mu.Unlock()
+	d.siteTransitions(trs)
+	// A takeover waits for the previous owner's answer.
+	if r.Path == liveness.PathAPI && r.OK && slices.ContainsFunc(d.last.Load().Subnets, func(s *plan.SubnetResult) bool { return s.Takeover != nil }) {
+		d.poke()
+	}
+}
+
+// evaluateSites brings the sites' states to now, every second: a site
+// whose checks hang is lost on time.
+func (d *Daemon) evaluateSites(now time.Time) {
+	if d.sites.tracker == nil {
+		return
+	}
+	d.sites.mu.Lock()
+	trs := d.sites.tracker.Evaluate(now)
+	d.sites.mu.Unlock()
+	d.siteTransitions(trs)
+	if peers, err := d.speaker.Peers(context.Background()); err == nil {
+		all := len(peers) > 0
+		for _, p := range peers {
+			all = all && p.LLGR
+		}
+		if d.sites.allLLGR.Swap(all) != all {
+			d.poke()
+		}
+	}
+}
+
+// siteTransitions logs each change of a site's state, puts it in the
+// move log and plans again.
+func (d *Daemon) siteTransitions(trs []liveness.Transition) {
+	for _, tr := range trs {
+		switch tr.To {
+		case liveness.Lost:
+			d.log.Warn("site lost: both paths fail; the survivors take over its subnets", "site", tr.Site, "from", tr.From, "failing", tr.Failing)
+		case liveness.Partitioned:
+			d.log.Warn("site partitioned: one path fails; nothing moves", "site", tr.Site, "failing", tr.Failing)
+		default:
+			d.log.Info("site "+string(tr.To), "site", tr.Site, "from", tr.From)
+		}
+		d.moves.site(tr)
+	}
+	if len(trs) > 0 {
+		d.poke()
+	}
+}
+
+// siteStatus returns the other sites' liveness now.
+func (d *Daemon) siteStatus(now time.Time) []liveness.Status {
+	if d.sites.tracker == nil {
+		return nil
+	}
+	d.sites.mu.Lock()
+	defer d.sites.mu.Unlock()
+	return d.sites.tracker.Status(now)
+}
+
+// liveView is what the planner needs of the other sites at now.
+func (d *Daemon) liveView(now time.Time) plan.Liveness {
+	l := plan.Liveness{Linger: bgp.HoldTime + d.cfg.BGP.RestartTime, AllLLGR: d.sites.allLLGR.Load(), Current: d.current(now)}
+	st := d.siteStatus(now)
+	if len(st) == 0 {
+		return l
+	}
+	l.Sites = map[string]plan.SiteState{}
+	for _, s := range st {
+		ps := plan.SiteState{Heard: s.Heard, Silent: s.APIFailing, Returning: s.State == liveness.Returning}
+		if s.State == liveness.Lost {
+			ps.Lost = s.LostAt
+		}
+		if s.Answer != nil {
+			ps.Summaries = s.Answer.Summaries
+		}
+		l.Sites[s.Site] = ps
+	}
+	return l
+}
+
+// current says this routeragent's reports are current: every configured
+// cluster reported since it started, within its lease.
+func (d *Daemon) current(now time.Time) bool {
+	got := map[string]time.Time{}
+	for _, st := range d.intake.States() {
+		got[st.Cluster] = st.Received
+	}
+	for _, c := range d.cfg.Clusters {
+		r, ok := got[c.Name]
+		if !ok || r.Before(d.started) || now.Sub(r) > d.cfg.Lease {
+			return false
+		}
+	}
+	return true
+}
+
+// answer is what this routeragent tells the others over GET /v1/site:
+// the subnets its BGP speaker announces, and whether its reports are
+// current. ok is false until BGP announces this site's plan.
+func (d *Daemon) answer(now time.Time) (a liveness.Answer, ok bool) {
+	a = liveness.Answer{Site: d.cfg.Site, Summaries: []netip.Prefix{}, Current: d.current(now)}
+	if !d.sites.serving.Load() {
+		return a, false
+	}
+	for _, r := range d.speaker.Advertised() {
+		if r.Kind == plan.Summary {
+			a.Summaries = append(a.Summaries, r.Prefix)
+		}
+	}
+	slices.SortFunc(a.Summaries, func(x, y netip.Prefix) int { return x.Addr().Compare(y.Addr()) })
+	return a, true
+}
+
+var siteDesc = prometheus.NewDesc("vmroute_site_state", "1 for each other site's liveness state: alive, partitioned, lost or returning.",
+	[]string{"site", "state"}, nil)
+var pathDesc = prometheus.NewDesc("vmroute_site_path_up", "1 while a path to another site answers (api: its routeragent; probe: ARP/ND of its router).",
+	[]string{"site", "path"}, nil)
+
+type sitesCollector struct{ d *Daemon }
+
+func (c *sitesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- siteDesc; ch <- pathDesc }
+func (c *sitesCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.d.siteStatus(time.Now()) {
+		for _, state := range []liveness.State{liveness.Alive, liveness.Partitioned, liveness.Lost, liveness.Returning} {
+			ch <- prometheus.MustNewConstMetric(siteDesc, prometheus.GaugeValue, b2f(s.State == state), s.Site, string(state))
+		}
+		ch <- prometheus.MustNewConstMetric(pathDesc, prometheus.GaugeValue, b2f(!s.APIFailing), s.Site, liveness.PathAPI.String())
+		ch <- prometheus.MustNewConstMetric(pathDesc, prometheus.GaugeValue, b2f(!s.ProbeFailing), s.Site, liveness.PathProbe.String())
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
