@@ -574,7 +574,8 @@ func (p *Planner) Plan(now time.Time) *Result {
 		}
 	}
 	res.Subnets, res.Findings.Ceilings = p.applyCeilings()
-	if w := p.makeBeforeBreak(res.Subnets, now); !w.IsZero() && (res.NextWake.IsZero() || w.Before(res.NextWake)) {
+	adopted, w := p.makeBeforeBreak(res.Subnets, now)
+	if !w.IsZero() && (res.NextWake.IsZero() || w.Before(res.NextWake)) {
 		res.NextWake = w
 	}
 	for _, s := range res.Subnets {
@@ -608,7 +609,7 @@ func (p *Planner) Plan(now time.Time) *Result {
 		c.planned = true
 	}
 	slices.Sort(res.Findings.Stale)
-	res.Landed = p.takeLanded(res.Subnets, now)
+	res.Landed = append(p.takeLanded(res.Subnets, now), adopted...)
 	return res
 }
 

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"maps"
 	"net/netip"
 	"slices"
@@ -123,10 +124,13 @@ func (p *Planner) firstSurvivor() string {
 // it, or its routes can no longer win at the WAN; the two halves come
 // too while a site that announced the subnet is lost, or the previous
 // owner is silent towards a neighbor without long-lived graceful
-// restart. A site whose reports are not current defers a subnet it
-// would announce to a site that announces it. It returns when the
-// plan changes by time alone, or zero.
-func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (wake time.Time) {
+// restart; and the VMs last known at the lost site are this site's to
+// announce the gateway to, with a burst (adopted) when the loss is new:
+// vSphere HA may have restarted them at this site without a report, when
+// vCenter was lost with the site. A site whose reports are not current
+// defers a subnet it would announce to a site that announces it. It
+// returns when the plan changes by time alone, or zero.
+func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (adopted []*Neighbor, wake time.Time) {
 	site := p.cfg.Site
 	newlyLost := map[string]bool{}
 	lost := map[string]bool{}
@@ -180,12 +184,24 @@ func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (wake 
 			nr.Halves = []string{site}
 		}
 		nr.Takeover = &tk
+		if b := p.beats[i]; b != nil && len(p.subnets[i].cfg.Gateways) > 0 {
+			nr.Neighbors = slices.Clone(r.Neighbors)
+			first := len(nr.Neighbors)
+			for _, e := range p.subnets[i].vmsAt(b.from, p.vms) {
+				nr.Neighbors = p.subnets[i].appendNeighbors(nr.Neighbors, e)
+			}
+			if b.since.Equal(now) {
+				for k := first; k < len(nr.Neighbors); k++ {
+					adopted = append(adopted, &nr.Neighbors[k])
+				}
+			}
+		}
 		subnets[i] = &nr
 		if wake.IsZero() || tk.Until.Before(wake) {
 			wake = tk.Until
 		}
 	}
-	return wake
+	return adopted, wake
 }
 
 // deferTo returns the site to which this site, whose reports are not
@@ -256,6 +272,18 @@ func (s *subnet) hostsAt(site string) []netip.Prefix {
 		}
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return out
+}
+
+// vmsAt returns the VMs with a member address at site, by UUID.
+func (s *subnet) vmsAt(site string, vms map[string]*vmEntry) []*vmEntry {
+	var out []*vmEntry
+	for _, c := range s.members {
+		if e := vms[c.vm]; c.site == site && e != nil && e.vm != nil && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b *vmEntry) int { return cmp.Compare(a.uuid, b.uuid) })
 	return out
 }
 

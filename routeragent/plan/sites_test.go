@@ -42,6 +42,18 @@ func TestALostSiteOwnsNothing(t *testing.T) {
 	if got := routes(res, "B"); !slices.Equal(got, want) {
 		t.Errorf("A lost:\n got %q\nwant %q", got, want)
 	}
+	// The gateway goes to the VMs last known at A, at once: HA may have
+	// restarted them here without a report.
+	var adopted []string
+	for _, n := range res.Landed {
+		adopted = append(adopted, n.VM+" "+n.Subnet.String())
+	}
+	if want := []string{"a1 192.0.2.0/24", "a2 192.0.2.0/24", "a3 192.0.2.0/24"}; !slices.Equal(adopted, want) {
+		t.Errorf("landed %q, want %q", adopted, want)
+	}
+	if res := p.Plan(lost.Add(time.Second)); len(res.Landed) != 0 || len(res.Neighbors()) != 4 {
+		t.Errorf("a plan later: landed %v, %d neighbors; want no new burst, and b1 and A's three VMs as neighbors", res.Landed, len(res.Neighbors()))
+	}
 	tk := res.Subnets[0].Takeover
 	if tk == nil || tk.From != "A" || !tk.Halves || !tk.Until.Equal(lost.Add(linger)) || !res.NextWake.Equal(tk.Until) {
 		t.Errorf("takeover %+v, next wake %v; want from A with halves until the loss + linger", tk, res.NextWake)
