@@ -44,7 +44,13 @@ type lab struct {
 	// operator certificate; agents sets it.
 	op    *http.Client
 	model *simulator.Model
+	vcs   *simulator.Server // vCenter's endpoint, which a site-loss scenario stops
 	c     *vim25.Client
+
+	// The site-loss scenarios' options: the WAN router ("bird" or
+	// "frr"), and site A's router ID above site B's.
+	wan    string
+	idHigh bool
 
 	layout layout
 
@@ -73,7 +79,11 @@ const (
 // inner runs inside the management namespace: vCenter, the agents and
 // the scenarios.
 func inner(bin, dir, mode string, lay layout) error {
-	l := &lab{dir: dir, bin: bin, start: time.Now(), layout: lay, procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
+	l := &lab{dir: dir, bin: bin, start: time.Now(), layout: lay, procs: map[string]*exec.Cmd{}, args: map[string][]string{}, wan: "bird"}
+	var lossScn string
+	if f := strings.Split(mode, ":"); f[0] == "siteloss" && len(f) == 4 {
+		mode, lossScn, l.wan, l.idHigh = f[0], f[1], f[2], f[3] == "true"
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer l.stopAll()
@@ -93,6 +103,9 @@ func inner(bin, dir, mode string, lay layout) error {
 		if l.layout == stretched {
 			run = l.benchMaintenance
 		}
+	}
+	if mode == "siteloss" {
+		run = func(ctx context.Context) error { return l.siteLoss(ctx, lossScn) }
 	}
 	// On Ctrl-C, stop at once rather than after the scenario in progress.
 	done := make(chan error, 1)
@@ -127,6 +140,7 @@ func (l *lab) vcenter(ctx context.Context, bench bool) error {
 	l.model = m
 	m.Service.TLS = new(tls.Config)
 	s := m.Service.NewServer()
+	l.vcs = s
 	caFile, err := s.CertificateFile()
 	if err != nil {
 		return err
@@ -263,15 +277,16 @@ func (l *lab) agents(evac bool) error {
 router id %s;
 protocol device {}
 protocol kernel { ipv4 { import none; export all; }; }
-protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
-protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
+protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
+protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
 `, filepath.Join(l.dir, "bird.log"), wanA, wanA, raWAN, wanB, rbWAN)
 	if err := os.WriteFile(filepath.Join(l.dir, "bird.conf"), []byte(bird), 0o644); err != nil {
 		return err
 	}
 	l.run("wan", "bird.out", "bird", "-f", "-c", filepath.Join(l.dir, "bird.conf"), "-s", filepath.Join(l.dir, "bird.ctl"))
-	for _, r := range []struct{ site, ns, mgmt, wanIP, peer string }{{"A", "ra", raMgmt, raWAN, wanA}, {"B", "rb", rbMgmt, rbWAN, wanB}} {
-		cert, key, err := ca.IssueFiles("router-"+r.ns, net.ParseIP(r.mgmt))
+	for _, r := range []struct{ site, ns, mgmt, wanIP, peer, other, otherWAN, otherLAN, routerID string }{
+		{"A", "ra", raMgmt, raWAN, wanA, "B", rbWAN, rbLAN, l.routerID("A")}, {"B", "rb", rbMgmt, rbWAN, wanB, "A", raWAN, raLAN, l.routerID("B")}} {
+		cert, key, err := ca.IssueFiles("router-"+r.ns, net.ParseIP(r.mgmt), net.ParseIP(r.wanIP))
 		if err != nil {
 			return err
 		}
@@ -280,8 +295,9 @@ state_dir = %q
 [log]
 level = "info"
 [api]
-listen = "%s:8443"
+listen = "0.0.0.0:8443"  # hostagents on the management link, the other site's routeragent on the WAN
 operators = ["lab-operator"]
+peers = ["router-ra", "router-rb"]
 cert_file = %q
 key_file = %q
 client_ca_file = %q
@@ -293,11 +309,16 @@ prefix = %q
 home = "A"
 interface = "lan0"
 gateways = [%q]
+reserved = [%q, %q]       # the routers' own addresses on the segment
+[liveness]
+[[liveness.sites]]
+name = %q
+api = "https://%s:8443"
+probe = [%q]
 [bgp]
 asn = 65001
 router_id = %q
 listen_port = 0
-restart_time = "5s"     # short, so that a lost site's routes age out in the lab
 [[bgp.neighbors]]
 address = %q
 asn = 65000
@@ -305,7 +326,8 @@ families = ["ipv4"]
 [announce]
 count = 3
 interval = "1s"
-%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), r.mgmt, cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, r.wanIP, r.peer, extra)
+%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, raLAN, rbLAN,
+			r.other, r.otherWAN, r.otherLAN, r.routerID, r.peer, extra)
 		path := filepath.Join(l.dir, "routeragent-"+r.ns+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return err
@@ -423,7 +445,8 @@ func (l *lab) stopAll() {
 // routeLine is the first line of a route in birdc's "show route all".
 var routeLine = regexp.MustCompile(`^([0-9a-f.:]+/\d+)`)
 
-// birdRoutes returns BIRD's routes: prefix -> BGP next hop.
+// birdRoutes returns BIRD's best routes: prefix -> BGP next hop. (BIRD
+// lists a prefix's best path first.)
 func (l *lab) birdRoutes() map[string]string {
 	out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "all").Output()
 	routes := map[string]string{}
@@ -433,7 +456,9 @@ func (l *lab) birdRoutes() map[string]string {
 			cur = m[1]
 		}
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "BGP.next_hop:"); ok && cur != "" {
-			routes[cur] = strings.TrimSpace(v)
+			if _, seen := routes[cur]; !seen {
+				routes[cur] = strings.TrimSpace(v)
+			}
 		}
 	}
 	return routes

@@ -38,8 +38,11 @@ func main() {
 	bin := flag.String("bin", "bin", "directory with vmroute-routeragent and vmroute-hostagent")
 	keep := flag.Bool("keep", false, "keep the lab's directory (configs, logs, state) afterwards, and print where it is")
 	lay := flag.String("layout", string(stretched), "how vCenter's hosts make the sites: stretched (one cluster over both sites, a DRS host group per site) or per-site (a cluster per site); bench runs both unless set")
+	wan := flag.String("wan", "bird", "siteloss: the WAN router, bird or frr")
+	idHigh := flag.Bool("a-id-high", false, "siteloss: site A's BGP router ID above site B's (the WAN router's tie-break the other way)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] demo|bench")
+		fmt.Fprintln(os.Stderr, "       vmroute-lab [-bin DIR] [-keep] [-wan bird|frr] [-a-id-high] siteloss a|b|c|d|e|f|g...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -61,6 +64,21 @@ func main() {
 		})
 		for _, l := range layouts {
 			if err = demo(*bin, flag.Arg(0), l, *keep); err != nil {
+				break
+			}
+		}
+	case "siteloss":
+		// Each scenario in a lab of its own.
+		if flag.NArg() < 2 || (*wan != "bird" && *wan != "frr") {
+			flag.Usage()
+			os.Exit(2)
+		}
+		for _, scn := range flag.Args()[1:] {
+			if lossScenarios[scn] == "" {
+				flag.Usage()
+				os.Exit(2)
+			}
+			if err = demo(*bin, fmt.Sprintf("siteloss:%s:%s:%t", scn, *wan, *idHigh), stretched, *keep); err != nil {
 				break
 			}
 		}
@@ -164,6 +182,8 @@ const (
 	subnet   = "10.50.0.0/24"
 	web1     = "10.50.0.10"
 	web2     = "10.50.0.11"
+	raLAN    = "10.50.0.2" // site A's router on the stretched segment
+	rbLAN    = "10.50.0.3"
 	macA     = "02:aa:00:00:00:01"
 	macB     = "02:bb:00:00:00:01"
 	raMgmt   = "10.80.1.1"
@@ -220,11 +240,14 @@ func topology() error {
 	veth("l2", "icb", "l2", "xb")
 	add("ip", "-n", prefix+"l2", "link", "set", "ica", "master", "br-a")
 	add("ip", "-n", prefix+"l2", "link", "set", "icb", "master", "br-b")
-	for _, r := range []struct{ ns, port, br, mac, wan string }{{"ra", "pa", "br-a", macA, wanA}, {"rb", "pb", "br-b", macB, wanB}} {
+	for _, r := range []struct{ ns, port, br, mac, wan, own string }{{"ra", "pa", "br-a", macA, wanA, raLAN}, {"rb", "pb", "br-b", macB, wanB, rbLAN}} {
 		add("ip", "-n", prefix+r.ns, "link", "add", "lan0", "address", r.mac, "type", "veth", "peer", "name", r.port, "netns", prefix+"l2")
 		add("ip", "-n", prefix+r.ns, "link", "set", "lan0", "up")
 		add("ip", "-n", prefix+"l2", "link", "set", r.port, "master", r.br, "up")
-		addr(r.ns, "lan0", gateway+"/24") // the same gateway at both sites
+		// The router's own address first, which its ARP probes come from;
+		// then the gateway, the same at both sites, as a VRRP address is.
+		addr(r.ns, "lan0", r.own+"/24")
+		addr(r.ns, "lan0", gateway+"/24")
 		add("ip", "-n", prefix+r.ns, "route", "add", "default", "via", r.wan)
 		add("ip", "netns", "exec", prefix+r.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	}

@@ -71,7 +71,9 @@ func (d *Daemon) liveResult(r liveness.Result) {
 	d.sites.mu.Unlock()
 	d.siteTransitions(trs)
 	// A takeover waits for the previous owner's answer.
-	if r.Path == liveness.PathAPI && r.OK && slices.ContainsFunc(d.last.Load().Subnets, func(s *plan.SubnetResult) bool { return s.Takeover != nil }) {
+	// (Before the first plan there is none.)
+	if res := d.last.Load(); res != nil && r.Path == liveness.PathAPI && r.OK &&
+		slices.ContainsFunc(res.Subnets, func(s *plan.SubnetResult) bool { return s.Takeover != nil }) {
 		d.poke()
 	}
 }

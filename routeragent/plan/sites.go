@@ -136,7 +136,10 @@ func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (adopt
 	lost := map[string]bool{}
 	for name, st := range p.live.Sites {
 		if !st.Lost.IsZero() {
-			lost[name], newlyLost[name] = true, !p.lost[name]
+			lost[name] = true
+			if !p.lost[name] {
+				newlyLost[name] = true
+			}
 		}
 	}
 	p.lost = lost
@@ -165,9 +168,13 @@ func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (adopt
 		if prevOwner != "" && prevOwner != site {
 			p.takeovers[i] = &takeover{from: prevOwner, since: now}
 		}
-		for _, s := range prevSums {
-			if newlyLost[s] {
-				p.beats[i] = &takeover{from: s, since: now}
+		// A site newly lost whose summary may linger at the WAN: it
+		// announced the subnet in the last plan, or said so last, or this
+		// site is taking the subnet over from it.
+		for name := range newlyLost {
+			if slices.Contains(prevSums, name) || slices.Contains(p.live.Sites[name].Summaries, r.Prefix) ||
+				p.takeovers[i] != nil && p.takeovers[i].from == name {
+				p.beats[i] = &takeover{from: name, since: now}
 			}
 		}
 		tk, active := p.takeoverNow(i, r.Prefix, now)

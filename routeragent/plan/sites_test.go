@@ -177,3 +177,20 @@ func TestHalves(t *testing.T) {
 		}
 	}
 }
+
+func TestAPreviousOwnerLostDuringTheTakeoverIsBeaten(t *testing.T) {
+	// B takes the subnet over while A is still heard (its routeragent
+	// just died); then A is found lost: the halves come.
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
+	p.Plan(t0)
+	setCluster(p, "A", "cl-A", nil)
+	setCluster(p, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 1, "192.0.2.11"), vm("a2", 1, "192.0.2.12"), vm("a3", 1, "192.0.2.13")})
+	if res := p.Plan(t0.Add(time.Second)); res.Subnets[0].Takeover == nil || len(res.Subnets[0].Halves) != 0 {
+		t.Fatalf("takeover %+v, halves %v; want a takeover without halves", res.Subnets[0].Takeover, res.Subnets[0].Halves)
+	}
+	p.SetLiveness(live(map[string]SiteState{"A": {Lost: t0.Add(3 * time.Second), Silent: true, Heard: t0, Summaries: []netip.Prefix{s24}}}))
+	if res := p.Plan(t0.Add(3 * time.Second)); !slices.Equal(res.Subnets[0].Halves, []string{"B"}) {
+		t.Errorf("halves %v once A is lost, want B's", res.Subnets[0].Halves)
+	}
+}
