@@ -229,7 +229,7 @@ func (l *lab) partition(scn string) error {
 	}); !ok {
 		return fmt.Errorf("site loss (%s): want both sites partitioned:\n%s\n%s", scn, l.status(raMgmt), l.status(rbMgmt))
 	}
-	if !regexp.MustCompile(`"`+path+`_failing":\s*true`).MatchString(l.status(rbMgmt)) {
+	if !regexp.MustCompile(`"` + path + `_failing":\s*true`).MatchString(l.status(rbMgmt)) {
 		return fmt.Errorf("site loss (%s): status does not say the %s path fails:\n%s", scn, path, l.status(rbMgmt))
 	}
 	// Twice site_loss_after more: a partition must never become a loss.
