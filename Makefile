@@ -52,7 +52,7 @@ unit:
 		echo 'address discovery, the end-to-end lab) will SKIP. Run make test as root.'; \
 		echo '**********************************************************************'; \
 	fi
-	@echo '== go test -race'; $(GO) test -race -count=1 -json ./... | $(GO) run ./tests/testsum
+	@echo '== go test -race'; $(GO) test -race -count=1 -timeout 30m -json ./... | $(GO) run ./tests/testsum
 
 # Mutation testing of the pure core with gremlins: each package's own
 # tests must kill 90% of the mutants they reach (efficacy) and reach 85% of
@@ -115,6 +115,7 @@ install-check: packages-check
 demo: deps build
 	$(GO) build -o bin/vmroute-lab ./cmd/vmroute-lab
 	./bin/vmroute-lab -bin bin demo
+	./bin/vmroute-lab -bin bin siteloss a
 
 clean:
 	rm -rf bin dist bench-results bench.txt

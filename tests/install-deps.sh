@@ -15,6 +15,7 @@ have lintian || need+=(lintian)
 have rpm || need+=(rpm)
 have rpmlint || need+=(rpmlint)
 have debootstrap || need+=(debootstrap)
+[ -x /usr/lib/frr/bgpd ] || need+=(frr)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

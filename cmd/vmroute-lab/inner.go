@@ -280,10 +280,16 @@ protocol kernel { ipv4 { import none; export all; }; }
 protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
 protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
 `, filepath.Join(l.dir, "bird.log"), wanA, wanA, raWAN, wanB, rbWAN)
-	if err := os.WriteFile(filepath.Join(l.dir, "bird.conf"), []byte(bird), 0o644); err != nil {
-		return err
+	if l.wan == "frr" {
+		if err := l.startFRR(); err != nil {
+			return err
+		}
+	} else {
+		if err := os.WriteFile(filepath.Join(l.dir, "bird.conf"), []byte(bird), 0o644); err != nil {
+			return err
+		}
+		l.run("wan", "bird.out", "bird", "-f", "-c", filepath.Join(l.dir, "bird.conf"), "-s", filepath.Join(l.dir, "bird.ctl"))
 	}
-	l.run("wan", "bird.out", "bird", "-f", "-c", filepath.Join(l.dir, "bird.conf"), "-s", filepath.Join(l.dir, "bird.ctl"))
 	for _, r := range []struct{ site, ns, mgmt, wanIP, peer, other, otherWAN, otherLAN, routerID string }{
 		{"A", "ra", raMgmt, raWAN, wanA, "B", rbWAN, rbLAN, l.routerID("A")}, {"B", "rb", rbMgmt, rbWAN, wanB, "A", raWAN, raLAN, l.routerID("B")}} {
 		cert, key, err := ca.IssueFiles("router-"+r.ns, net.ParseIP(r.mgmt), net.ParseIP(r.wanIP))
@@ -445,9 +451,12 @@ func (l *lab) stopAll() {
 // routeLine is the first line of a route in birdc's "show route all".
 var routeLine = regexp.MustCompile(`^([0-9a-f.:]+/\d+)`)
 
-// birdRoutes returns BIRD's best routes: prefix -> BGP next hop. (BIRD
-// lists a prefix's best path first.)
+// birdRoutes returns the WAN router's best routes: prefix -> BGP next
+// hop. (BIRD lists a prefix's best path first.)
 func (l *lab) birdRoutes() map[string]string {
+	if l.wan == "frr" {
+		return l.frrRoutes()
+	}
 	out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "all").Output()
 	routes := map[string]string{}
 	cur := ""

@@ -78,6 +78,10 @@ func main() {
 				flag.Usage()
 				os.Exit(2)
 			}
+			if *wan == "frr" && !strings.Contains("abg", scn) {
+				fmt.Fprintf(os.Stderr, "vmroute-lab: scenario %s reads BIRD's counters; with FRR, a, b and g run\n", scn)
+				os.Exit(2)
+			}
 			if err = demo(*bin, fmt.Sprintf("siteloss:%s:%s:%t", scn, *wan, *idHigh), stretched, *keep); err != nil {
 				break
 			}

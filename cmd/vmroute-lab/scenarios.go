@@ -168,7 +168,10 @@ func (l *lab) perSiteScenarios(ctx context.Context) error {
 	l.say("--- Scenario 7: site A is lost; its VMs are restarted at site B (by SRM or by hand: HA does not restart across clusters)")
 	l.kill("routeragent-ra.log")
 	l.kill("hostagent-a.log")
-	l.say("site A's routeragent and hostagent are gone; BIRD keeps A's routes as stale for the restart time (5 s)")
+	if err := cutA(); err != nil {
+		return err
+	}
+	l.say("site A's routeragent and hostagent are gone, its router off the segment; BIRD keeps A's routes as stale")
 	if err := l.moveWeb1("br-b", "/DC0/host/DC0_C1/DC0_C1_H0", "/DC0/host/DC0_C1/Resources"); err != nil {
 		return err
 	}
@@ -176,12 +179,12 @@ func (l *lab) perSiteScenarios(ctx context.Context) error {
 		return err
 	}
 	lossAt := time.Now()
-	if _, ok := l.waitFor("the subnet via site B only", 20*time.Second, func() bool {
-		return site(l.birdRoutes()[subnet]) == "B" && !l.birdHas(web1, raWAN)
+	if _, ok := l.waitFor("site B finds site A lost and owns the subnet", 20*time.Second, func() bool {
+		return l.siteState(rbMgmt, "A") == "lost" && site(l.birdRoutes()["10.50.0.0/25"]) == "B"
 	}); !ok {
-		return fmt.Errorf("scenario 7: BIRD holds %v", l.birdRoutes())
+		return fmt.Errorf("scenario 7: BIRD holds %v; site B sees A %s", l.birdRoutes(), l.siteState(rbMgmt, "A"))
 	}
-	l.say("%s later the WAN router reaches %s via site B alone", time.Since(lossAt).Round(100*time.Millisecond), subnet)
+	l.say("%s later site B finds A lost and announces %s and its halves: the WAN router reaches it via site B alone", time.Since(lossAt).Round(100*time.Millisecond), subnet)
 	if err := l.web1At("scenario 7", "B"); err != nil {
 		return err
 	}
@@ -256,9 +259,15 @@ func (l *lab) up() error {
 		return fmt.Errorf("the lab did not come up; logs in %s", l.dir)
 	}
 	l.say("BGP up. The WAN router reaches %s via site %s", subnet, site(l.birdRoutes()[subnet]))
-	before, err := probe()
-	if err != nil {
-		return err
+	// The WAN router's kernel may take a moment more than its BGP table.
+	var before path
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if before, err = probe(); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			return err
+		}
 	}
 	l.say("web-1 (%s) runs at site A; the client reaches it %s", web1, before)
 	return nil

@@ -42,7 +42,7 @@ func TestIntegrationLab(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
-	for _, c := range []string{"bird", "birdc", "ping", "arping"} {
+	for _, c := range []string{"bird", "birdc", "ping", "arping", "vtysh", "/usr/lib/frr/bgpd"} {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Fatalf("%s is not installed: run tests/install-deps.sh as root", c)
 		}
@@ -72,7 +72,7 @@ func TestIntegrationLab(t *testing.T) {
 			"the summary stays with site B, which holds 2 of the subnet's 3 VMs",
 			"web-2 and web-3 return too: 10.50.0.0/24 via site A, no host route",
 			"vSphere HA restarts A's VMs on site B's hosts of the same cluster",
-			"via site B alone",
+			"longest client gap",
 		)},
 		{"per-site", append(firstMove,
 			"holds no host route: the whole subnet moved",
@@ -91,6 +91,66 @@ func TestIntegrationLab(t *testing.T) {
 			t.Logf("lab:\n%s", out)
 			if err != nil {
 				t.Fatalf("lab: %v", err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("lab output lacks %q", want)
+				}
+			}
+			if ns, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(ns), "vmlab-") {
+				t.Errorf("namespaces left behind:\n%s", ns)
+			}
+		})
+	}
+}
+
+// TestIntegrationSiteLoss runs the lab's site-loss scenarios (DESIGN.md
+// rule 6), each in a lab of its own, with the default restart times: a to
+// g with BIRD as the WAN router, a, b and g with FRR (its Debian
+// defaults, ECMP included), and a again with site A's router ID above
+// site B's, for both. The lab asserts each scenario: the client's
+// longest gap within site_loss_after + 2 s for a site loss, nothing moved
+// for a partition, no withdraw and no gap for a restart, no echo lost
+// through a summary swap. The gaps are logged.
+func TestIntegrationSiteLoss(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "../../cmd/vmroute-lab", "../../cmd/vmroute-routeragent", "../../cmd/vmroute-hostagent")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"bird", []string{"siteloss", "a", "b", "c", "d", "e", "f", "g"}, []string{
+			"Site loss (a), WAN router bird", "Site loss (b), WAN router bird", "Site loss (c), WAN router bird",
+			"Site loss (d), WAN router bird", "Site loss (e), WAN router bird", "Site loss (f), WAN router bird", "Site loss (g), WAN router bird",
+			"site B announced its gateway to the VMs last known at site A",
+			"both routeragents show the other site partitioned (the probe path fails)",
+			"both routeragents show the other site partitioned (the api path fails)",
+			"0 echo replies lost, 0 withdraws at BIRD",
+			"site B withdrew its /32s",
+		}},
+		{"bird, A's router ID higher", []string{"-a-id-high", "siteloss", "a"}, []string{"Site loss (a), WAN router bird, site A's router ID above site B's"}},
+		{"frr", []string{"-wan", "frr", "siteloss", "a", "b", "g"}, []string{
+			"Site loss (a), WAN router frr", "Site loss (b), WAN router frr", "Site loss (g), WAN router frr"}},
+		{"frr, A's router ID higher", []string{"-wan", "frr", "-a-id-high", "siteloss", "a"}, []string{"Site loss (a), WAN router frr, site A's router ID above site B's"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, filepath.Join(bin, "vmroute-lab"), append([]string{"-bin", bin}, tt.args...)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("lab: %v\n%s", err, out)
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, "--- Site loss") || strings.Contains(line, "longest gap") || strings.Contains(line, "longest client gap") {
+					t.Log(strings.TrimSpace(line))
+				}
 			}
 			for _, want := range tt.want {
 				if !strings.Contains(string(out), want) {
