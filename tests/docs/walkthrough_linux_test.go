@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +167,16 @@ func TestInstallWalkthrough(t *testing.T) {
 	t.Logf("set up in %s", time.Since(begin))
 	check("vmroute-routeragent", rconf)
 	router := start(t, dir, "routeragent-dry-run", bins["vmroute-routeragent"], "--config", rconf)
+	// As systemctl start waits for it (Type=notify): the API listens once
+	// the first liveness checks and the first plan are done.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", "198.51.100.1:8443"); err == nil {
+			c.Close()
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the routeragent's API does not listen 10s after its start: %v", err)
+		}
+	}
 	check("vmroute-hostagent", hconf)
 	start(t, dir, "hostagent", bins["vmroute-hostagent"], "--config", hconf)
 
