@@ -473,13 +473,6 @@ func (l *lab) birdRoutes() map[string]string {
 	return routes
 }
 
-// birdHas reports whether BIRD holds any route, best or not, for addr via
-// nextHop.
-func (l *lab) birdHas(addr, nextHop string) bool {
-	out, _ := exec.Command("birdc", "-s", filepath.Join(l.dir, "bird.ctl"), "show", "route", "for", addr, "all").Output()
-	return strings.Contains(string(out), nextHop)
-}
-
 func site(nextHop string) string {
 	switch nextHop {
 	case raWAN:
