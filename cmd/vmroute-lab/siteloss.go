@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,6 +97,27 @@ func (l *lab) siteState(mgmt, site string) string {
 	return m[1]
 }
 
+// siteEvents returns the site transitions in a routeragent's move log,
+// one per line.
+func (l *lab) siteEvents(mgmt string) string {
+	resp, err := l.routerGet(mgmt, "/v1/moves")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var ms []struct{ Event string }
+	if json.NewDecoder(resp.Body).Decode(&ms) != nil {
+		return ""
+	}
+	var out []string
+	for _, m := range ms {
+		if m.Event != "" {
+			out = append(out, m.Event)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // cutA takes site A's router off the stretched segment: its probes and
 // its gateway go silent there.
 func cutA() error { return sh("ip", "-n", prefix+"l2", "link", "set", "pa", "nomaster") }
@@ -154,6 +176,9 @@ func (l *lab) lossWithVCenter(ctx context.Context, scn string) error {
 		return fmt.Errorf("site loss (%s): site B does not find A lost:\n%s", scn, l.status(rbMgmt))
 	}
 	l.say("site B finds site A lost %s after the cut (site_loss_after %s)", time.Since(lossAt).Round(100*time.Millisecond), siteLossAfter)
+	if m := l.siteEvents(rbMgmt); !strings.Contains(m, "site A: ") || !strings.Contains(m, "-> lost") {
+		return fmt.Errorf("site loss (%s): site B's move log lacks A's loss: %q", scn, m)
+	}
 	if _, ok := l.waitFor("the subnet's halves via site B", 10*time.Second, func() bool {
 		r := l.birdRoutes()
 		return site(r["10.50.0.0/25"]) == "B" && site(r["10.50.0.128/25"]) == "B"

@@ -180,6 +180,11 @@ func showStatus(b []byte, w io.Writer) error {
 		}
 		Local    []string `json:"local_problems"`
 		Announce []string `json:"announce_problems"`
+		Sites    []struct {
+			Site, State string
+			Since       time.Time
+			Failing     []string
+		}
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
@@ -204,6 +209,12 @@ func showStatus(b []byte, w io.Writer) error {
 	for _, p := range s.Peers {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", p.Address, p.State, p.Why)
 	}
+	if len(s.Sites) > 0 {
+		fmt.Fprintln(w, "\nSITE\tSTATE\tSINCE\tFAILING")
+		for _, st := range s.Sites {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", st.Site, st.State, ago(st.Since), strings.Join(st.Failing, "; "))
+		}
+	}
 	if len(s.Local)+len(s.Announce) > 0 {
 		fmt.Fprintln(w, "\nPROBLEMS")
 		for _, p := range append(s.Local, s.Announce...) {
@@ -218,6 +229,7 @@ func showVMs(b []byte, w io.Writer) error {
 		VM, Name, Site, Cluster string
 		Present, Held           bool
 		Discovered              bool
+		SiteLost                bool      `json:"site_lost"`
 		LandedAt                time.Time `json:"landed_at"`
 		NICs                    []struct {
 			MAC       string
@@ -238,6 +250,9 @@ func showVMs(b []byte, w io.Writer) error {
 		}
 		if v.Discovered {
 			state += ", addresses discovered"
+		}
+		if v.SiteLost {
+			state += ", SITE LOST (last known place)"
 		}
 		for i, n := range v.NICs {
 			name, site, cl, st, landed := v.Name, v.Site, v.Cluster, state, ago(v.LandedAt)
@@ -288,13 +303,18 @@ func showPeers(b []byte, w io.Writer) error {
 		Since                          time.Time
 		Advertised, Received, Accepted uint64
 		Flaps                          uint32
+		LLGR                           bool
 	}
 	if err := json.Unmarshal(b, &peers); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "PEER\tASN\tSTATE\tSINCE\tSENT\tRECEIVED\tFLAPS\tWHY")
+	fmt.Fprintln(w, "PEER\tASN\tSTATE\tSINCE\tSENT\tRECEIVED\tFLAPS\tLLGR\tWHY")
 	for _, p := range peers {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", p.Address, p.ASN, p.State, ago(p.Since), p.Advertised, p.Received, p.Flaps, p.Why)
+		llgr := "no"
+		if p.LLGR {
+			llgr = "yes"
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.Address, p.ASN, p.State, ago(p.Since), p.Advertised, p.Received, p.Flaps, llgr, p.Why)
 	}
 	return nil
 }
@@ -305,6 +325,7 @@ func showMoves(b []byte, w io.Writer) error {
 		LandedAt               time.Time `json:"landed_at"`
 		Received, Planned, BGP time.Time
 		Announced              []time.Time
+		Event                  string
 	}
 	if err := json.Unmarshal(b, &moves); err != nil {
 		return err
@@ -317,6 +338,10 @@ func showMoves(b []byte, w io.Writer) error {
 	}
 	fmt.Fprintln(w, "VM\tSITE\tLANDED\tREPORT\tPLANNED\tBGP\tFIRST ANNOUNCEMENT\tANNOUNCEMENTS")
 	for _, m := range moves {
+		if m.Event != "" {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", m.Event, m.Site, m.Planned.Format(time.RFC3339Nano))
+			continue
+		}
 		first := time.Time{}
 		if len(m.Announced) > 0 {
 			first = m.Announced[0]

@@ -14,6 +14,7 @@ import (
 	"github.com/vmroute/vmroute/routeragent/announce"
 	"github.com/vmroute/vmroute/routeragent/bgp"
 	"github.com/vmroute/vmroute/routeragent/daemon"
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/wire"
 )
@@ -26,22 +27,24 @@ func TestTables(t *testing.T) {
 	docs := map[string]any{
 		"status": daemon.Status{Site: "A", Version: "1.0", Routes: map[string]int{"host": 2, "summary": 1},
 			Clusters: []daemon.ClusterStatus{{Name: "cl-b", Sites: []string{"B", "C"}, Generation: 7, Received: now, Stale: true, VMs: 3}},
-			Peers:    []bgp.PeerStatus{{Address: netip.MustParseAddr("198.51.100.254"), State: "established"}}},
+			Peers:    []bgp.PeerStatus{{Address: netip.MustParseAddr("198.51.100.254"), State: "established"}},
+			Sites:    []liveness.Status{{Site: "B", State: liveness.Partitioned, Since: now, Failing: []string{"probe failing: timeout"}}}},
 		"vms": []daemon.VM{{Location: plan.Location{VM: "v1", Name: "web-1", Site: "B", Cluster: "cl-b", Present: true, LandedAt: now,
 			NICs: []wire.NIC{{MAC: mac, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}}, Discovered: true}},
 		"routes": daemon.Routes{Desired: []plan.Route{{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Kind: plan.Host, Site: "B"}},
 			AllSites: []plan.Route{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Kind: plan.Summary, Site: "A"}}},
-		"peers": []bgp.PeerStatus{{Address: netip.MustParseAddr("198.51.100.254"), ASN: 65000, State: "active", Why: "TCP MD5 is on"}},
+		"peers": []bgp.PeerStatus{{Address: netip.MustParseAddr("198.51.100.254"), ASN: 65000, State: "active", Why: "TCP MD5 is on", LLGR: true}},
 		"moves": []daemon.Move{{VM: "v1", Name: "web-1", Site: "B", LandedAt: now, Received: now.Add(30 * time.Millisecond),
-			Planned: now.Add(80 * time.Millisecond), Announced: []time.Time{now.Add(81 * time.Millisecond)}}},
+			Planned: now.Add(80 * time.Millisecond), Announced: []time.Time{now.Add(81 * time.Millisecond)}},
+			{Site: "B", Event: "site B: alive -> lost (api failing; probe failing)", Planned: now}},
 		"announcements": []announce.Status{{VM: "v1", Name: "web-1", Subnet: netip.MustParsePrefix("192.0.2.0/24"), Interface: "br0", MAC: mac, Sent: 3, Problem: "gateway missing"}},
 	}
 	want := map[string][]string{
-		"status":        {"site A, version 1.0", "2 host, 1 summary", "cl-b", "STALE", "198.51.100.254  established"},
+		"status":        {"site A, version 1.0", "2 host, 1 summary", "cl-b", "STALE", "198.51.100.254  established", "B     partitioned", "probe failing: timeout"},
 		"vms":           {"web-1", "present, addresses discovered", "00:50:56:00:00:01", "192.0.2.10"},
 		"routes":        {"192.0.2.10/32", "no (pending or dry run)", "A     192.0.2.0/24  summary"},
-		"peers":         {"198.51.100.254", "65000", "active", "TCP MD5 is on"},
-		"moves":         {"web-1", "+30ms", "+80ms", "+81ms"},
+		"peers":         {"198.51.100.254", "65000", "active", "yes", "TCP MD5 is on"},
+		"moves":         {"web-1", "+30ms", "+80ms", "+81ms", "site B: alive -> lost (api failing; probe failing)"},
 		"announcements": {"web-1", "br0", "gateway missing"},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -670,6 +670,9 @@ type Location struct {
 	NICs     []wire.NIC `json:"nics"`
 	// Claims is how many clusters report the VM (two during a move).
 	Claims int `json:"claims"`
+	// SiteLost says the VM's site is lost (rule 6): it is listed where it
+	// was last known.
+	SiteLost bool `json:"site_lost,omitempty"`
 }
 
 // Locations returns the location table: every VM some cluster reports,
@@ -694,6 +697,7 @@ func (p *Planner) Locations() []Location {
 			l.Present, l.Site = true, e.site
 			l.Held = e.flap != nil && e.flap.holdSite != ""
 		}
+		l.SiteLost = !p.live.Sites[l.Site].Lost.IsZero()
 		out = append(out, l)
 	}
 	slices.SortFunc(out, func(a, b Location) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.VM, b.VM)) })

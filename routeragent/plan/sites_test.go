@@ -65,8 +65,8 @@ func TestALostSiteOwnsNothing(t *testing.T) {
 	}
 	// A's VMs stay listed at A.
 	for _, l := range p.Locations() {
-		if l.Name == "vm-a1" && l.Site != "A" {
-			t.Errorf("a1 listed at %s, want its last known site A", l.Site)
+		if l.Name == "vm-a1" && (l.Site != "A" || !l.SiteLost) || l.Name == "vm-b1" && l.SiteLost {
+			t.Errorf("%s listed at %s, site lost %v; want A's VMs at A, flagged", l.Name, l.Site, l.SiteLost)
 		}
 	}
 }
