@@ -69,12 +69,7 @@ type takeover struct {
 // SetLiveness takes what the liveness checks found now. Subnets are
 // planned again when a site is lost, returns or becomes current.
 func (p *Planner) SetLiveness(l Liveness) {
-	changed := len(l.Sites) != len(p.live.Sites)
-	for name, st := range l.Sites {
-		if old, ok := p.live.Sites[name]; !ok || old.excluded() != st.excluded() {
-			changed = true
-		}
-	}
+	changed := !maps.Equal(excludedSites(l), excludedSites(p.live))
 	p.live = l
 	p.live.Sites = maps.Clone(l.Sites)
 	if changed {
@@ -84,18 +79,26 @@ func (p *Planner) SetLiveness(l Liveness) {
 	}
 }
 
+// excludedSites returns the sites that may own nothing.
+func excludedSites(l Liveness) map[string]bool {
+	out := map[string]bool{}
+	for name, st := range l.Sites {
+		if st.excluded() {
+			out[name] = true
+		}
+	}
+	return out
+}
+
 // ownerOf applies rule 2 over the sites that are not lost: a lost site
 // owns nothing, and a subnet whose home is lost goes to the survivor that
 // holds the most members, ties and a subnet without members to the first
 // survivor by name.
 func (p *Planner) ownerOf(home string, count map[string]int) string {
-	live := count
-	if len(p.live.Sites) > 0 {
-		live = map[string]int{}
-		for s, n := range count {
-			if !p.live.Sites[s].excluded() {
-				live[s] = n
-			}
+	live := map[string]int{}
+	for s, n := range count {
+		if !p.live.Sites[s].excluded() {
+			live[s] = n
 		}
 	}
 	if !p.live.Sites[home].excluded() {

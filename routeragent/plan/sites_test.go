@@ -194,3 +194,40 @@ func TestAPreviousOwnerLostDuringTheTakeoverIsBeaten(t *testing.T) {
 		t.Errorf("halves %v once A is lost, want B's", res.Subnets[0].Halves)
 	}
 }
+
+func TestTakeoverEdges(t *testing.T) {
+	// A never answered: its loss is beaten all the same, once B is
+	// taking the subnet over from it.
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {}}))
+	p.Plan(t0)
+	setCluster(p, "A", "cl-A", nil)
+	setCluster(p, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 1, "192.0.2.11")})
+	p.Plan(t0.Add(time.Second))
+	l := live(map[string]SiteState{"A": {Lost: t0.Add(3 * time.Second), Silent: true}})
+	l.AllLLGR = true // no halves for a silent previous owner alone
+	p.SetLiveness(l)
+	if res := p.Plan(t0.Add(3 * time.Second)); !slices.Equal(res.Subnets[0].Halves, []string{"B"}) {
+		t.Errorf("halves %v once A, never heard, is lost; want B's", res.Subnets[0].Halves)
+	}
+
+	// A /32 subnet has no halves; a subnet without gateways announces
+	// nothing to the lost site's VMs.
+	cfg := Config{Site: "B", Subnets: []Subnet{
+		{Prefix: netip.MustParsePrefix("192.0.2.9/32"), Home: "A"},
+		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Home: "A"},
+	}}
+	p = mustPlanner(t, cfg)
+	setCluster(p, "A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.9"), vm("a2", 0, "198.51.100.10")})
+	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{netip.MustParsePrefix("192.0.2.9/32"), netip.MustParsePrefix("198.51.100.0/24")}}}))
+	p.Plan(t0)
+	p.SetLiveness(live(map[string]SiteState{"A": {Lost: t0.Add(3 * time.Second), Silent: true, Heard: t0}}))
+	res := p.Plan(t0.Add(3 * time.Second))
+	want := []string{"B half 198.51.100.0/25", "B half 198.51.100.128/25", "B summary 192.0.2.9/32", "B summary 198.51.100.0/24"}
+	if got := routes(res, "B"); !slices.Equal(got, want) {
+		t.Errorf("routes %q, want %q", got, want)
+	}
+	if n := res.Neighbors(); len(n) != 0 || len(res.Landed) != 0 {
+		t.Errorf("neighbors %v, landed %v; want none without gateways", n, res.Landed)
+	}
+}
