@@ -193,7 +193,61 @@ func (l *lab) lossWithVCenter(ctx context.Context, scn string) error {
 	if err := l.settle(p, "site loss ("+scn+")"); err != nil {
 		return err
 	}
-	return l.web1Via("site loss ("+scn+")", "B")
+	if err := l.web1Via("site loss ("+scn+")", "B"); err != nil {
+		return err
+	}
+	if scn == "a" {
+		return l.comeBack()
+	}
+	return nil
+}
+
+// comeBack ends scenario a: site A's router returns and its routeragent
+// starts from its state directory, whose reports still put the VMs at A,
+// while vCenter stays down. A must announce nothing of the subnet site B
+// now announces (no flap back), and B must keep it.
+func (l *lab) comeBack() error {
+	if err := sh("ip", "-n", prefix+"l2", "link", "set", "pa", "master", "br-a"); err != nil {
+		return err
+	}
+	l.restart("routeragent-ra.log")
+	if _, ok := l.waitFor("site B sees site A returning", 15*time.Second, func() bool { return l.siteState(rbMgmt, "A") == "returning" }); !ok {
+		return fmt.Errorf("site loss (a): site B sees A %q after its return, want returning", l.siteState(rbMgmt, "A"))
+	}
+	// Its BGP session back, A has sent what it announces now (End-of-RIB).
+	if _, ok := l.waitFor("site A's routeragent back in BGP", 30*time.Second, func() bool {
+		return l.wan == "frr" || strings.Contains(l.read("bird.log"), "site_a: Neighbor graceful restart done")
+	}); !ok {
+		return fmt.Errorf("site loss (a): site A's routeragent did not come back in BGP")
+	}
+	time.Sleep(2 * time.Second)
+	r := l.birdRoutes()
+	if site(r[subnet]) != "B" {
+		return fmt.Errorf("site loss (a): after site A came back, BIRD's best %s is %q, want site B's", subnet, r[subnet])
+	}
+	if strings.Contains(l.advertised(raMgmt), subnet) {
+		return fmt.Errorf("site loss (a): site A, back without current reports, announces %s", subnet)
+	}
+	l.say("site A came back without vCenter: B sees it returning; A announces nothing of %s, which stays with B", subnet)
+	return l.web1Via("site loss (a), A back", "B")
+}
+
+// advertised returns what a routeragent's BGP speaker advertises.
+func (l *lab) advertised(mgmt string) string {
+	resp, err := l.routerGet(mgmt, "/v1/routes")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var r struct{ Advertised []struct{ Prefix string } }
+	if json.NewDecoder(resp.Body).Decode(&r) != nil {
+		return ""
+	}
+	var out []string
+	for _, a := range r.Advertised {
+		out = append(out, a.Prefix)
+	}
+	return strings.Join(out, " ")
 }
 
 // lossVCenterAlive is scenario b: vCenter survives, HA restarts A's VMs

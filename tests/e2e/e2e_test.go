@@ -111,7 +111,8 @@ func TestIntegrationLab(t *testing.T) {
 // site B's, for both. The lab asserts each scenario: the client's
 // longest gap within site_loss_after + 2 s for a site loss, nothing moved
 // for a partition, no withdraw and no gap for a restart, no echo lost
-// through a summary swap. The gaps are logged.
+// through a summary swap, and after a, site A back without vCenter
+// taking nothing from B. The gaps are logged.
 func TestIntegrationSiteLoss(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -130,6 +131,7 @@ func TestIntegrationSiteLoss(t *testing.T) {
 			"Site loss (a), WAN router bird", "Site loss (b), WAN router bird", "Site loss (c), WAN router bird",
 			"Site loss (d), WAN router bird", "Site loss (e), WAN router bird", "Site loss (f), WAN router bird", "Site loss (g), WAN router bird",
 			"site B announced its gateway to the VMs last known at site A",
+			"site A came back without vCenter: B sees it returning; A announces nothing of 10.50.0.0/24, which stays with B",
 			"both routeragents show the other site partitioned (the probe path fails)",
 			"both routeragents show the other site partitioned (the api path fails)",
 			"0 echo replies lost, 0 withdraws at BIRD",
