@@ -56,15 +56,9 @@ func (l *lab) perSiteScenarios(ctx context.Context) error {
 		}
 		lost <- gone
 	}()
-	l.kill("routeragent-rb.log")
-	l.say("killed; BIRD keeps the routes as stale (graceful restart)")
-	time.Sleep(500 * time.Millisecond)
-	l.restart("routeragent-rb.log")
-	if _, ok := l.waitFor("BIRD's graceful restart done", 30*time.Second, func() bool {
-		return strings.Contains(l.read("bird.log"), "site_b: Neighbor graceful restart done")
-	}); !ok {
+	if err := l.killRestart("rb", "site_b"); err != nil {
 		stopWatch()
-		return fmt.Errorf("scenario 4: no graceful restart at BIRD")
+		return fmt.Errorf("scenario 4: %w", err)
 	}
 	stopWatch()
 	if <-lost {
@@ -247,6 +241,22 @@ func (l *lab) firstMove(ctx context.Context, host, pool string) error {
 		return fmt.Errorf("scenario 1: the round trip fell by %s, want the interconnect's two crossings (%s)", saved, 2*interconnectDelay)
 	}
 	l.say("the round trip fell by %s: the interconnect's two crossings (%s each) are gone", (trombone.rtt - after.rtt).Round(100*time.Microsecond), interconnectDelay)
+	return nil
+}
+
+// killRestart kills a site's routeragent (SIGKILL: no NOTIFICATION),
+// starts it again half a second later, and waits for BIRD's protocol
+// with it to end the graceful restart.
+func (l *lab) killRestart(ns, proto string) error {
+	l.kill("routeragent-" + ns + ".log")
+	l.say("killed; BIRD keeps the routes as stale (graceful restart)")
+	time.Sleep(500 * time.Millisecond)
+	l.restart("routeragent-" + ns + ".log")
+	if _, ok := l.waitFor("BIRD's graceful restart done", 60*time.Second, func() bool {
+		return strings.Contains(l.read("bird.log"), proto+": Neighbor graceful restart done")
+	}); !ok {
+		return fmt.Errorf("no graceful restart at BIRD")
+	}
 	return nil
 }
 

@@ -337,13 +337,8 @@ func (l *lab) restartAlone() error {
 	}
 	withdraws := l.birdStat("site_a", "Import withdraws")
 	time.Sleep(time.Second)
-	l.kill("routeragent-ra.log")
-	time.Sleep(500 * time.Millisecond)
-	l.restart("routeragent-ra.log")
-	if _, ok := l.waitFor("BIRD's graceful restart done", 60*time.Second, func() bool {
-		return strings.Contains(l.read("bird.log"), "site_a: Neighbor graceful restart done")
-	}); !ok {
-		return fmt.Errorf("site loss (e): no graceful restart at BIRD")
+	if err := l.killRestart("ra", "site_a"); err != nil {
+		return fmt.Errorf("site loss (e): %w", err)
 	}
 	time.Sleep(time.Second)
 	gap, lost, err := p.stop()

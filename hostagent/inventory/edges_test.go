@@ -59,12 +59,7 @@ func TestEmptyGuestNetOfAVMWithoutAddresses(t *testing.T) {
 }
 
 func TestLandingEventsAtTheEdgeOfTheirAge(t *testing.T) {
-	collector := ref("EventHistoryCollector", "session[1]1")
-	event := func(created time.Time) types.ObjectUpdate {
-		return types.ObjectUpdate{Obj: collector, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{{Name: "latestPage",
-			Val: types.ArrayOfEvent{Event: []types.BaseEvent{&types.VmMigratedEvent{VmEvent: types.VmEvent{Event: types.Event{
-				CreatedTime: created, Vm: &types.VmEventArgument{Vm: vm1}}}}}}}}}
-	}
+	event := migrated
 	for _, tt := range []struct {
 		name       string
 		held, move time.Duration // after the event: a batch without the move, then the move

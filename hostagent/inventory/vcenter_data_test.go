@@ -202,13 +202,17 @@ func TestMissingPropertiesAreShown(t *testing.T) {
 	}
 }
 
-func TestLandingTimesComeFromVCenter(t *testing.T) {
-	collector := ref("EventHistoryCollector", "session[1]1")
-	event := func(created time.Time) types.ObjectUpdate {
-		return types.ObjectUpdate{Obj: collector, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{{Name: "latestPage",
+// migrated is the event collector's latest page with web-1's migration,
+// created at created.
+func migrated(created time.Time) types.ObjectUpdate {
+	return types.ObjectUpdate{Obj: ref("EventHistoryCollector", "session[1]1"), Kind: types.ObjectUpdateKindModify,
+		ChangeSet: []types.PropertyChange{{Name: "latestPage",
 			Val: types.ArrayOfEvent{Event: []types.BaseEvent{&types.VmMigratedEvent{VmEvent: types.VmEvent{Event: types.Event{
 				CreatedTime: created, Vm: &types.VmEventArgument{Vm: vm1}}}}}}}}}
-	}
+}
+
+func TestLandingTimesComeFromVCenter(t *testing.T) {
+	event := migrated
 	// The event of the move comes with it: its createdTime is the landing.
 	inv, _ := placed(t)
 	migrated := t0.Add(59 * time.Second)
