@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/wire"
 	"github.com/vmroute/vmroute/tests/pki"
@@ -530,5 +531,45 @@ func TestLeaseMarksAClusterStale(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("cl-b still stale after a new report")
 		}
+	}
+}
+
+// TestSiteAnswer: GET /v1/site tells another site's routeragent (a name
+// under api.peers) what this site announces and whether its reports are
+// current: every cluster reported since the start. A hostagent may not
+// ask.
+func TestSiteAnswer(t *testing.T) {
+	e := newEnv(t, "")
+	e.ca.Issue(t, "router-b")
+	e.edit(t, func(c string) string {
+		return strings.Replace(c, `operators = ["operator"]`, "operators = [\"operator\"]\npeers = [\"router-b\"]", 1)
+	})
+	d := e.start(t)
+	ask := func(name string) (int, liveness.Answer) {
+		t.Helper()
+		resp, err := e.client(t, name).Get("https://" + d.apiAddr + liveness.SitePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a liveness.Answer
+		_ = json.NewDecoder(resp.Body).Decode(&a)
+		return resp.StatusCode, a
+	}
+	if code, a := ask("router-b"); code != http.StatusOK || a.Site != "A" || a.Current ||
+		fmt.Sprint(a.Summaries) != "[192.0.2.0/24]" {
+		t.Errorf("before any report: %d %+v; want site A announcing 192.0.2.0/24, not current", code, a)
+	}
+	for _, r := range []struct{ client, body string }{{"hostagent-a", report("cl-a", "A", 5, "192.0.2.10")}, {"hostagent-b", report("cl-b", "B", 5, "198.51.100.10")}} {
+		if code, p := post(t, e.client(t, r.client), d, r.body); code != http.StatusOK {
+			t.Fatalf("report: %d %+v", code, p)
+		}
+	}
+	waitRoutes(t, d, "A summary 192.0.2.0/24")
+	if code, a := ask("router-b"); code != http.StatusOK || !a.Current {
+		t.Errorf("every cluster reported: %d %+v, want current", code, a)
+	}
+	if code, _ := ask("hostagent-a"); code != http.StatusForbidden {
+		t.Errorf("a hostagent asks: %d, want 403", code)
 	}
 }
