@@ -37,7 +37,7 @@ func Start(t testing.TB, ns, config string) *Bird {
 	netns.Start(t, ns, dir, "bird", "-f", "-c", conf, "-s", b.ctl, "-P", filepath.Join(dir, "bird.pid"))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := b.try("show", "status"); err == nil {
+		if _, err := b.Try("show", "status"); err == nil {
 			return b
 		}
 		if time.Now().After(deadline) {
@@ -48,7 +48,9 @@ func Start(t testing.TB, ns, config string) *Bird {
 	}
 }
 
-func (b *Bird) try(args ...string) (string, error) {
+// Try runs a birdc command and returns its output, or an error when
+// birdc fails (as for a prefix BIRD holds no route for yet).
+func (b *Bird) Try(args ...string) (string, error) {
 	out, err := exec.Command("birdc", append([]string{"-s", b.ctl}, args...)...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("birdc %s: %v: %s", strings.Join(args, " "), err, out)
@@ -59,7 +61,7 @@ func (b *Bird) try(args ...string) (string, error) {
 // Cmd runs a birdc command and returns its output.
 func (b *Bird) Cmd(args ...string) string {
 	b.t.Helper()
-	out, err := b.try(args...)
+	out, err := b.Try(args...)
 	if err != nil {
 		b.t.Fatal(err)
 	}
