@@ -16,6 +16,8 @@ have rpm || need+=(rpm)
 have rpmlint || need+=(rpmlint)
 have debootstrap || need+=(debootstrap)
 [ -x /usr/lib/frr/bgpd ] || need+=(frr)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have qemu-img || need+=(qemu-utils)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

@@ -39,15 +39,26 @@ func Watch(ctx context.Context, ifaces []string, log *slog.Logger, changed func(
 		}
 		t.ifaces[link.Attrs().Index] = name
 	}
+	// Subscribe first, then dump: a change during the dump waits in the
+	// channel and is applied after it. (The subscription's own dump,
+	// ListExisting, is sent to the multicast group, which the kernel
+	// refuses without CAP_NET_ADMIN: the routeragent runs without it.)
 	updates := make(chan netlink.NeighUpdate, 256)
 	done := make(chan struct{})
-	if err := netlink.NeighSubscribeWithOptions(updates, done, netlink.NeighSubscribeOptions{ListExisting: true}); err != nil {
+	if err := netlink.NeighSubscribe(updates, done); err != nil {
 		return nil, fmt.Errorf("address discovery: subscribe to neighbor events: %w", err)
 	}
 	go func() {
 		<-ctx.Done()
 		close(done)
 	}()
+	existing, err := netlink.NeighList(0, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("address discovery: read the neighbor table: %w", err)
+	}
+	for _, n := range existing {
+		t.apply(netlink.NeighUpdate{Type: unix.RTM_NEWNEIGH, Neigh: n})
+	}
 	go func() {
 		for u := range updates {
 			t.apply(u)

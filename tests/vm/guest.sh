@@ -1,0 +1,138 @@
+#!/bin/bash
+# The routeragent's checks inside the test VM, run by vmtest.service as
+# root under the VM's systemd. The host shares /payload: the .deb, the
+# TLS files, the announce package's test binary, and this script. Each
+# check appends "CHECK name: PASS" or "CHECK name: FAIL why" to
+# /payload/results.txt; every check reads systemctl or journalctl.
+set -u
+R=/payload/results.txt
+: >"$R"
+pass() { echo "CHECK $1: PASS" | tee -a "$R"; }
+fail() { echo "CHECK $1: FAIL $(echo "${*:2}" | tr '\n' '|')" | tee -a "$R"; }
+unit=vmroute-routeragent
+prop() { systemctl show -P "$1" "$unit"; }
+waitfor() { # waitfor SECONDS COMMAND...: until the command succeeds
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+
+# The WAN side: BIRD in namespace "edge" (10.9.0.2), which vmroute dials,
+# and BIRD in "edge2" (10.9.1.2), which dials vmroute's port 179; both
+# with TCP MD5.
+for n in 0 1; do
+	ns=edge; [ $n = 1 ] && ns=edge2
+	ip netns add $ns
+	ip link add wan$n type veth peer name e0 netns $ns
+	ip addr add 10.9.$n.1/24 dev wan$n && ip link set wan$n up
+	ip -n $ns addr add 10.9.$n.2/24 dev e0 && ip -n $ns link set e0 up && ip -n $ns link set lo up
+done
+# The stretched segment, and namespace "seg" on it standing for the other
+# sites' routers, which the liveness checks resolve with ARP (site B) and
+# ND (site C) through the routeragent's raw sockets.
+ip netns add seg
+ip link add lan0 type veth peer name vm0 netns seg
+ip addr add 10.20.0.1/24 dev lan0 && ip addr add 2001:db8:20::1/64 dev lan0 nodad && ip link set lan0 up
+ip -n seg addr add 10.20.0.3/24 dev vm0 && ip -n seg addr add 2001:db8:20::3/64 dev vm0 nodad && ip -n seg link set vm0 up
+for n in 0 1; do
+	ns=edge; passive="passive on;"
+	[ $n = 1 ] && ns=edge2 passive=""
+	cat >/run/$ns.conf <<BIRD
+router id 10.9.$n.2;
+protocol device {}
+protocol bgp vmroute { local 10.9.$n.2 as 65000; neighbor 10.9.$n.1 as 65001; $passive password "s3cret-md5"; graceful restart on; long lived graceful restart on; ipv4 { import all; export none; }; }
+BIRD
+	ip netns exec $ns bird -c /run/$ns.conf -s /run/$ns.ctl
+done
+birdc() { command birdc -s /run/edge.ctl "$@"; }
+birdc2() { command birdc -s /run/edge2.ctl "$@"; }
+
+# 1. The package, installed as an admin does.
+if apt-get install -y -qq /payload/vmroute-routeragent_*_amd64.deb >/tmp/apt.log 2>&1; then pass install; else fail install "$(tail -3 /tmp/apt.log)"; fi
+install -m 0640 -g vmroute-routeragent /payload/tls/* /etc/vmroute/tls/ 2>/dev/null || { mkdir -p /etc/vmroute/tls && install -m 0640 -g vmroute-routeragent /payload/tls/* /etc/vmroute/tls/; }
+printf 's3cret-md5' >/etc/vmroute/bgp-password
+cp /payload/routeragent.toml /etc/vmroute/routeragent.toml
+# The watchdog, shortened for the test.
+mkdir -p /etc/systemd/system/$unit.service.d
+printf '[Service]\nWatchdogSec=3s\n' >/etc/systemd/system/$unit.service.d/test.conf
+systemctl daemon-reload
+
+# 2. Started by its unit: active (running) only once it said READY.
+if systemctl start $unit && [ "$(prop Type)" = notify ] && [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; then
+	pass started
+else
+	fail started "$(systemctl status $unit --no-pager 2>&1 | tail -15)"
+fi
+
+# 3. The BGP password from LoadCredential, both sessions up with MD5,
+# one of them dialed to port 179.
+if waitfor 60 sh -c 'birdc -s /run/edge.ctl show protocols vmroute | grep -q Established && birdc -s /run/edge2.ctl show protocols vmroute | grep -q Established'; then
+	pass bgp-md5-both-ways
+else
+	fail bgp-md5-both-ways "$(birdc show protocols 2>&1 | tail -3; birdc2 show protocols all 2>&1 | tail -8; journalctl -u $unit --no-pager | tail -10)"
+fi
+if ss -ltnp | grep -q ':179 .*vmroute-routera'; then pass port-179; else fail port-179 "$(ss -ltnp)"; fi
+# ARP and ND through raw sockets, with CAP_NET_RAW alone: the probes of
+# sites B (ARP) and C (ND) answer. (Their APIs do not: they are this
+# routeragent, which answers as site A.)
+metrics() { # the status listener's /metrics, over plain HTTP on loopback
+	exec 3<>/dev/tcp/127.0.0.1/9181 && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3
+}
+probes_ok() { metrics | grep -q "^vmroute_site_path_up{path=\"probe\",site=\"$1\"} 1"; }
+if waitfor 20 bash -c "$(declare -f metrics probes_ok); probes_ok B && probes_ok C"; then
+	pass raw-arp-nd
+else
+	fail raw-arp-nd "$(metrics | grep vmroute_site_path_up; journalctl -u $unit --no-pager | grep -i 'site ' | tail -4)"
+fi
+if ! journalctl -u $unit --no-pager | grep -q 'address discovery off'; then
+	pass address-discovery
+else
+	fail address-discovery "$(journalctl -u $unit --no-pager | grep 'address discovery off')"
+fi
+if waitfor 10 sh -c 'birdc -s /run/edge.ctl show route for 10.20.0.0/24 | grep -q 10.20.0.0/24'; then pass route-at-bird; else fail route-at-bird "$(birdc show route 2>&1)"; fi
+
+# 4. The watchdog: a stopped process is restarted by systemd.
+before=$(prop NRestarts)
+kill -STOP "$(prop MainPID)"
+if waitfor 30 sh -c "[ \$(systemctl show -P NRestarts $unit) -gt $before ] && [ \$(systemctl show -P ActiveState $unit) = active ]" &&
+	journalctl -u $unit --no-pager | grep -q 'Watchdog timeout'; then
+	pass watchdog
+else
+	fail watchdog "restarts $before -> $(prop NRestarts); $(journalctl -u $unit --no-pager | tail -8)"
+fi
+
+# 5. Reload: a changed config applies; a broken one leaves the old one
+# running, with the reason in the journal.
+sed -i 's/^batch_window = .*/batch_window = "70ms"/' /etc/vmroute/routeragent.toml
+systemctl reload $unit
+if waitfor 10 sh -c "journalctl -u $unit --no-pager | grep -q 'configuration reloaded'"; then pass reload; else fail reload "$(journalctl -u $unit --no-pager | tail -8)"; fi
+echo 'not = valid = toml' >>/etc/vmroute/routeragent.toml
+pid=$(prop MainPID)
+systemctl reload $unit
+if waitfor 10 sh -c "journalctl -u $unit --no-pager | grep -q 'reload failed: the running configuration stays'" &&
+	[ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)" = active ]; then
+	pass reload-broken
+else
+	fail reload-broken "$(journalctl -u $unit --no-pager | tail -8)"
+fi
+
+# 6. Stopped within the stop timeout.
+start=$SECONDS
+systemctl stop $unit
+if [ "$(prop ActiveState)" = inactive ] && [ $((SECONDS - start)) -lt 20 ] && ! journalctl -u $unit --no-pager | grep -q 'State .stop-sigterm. timed out'; then
+	pass stop
+else
+	fail stop "$(prop ActiveState) after $((SECONDS - start)) s"
+fi
+
+# 7. 802.1Q: the announce package's VLAN subtest, on this kernel.
+if out=$(cd /payload && ./announce.test -test.run 'TestIntegrationAnnounce/through_an_802.1Q' -test.v 2>&1) &&
+	grep -q -- '--- PASS: TestIntegrationAnnounce/through_an_802.1Q' <<<"$out"; then
+	pass vlan-8021q
+else
+	fail vlan-8021q "$(tail -20 <<<"$out")"
+fi
+echo "CHECKS DONE" | tee -a "$R"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds, once, the Debian bookworm image the VM tests boot with qemu: the
+# install test's minbase root (made here too when missing) with a kernel,
+# systemd, BIRD 2 and iproute2, and a service that runs the test payload
+# shared from the host (9p, tag "payload") and powers the VM off. Cached
+# in /var/cache/vmroute-tests/vm/: root.img, vmlinuz, initrd.img.
+set -euo pipefail
+cache=/var/cache/vmroute-tests
+out=$cache/vm
+[ -f "$out/root.img" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && exit 0
+[ "$(id -u)" -eq 0 ] || { echo "FAIL: building the VM image needs root"; exit 1; }
+base=$cache/bookworm-minbase.tar
+if [ ! -f "$base" ]; then
+	command -v debootstrap >/dev/null || { echo "FAIL: debootstrap missing: run tests/install-deps.sh"; exit 1; }
+	mirror=$(awk '/^deb / && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
+	mirror=${mirror:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
+	tmp=$(mktemp -d)
+	debootstrap --variant=minbase bookworm "$tmp" "$mirror" >/tmp/debootstrap.log 2>&1 || { tail /tmp/debootstrap.log; echo "FAIL: debootstrap"; exit 1; }
+	mkdir -p "$cache"
+	tar -C "$tmp" -cf "$base" . && rm -rf "$tmp"
+fi
+root=$(mktemp -d)
+cleanup() { umount "$root/proc" 2>/dev/null || true; rm -rf "$root"; }
+trap cleanup EXIT
+tar -C "$root" -xf "$base"
+mount -t proc proc "$root/proc"
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+in_root() { chroot "$root" env PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
+echo "== the VM image: kernel, systemd and BIRD into the bookworm root (once)"
+in_root apt-get update -qq
+in_root apt-get install -y -qq --no-install-recommends linux-image-amd64 systemd-sysv udev kmod iproute2 bird2 procps >/tmp/vm-image.log 2>&1 ||
+	{ tail /tmp/vm-image.log; echo "FAIL: apt-get install in the VM root"; exit 1; }
+in_root apt-get clean
+echo vmtest >"$root/etc/hostname"
+printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' >"$root/etc/fstab"
+# BIRD runs only when a test starts it.
+in_root systemctl disable bird.service >/dev/null 2>&1 || true
+cat >"$root/etc/systemd/system/vmtest.service" <<'UNIT'
+[Unit]
+Description=vmroute VM test: runs the payload the host shares, then powers off
+After=multi-user.target
+[Service]
+Type=oneshot
+StandardOutput=journal+console
+StandardError=journal+console
+ExecStartPre=/bin/mkdir -p /payload
+ExecStartPre=/bin/mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576 payload /payload
+ExecStart=/bin/bash /payload/guest.sh
+ExecStopPost=/bin/systemctl --no-block poweroff
+[Install]
+WantedBy=multi-user.target
+UNIT
+in_root systemctl enable vmtest.service >/dev/null 2>&1
+# Quieter boots: no getty on the serial console.
+in_root systemctl mask serial-getty@ttyS0.service getty@tty1.service >/dev/null 2>&1 || true
+mkdir -p "$out"
+cp "$(ls "$root"/boot/vmlinuz-* | head -1)" "$out/vmlinuz"
+cp "$(ls "$root"/boot/initrd.img-* | head -1)" "$out/initrd.img"
+umount "$root/proc"
+rm -f "$out/root.img"
+mkfs.ext4 -q -L vmroot -d "$root" "$out/root.img" 3G
+echo "== VM image in $out"
