@@ -61,7 +61,7 @@ printf '[Service]\nWatchdogSec=3s\n' >/etc/systemd/system/$unit.service.d/test.c
 systemctl daemon-reload
 
 # 2. Started by its unit: active (running) only once it said READY.
-if systemctl start $unit && [ "$(prop Type)" = notify ] && [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; then
+if timeout 60 systemctl start $unit && [ "$(prop Type)" = notify ] && [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; then
 	pass started
 else
 	fail started "$(systemctl status $unit --no-pager 2>&1 | tail -15)"
@@ -96,7 +96,7 @@ if waitfor 10 sh -c 'birdc -s /run/edge.ctl show route for 10.20.0.0/24 | grep -
 
 # 4. The watchdog: a stopped process is restarted by systemd.
 before=$(prop NRestarts)
-kill -STOP "$(prop MainPID)"
+kill -STOP "$(prop MainPID)" 2>/dev/null
 if waitfor 30 sh -c "[ \$(systemctl show -P NRestarts $unit) -gt $before ] && [ \$(systemctl show -P ActiveState $unit) = active ]" &&
 	journalctl -u $unit --no-pager | grep -q 'Watchdog timeout'; then
 	pass watchdog
@@ -107,11 +107,11 @@ fi
 # 5. Reload: a changed config applies; a broken one leaves the old one
 # running, with the reason in the journal.
 sed -i 's/^batch_window = .*/batch_window = "70ms"/' /etc/vmroute/routeragent.toml
-systemctl reload $unit
+timeout 30 systemctl reload $unit
 if waitfor 10 sh -c "journalctl -u $unit --no-pager | grep -q 'configuration reloaded'"; then pass reload; else fail reload "$(journalctl -u $unit --no-pager | tail -8)"; fi
 echo 'not = valid = toml' >>/etc/vmroute/routeragent.toml
 pid=$(prop MainPID)
-systemctl reload $unit
+timeout 30 systemctl reload $unit
 if waitfor 10 sh -c "journalctl -u $unit --no-pager | grep -q 'reload failed: the running configuration stays'" &&
 	[ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)" = active ]; then
 	pass reload-broken
@@ -121,7 +121,7 @@ fi
 
 # 6. Stopped within the stop timeout.
 start=$SECONDS
-systemctl stop $unit
+timeout 60 systemctl stop $unit
 if [ "$(prop ActiveState)" = inactive ] && [ $((SECONDS - start)) -lt 20 ] && ! journalctl -u $unit --no-pager | grep -q 'State .stop-sigterm. timed out'; then
 	pass stop
 else

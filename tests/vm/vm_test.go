@@ -69,7 +69,7 @@ func TestRouteragentPackageInVM(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	console := boot(t, payload, 8*time.Minute)
+	console := boot(t, payload, 6*time.Minute)
 	results, err := os.ReadFile(filepath.Join(payload, "results.txt"))
 	if err != nil || !strings.Contains(string(results), "CHECKS DONE") {
 		t.Fatalf("the VM's checks did not finish (%v); its console:\n%s", err, tail(console, 60))
