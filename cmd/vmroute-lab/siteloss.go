@@ -283,8 +283,17 @@ func (l *lab) lossVCenterAlive(ctx context.Context) error {
 // between the routeragents cut): each routeragent shows the other site
 // partitioned, and the WAN router's table does not change.
 func (l *lab) partition(scn string) error {
+	// The baseline once BIRD's counters have been still for 2 s: the
+	// lab's start (the first reports, End-of-RIB) is not the partition's.
+	count := func() int { return l.birdStat("site_a", "Import withdraws") + l.birdStat("site_b", "Import withdraws") }
+	withdraws, still := count(), time.Now()
+	l.waitFor("BIRD's counters still", 20*time.Second, func() bool {
+		if n := count(); n != withdraws {
+			withdraws, still = n, time.Now()
+		}
+		return time.Since(still) >= 2*time.Second
+	})
 	before := l.birdRoutes()
-	withdraws := l.birdStat("site_a", "Import withdraws") + l.birdStat("site_b", "Import withdraws")
 	path := "probe"
 	if scn == "c" {
 		for _, port := range []string{"ica", "icb"} {
@@ -320,8 +329,8 @@ func (l *lab) partition(scn string) error {
 	if !mapsEqual(before, after) {
 		return fmt.Errorf("site loss (%s): BIRD's routes changed from %v to %v", scn, before, after)
 	}
-	if n := l.birdStat("site_a", "Import withdraws") + l.birdStat("site_b", "Import withdraws") - withdraws; n != 0 {
-		return fmt.Errorf("site loss (%s): BIRD received %d withdraws", scn, n)
+	if n := count() - withdraws; n != 0 {
+		return fmt.Errorf("site loss (%s): BIRD received %d withdraws; it holds %v", scn, n, l.birdRoutes())
 	}
 	l.say("both routeragents show the other site partitioned (the %s path fails) for %s: nothing moved at the WAN router, no withdraw", path, 3*siteLossAfter)
 	return nil
