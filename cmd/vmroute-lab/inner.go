@@ -608,12 +608,17 @@ func (l *lab) routerGet(mgmt, path string) (*http.Response, error) {
 	return l.op.Get("https://" + mgmt + ":8443" + path)
 }
 
-func (l *lab) moves(mgmt string) string {
-	resp, err := l.routerGet(mgmt, "/v1/moves")
+// routerJSON decodes a routeragent's answer at path into v.
+func (l *lab) routerJSON(mgmt, path string, v any) error {
+	resp, err := l.routerGet(mgmt, path)
 	if err != nil {
-		return ""
+		return err
 	}
 	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func (l *lab) moves(mgmt string) string {
 	var ms []struct {
 		Name      string
 		LandedAt  time.Time `json:"landed_at"`
@@ -622,7 +627,7 @@ func (l *lab) moves(mgmt string) string {
 		BGP       time.Time
 		Announced []time.Time
 	}
-	if json.NewDecoder(resp.Body).Decode(&ms) != nil || len(ms) == 0 {
+	if l.routerJSON(mgmt, "/v1/moves", &ms) != nil || len(ms) == 0 {
 		return ""
 	}
 	m := ms[len(ms)-1]
@@ -701,13 +706,8 @@ func (l *lab) status(mgmt string) string {
 
 // placed returns the site a routeragent's location table gives a VM.
 func (l *lab) placed(mgmt, name string) string {
-	resp, err := l.routerGet(mgmt, "/v1/vms")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
 	var vms []struct{ Name, Site string }
-	if json.NewDecoder(resp.Body).Decode(&vms) != nil {
+	if l.routerJSON(mgmt, "/v1/vms", &vms) != nil {
 		return ""
 	}
 	for _, v := range vms {

@@ -112,17 +112,12 @@ type maintenance struct {
 
 // updatesSent sums the UPDATE messages a routeragent sent its peers.
 func (l *lab) updatesSent(mgmt string) (int, error) {
-	resp, err := l.routerGet(mgmt, "/v1/status")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
 	var st struct {
 		Peers []struct {
 			UpdatesSent int `json:"updates_sent"`
 		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+	if err := l.routerJSON(mgmt, "/v1/status", &st); err != nil {
 		return 0, err
 	}
 	n := 0

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -100,13 +99,8 @@ func (l *lab) siteState(mgmt, site string) string {
 // siteEvents returns the site transitions in a routeragent's move log,
 // one per line.
 func (l *lab) siteEvents(mgmt string) string {
-	resp, err := l.routerGet(mgmt, "/v1/moves")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
 	var ms []struct{ Event string }
-	if json.NewDecoder(resp.Body).Decode(&ms) != nil {
+	if l.routerJSON(mgmt, "/v1/moves", &ms) != nil {
 		return ""
 	}
 	var out []string
@@ -234,13 +228,8 @@ func (l *lab) comeBack() error {
 
 // advertised returns what a routeragent's BGP speaker advertises.
 func (l *lab) advertised(mgmt string) string {
-	resp, err := l.routerGet(mgmt, "/v1/routes")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
 	var r struct{ Advertised []struct{ Prefix string } }
-	if json.NewDecoder(resp.Body).Decode(&r) != nil {
+	if l.routerJSON(mgmt, "/v1/routes", &r) != nil {
 		return ""
 	}
 	var out []string

@@ -32,10 +32,7 @@ import (
 // It reports refused or lost reports (there must be none), the
 // report-to-plan delay and the HTTP round trip.
 func BenchmarkReportLoad(b *testing.B) {
-	seconds := 60
-	if s, err := strconv.Atoi(os.Getenv("VMROUTE_LOAD_SECONDS")); err == nil && s > 0 {
-		seconds = s
-	}
+	seconds := envSeconds("VMROUTE_LOAD_SECONDS", 60)
 	ca := pki.New(b)
 	dir := b.TempDir()
 	cert, key := ca.Issue(b, "router", net.ParseIP("127.0.0.1"))

@@ -35,10 +35,7 @@ import (
 // round trip (p99 over at least 1,000 reports). The VMs' addresses are
 // planner data in 2001:db8::/32; nothing is sent to them.
 func BenchmarkSoak(b *testing.B) {
-	seconds := 60
-	if s, err := strconv.Atoi(os.Getenv("VMROUTE_SOAK_SECONDS")); err == nil && s > 0 {
-		seconds = s
-	}
+	seconds := envSeconds("VMROUTE_SOAK_SECONDS", 60)
 	const vms, stalled, tricklers = 100_000, 50, 50
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "vmroute-routeragent")
@@ -227,6 +224,15 @@ listen_port = 0
 	if failed > 0 {
 		b.Errorf("%d reports of the well-behaved client failed", failed)
 	}
+}
+
+// envSeconds reads a benchmark's duration in seconds from the environment
+// variable name, or def when it is unset or not a positive number.
+func envSeconds(name string, def int) int {
+	if s, err := strconv.Atoi(os.Getenv(name)); err == nil && s > 0 {
+		return s
+	}
+	return def
 }
 
 func isTimeout(err error) bool {
