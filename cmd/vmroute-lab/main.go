@@ -32,6 +32,9 @@ const prefix = "vmlab-"
 // every frame, each way.
 const interconnectDelay = 20 * time.Millisecond
 
+// interconnect is -interconnect: auto, netem or relay.
+var interconnect = "auto"
+
 var namespaces = []string{"mgmt", "wan", "client", "ra", "rb", "l2", "vm1"}
 
 func main() {
@@ -40,13 +43,14 @@ func main() {
 	lay := flag.String("layout", string(stretched), "how vCenter's hosts make the sites: stretched (one cluster over both sites, a DRS host group per site) or per-site (a cluster per site); bench runs both unless set")
 	wan := flag.String("wan", "bird", "siteloss: the WAN router, bird or frr")
 	idHigh := flag.Bool("a-id-high", false, "siteloss: site A's BGP router ID above site B's (the WAN router's tie-break the other way)")
+	flag.StringVar(&interconnect, "interconnect", interconnect, "how the interconnect delays frames: netem (tc netem, where the kernel has sch_netem), relay (a program forwarding frames), or auto (netem where it works, else the relay)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] demo|bench")
+		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] [-interconnect auto|netem|relay] demo|bench")
 		fmt.Fprintln(os.Stderr, "       vmroute-lab [-bin DIR] [-keep] [-wan bird|frr] [-a-id-high] siteloss a|b|c|d|e|f|g...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if l := layout(*lay); l != stretched && l != perSite {
+	if l := layout(*lay); l != stretched && l != perSite || interconnect != "auto" && interconnect != "netem" && interconnect != "relay" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -140,12 +144,11 @@ func demo(bin, mode string, lay layout, keep bool) error {
 	if err != nil {
 		return err
 	}
-	ic := exec.Command("ip", "netns", "exec", prefix+"l2", self, "relay", "xa", "xb")
-	ic.Stderr = os.Stderr
-	if err := ic.Start(); err != nil {
+	stopIC, err := startInterconnect(interconnect, self)
+	if err != nil {
 		return fmt.Errorf("interconnect: %w", err)
 	}
-	defer func() { _ = ic.Process.Kill(); _ = ic.Wait() }()
+	defer stopIC()
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "inner", dir, mode, string(lay))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,28 +32,11 @@ const imageDir = "/var/cache/vmroute-tests/vm"
 // the VM's kernel. VMROUTE_VM_DIST names the directory of the packages
 // (make vmtest sets it).
 func TestRouteragentPackageInVM(t *testing.T) {
-	dist := os.Getenv("VMROUTE_VM_DIST")
-	if dist == "" {
-		t.Skip("run by make vmtest, which builds the packages first (VMROUTE_VM_DIST)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to build the VM image")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Fatal("qemu-system-x86_64 missing: run tests/install-deps.sh")
-	}
+	dist := needVM(t)
 	start := time.Now()
-	if out, err := exec.Command("../../tests/vm/image.sh").CombinedOutput(); err != nil {
-		t.Fatalf("VM image: %v\n%s", err, out)
-	}
-	t.Logf("VM image ready in %s", time.Since(start).Round(time.Second))
-
 	payload := t.TempDir()
-	debs, _ := filepath.Glob(filepath.Join(dist, "vmroute-routeragent_*_amd64.deb"))
-	if len(debs) != 1 {
-		t.Fatalf("want one routeragent .deb for amd64 in %s, found %v", dist, debs)
-	}
-	copyFile(t, debs[0], filepath.Join(payload, filepath.Base(debs[0])))
+	deb := findDeb(t, dist, "vmroute-routeragent")
+	copyFile(t, deb, filepath.Join(payload, filepath.Base(deb)))
 	copyFile(t, "guest.sh", filepath.Join(payload, "guest.sh"))
 	if out, err := exec.Command("go", "test", "-c", "-o", filepath.Join(payload, "announce.test"), "../../routeragent/announce").CombinedOutput(); err != nil {
 		t.Fatalf("build the announce test: %v\n%s", err, out)
@@ -69,12 +53,25 @@ func TestRouteragentPackageInVM(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	console := boot(t, payload, 6*time.Minute)
+	console := boot(t, machine{Disk: filepath.Join(imageDir, "root.img"),
+		Kernel: filepath.Join(imageDir, "vmlinuz"), Initrd: filepath.Join(imageDir, "initrd.img"), Append: testAppend,
+		Payload: payload, Timeout: 6 * time.Minute})
+	t.Logf("booted, checked and powered off in %s", time.Since(start).Round(time.Second))
+	guestChecks(t, payload, console)
+}
+
+// testAppend is the kernel command line of the test image.
+const testAppend = "root=/dev/vda rw console=ttyS0 systemd.show_status=0 quiet"
+
+// guestChecks turns each line "CHECK name: PASS" (or ": FAIL why") of the
+// guest's results.txt into a subtest; results without "CHECKS DONE"
+// fail the test.
+func guestChecks(t *testing.T, payload, console string) {
+	t.Helper()
 	results, err := os.ReadFile(filepath.Join(payload, "results.txt"))
 	if err != nil || !strings.Contains(string(results), "CHECKS DONE") {
-		t.Fatalf("the VM's checks did not finish (%v); its console:\n%s", err, tail(console, 60))
+		t.Errorf("the VM's checks did not finish (%v); its console:\n%s", err, tail(console, 60))
 	}
-	t.Logf("booted, checked and powered off in %s", time.Since(start).Round(time.Second))
 	sc := bufio.NewScanner(strings.NewReader(string(results)))
 	for sc.Scan() {
 		line := sc.Text()
@@ -141,15 +138,70 @@ passive = true
 families = ["ipv4"]
 `
 
-// boot runs the VM on a copy-on-write overlay of the cached image, with
-// payload shared as 9p tag "payload", until it powers off or the timeout
-// passes (then it is killed; also when the test ends early). It returns
-// the serial console's output.
-func boot(t *testing.T, payload string, timeout time.Duration) string {
+// needVM skips the test unless make vmtest runs it as root, builds the
+// test image when it is not cached, and returns the packages' directory
+// (VMROUTE_VM_DIST).
+func needVM(t *testing.T) string {
+	t.Helper()
+	dist := os.Getenv("VMROUTE_VM_DIST")
+	if dist == "" {
+		t.Skip("run by make vmtest, which builds the packages first (VMROUTE_VM_DIST)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to build the VM image")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Fatal("qemu-system-x86_64 missing: run tests/install-deps.sh")
+	}
+	start := time.Now()
+	if out, err := exec.Command("../../tests/vm/image.sh").CombinedOutput(); err != nil {
+		t.Fatalf("VM image: %v\n%s", err, out)
+	}
+	t.Logf("VM image ready in %s", time.Since(start).Round(time.Second))
+	return dist
+}
+
+// findDeb returns the one amd64 .deb of a package in dist.
+func findDeb(t *testing.T, dist, name string) string {
+	t.Helper()
+	debs, _ := filepath.Glob(filepath.Join(dist, name+"_*_amd64.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("want one %s .deb for amd64 in %s, found %v", name, dist, debs)
+	}
+	return debs[0]
+}
+
+// machine is one run of a VM under qemu.
+type machine struct {
+	// Disk is the image booted on a copy-on-write overlay; Format is its
+	// format ("raw" when empty).
+	Disk, Format string
+	// Kernel, Initrd and Append boot the kernel directly; without Kernel,
+	// the disk's own boot loader boots it, as on a hypervisor.
+	Kernel, Initrd, Append string
+	// Payload is shared with the guest as 9p tag "payload", when set.
+	Payload string
+	// UserNet gives the guest qemu's user network, where hostAddr is the
+	// host's loopback; without it the guest has no network to the host.
+	UserNet bool
+	// CDROM is an ISO image in the guest's CD-ROM drive, when set.
+	CDROM string
+	// Timeout ends the run: a VM still running then is killed.
+	Timeout time.Duration
+}
+
+// boot runs the VM until it powers off or the timeout passes (then it is
+// killed; also when the test ends early, and when this process dies, as
+// on Ctrl-C of go test). It returns the serial console's output.
+func boot(t *testing.T, m machine) string {
 	t.Helper()
 	dir := t.TempDir()
 	overlay := filepath.Join(dir, "overlay.qcow2")
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", filepath.Join(imageDir, "root.img"), overlay).CombinedOutput(); err != nil {
+	format := m.Format
+	if format == "" {
+		format = "raw"
+	}
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", format, "-b", m.Disk, overlay).CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img: %v\n%s", err, out)
 	}
 	consolePath := filepath.Join(dir, "console.log")
@@ -158,18 +210,34 @@ func boot(t *testing.T, payload string, timeout time.Duration) string {
 		accel, cpu = "kvm", "host"
 	}
 	t.Logf("qemu with %s", accel)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	args := []string{"-machine", "q35,accel=" + accel, "-cpu", cpu, "-m", "1024", "-smp", "2",
+		"-drive", "file=" + overlay + ",if=virtio,format=qcow2",
+		"-display", "none", "-monitor", "none", "-serial", "file:" + consolePath, "-no-reboot"}
+	if m.Kernel != "" {
+		args = append(args, "-kernel", m.Kernel, "-initrd", m.Initrd, "-append", m.Append)
+	}
+	if m.Payload != "" {
+		args = append(args, "-virtfs", "local,path="+m.Payload+",mount_tag=payload,security_model=none,id=payload")
+	}
+	if m.UserNet {
+		// The guest gets no default route: it reaches the host's
+		// loopback at hostAddr and nothing beyond it. (restrict=on would
+		// cut the host off too.)
+		args = append(args, "-nic", "user,model=virtio-net-pci")
+	} else {
+		args = append(args, "-nic", "none")
+	}
+	if m.CDROM != "" {
+		args = append(args, "-drive", "file="+m.CDROM+",media=cdrom,readonly=on")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35,accel="+accel, "-cpu", cpu, "-m", "1024", "-smp", "2",
-		"-kernel", filepath.Join(imageDir, "vmlinuz"), "-initrd", filepath.Join(imageDir, "initrd.img"),
-		"-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=0 quiet",
-		"-drive", "file="+overlay+",if=virtio,format=qcow2",
-		"-virtfs", "local,path="+payload+",mount_tag=payload,security_model=none,id=payload",
-		"-display", "none", "-monitor", "none", "-serial", "file:"+consolePath, "-no-reboot", "-nic", "none")
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	console, _ := os.ReadFile(consolePath)
 	if ctx.Err() != nil {
-		t.Fatalf("the VM did not power off within %s; its console:\n%s", timeout, tail(string(console), 60))
+		t.Fatalf("the VM did not power off within %s; its console:\n%s", m.Timeout, tail(string(console), 60))
 	}
 	if err != nil {
 		t.Fatalf("qemu: %v\n%s\nconsole:\n%s", err, out, tail(string(console), 60))

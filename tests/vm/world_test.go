@@ -1,0 +1,318 @@
+//go:build linux
+
+package vm
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/hostagent/vcenter"
+	routerconfig "github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/routeragent/daemon"
+	"github.com/vmroute/vmroute/shared/pki"
+	"github.com/vmroute/vmroute/tests/vcsim"
+)
+
+// hostAddr is the host as a guest on qemu's user network sees it: qemu
+// turns connections to it into connections to the host's loopback.
+const hostAddr = "10.0.2.2"
+
+// world is what a hostagent inside a VM talks to, on the host's
+// loopback: vcsim with one stretched cluster, DC0_C0, whose host H0 is at
+// site A and H1 at site B, and a routeragent of site A that takes the
+// cluster's reports from the client certificate "hostagent:stretched".
+// The routeragent is a dry run: it plans, and logs the landings it
+// would announce the gateway to, but sends nothing.
+type world struct {
+	// VCenterURL and RouteragentURL are as the guest dials them.
+	VCenterURL, RouteragentURL string
+	User, Password, Thumbprint string
+	// CA, HostCert and HostKey are PEM: the routeragents' CA and the
+	// hostagent's client certificate and key.
+	CA, HostCert, HostKey string
+
+	model  *simulator.Model
+	c      *vim25.Client
+	status string
+}
+
+// newWorld starts vcsim and a routeragent on loopback; both stop when the
+// test ends.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	w := &world{}
+
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 2, 0, 2
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Remove)
+	m.Service.TLS = new(tls.Config)
+	s := m.Service.NewServer()
+	t.Cleanup(func() {
+		// vcsim's WaitForUpdatesEx does not end with its client's
+		// connection, and Close waits for it: give up after a while.
+		s.CloseClientConnections()
+		closed := make(chan struct{})
+		go func() { s.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Log("vcsim still waits for a request of the powered-off VM; not waiting longer")
+		}
+	})
+	w.model = m
+	c, err := vim25.NewClient(ctx, soap.NewClient(s.URL, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := session.NewManager(c).Login(ctx, s.URL.User); err != nil {
+		t.Fatal(err)
+	}
+	w.c = c
+	w.User = s.URL.User.Username()
+	w.Password, _ = s.URL.User.Password()
+	if w.Thumbprint, err = vcenter.Thumbprint(ctx, s.URL.Host); err != nil {
+		t.Fatal(err)
+	}
+	w.VCenterURL = fmt.Sprintf("https://%s:%s/sdk", hostAddr, s.URL.Port())
+	w.setGuest(t, "DC0_C0_RP0_VM0", "192.0.2.10")
+	if err := w.relocate(ctx, "DC0_C0_H1"); err != nil {
+		t.Fatal(err)
+	}
+
+	ca, err := pki.Init(filepath.Join(dir, "pki"), pki.DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcert, rkey, err := ca.Issue(pki.Routeragent, "router-a", []string{"127.0.0.1", hostAddr}, pki.DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcert, hkey, err := ca.Issue(pki.Hostagent, "hostagent:stretched", nil, pki.DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.CA, w.HostCert, w.HostKey = readFile(t, ca.CAFile()), readFile(t, hcert), readFile(t, hkey)
+	port := freePort(t)
+	w.RouteragentURL = fmt.Sprintf("https://%s:%d", hostAddr, port)
+	conf := filepath.Join(dir, "routeragent.toml")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, `site = "A"
+dry_run = true
+state_dir = %q
+[api]
+listen = "127.0.0.1:%d"
+status_listen = "127.0.0.1:0"
+cert_file = %q
+key_file = %q
+client_ca_file = %q
+[[clusters]]
+name = "stretched"
+sites = ["A", "B"]
+clients = ["hostagent:stretched"]
+[[subnets]]
+prefix = "192.0.2.0/24"
+home = "A"
+interface = "lo"
+gateways = ["192.0.2.1"]
+[bgp]
+asn = 65001
+router_id = "192.0.2.254"
+listen_port = 0
+[[bgp.neighbors]]
+address = "127.0.0.1"
+asn = 65000
+port = %d
+families = ["ipv4"]
+`, filepath.Join(dir, "state"), port, rcert, rkey, ca.CAFile(), freePort(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := routerconfig.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- d.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("routeragent: %v", err)
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	w.status = "http://" + d.StatusAddr()
+	return w
+}
+
+// firstReport waits for the routeragent's first report of the cluster
+// and says when it came.
+func (w *world) firstReport(ctx context.Context) (time.Time, error) {
+	for {
+		var st daemon.Status
+		if err := w.get(ctx, "/v1/status", &st); err == nil {
+			for _, c := range st.Clusters {
+				if c.Name == "stretched" && c.VMs > 0 {
+					return time.Now(), nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("no report of cluster stretched at the routeragent: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// vmotion moves web-1 (DC0_C0_RP0_VM0) from H1 (site B) to H0 (site A)
+// and waits until the routeragent's move log holds its landing.
+func (w *world) vmotion(ctx context.Context) error {
+	if err := w.relocate(ctx, "DC0_C0_H0"); err != nil {
+		return err
+	}
+	for {
+		var moves []struct{ Name string }
+		if err := w.get(ctx, "/v1/moves", &moves); err == nil && slices.ContainsFunc(moves, func(m struct{ Name string }) bool {
+			return m.Name == "DC0_C0_RP0_VM0"
+		}) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("web-1's landing did not reach the routeragent's move log: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// relocate moves web-1 to a host of the cluster, as vMotion does.
+func (w *world) relocate(ctx context.Context, host string) error {
+	f := find.NewFinder(w.c, false)
+	vm, err := f.VirtualMachine(ctx, "/DC0/vm/DC0_C0_RP0_VM0")
+	if err != nil {
+		return err
+	}
+	h, err := f.HostSystem(ctx, "/DC0/host/DC0_C0/"+host)
+	if err != nil {
+		return err
+	}
+	hr := h.Reference()
+	task, err := vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &hr}, types.VirtualMachineMovePriorityDefaultPriority)
+	if err != nil {
+		return err
+	}
+	if err := w.wait(ctx, task); err != nil {
+		return err
+	}
+	vcsim.HostMoved(w.model, vm.Reference())
+	return nil
+}
+
+// wait reads a task's state until it ends (govmomi's task.Wait makes a
+// property filter per task, which races inside vcsim with the hostagent's
+// wait).
+func (w *world) wait(ctx context.Context, task *object.Task) error {
+	for {
+		var t mo.Task
+		if err := property.DefaultCollector(w.c).RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
+			return err
+		}
+		switch t.Info.State {
+		case types.TaskInfoStateSuccess:
+			return nil
+		case types.TaskInfoStateError:
+			return fmt.Errorf("task %s failed", task.Reference().Value)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// setGuest sets the addresses VMware Tools reports for a VM.
+func (w *world) setGuest(t *testing.T, name, ip string) {
+	t.Helper()
+	ctx := context.Background()
+	vm, err := find.NewFinder(w.c, false).VirtualMachine(ctx, "/DC0/vm/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, err := vm.Device(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nics := devs.SelectByType((*types.VirtualEthernetCard)(nil))
+	if len(nics) == 0 {
+		t.Fatalf("%s has no adapter", name)
+	}
+	mac := nics[0].(types.BaseVirtualEthernetCard).GetVirtualEthernetCard().MacAddress
+	sctx := w.model.Service.Context
+	sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
+	sctx.WithLock(sim, func() {
+		sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, IpAddress: []string{ip}}}}})
+	})
+}
+
+func (w *world) get(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.status+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
