@@ -73,10 +73,11 @@ mutate:
 		grep -E 'LIVED|NOT COVERED|TIMED OUT|^Killed|^Timed|efficacy|coverage|completed|threshold|rror' mutate.log; \
 	done; rm -f mutate.log; exit $$fail
 
-# The routeragent's package inside a Debian VM under qemu (KVM when
-# /dev/kvm works, else TCG): real systemd, and a kernel with 8021q.
-# Builds the VM image once (tests/vm/image.sh, cached in
-# /var/cache/vmroute-tests/vm: about a minute), then about 70 s a run.
+# Each agent's package inside a Debian VM under qemu (KVM when /dev/kvm
+# works, else TCG): real systemd, and a kernel with 8021q and sch_netem,
+# where the lab also runs once with tc netem. Builds the VM image once
+# (tests/vm/image.sh, cached in /var/cache/vmroute-tests/vm: about a
+# minute), then about 4 minutes for the three VMs.
 vmtest: packages-check
 	@if [ "$$(id -u)" -ne 0 ]; then echo 'WARNING: not root: the VM tests SKIPPED (they build an image and boot it)'; \
 	else echo '== VM tests'; VMROUTE_VM_DIST=$(abspath dist) $(GO) test -count=1 -v -timeout 20m ./tests/vm/; fi

@@ -3,7 +3,9 @@
 # root under the VM's systemd. The host shares /payload: the .deb, the
 # TLS files, the announce package's test binary, and this script. Each
 # check appends "CHECK name: PASS" or "CHECK name: FAIL why" to
-# /payload/results.txt; every check reads systemctl or journalctl.
+# /payload/results.txt; every check reads systemctl, journalctl or the
+# state of the kernel and BIRD. The host writes "moved" once web-1 moved
+# in vcsim, after the guest wrote "ready".
 set -u
 R=/payload/results.txt
 : >"$R"
@@ -30,13 +32,28 @@ for n in 0 1; do
 	ip addr add 10.9.$n.1/24 dev wan$n && ip link set wan$n up
 	ip -n $ns addr add 10.9.$n.2/24 dev e0 && ip -n $ns link set e0 up && ip -n $ns link set lo up
 done
-# The stretched segment, and namespace "seg" on it standing for the other
-# sites' routers, which the liveness checks resolve with ARP (site B) and
-# ND (site C) through the routeragent's raw sockets.
+# The stretched segment: a bridge in namespace "seg", which stands for
+# the other sites' routers too (the liveness checks resolve 10.20.0.3
+# with ARP as site B and 2001:db8:20::3 with ND as site C, through the
+# routeragent's raw sockets), and web-1 in namespace "web" with its MAC
+# in vcsim. web-1's gateway entries point at another router's MAC, as
+# after a vMotion from there: the landing's gratuitous ARP and NA must
+# turn them to lan0's.
 ip netns add seg
+ip netns add web
 ip link add lan0 type veth peer name vm0 netns seg
 ip addr add 10.20.0.1/24 dev lan0 && ip addr add 2001:db8:20::1/64 dev lan0 nodad && ip link set lan0 up
-ip -n seg addr add 10.20.0.3/24 dev vm0 && ip -n seg addr add 2001:db8:20::3/64 dev vm0 nodad && ip -n seg link set vm0 up
+ip -n seg link add br0 type bridge && ip -n seg link set vm0 master br0 && ip -n seg link set vm0 up
+ip -n seg link add w0 type veth peer name eth0 netns web && ip -n seg link set w0 master br0 && ip -n seg link set w0 up
+ip -n seg addr add 10.20.0.3/24 dev br0 && ip -n seg addr add 2001:db8:20::3/64 dev br0 nodad && ip -n seg link set br0 up
+ip -n web link set eth0 address "$(cat /payload/web1.mac)"
+ip -n web addr add 10.20.0.10/24 dev eth0 && ip -n web addr add 2001:db8:20::10/64 dev eth0 nodad && ip -n web link set eth0 up
+ip -n web neigh replace 10.20.0.1 lladdr 02:00:5e:00:0b:0b dev eth0 nud stale
+ip -n web neigh replace 2001:db8:20::1 lladdr 02:00:5e:00:0b:0b dev eth0 nud stale
+lan0mac=$(cat /sys/class/net/lan0/address)
+# qemu's user network, where the host's hostagent reaches the API.
+nic=$(ls /sys/class/net | grep -v -e '^lo$' -e '^lan0$' -e '^wan' | head -1)
+ip addr add 10.0.2.15/24 dev "$nic" && ip link set "$nic" up
 for n in 0 1; do
 	ns=edge; passive="passive on;"
 	[ $n = 1 ] && ns=edge2 passive=""
@@ -92,6 +109,19 @@ if ! journalctl -u $unit --no-pager | grep -q 'address discovery off'; then
 else
 	fail address-discovery "$(journalctl -u $unit --no-pager | grep 'address discovery off')"
 fi
+
+# A landing: once the hostagent on the host has reported the cluster, the
+# host moves web-1 to site A in vcsim; the routeragent sends web-1 the
+# gateway's MAC (gratuitous ARP and NA), which its entries now hold.
+gateway_at() { [ "$(ip -n web neigh show "$1" dev eth0 | awk '{print $3}')" = "$lan0mac" ]; }
+if waitfor 90 sh -c "vmroutectl status | grep -q stretched" && touch /payload/ready && waitfor 200 test -e /payload/moved &&
+	waitfor 30 sh -c "$(declare -f gateway_at); lan0mac=$lan0mac; gateway_at 10.20.0.1 && gateway_at 2001:db8:20::1"; then
+	pass garp-na-on-landing
+else
+	fail garp-na-on-landing "$(ip -n web neigh; vmroutectl status 2>&1 | head -12; vmroutectl moves 2>&1 | tail -3; journalctl -u $unit --no-pager | tail -6)"
+fi
+if vmroutectl moves | grep -q DC0_C0_RP0_VM0; then pass move-log; else fail move-log "$(vmroutectl moves 2>&1 | tail -5)"; fi
+# web-1, the subnet's one member, is at site A now: A announces it.
 if waitfor 10 sh -c 'birdc -s /run/edge.ctl show route for 10.20.0.0/24 | grep -q 10.20.0.0/24'; then pass route-at-bird; else fail route-at-bird "$(birdc show route 2>&1)"; fi
 
 # 4. The watchdog: a stopped process is restarted by systemd.

@@ -20,7 +20,8 @@ import (
 func TestHostagentPackageInVM(t *testing.T) {
 	dist := needVM(t)
 	start := time.Now()
-	w := newWorld(t)
+	w := newWorld(t, "192.0.2.10")
+	w.startRouteragent(t)
 	payload := t.TempDir()
 	deb := findDeb(t, dist, "vmroute-hostagent")
 	copyFile(t, deb, filepath.Join(payload, filepath.Base(deb)))

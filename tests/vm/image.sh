@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds, once, the Debian bookworm image the VM tests boot with qemu: the
 # install test's minbase root (made here too when missing) with a kernel,
-# systemd, BIRD 2 and iproute2, and a service that runs the test payload
-# shared from the host (9p, tag "payload") and powers the VM off. Cached
-# in /var/cache/vmroute-tests/vm/: root.img, vmlinuz, initrd.img.
+# systemd, BIRD 2, iproute2 and what the lab runs (ping, arping), and a
+# service that runs the test payload shared from the host (9p, tag
+# "payload") and powers the VM off. Cached in /var/cache/vmroute-tests/vm/:
+# root.img, vmlinuz, initrd.img, and this script's checksum, which a
+# changed script no longer matches.
 set -euo pipefail
 cache=/var/cache/vmroute-tests
 out=$cache/vm
-[ -f "$out/root.img" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && exit 0
+stamp=$(sha256sum "$0" | cut -d' ' -f1)
+[ -f "$out/root.img" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 [ "$(id -u)" -eq 0 ] || { echo "FAIL: building the VM image needs root"; exit 1; }
 base=$cache/bookworm-minbase.tar
 if [ ! -f "$base" ]; then
@@ -28,7 +31,7 @@ cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 in_root() { chroot "$root" env PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 echo "== the VM image: kernel, systemd and BIRD into the bookworm root (once)"
 in_root apt-get update -qq
-in_root apt-get install -y -qq --no-install-recommends linux-image-amd64 systemd-sysv udev kmod iproute2 bird2 procps >/tmp/vm-image.log 2>&1 ||
+in_root apt-get install -y -qq --no-install-recommends linux-image-amd64 systemd-sysv udev kmod iproute2 bird2 procps iputils-ping arping >/tmp/vm-image.log 2>&1 ||
 	{ tail /tmp/vm-image.log; echo "FAIL: apt-get install in the VM root"; exit 1; }
 in_root apt-get clean
 echo vmtest >"$root/etc/hostname"
@@ -59,4 +62,5 @@ cp "$(ls "$root"/boot/initrd.img-* | head -1)" "$out/initrd.img"
 umount "$root/proc"
 rm -f "$out/root.img"
 mkfs.ext4 -q -L vmroot -d "$root" "$out/root.img" 3G
+echo "$stamp" >"$out/stamp"
 echo "== VM image in $out"

@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,15 +18,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vmroute/vmroute/tests/pki"
 )
 
 const imageDir = "/var/cache/vmroute-tests/vm"
 
 // TestRouteragentPackageInVM installs the routeragent's .deb in the VM and
 // checks it under systemd: Type=notify, TCP MD5 with the password from
-// LoadCredential (dialing out and passive, on port 179), the watchdog,
+// LoadCredential (dialing out and passive, on port 179), gratuitous ARP
+// and NA to a VM that landed (its vMotion in vcsim on the host), the
+// watchdog,
 // reload (good and broken), stop, and the 802.1Q announcement test on
 // the VM's kernel. VMROUTE_VM_DIST names the directory of the packages
 // (make vmtest sets it).
@@ -41,23 +40,63 @@ func TestRouteragentPackageInVM(t *testing.T) {
 	if out, err := exec.Command("go", "test", "-c", "-o", filepath.Join(payload, "announce.test"), "../../routeragent/announce").CombinedOutput(); err != nil {
 		t.Fatalf("build the announce test: %v\n%s", err, out)
 	}
-	ca := pki.New(t)
-	cert, key := ca.Issue(t, "routeragent", net.ParseIP("127.0.0.1"))
+	// web-1, whose landing the guest's routeragent hears of from a
+	// hostagent on the host, through a port qemu forwards to its API.
+	w := newWorld(t, "10.20.0.10", "2001:db8:20::10")
+	cert, key := w.routeragentCert(t, "127.0.0.1")
 	if err := os.MkdirAll(filepath.Join(payload, "tls"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, cert, filepath.Join(payload, "tls", "routeragent.crt"))
-	copyFile(t, key, filepath.Join(payload, "tls", "routeragent.key"))
-	copyFile(t, ca.CAFile, filepath.Join(payload, "tls", "ca.crt"))
-	if err := os.WriteFile(filepath.Join(payload, "routeragent.toml"), []byte(routeragentConf), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range map[string]string{
+		"tls/routeragent.crt": cert, "tls/routeragent.key": key, "tls/ca.crt": w.CA,
+		"routeragent.toml": routeragentConf, "web1.mac": w.Web1MAC,
+	} {
+		if err := os.WriteFile(filepath.Join(payload, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	api := freePort(t)
+	w.startHostagent(t, fmt.Sprintf("https://127.0.0.1:%d", api))
 
+	// The host's side, while the VM runs: once the guest says its
+	// routeragent has the cluster's report ("ready"), web-1 moves to site
+	// A ("moved").
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	moved := make(chan error, 1)
+	go func() {
+		err := waitFile(ctx, filepath.Join(payload, "ready"))
+		if err == nil {
+			err = w.relocate(ctx, "DC0_C0_H0")
+		}
+		_ = os.WriteFile(filepath.Join(payload, "moved"), nil, 0o644)
+		moved <- err
+	}()
 	console := boot(t, machine{Disk: filepath.Join(imageDir, "root.img"),
 		Kernel: filepath.Join(imageDir, "vmlinuz"), Initrd: filepath.Join(imageDir, "initrd.img"), Append: testAppend,
-		Payload: payload, Timeout: 6 * time.Minute})
+		Payload: payload, UserNet: true, Forward: []string{fmt.Sprintf("tcp:127.0.0.1:%d-:8443", api)}, Timeout: 6 * time.Minute})
+	cancel()
 	t.Logf("booted, checked and powered off in %s", time.Since(start).Round(time.Second))
+	t.Run("vmotion", func(t *testing.T) {
+		if err := <-moved; err != nil {
+			t.Error(err)
+		}
+	})
 	guestChecks(t, payload, console)
+}
+
+// waitFile waits until a file exists.
+func waitFile(ctx context.Context, path string) error {
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no %s: %w", filepath.Base(path), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // testAppend is the kernel command line of the test image.
@@ -89,20 +128,21 @@ func guestChecks(t *testing.T, payload, console string) {
 
 // routeragentConf is the routeragent's configuration inside the VM:
 // neighbors in the VM's namespace "edge" (BIRD), the password from the
-// unit's credential, a subnet on the VM's lan0.
+// unit's credential, a subnet on the VM's lan0, the API open to qemu's
+// forwarded port, and the world's stretched cluster.
 const routeragentConf = `site = "A"
 state_dir = "/var/lib/vmroute-routeragent"
 [api]
-listen = "127.0.0.1:8443"
+listen = ":8443"
 cert_file = "/etc/vmroute/tls/routeragent.crt"
 key_file = "/etc/vmroute/tls/routeragent.key"
 client_ca_file = "/etc/vmroute/tls/ca.crt"
 [reports]
 batch_window = "50ms"
 [[clusters]]
-name = "cl-a"
-site = "A"
-clients = ["hostagent"]
+name = "stretched"
+sites = ["A", "B"]
+clients = ["hostagent:stretched"]
 [[subnets]]
 prefix = "10.20.0.0/24"
 home = "A"
@@ -183,7 +223,9 @@ type machine struct {
 	Payload string
 	// UserNet gives the guest qemu's user network, where hostAddr is the
 	// host's loopback; without it the guest has no network to the host.
+	// Forward are its hostfwd rules ("tcp:127.0.0.1:HOSTPORT-:GUESTPORT").
 	UserNet bool
+	Forward []string
 	// CDROM is an ISO image in the guest's CD-ROM drive, when set.
 	CDROM string
 	// Timeout ends the run: a VM still running then is killed.
@@ -223,7 +265,11 @@ func boot(t *testing.T, m machine) string {
 		// The guest gets no default route: it reaches the host's
 		// loopback at hostAddr and nothing beyond it. (restrict=on would
 		// cut the host off too.)
-		args = append(args, "-nic", "user,model=virtio-net-pci")
+		nic := "user,model=virtio-net-pci"
+		for _, f := range m.Forward {
+			nic += ",hostfwd=" + f
+		}
+		args = append(args, "-nic", nic)
 	} else {
 		args = append(args, "-nic", "none")
 	}

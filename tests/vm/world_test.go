@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,8 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vmroute/vmroute/hostagent/agent"
+	hostconfig "github.com/vmroute/vmroute/hostagent/config"
 	"github.com/vmroute/vmroute/hostagent/vcenter"
 	routerconfig "github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/daemon"
@@ -37,12 +40,10 @@ import (
 // turns connections to it into connections to the host's loopback.
 const hostAddr = "10.0.2.2"
 
-// world is what a hostagent inside a VM talks to, on the host's
-// loopback: vcsim with one stretched cluster, DC0_C0, whose host H0 is at
-// site A and H1 at site B, and a routeragent of site A that takes the
-// cluster's reports from the client certificate "hostagent:stretched".
-// The routeragent is a dry run: it plans, and logs the landings it
-// would announce the gateway to, but sends nothing.
+// world is what an agent inside a VM talks to, on the host's loopback:
+// vcsim with one stretched cluster, DC0_C0, whose host H0 is at site A
+// and H1 at site B, the CA of vmroute's mutual TLS, and a routeragent of
+// site A or a hostagent of the cluster ("hostagent:stretched").
 type world struct {
 	// VCenterURL and RouteragentURL are as the guest dials them.
 	VCenterURL, RouteragentURL string
@@ -51,19 +52,26 @@ type world struct {
 	// hostagent's client certificate and key.
 	CA, HostCert, HostKey string
 
+	// Web1MAC is web-1's MAC in vcsim.
+	Web1MAC string
+
+	ctx    context.Context
+	dir    string
+	ca     *pki.CA
 	model  *simulator.Model
+	vcURL  *url.URL
 	c      *vim25.Client
-	status string
+	status string // the routeragent's status listener
 }
 
-// newWorld starts vcsim and a routeragent on loopback; both stop when the
+// newWorld starts vcsim on loopback, with web-1 (DC0_C0_RP0_VM0) at H1
+// and the given addresses, and makes the CA; everything stops when the
 // test ends.
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, web1 ...string) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	dir := t.TempDir()
-	w := &world{}
+	w := &world{ctx: ctx, dir: t.TempDir()}
 
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 2, 0, 2
@@ -85,7 +93,7 @@ func newWorld(t *testing.T) *world {
 			t.Log("vcsim still waits for a request of the powered-off VM; not waiting longer")
 		}
 	})
-	w.model = m
+	w.model, w.vcURL = m, s.URL
 	c, err := vim25.NewClient(ctx, soap.NewClient(s.URL, true))
 	if err != nil {
 		t.Fatal(err)
@@ -100,28 +108,46 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.VCenterURL = fmt.Sprintf("https://%s:%s/sdk", hostAddr, s.URL.Port())
-	w.setGuest(t, "DC0_C0_RP0_VM0", "192.0.2.10")
+	w.Web1MAC = w.setGuest(t, "DC0_C0_RP0_VM0", web1...)
 	if err := w.relocate(ctx, "DC0_C0_H1"); err != nil {
 		t.Fatal(err)
 	}
 
-	ca, err := pki.Init(filepath.Join(dir, "pki"), pki.DefaultValidity)
+	if w.ca, err = pki.Init(filepath.Join(w.dir, "pki"), pki.DefaultValidity); err != nil {
+		t.Fatal(err)
+	}
+	hcert, hkey, err := w.ca.Issue(pki.Hostagent, "hostagent:stretched", nil, pki.DefaultValidity)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rcert, rkey, err := ca.Issue(pki.Routeragent, "router-a", []string{"127.0.0.1", hostAddr}, pki.DefaultValidity)
+	w.CA, w.HostCert, w.HostKey = readFile(t, w.ca.CAFile()), readFile(t, hcert), readFile(t, hkey)
+	return w
+}
+
+// routeragentCert issues a routeragent's certificate for the addresses
+// it is dialed at, and returns it and its key as PEM.
+func (w *world) routeragentCert(t *testing.T, ips ...string) (cert, key string) {
+	t.Helper()
+	c, k, err := w.ca.Issue(pki.Routeragent, "router-a", ips, pki.DefaultValidity)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hcert, hkey, err := ca.Issue(pki.Hostagent, "hostagent:stretched", nil, pki.DefaultValidity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.CA, w.HostCert, w.HostKey = readFile(t, ca.CAFile()), readFile(t, hcert), readFile(t, hkey)
+	return readFile(t, c), readFile(t, k)
+}
+
+// startRouteragent starts a routeragent of site A on loopback, which the
+// guest reaches at RouteragentURL. It is a dry run: it plans, and logs
+// the landings it would announce the gateway to, but sends nothing.
+func (w *world) startRouteragent(t *testing.T) {
+	t.Helper()
+	cert, key := w.routeragentCert(t, "127.0.0.1", hostAddr)
+	certFile, keyFile := filepath.Join(w.dir, "router.crt"), filepath.Join(w.dir, "router.key")
+	writeFile(t, certFile, cert)
+	writeFile(t, keyFile, key)
 	port := freePort(t)
 	w.RouteragentURL = fmt.Sprintf("https://%s:%d", hostAddr, port)
-	conf := filepath.Join(dir, "routeragent.toml")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, `site = "A"
+	conf := filepath.Join(w.dir, "routeragent.toml")
+	writeFile(t, conf, fmt.Sprintf(`site = "A"
 dry_run = true
 state_dir = %q
 [api]
@@ -148,9 +174,7 @@ address = "127.0.0.1"
 asn = 65000
 port = %d
 families = ["ipv4"]
-`, filepath.Join(dir, "state"), port, rcert, rkey, ca.CAFile(), freePort(t)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, filepath.Join(w.dir, "state"), port, certFile, keyFile, w.ca.CAFile(), freePort(t)))
 	cfg, err := routerconfig.Load(conf)
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +183,7 @@ families = ["ipv4"]
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(w.ctx)
 	ready, done := make(chan struct{}), make(chan error, 1)
 	go func() { done <- d.Run(ctx, func() { close(ready) }) }()
 	select {
@@ -168,7 +193,59 @@ families = ["ipv4"]
 	}
 	t.Cleanup(func() { cancel(); <-done })
 	w.status = "http://" + d.StatusAddr()
-	return w
+}
+
+// startHostagent starts a hostagent on the host, watching vcsim and
+// reporting to a routeragent at url (a port qemu forwards to the guest).
+func (w *world) startHostagent(t *testing.T, url string) {
+	t.Helper()
+	for name, content := range map[string]string{"ca.crt": w.CA, "hostagent.crt": w.HostCert, "hostagent.key": w.HostKey, "vc.pw": w.Password} {
+		writeFile(t, filepath.Join(w.dir, name), content)
+	}
+	u := *w.vcURL
+	u.User = nil
+	conf := filepath.Join(w.dir, "hostagent.toml")
+	writeFile(t, conf, fmt.Sprintf(`state_dir = %q
+routeragents = [%q]
+[vcenter]
+url = %q
+user = %q
+password_file = %q
+thumbprint = %q
+[[clusters]]
+path = "/DC0/host/DC0_C0"
+name = "stretched"
+sites_by = "host_name"
+[clusters.sites]
+A = ["DC0_C0_H0"]
+B = ["DC0_C0_H1"]
+[tls]
+cert_file = %q
+key_file = %q
+ca_file = %q
+[report]
+retry_max = "1s"
+[status]
+listen = "127.0.0.1:0"
+`, filepath.Join(w.dir, "hstate"), url, u.String(), w.User, filepath.Join(w.dir, "vc.pw"), w.Thumbprint,
+		filepath.Join(w.dir, "hostagent.crt"), filepath.Join(w.dir, "hostagent.key"), filepath.Join(w.dir, "ca.crt")))
+	cfg, err := hostconfig.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- a.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("hostagent: %v", err)
+	}
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // firstReport waits for the routeragent's first report of the cluster
@@ -258,8 +335,9 @@ func (w *world) wait(ctx context.Context, task *object.Task) error {
 	}
 }
 
-// setGuest sets the addresses VMware Tools reports for a VM.
-func (w *world) setGuest(t *testing.T, name, ip string) {
+// setGuest sets the addresses VMware Tools reports for a VM, and
+// returns its MAC.
+func (w *world) setGuest(t *testing.T, name string, ips ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	vm, err := find.NewFinder(w.c, false).VirtualMachine(ctx, "/DC0/vm/"+name)
@@ -278,8 +356,9 @@ func (w *world) setGuest(t *testing.T, name, ip string) {
 	sctx := w.model.Service.Context
 	sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
 	sctx.WithLock(sim, func() {
-		sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, IpAddress: []string{ip}}}}})
+		sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, IpAddress: ips}}}})
 	})
+	return mac
 }
 
 func (w *world) get(ctx context.Context, path string, v any) error {
@@ -305,6 +384,13 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func freePort(t *testing.T) int {
