@@ -18,7 +18,7 @@ PKG_VERSION ?= 0.1.0
 PKG_RELEASE ?= $(shell git rev-list --count HEAD 2>/dev/null || echo 1)
 ARCHES := amd64 arm64
 
-.PHONY: all build test deps lint unit mutate vmtest bench demo clean packages packages-check install-check
+.PHONY: all build test deps lint unit mutate vmtest bench demo clean packages packages-check install-check appliance appliance-ova
 
 all: build
 
@@ -75,12 +75,14 @@ mutate:
 
 # Each agent's package inside a Debian VM under qemu (KVM when /dev/kvm
 # works, else TCG): real systemd, and a kernel with 8021q and sch_netem,
-# where the lab also runs once with tc netem. Builds the VM image once
+# where the lab also runs once with tc netem. Then the appliance: its OVA
+# imported into vcsim, and booted twice. Builds the VM image once
 # (tests/vm/image.sh, cached in /var/cache/vmroute-tests/vm: about a
-# minute), then about 4 minutes for the three VMs.
+# minute).
 vmtest: packages-check
-	@if [ "$$(id -u)" -ne 0 ]; then echo 'WARNING: not root: the VM tests SKIPPED (they build an image and boot it)'; \
-	else echo '== VM tests'; VMROUTE_VM_DIST=$(abspath dist) $(GO) test -count=1 -v -timeout 20m ./tests/vm/; fi
+	@if [ "$$(id -u)" -ne 0 ]; then echo 'WARNING: not root: the VM tests and the appliance SKIPPED (they build images and boot them)'; \
+	else $(MAKE) appliance-ova && echo '== VM tests' && \
+		VMROUTE_VM_DIST=$(abspath dist) VMROUTE_APPLIANCE_OVA=$(abspath $(APPLIANCE_OVA)) $(GO) test -count=1 -v -timeout 40m ./tests/vm/; fi
 
 # Every benchmark BENCH_COUNT times, but the 60-second load and soak tests and the
 # hostagent's vcsim scale test (a minute; VMROUTE_SCALE_VMS and
@@ -117,6 +119,20 @@ $(TEST_SIGNING_KEY):
 packages-check: $(if $(PKG_SIGNING_KEY),,$(TEST_SIGNING_KEY))
 	$(MAKE) packages PKG_SIGNING_KEY=$(or $(PKG_SIGNING_KEY),$(TEST_SIGNING_KEY))
 	@echo '== packages'; tests/packages.sh $(or $(PKG_SIGNING_KEY),$(TEST_SIGNING_KEY)).pub
+
+# The hostagent appliance, dist/vmroute-hostagent-appliance-VERSION.ova
+# (as root): Debian bookworm with the hostagent's .deb, configured from
+# its OVF properties at every boot. The Debian root is cached in
+# /var/cache/vmroute-build (a few minutes the first time).
+APPLIANCE_OVA = dist/vmroute-hostagent-appliance-$(PKG_VERSION)-$(PKG_RELEASE).ova
+appliance: packages
+	$(MAKE) appliance-ova
+
+# The OVA around the hostagent's .deb already in dist/.
+appliance-ova:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-amd64/ ./cmd/vmroute-appliance
+	rm -f dist/vmroute-hostagent-appliance-*.ova
+	packaging/appliance/build.sh dist/vmroute-hostagent_$(PKG_VERSION)-$(PKG_RELEASE)_amd64.deb bin/linux-amd64/vmroute-appliance $(PKG_VERSION)-$(PKG_RELEASE) $(APPLIANCE_OVA)
 
 # Installs, upgrades and purges the packages in a fresh Debian root.
 install-check: packages-check

@@ -18,6 +18,9 @@ have debootstrap || need+=(debootstrap)
 [ -x /usr/lib/frr/bgpd ] || need+=(frr)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have qemu-img || need+=(qemu-utils)
+have genisoimage || need+=(genisoimage)
+have sfdisk || need+=(fdisk)
+have ssh || need+=(openssh-client)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

@@ -12,18 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
-command -v debootstrap >/dev/null || { echo "FAIL: debootstrap missing: run tests/install-deps.sh"; exit 1; }
-
-cache=/var/cache/vmroute-tests/bookworm-minbase.tar
-if [ ! -f "$cache" ]; then
-	mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)
-	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $3 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
-	tmp=$(mktemp -d)
-	echo "== debootstrap bookworm from $mirror (once)"
-	debootstrap --variant=minbase bookworm "$tmp" "$mirror" >/tmp/debootstrap.log 2>&1 || { tail /tmp/debootstrap.log; echo "FAIL: debootstrap"; exit 1; }
-	mkdir -p "$(dirname "$cache")"
-	tar -C "$tmp" -cf "$cache" . && rm -rf "$tmp"
-fi
+cache=$(tests/minbase.sh) || exit 1
 newroot() { local r; r=$(mktemp -d); tar -C "$r" -xf "$cache"; echo "$r"; }
 in_root() { chroot "$1" env PATH=/usr/sbin:/usr/bin:/sbin:/bin "${@:2}"; }
 

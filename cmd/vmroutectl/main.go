@@ -44,7 +44,7 @@ func parse(args []string, errOut io.Writer) (options, string, error) {
 	var o options
 	fs := flag.NewFlagSet("vmroutectl", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:9181", "routeragent status `URL`: its status_listen, or its API (https) with -cert, -key and -ca")
+	fs.StringVar(&o.url, "url", defaultURL(), "agent status `URL`: a routeragent's status_listen, or its API (https) with -cert, -key and -ca; or a hostagent's status listen (status only). The default is the local routeragent's, or the hostagent's where only the hostagent is configured")
 	fs.StringVar(&o.cert, "cert", "", "client certificate `file` for an https URL")
 	fs.StringVar(&o.key, "key", "", "client key `file` for an https URL")
 	fs.StringVar(&o.ca, "ca", "", "CA `file` that signed the routeragent's certificate")
@@ -100,6 +100,18 @@ func main() {
 	}
 }
 
+// defaultURL is the local agent's status listener: the routeragent's,
+// unless this machine has the hostagent's configuration and not the
+// routeragent's (as the hostagent appliance).
+func defaultURL() string {
+	_, rerr := os.Stat("/etc/vmroute/routeragent.toml")
+	_, herr := os.Stat("/etc/vmroute/hostagent.toml")
+	if rerr != nil && herr == nil {
+		return "http://127.0.0.1:9180"
+	}
+	return "http://127.0.0.1:9181"
+}
+
 func run(cmd, url, cert, key, ca string, asJSON bool, out io.Writer) error {
 	show, ok := tables[cmd]
 	if !ok {
@@ -148,6 +160,50 @@ var tables = map[string]func([]byte, io.Writer) error{
 	"announcements": showAnnouncements,
 }
 
+// showHostagentStatus shows a hostagent's status: its vCenter
+// connection and each routeragent's.
+func showHostagentStatus(b []byte, w io.Writer) error {
+	var s struct {
+		VCenter struct {
+			URL       string
+			Connected bool
+			Since     time.Time
+			LastError string `json:"last_error"`
+			VMs       int
+		}
+		Routeragents []struct {
+			URL       string
+			Sent      int
+			Full      int
+			Refused   int
+			Failed    int
+			LastSent  time.Time `json:"last_sent"`
+			LastError string    `json:"last_error"`
+			InSync    bool      `json:"in_sync"`
+		}
+		Certificates []string `json:"certificate_warnings"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	state := "connected since " + ago(s.VCenter.Since)
+	if !s.VCenter.Connected {
+		state = "NOT connected"
+	}
+	fmt.Fprintf(w, "hostagent: vCenter %s %s, %d VMs watched\n", s.VCenter.URL, state, s.VCenter.VMs)
+	if s.VCenter.LastError != "" {
+		fmt.Fprintf(w, "vCenter's last error: %s\n", s.VCenter.LastError)
+	}
+	fmt.Fprintln(w, "\nROUTERAGENT\tIN SYNC\tSENT\tFULL\tREFUSED\tFAILED\tLAST SENT\tLAST ERROR")
+	for _, r := range s.Routeragents {
+		fmt.Fprintf(w, "%s\t%t\t%d\t%d\t%d\t%d\t%s\t%s\n", r.URL, r.InSync && r.Full > 0, r.Sent, r.Full, r.Refused, r.Failed, ago(r.LastSent), r.LastError)
+	}
+	for _, c := range s.Certificates {
+		fmt.Fprintf(w, "certificate: %s\n", c)
+	}
+	return nil
+}
+
 func ago(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -156,6 +212,10 @@ func ago(t time.Time) string {
 }
 
 func showStatus(b []byte, w io.Writer) error {
+	var kind struct{ VCenter json.RawMessage }
+	if json.Unmarshal(b, &kind) == nil && kind.VCenter != nil {
+		return showHostagentStatus(b, w)
+	}
 	var s struct {
 		Site     string
 		Version  string

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmroute/vmroute/hostagent/agent"
+	"github.com/vmroute/vmroute/hostagent/report"
+	"github.com/vmroute/vmroute/hostagent/vcenter"
 	"github.com/vmroute/vmroute/routeragent/announce"
 	"github.com/vmroute/vmroute/routeragent/bgp"
 	"github.com/vmroute/vmroute/routeragent/daemon"
@@ -79,5 +82,27 @@ func TestFlagsAfterTheCommand(t *testing.T) {
 	}
 	if _, _, err := parse([]string{"peers", "vms"}, io.Discard); err == nil {
 		t.Error("two commands accepted")
+	}
+}
+
+// TestHostagentStatus shows a hostagent's status, encoded as the
+// hostagent encodes it: its vCenter connection and last error, and each
+// routeragent's reports.
+func TestHostagentStatus(t *testing.T) {
+	now := time.Now()
+	st := agent.Status{VCenter: vcenter.Status{URL: "https://vc.example.net/sdk", LastError: "login: Login failure", VMs: 0},
+		Routeragents: []report.Stats{{URL: "https://router-a1.example.net:8443", Sent: 4, Full: 1, LastSent: now, InSync: true},
+			{URL: "https://router-b1.example.net:8443", Failed: 2, LastError: "connection refused", InSync: true}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = json.NewEncoder(w).Encode(st) }))
+	defer srv.Close()
+	var out bytes.Buffer
+	if err := run("status", srv.URL, "", "", "", false, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"vCenter https://vc.example.net/sdk NOT connected, 0 VMs watched", "vCenter's last error: login: Login failure",
+		"https://router-a1.example.net:8443  true ", "https://router-b1.example.net:8443  false", "connection refused"} {
+		if !strings.Contains(out.String(), l) {
+			t.Errorf("output lacks %q:\n%s", l, out.String())
+		}
 	}
 }

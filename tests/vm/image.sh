@@ -12,16 +12,7 @@ out=$cache/vm
 stamp=$(sha256sum "$0" | cut -d' ' -f1)
 [ -f "$out/root.img" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 [ "$(id -u)" -eq 0 ] || { echo "FAIL: building the VM image needs root"; exit 1; }
-base=$cache/bookworm-minbase.tar
-if [ ! -f "$base" ]; then
-	command -v debootstrap >/dev/null || { echo "FAIL: debootstrap missing: run tests/install-deps.sh"; exit 1; }
-	mirror=$(awk '/^deb / && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
-	mirror=${mirror:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
-	tmp=$(mktemp -d)
-	debootstrap --variant=minbase bookworm "$tmp" "$mirror" >/tmp/debootstrap.log 2>&1 || { tail /tmp/debootstrap.log; echo "FAIL: debootstrap"; exit 1; }
-	mkdir -p "$cache"
-	tar -C "$tmp" -cf "$base" . && rm -rf "$tmp"
-fi
+base=$("$(dirname "$0")/../minbase.sh")
 root=$(mktemp -d)
 cleanup() { umount "$root/proc" 2>/dev/null || true; rm -rf "$root"; }
 trap cleanup EXIT

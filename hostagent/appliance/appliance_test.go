@@ -1,0 +1,274 @@
+package appliance
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/ovf"
+
+	hostconfig "github.com/vmroute/vmroute/hostagent/config"
+)
+
+// pems returns a self-signed certificate and its key, PEM, with their
+// line breaks turned into spaces, as the deploy wizard's one-line fields
+// hand them over.
+func pems(t *testing.T) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hostagent:stretched"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneLine := func(b []byte) string { return strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", " ") }
+	return oneLine(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		oneLine(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
+
+const thumb = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01"
+
+func good(t *testing.T) map[string]string {
+	cert, key := pems(t)
+	return map[string]string{
+		"vcenter.url": "https://vcenter.example.net/sdk", "vcenter.user": "vmroute@vsphere.local",
+		"vcenter.password": "s3cret pass", "vcenter.thumbprint": strings.ToLower(thumb),
+		"cluster.path": "/DC1/host/Stretched", "cluster.name": "stretched",
+		"cluster.sites_by": "host_group", "cluster.sites": "A=hosts-a, hosts-a2; B=hosts-b",
+		"routeragents": "https://router-a1.example.net:8443, https://router-b1.example.net:8443",
+		"tls.cert":     cert, "tls.key": key, "tls.ca": cert,
+		"net.mode": "static", "net.address": "192.0.2.20/24", "net.gateway": "192.0.2.1",
+		"net.dns": "192.0.2.53", "net.ntp": "ntp1.example.net, ntp2.example.net",
+		"access.ssh": "false",
+	}
+}
+
+func file(t *testing.T, s *Setup, path string) File {
+	t.Helper()
+	i := slices.IndexFunc(s.Files, func(f File) bool { return f.Path == path })
+	if i < 0 {
+		t.Fatalf("no %s rendered", path)
+	}
+	return s.Files[i]
+}
+
+// TestRender renders good properties into files the hostagent loads,
+// with the PEM restored and the secrets readable by root (and the
+// service's group, for the TLS key) alone.
+func TestRender(t *testing.T) {
+	s, err := Render(good(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf := file(t, s, ConfigFile).Content
+	// The files where the configuration names them, under dir.
+	conf = bytes.ReplaceAll(conf, []byte("/etc/vmroute/"), []byte(dir+"/"))
+	for _, f := range s.Files {
+		if strings.HasPrefix(f.Path, "/etc/vmroute/") {
+			p := filepath.Join(dir, strings.TrimPrefix(f.Path, "/etc/vmroute/"))
+			_ = os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, f.Content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	path := filepath.Join(dir, "hostagent.toml")
+	if err := os.WriteFile(path, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := hostconfig.Load(path)
+	if err != nil {
+		t.Fatalf("the hostagent refuses the rendered configuration: %v\n%s", err, conf)
+	}
+	if cfg.VCenter.Thumbprint != thumb || len(cfg.Routeragents) != 2 || len(cfg.Clusters) != 1 ||
+		cfg.Clusters[0].Name != "stretched" || !slices.Equal(cfg.Clusters[0].Sites.Sites["A"], []string{"hosts-a", "hosts-a2"}) {
+		t.Errorf("rendered configuration:\n%s", conf)
+	}
+	if cfg.StatusListen != StatusListen {
+		t.Errorf("status listens on %q, want loopback %q", cfg.StatusListen, StatusListen)
+	}
+	if f := file(t, s, PasswordFile); string(f.Content) != "s3cret pass" || f.Mode != 0o600 || f.Group != "" {
+		t.Errorf("password file: %q mode %o group %q", f.Content, f.Mode, f.Group)
+	}
+	if f := file(t, s, TLSDir+"/hostagent.key"); f.Mode != 0o640 || f.Group != "vmroute-hostagent" || !strings.Contains(string(f.Content), "-----BEGIN PRIVATE KEY-----\n") {
+		t.Errorf("key file: mode %o group %q", f.Mode, f.Group)
+	}
+	if strings.Contains(string(file(t, s, ConfigFile).Content), "s3cret") {
+		t.Error("the password is in the configuration")
+	}
+	net := string(file(t, s, NetworkFile).Content)
+	for _, want := range []string{"Address=192.0.2.20/24", "Gateway=192.0.2.1", "DNS=192.0.2.53", "LLMNR=no"} {
+		if !strings.Contains(net, want) {
+			t.Errorf("network file lacks %q:\n%s", want, net)
+		}
+	}
+	if ts := string(file(t, s, TimesyncFile).Content); !strings.Contains(ts, "NTP=ntp1.example.net ntp2.example.net") {
+		t.Errorf("timesyncd: %s", ts)
+	}
+	if s.SSH || s.Hostname != "vmroute-hostagent" || s.RootPassword != "" {
+		t.Errorf("setup: ssh %t, host name %q", s.SSH, s.Hostname)
+	}
+}
+
+// TestRenderDefaults: DHCP, SSH off and a cluster at one site when only
+// what is required is set.
+func TestRenderDefaults(t *testing.T) {
+	p := good(t)
+	for _, k := range []string{"net.mode", "net.address", "net.gateway", "net.dns", "net.ntp", "access.ssh", "cluster.sites_by", "cluster.sites", "cluster.name"} {
+		delete(p, k)
+	}
+	p["cluster.site"] = "A"
+	s, err := Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net := string(file(t, s, NetworkFile).Content); !strings.Contains(net, "DHCP=yes") || strings.Contains(net, "Address=") {
+		t.Errorf("network file:\n%s", net)
+	}
+	if s.SSH {
+		t.Error("SSH on by default")
+	}
+	if conf := string(file(t, s, ConfigFile).Content); !strings.Contains(conf, `site = "A"`) || strings.Contains(conf, "sites_by") {
+		t.Errorf("configuration:\n%s", conf)
+	}
+}
+
+// TestRenderRefuses names the property of each problem, and never shows
+// a secret's value.
+func TestRenderRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"no vCenter URL", map[string]string{"vcenter.url": ""}, "property vcenter.url: required"},
+		{"http vCenter URL", map[string]string{"vcenter.url": "http://vc/sdk"}, `property vcenter.url: "http://vc/sdk" is not an https URL`},
+		{"no password", map[string]string{"vcenter.password": " "}, "property vcenter.password: required"},
+		{"both checks", map[string]string{"vcenter.ca": "x"}, "property vcenter.thumbprint: set the thumbprint or vcenter.ca, not both"},
+		{"no check", map[string]string{"vcenter.thumbprint": ""}, "property vcenter.thumbprint: set the thumbprint of vCenter's certificate, or vcenter.ca"},
+		{"short thumbprint", map[string]string{"vcenter.thumbprint": "AB:CD"}, `property vcenter.thumbprint: "AB:CD" is not a SHA-1 thumbprint`},
+		{"bad CA", map[string]string{"vcenter.thumbprint": "", "vcenter.ca": "hello"}, "property vcenter.ca: not PEM: no -----BEGIN line"},
+		{"site and sites", map[string]string{"cluster.site": "A"}, "property cluster.site: set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one, not both"},
+		{"neither site nor sites", map[string]string{"cluster.sites": ""}, "property cluster.site: set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one"},
+		{"sites by rack", map[string]string{"cluster.sites_by": "rack"}, `property cluster.sites_by: "rack" is not one of host_group, fault_domain, host_name`},
+		{"one site", map[string]string{"cluster.sites": "A=hosts-a"}, "property cluster.sites: a stretched cluster spans two sites or more"},
+		{"site without groups", map[string]string{"cluster.sites": "A=hosts-a;B="}, "property cluster.sites: site B names no host group"},
+		{"sites not SITE=", map[string]string{"cluster.sites": "hosts-a;B=b"}, `property cluster.sites: "hosts-a" is not SITE=item,item`},
+		{"no routeragents", map[string]string{"routeragents": ""}, "property routeragents: required"},
+		{"http routeragent", map[string]string{"routeragents": "https://a:8443,http://b:8443"}, `property routeragents: "http://b:8443" is not an https URL`},
+		{"key as certificate", map[string]string{"tls.cert": "-----BEGIN PRIVATE KEY----- c2VjcmV0 -----END PRIVATE KEY-----"}, "property tls.cert: PEM of PRIVATE KEY, want CERTIFICATE"},
+		{"broken key", map[string]string{"tls.key": "-----BEGIN PRIVATE KEY----- s3cret!! -----END PRIVATE KEY-----"}, "property tls.key: PEM of PRIVATE KEY whose content is not base64"},
+		{"key not ended", map[string]string{"tls.key": "-----BEGIN PRIVATE KEY----- c2VjcmV0"}, "property tls.key: not PEM: no -----END PRIVATE KEY----- line"},
+		{"static without address", map[string]string{"net.address": ""}, `property net.address: static addressing needs an address with its prefix length (192.0.2.20/24): ""`},
+		{"gateway of the other family", map[string]string{"net.gateway": "2001:db8::1"}, `property net.gateway: "2001:db8::1" is not an address of the same family as net.address`},
+		{"mode", map[string]string{"net.mode": "bootp"}, `property net.mode: "bootp" is not dhcp or static`},
+		{"DNS name", map[string]string{"net.dns": "dns.example.net"}, `property net.dns: "dns.example.net" is not an address`},
+		{"host name", map[string]string{"net.hostname": "a_b"}, `property net.hostname: "a_b" is not a host name`},
+		{"ssh maybe", map[string]string{"access.ssh": "maybe"}, `property access.ssh: "maybe" is not true or false`},
+		{"ssh with no way in", map[string]string{"access.ssh": "true"}, "property access.ssh: SSH is on, but neither access.ssh_key nor access.root_password lets anyone log in"},
+		{"ssh key", map[string]string{"access.ssh_key": "s3cret-not-a-key"}, "property access.ssh_key: not an SSH public key"},
+		{"unknown property", map[string]string{"vcenter.passwd": "s3cret"}, "property vcenter.passwd: not a property of this appliance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := good(t)
+			for k, v := range tt.set {
+				p[k] = v
+			}
+			_, err := Render(p)
+			if err == nil {
+				t.Fatalf("accepted; want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the error shows a secret: %q", err)
+			}
+		})
+	}
+}
+
+// TestEnv reads what vSphere writes: the OVF environment document.
+func TestEnv(t *testing.T) {
+	env := ovf.Env{EsxID: "vm-42", Platform: &ovf.PlatformSection{Kind: "VMware ESXi", Version: "8.0.3", Vendor: "VMware, Inc.", Locale: "en"},
+		Property: &ovf.PropertySection{Properties: []ovf.EnvProperty{{Key: "vcenter.url", Value: "https://vc/sdk"}, {Key: "access.ssh", Value: "False"}}}}
+	got, err := Env(strings.NewReader(env.MarshalManual()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["vcenter.url"] != "https://vc/sdk" || got["access.ssh"] != "False" || len(got) != 2 {
+		t.Errorf("properties %v", got)
+	}
+	if _, err := Env(strings.NewReader("<Environment")); err == nil || !strings.HasPrefix(err.Error(), "OVF environment: ") {
+		t.Errorf("broken XML: %v", err)
+	}
+}
+
+// TestDescriptor parses the OVF descriptor with govmomi's ovf package and
+// finds every property, as the list has it, and the hardware.
+func TestDescriptor(t *testing.T) {
+	b, err := Descriptor("1.2.3-4", Disk{File: "disk1.vmdk", Size: 1234, Capacity: 4 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := ovf.Unmarshal(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("govmomi's ovf package refuses the descriptor: %v", err)
+	}
+	vs := env.VirtualSystem
+	if vs == nil || len(vs.Product) != 1 || len(vs.VirtualHardware) != 1 {
+		t.Fatalf("descriptor lacks its virtual system, product or hardware section")
+	}
+	if p := vs.Product[0]; p.Version != "1.2.3-4" {
+		t.Errorf("product version %q", p.Version)
+	}
+	got := vs.Product[0].Property
+	if len(got) != len(Properties) {
+		t.Fatalf("%d properties in the descriptor, want %d", len(got), len(Properties))
+	}
+	for i, want := range Properties {
+		p := got[i]
+		def := ""
+		if p.Default != nil {
+			def = *p.Default
+		}
+		pw := p.Password != nil && *p.Password
+		if p.Key != want.Key || p.Type != want.Type || def != want.Default || pw != want.Secret || p.Label == nil || *p.Label != want.Label {
+			t.Errorf("property %d: %s %s default %q password %t, want %+v", i, p.Key, p.Type, def, pw, want)
+		}
+		if len(want.Choices) > 0 && (p.Qualifiers == nil || *p.Qualifiers != valueMap(want.Choices)) {
+			t.Errorf("property %s: qualifiers %v", p.Key, p.Qualifiers)
+		}
+	}
+	hw := vs.VirtualHardware[0]
+	if hw.Transport == nil || !strings.Contains(*hw.Transport, "iso") || !strings.Contains(*hw.Transport, "com.vmware.guestInfo") {
+		t.Errorf("transport %v, want ISO and VMware Tools", hw.Transport)
+	}
+	if len(env.References) != 1 || env.References[0].Href != "disk1.vmdk" || env.References[0].Size != 1234 {
+		t.Errorf("references %+v", env.References)
+	}
+	if env.Disk == nil || len(env.Disk.Disks) != 1 || env.Disk.Disks[0].Capacity != "4294967296" {
+		t.Errorf("disk section %+v", env.Disk)
+	}
+}

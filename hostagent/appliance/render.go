@@ -1,0 +1,395 @@
+package appliance
+
+import (
+	"bytes"
+	"encoding/pem"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/vmware/govmomi/ovf"
+)
+
+// Where the rendered files go, inside the appliance.
+const (
+	ConfigFile     = "/etc/vmroute/hostagent.toml"
+	PasswordFile   = "/etc/vmroute/vcenter-password"
+	TLSDir         = "/etc/vmroute/tls"
+	NetworkFile    = "/etc/systemd/network/10-vmroute-appliance.network"
+	TimesyncFile   = "/etc/systemd/timesyncd.conf.d/vmroute-appliance.conf"
+	ResolvedFile   = "/etc/systemd/resolved.conf.d/vmroute-appliance.conf"
+	AuthorizedKeys = "/root/.ssh/authorized_keys"
+	// StatusListen is where the hostagent's status listens: loopback
+	// only, where the console and vmroutectl read it.
+	StatusListen = "127.0.0.1:9180"
+)
+
+// File is one file the configure step writes.
+type File struct {
+	Path string
+	Mode uint32
+	// Group, when set, owns the file (the hostagent's group, for what
+	// the service reads itself).
+	Group   string
+	Content []byte
+}
+
+// Setup is what an OVF environment asks of the appliance.
+type Setup struct {
+	Files    []File
+	Hostname string
+	// RootPassword is empty when root logs in with no password.
+	RootPassword string
+	SSH          bool
+}
+
+// Env reads the property values of an OVF environment document
+// (ovf-env.xml), as vSphere hands it to the guest.
+func Env(r io.Reader) (map[string]string, error) {
+	var env ovf.Env
+	if err := xml.NewDecoder(r).Decode(&env); err != nil {
+		return nil, fmt.Errorf("OVF environment: %w", err)
+	}
+	props := map[string]string{}
+	if env.Property != nil {
+		for _, p := range env.Property.Properties {
+			props[p.Key] = p.Value
+		}
+	}
+	return props, nil
+}
+
+// PropertyError is a property whose value the appliance cannot use.
+type PropertyError struct {
+	Key string
+	Err error
+}
+
+func (e *PropertyError) Error() string { return fmt.Sprintf("property %s: %v", e.Key, e.Err) }
+func (e *PropertyError) Unwrap() error { return e.Err }
+
+// hostagentConfig is the subset of the hostagent's configuration the
+// appliance writes.
+type hostagentConfig struct {
+	StateDir     string   `toml:"state_dir"`
+	Routeragents []string `toml:"routeragents"`
+	VCenter      struct {
+		URL          string `toml:"url"`
+		User         string `toml:"user"`
+		PasswordFile string `toml:"password_file"`
+		CAFile       string `toml:"ca_file,omitempty"`
+		Thumbprint   string `toml:"thumbprint,omitempty"`
+	} `toml:"vcenter"`
+	Clusters []cluster `toml:"clusters"`
+	TLS      struct {
+		CertFile string `toml:"cert_file"`
+		KeyFile  string `toml:"key_file"`
+		CAFile   string `toml:"ca_file"`
+	} `toml:"tls"`
+	Status struct {
+		Listen string `toml:"listen"`
+	} `toml:"status"`
+}
+
+type cluster struct {
+	Path    string              `toml:"path"`
+	Name    string              `toml:"name,omitempty"`
+	Site    string              `toml:"site,omitempty"`
+	SitesBy string              `toml:"sites_by,omitempty"`
+	Sites   map[string][]string `toml:"sites,omitempty"`
+}
+
+// Render checks the properties and makes the appliance's setup from
+// them. Every problem is named by its property; a secret's value never
+// appears in an error. The hostagent checks the configuration itself
+// too (--check-config), which the configure step runs next.
+func Render(props map[string]string) (*Setup, error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &PropertyError{Key: key, Err: fmt.Errorf(format, args...)})
+	}
+	for key := range props {
+		if _, ok := property(key); !ok {
+			bad(key, "not a property of this appliance")
+		}
+	}
+	get := func(key string) string {
+		p, _ := property(key)
+		if v, ok := props[key]; ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return p.Default
+	}
+	need := func(key string) string {
+		v := get(key)
+		if v == "" {
+			bad(key, "required")
+		}
+		return v
+	}
+	s := &Setup{}
+	var c hostagentConfig
+	c.StateDir = "/var/lib/vmroute-hostagent"
+	c.Status.Listen = StatusListen
+	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.CAFile = TLSDir+"/hostagent.crt", TLSDir+"/hostagent.key", TLSDir+"/ca.crt"
+	c.VCenter.PasswordFile = "vcenter-password" // the unit's credential
+
+	if u := need("vcenter.url"); u != "" {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme != "https" || pu.Host == "" {
+			bad("vcenter.url", "%q is not an https URL (https://vcenter.example.net/sdk)", u)
+		}
+		c.VCenter.URL = u
+	}
+	c.VCenter.User = need("vcenter.user")
+	if pw := need("vcenter.password"); pw != "" {
+		s.Files = append(s.Files, File{Path: PasswordFile, Mode: 0o600, Content: []byte(pw)})
+	}
+	thumb, ca := get("vcenter.thumbprint"), get("vcenter.ca")
+	switch {
+	case thumb != "" && ca != "":
+		bad("vcenter.thumbprint", "set the thumbprint or vcenter.ca, not both")
+	case thumb == "" && ca == "":
+		bad("vcenter.thumbprint", "set the thumbprint of vCenter's certificate, or vcenter.ca")
+	case thumb != "":
+		if !thumbprintRE.MatchString(thumb) {
+			bad("vcenter.thumbprint", "%q is not a SHA-1 thumbprint (20 bytes in hex, AB:CD:...)", thumb)
+		}
+		c.VCenter.Thumbprint = strings.ToUpper(thumb)
+	default:
+		if b, err := normalizePEM(ca, "CERTIFICATE"); err != nil {
+			bad("vcenter.ca", "%v", err)
+		} else {
+			c.VCenter.CAFile = TLSDir + "/vcenter-ca.crt"
+			s.Files = append(s.Files, File{Path: c.VCenter.CAFile, Mode: 0o644, Content: b})
+		}
+	}
+
+	cl := cluster{Path: need("cluster.path"), Name: get("cluster.name"), Site: get("cluster.site"), SitesBy: get("cluster.sites_by")}
+	if p, _ := property("cluster.sites_by"); !slices.Contains(p.Choices, cl.SitesBy) {
+		bad("cluster.sites_by", "%q is not one of host_group, fault_domain, host_name", cl.SitesBy)
+	}
+	sites := get("cluster.sites")
+	switch {
+	case cl.Site != "" && (cl.SitesBy != "" || sites != ""):
+		bad("cluster.site", "set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one, not both")
+	case cl.Site == "" && (cl.SitesBy == "" || sites == ""):
+		bad("cluster.site", "set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one")
+	case sites != "":
+		m, err := parseSites(sites)
+		if err != nil {
+			bad("cluster.sites", "%v", err)
+		}
+		cl.Sites = m
+	}
+	c.Clusters = []cluster{cl}
+
+	for _, r := range strings.Split(need("routeragents"), ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		if pu, err := url.Parse(r); err != nil || pu.Scheme != "https" || pu.Host == "" {
+			bad("routeragents", "%q is not an https URL (https://router-a1.example.net:8443)", r)
+			continue
+		}
+		c.Routeragents = append(c.Routeragents, r)
+	}
+	for _, t := range []struct{ key, file, block string }{
+		{"tls.cert", "hostagent.crt", "CERTIFICATE"}, {"tls.key", "hostagent.key", "PRIVATE KEY"}, {"tls.ca", "ca.crt", "CERTIFICATE"},
+	} {
+		v := need(t.key)
+		if v == "" {
+			continue
+		}
+		b, err := normalizePEM(v, t.block)
+		if err != nil {
+			bad(t.key, "%v", err)
+			continue
+		}
+		mode := uint32(0o640)
+		if t.file == "ca.crt" {
+			mode = 0o644
+		}
+		s.Files = append(s.Files, File{Path: TLSDir + "/" + t.file, Mode: mode, Group: "vmroute-hostagent", Content: b})
+	}
+
+	var conf bytes.Buffer
+	conf.WriteString("# Written at every boot from the appliance's OVF properties (vApp options):\n# change them in vSphere, not here.\n")
+	if err := tomlEncode(&conf, c); err != nil {
+		return nil, err
+	}
+	s.Files = append(s.Files, File{Path: ConfigFile, Mode: 0o644, Content: conf.Bytes()})
+
+	netFile, err := network(get)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.Files = append(s.Files, File{Path: NetworkFile, Mode: 0o644, Content: netFile})
+	timesync := "[Time]\n"
+	if ntp := list(get("net.ntp")); len(ntp) > 0 {
+		timesync += "NTP=" + strings.Join(ntp, " ") + "\n"
+	}
+	s.Files = append(s.Files, File{Path: TimesyncFile, Mode: 0o644, Content: []byte(timesync)})
+	// Resolution without a listener: no stub on 127.0.0.53, no LLMNR,
+	// no mDNS (/etc/resolv.conf points at resolved's list of servers).
+	s.Files = append(s.Files, File{Path: ResolvedFile, Mode: 0o644, Content: []byte("[Resolve]\nDNSStubListener=no\nLLMNR=no\nMulticastDNS=no\n")})
+
+	s.Hostname = get("net.hostname")
+	if s.Hostname == "" {
+		s.Hostname = "vmroute-hostagent"
+	}
+	if !hostnameRE.MatchString(s.Hostname) {
+		bad("net.hostname", "%q is not a host name", s.Hostname)
+	}
+	s.RootPassword = get("access.root_password")
+	switch v := get("access.ssh"); v {
+	case "true", "True":
+		s.SSH = true
+	case "false", "False":
+	default:
+		bad("access.ssh", "%q is not true or false", v)
+	}
+	keys := ""
+	if k := get("access.ssh_key"); k != "" {
+		if !sshKeyRE.MatchString(k) {
+			bad("access.ssh_key", "not an SSH public key (ssh-ed25519 AAAA..., one line)")
+		}
+		keys = k + "\n"
+	}
+	if s.SSH && keys == "" && s.RootPassword == "" {
+		bad("access.ssh", "SSH is on, but neither access.ssh_key nor access.root_password lets anyone log in")
+	}
+	s.Files = append(s.Files, File{Path: AuthorizedKeys, Mode: 0o600, Content: []byte(keys)})
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+var (
+	thumbprintRE = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){19}$`)
+	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	sshKeyRE     = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$`)
+)
+
+// network renders the systemd-networkd file of the appliance's NIC.
+func network(get func(string) string) ([]byte, error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &PropertyError{Key: key, Err: fmt.Errorf(format, args...)})
+	}
+	var b strings.Builder
+	b.WriteString("# Written at every boot from the appliance's OVF properties.\n[Match]\nName=en* eth*\n\n[Network]\n")
+	switch mode := get("net.mode"); mode {
+	case "dhcp":
+		b.WriteString("DHCP=yes\n")
+	case "static":
+		a, err := netip.ParsePrefix(get("net.address"))
+		if err != nil {
+			bad("net.address", "static addressing needs an address with its prefix length (192.0.2.20/24): %q", get("net.address"))
+		}
+		fmt.Fprintf(&b, "Address=%s\n", a)
+		if gw := get("net.gateway"); gw != "" {
+			g, err := netip.ParseAddr(gw)
+			if err != nil || (err == nil && a.IsValid() && g.Is4() != a.Addr().Is4()) {
+				bad("net.gateway", "%q is not an address of the same family as net.address", gw)
+			}
+			fmt.Fprintf(&b, "Gateway=%s\n", gw)
+		}
+	default:
+		bad("net.mode", "%q is not dhcp or static", mode)
+	}
+	for _, d := range list(get("net.dns")) {
+		if _, err := netip.ParseAddr(d); err != nil {
+			bad("net.dns", "%q is not an address", d)
+		}
+		fmt.Fprintf(&b, "DNS=%s\n", d)
+	}
+	b.WriteString("LinkLocalAddressing=ipv6\nLLMNR=no\nMulticastDNS=no\n")
+	return []byte(b.String()), errors.Join(errs...)
+}
+
+// parseSites reads "A=hosts-a,hosts-a2;B=hosts-b".
+func parseSites(s string) (map[string][]string, error) {
+	m := map[string][]string{}
+	for _, part := range strings.Split(s, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		site, items, ok := strings.Cut(part, "=")
+		site = strings.TrimSpace(site)
+		if !ok || site == "" {
+			return nil, fmt.Errorf("%q is not SITE=item,item", strings.TrimSpace(part))
+		}
+		for _, it := range strings.Split(items, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				m[site] = append(m[site], it)
+			}
+		}
+		if len(m[site]) == 0 {
+			return nil, fmt.Errorf("site %s names no host group, fault domain or pattern", site)
+		}
+	}
+	if len(m) < 2 {
+		return nil, fmt.Errorf("a stretched cluster spans two sites or more, as A=hosts-a;B=hosts-b")
+	}
+	return m, nil
+}
+
+// normalizePEM reads one PEM block of the given type (a key of any
+// "... PRIVATE KEY" type), whose line breaks the wizard may have turned
+// into spaces, and writes it back as PEM. Its errors never quote it.
+func normalizePEM(s, typ string) ([]byte, error) {
+	begin := strings.Index(s, "-----BEGIN ")
+	if begin < 0 {
+		return nil, fmt.Errorf("not PEM: no -----BEGIN line")
+	}
+	rest := s[begin+len("-----BEGIN "):]
+	head, body, ok := strings.Cut(rest, "-----")
+	if !ok {
+		return nil, fmt.Errorf("not PEM: the BEGIN line does not end")
+	}
+	if head != typ && !(typ == "PRIVATE KEY" && strings.HasSuffix(head, "PRIVATE KEY")) {
+		return nil, fmt.Errorf("PEM of %s, want %s", head, typ)
+	}
+	body, _, ok = strings.Cut(body, "-----END "+head+"-----")
+	if !ok {
+		return nil, fmt.Errorf("not PEM: no -----END %s----- line", head)
+	}
+	b64 := strings.Join(strings.Fields(body), "")
+	var out strings.Builder
+	fmt.Fprintf(&out, "-----BEGIN %s-----\n", head)
+	for len(b64) > 64 {
+		out.WriteString(b64[:64] + "\n")
+		b64 = b64[64:]
+	}
+	fmt.Fprintf(&out, "%s\n-----END %s-----\n", b64, head)
+	blk, _ := pem.Decode([]byte(out.String()))
+	if blk == nil {
+		return nil, fmt.Errorf("PEM of %s whose content is not base64", head)
+	}
+	return []byte(out.String()), nil
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func tomlEncode(w io.Writer, v any) error {
+	if err := toml.NewEncoder(w).Encode(v); err != nil {
+		return fmt.Errorf("hostagent configuration: %w", err)
+	}
+	return nil
+}

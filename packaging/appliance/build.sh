@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds the hostagent appliance's OVA: Debian bookworm, minimal, with the
+# hostagent's .deb, open-vm-tools and the appliance's own steps
+# (vmroute-appliance: configure from the OVF properties at every boot, the
+# console on tty1), on one disk that boots with GRUB, as a streamOptimized
+# VMDK inside the OVA with its OVF descriptor and SHA256 manifest.
+#
+#   build.sh HOSTAGENT.deb VMROUTE-APPLIANCE-BINARY VERSION OUT.ova
+#
+# Needs root (chroot). The root with its Debian packages is cached in
+# /var/cache/vmroute-build, keyed by this script's checksum.
+set -euo pipefail
+[ $# -eq 4 ] || { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+deb=$(realpath "$1") bin=$(realpath "$2") version=$3 out=$(realpath -m "$4")
+[ "$(id -u)" -eq 0 ] || { echo "FAIL: building the appliance needs root (chroot)"; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+cache=/var/cache/vmroute-build
+stamp=$(sha256sum "$0" | cut -c1-16)
+cached=$cache/appliance-root-$stamp.tar
+work=$(mktemp -d)
+root=$work/root
+cleanup() { umount "$root/proc" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+mkdir "$root"
+in_root() { chroot "$root" env PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+
+if [ ! -f "$cached" ]; then
+	echo "== the appliance's Debian root (once per version of this script)"
+	tar -C "$root" -xf "$("$here/../../tests/minbase.sh")"
+	mount -t proc proc "$root/proc"
+	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	in_root apt-get update -qq
+	in_root apt-get install -y -qq --no-install-recommends \
+		linux-image-amd64 systemd-sysv udev kmod iproute2 open-vm-tools grub-pc-bin \
+		systemd-timesyncd systemd-resolved openssh-server passwd >"$work/apt.log" 2>&1 ||
+		{ tail "$work/apt.log"; echo "FAIL: apt-get install in the appliance root"; exit 1; }
+	# Drivers no VM of this kind needs: graphics, sound, radios, media,
+	# InfiniBand, staging. Then the initramfs again, without them.
+	kdir=$(ls -d "$root"/lib/modules/* | head -1)
+	rm -rf "$kdir"/kernel/drivers/{gpu,media,infiniband,staging,bluetooth,isdn,net/wireless} "$kdir"/kernel/{sound,net/wireless,net/bluetooth}
+	in_root depmod "$(basename "$kdir")"
+	in_root update-initramfs -u -k all >/dev/null 2>&1
+	in_root apt-get clean
+	rm -rf "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/var/cache/debconf/*-old
+	umount "$root/proc"
+	mkdir -p "$cache"
+	rm -f "$cache"/appliance-root-*.tar
+	tar -C "$root" -cf "$cached.tmp" . && mv "$cached.tmp" "$cached"
+	rm -rf "$root" && mkdir "$root"
+fi
+tar -C "$root" -xf "$cached"
+
+echo "== the hostagent $version into the appliance"
+cp "$deb" "$root/tmp/hostagent.deb"
+in_root dpkg -i /tmp/hostagent.deb >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; echo "FAIL: dpkg -i in the appliance"; exit 1; }
+rm "$root/tmp/hostagent.deb"
+install -m 0755 "$bin" "$root/usr/bin/vmroute-appliance"
+install -m 0644 "$here"/vmroute-appliance-configure.service "$here"/vmroute-appliance-console.service "$root/etc/systemd/system/"
+mkdir -p "$root/etc/systemd/system/vmroute-hostagent.service.d"
+install -m 0644 "$here/hostagent-appliance.conf" "$root/etc/systemd/system/vmroute-hostagent.service.d/appliance.conf"
+echo vmroute-hostagent >"$root/etc/hostname"
+printf 'LABEL=vmroute-root / ext4 rw,errors=remount-ro 0 1\n' >"$root/etc/fstab"
+ln -sf /run/systemd/resolve/resolv.conf "$root/etc/resolv.conf"
+echo "vmroute hostagent appliance $version" >"$root/etc/vmroute/appliance-version"
+# Every appliance makes its own SSH host keys (at SSH's first start),
+# root has no password until a property gives one, SSH is off.
+rm -f "$root"/etc/ssh/ssh_host_*
+in_root passwd --lock root >/dev/null
+in_root systemctl disable ssh.service >/dev/null 2>&1 || true
+in_root systemctl enable systemd-networkd.service systemd-networkd-wait-online.service systemd-resolved.service systemd-timesyncd.service \
+	vmroute-hostagent.service vmroute-appliance-configure.service vmroute-appliance-console.service >/dev/null 2>&1
+# tty1 is the status screen; a login prompt is one Alt+F2 away.
+in_root systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
+rm -f "$root/etc/machine-id" && touch "$root/etc/machine-id"
+
+echo "== the disk: MBR, one ext4 partition, GRUB"
+kver=$(basename "$(ls -d "$root"/lib/modules/* | head -1)")
+mkdir -p "$root/boot/grub"
+cp -r "$root/usr/lib/grub/i386-pc" "$root/boot/grub/"
+cat >"$root/boot/grub/grub.cfg" <<GRUB
+set timeout=1
+set default=0
+menuentry "vmroute hostagent appliance $version" {
+	linux /boot/vmlinuz-$kver root=LABEL=vmroute-root ro quiet console=ttyS0,115200n8 console=tty1
+	initrd /boot/initrd.img-$kver
+}
+GRUB
+in_root grub-mkimage -O i386-pc -o /tmp/core.img -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2 normal linux configfile echo test search
+mv "$root/tmp/core.img" "$work/core.img"
+cp "$root/usr/lib/grub/i386-pc/boot.img" "$work/boot.img"
+capacity=$((4 * 1024 * 1024 * 1024))
+mkfs.ext4 -q -L vmroute-root -d "$root" "$work/root.fs" $(((capacity - 1048576) / 1024))k
+truncate -s "$capacity" "$work/disk.img"
+echo 'start=2048, type=83, bootable' | sfdisk -q "$work/disk.img"
+dd if="$work/root.fs" of="$work/disk.img" bs=1M seek=1 conv=notrunc,sparse status=none
+# GRUB's boot sector (not the partition table after byte 440) and its
+# core image in the gap before the partition.
+dd if="$work/boot.img" of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
+dd if="$work/core.img" of="$work/disk.img" bs=512 seek=1 conv=notrunc status=none
+rm "$work/root.fs"
+qemu-img convert -O vmdk -o subformat=streamOptimized,adapter_type=lsilogic "$work/disk.img" "$work/disk.vmdk"
+rm "$work/disk.img"
+mkdir -p "$(dirname "$out")"
+"$bin" ova -vmdk "$work/disk.vmdk" -capacity "$capacity" -version "$version" -o "$out"
+echo "== $out: $(du -m "$out" | cut -f1) MB"
