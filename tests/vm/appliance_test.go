@@ -160,7 +160,8 @@ func TestApplianceImport(t *testing.T) {
 // routeragent on the host. The first boot must report within 120 s of
 // power-on and carry a vMotion as a landing; a second boot, with a wrong
 // vCenter password, shows the reason on the console and in vmroutectl
-// status inside.
+// status inside; a third, with a bad property, leaves the hostagent
+// stopped with the reason on the console.
 func TestApplianceBoot(t *testing.T) {
 	ova := needOVA(t)
 	needVM(t)
@@ -261,6 +262,22 @@ func TestApplianceBoot(t *testing.T) {
 		}
 		if !strings.Contains(console, "vCenter: ") || !strings.Contains(console, "Login failure") {
 			t.Errorf("the console does not say the login failed:\n%s", tail(console, 30))
+		}
+	})
+
+	t.Run("bad property", func(t *testing.T) {
+		props["vcenter.password"] = w.Password
+		props["vcenter.thumbprint"] = "AB:CD"
+		const reason = `property vcenter.thumbprint: "AB:CD" is not a SHA-1 thumbprint`
+		// The console redraws with the hostagent's state after the
+		// reason: stop once it shows it stopped.
+		console := boot(t, machine{Disk: disk, Format: "vmdk", UserNet: true, CDROM: envISO(t, props),
+			Timeout: 6 * time.Minute, StopWhen: "hostagent:     inactive"})
+		if !strings.Contains(console, reason) || !strings.Contains(console, "configuration: "+reason) {
+			t.Errorf("the console does not give the reason %q:\n%s", reason, tail(console, 30))
+		}
+		if strings.Contains(console, w.Password) {
+			t.Error("the console shows the vCenter password")
 		}
 	})
 }

@@ -126,7 +126,8 @@ if waitfor 10 sh -c 'birdc -s /run/edge.ctl show route for 10.20.0.0/24 | grep -
 
 # 4. The watchdog: a stopped process is restarted by systemd.
 before=$(prop NRestarts)
-kill -STOP "$(prop MainPID)" 2>/dev/null
+pid=$(prop MainPID)
+[ "$pid" -gt 0 ] && kill -STOP "$pid"
 if waitfor 30 sh -c "[ \$(systemctl show -P NRestarts $unit) -gt $before ] && [ \$(systemctl show -P ActiveState $unit) = active ]" &&
 	journalctl -u $unit --no-pager | grep -q 'Watchdog timeout'; then
 	pass watchdog

@@ -9,6 +9,7 @@ package vm
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -230,6 +231,9 @@ type machine struct {
 	CDROM string
 	// Timeout ends the run: a VM still running then is killed.
 	Timeout time.Duration
+	// StopWhen, when set, ends the run (killing the VM, which is then no
+	// failure) once the console shows it.
+	StopWhen string
 }
 
 // boot runs the VM until it powers off or the timeout passes (then it is
@@ -280,13 +284,36 @@ func boot(t *testing.T, m machine) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.CombinedOutput()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("qemu: %v", err)
+	}
+	stopped := make(chan struct{})
+	if m.StopWhen != "" {
+		go func() {
+			for ctx.Err() == nil {
+				if b, _ := os.ReadFile(consolePath); bytes.Contains(b, []byte(m.StopWhen)) {
+					close(stopped)
+					_ = cmd.Process.Kill()
+					return
+				}
+				time.Sleep(time.Second)
+			}
+		}()
+	}
+	err := cmd.Wait()
 	console, _ := os.ReadFile(consolePath)
+	select {
+	case <-stopped:
+		return string(console)
+	default:
+	}
 	if ctx.Err() != nil {
 		t.Fatalf("the VM did not power off within %s; its console:\n%s", m.Timeout, tail(string(console), 60))
 	}
 	if err != nil {
-		t.Fatalf("qemu: %v\n%s\nconsole:\n%s", err, out, tail(string(console), 60))
+		t.Fatalf("qemu: %v\n%s\nconsole:\n%s", err, out.String(), tail(string(console), 60))
 	}
 	return string(console)
 }

@@ -80,6 +80,8 @@ func newWorld(t *testing.T, web1 ...string) *world {
 	}
 	t.Cleanup(m.Remove)
 	m.Service.TLS = new(tls.Config)
+	// A user and password of its own: vcsim's default takes any.
+	m.Service.Listen = &url.URL{User: url.UserPassword("vmroute@vsphere.local", fmt.Sprintf("vc-%d", time.Now().UnixNano()))}
 	s := m.Service.NewServer()
 	t.Cleanup(func() {
 		// vcsim's WaitForUpdatesEx does not end with its client's
