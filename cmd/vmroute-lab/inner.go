@@ -22,11 +22,9 @@ import (
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -556,51 +554,7 @@ func (l *lab) waitFor(what string, d time.Duration, cond func() bool) (time.Dura
 // relocate moves a VM to a host (and a resource pool of its cluster), as
 // vMotion does, and returns when vCenter's task completed.
 func (l *lab) relocate(ctx context.Context, vmName, host, pool string) error {
-	f := find.NewFinder(l.c, false)
-	vm, err := f.VirtualMachine(ctx, "/DC0/vm/"+vmName)
-	if err != nil {
-		return err
-	}
-	h, err := f.HostSystem(ctx, host)
-	if err != nil {
-		return err
-	}
-	p, err := f.ResourcePool(ctx, pool)
-	if err != nil {
-		return err
-	}
-	hr, pr := h.Reference(), p.Reference()
-	task, err := vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &hr, Pool: &pr}, types.VirtualMachineMovePriorityDefaultPriority)
-	if err != nil {
-		return err
-	}
-	if err := l.wait(ctx, task); err != nil {
-		return fmt.Errorf("relocate %s: %w", vmName, err)
-	}
-	vcsim.HostMoved(l.model, vm.Reference())
-	return nil
-}
-
-// wait waits for a vCenter task by reading its state. (govmomi's
-// task.Wait makes and destroys a property filter per task, which races
-// inside vcsim with the hostagent's wait.)
-func (l *lab) wait(ctx context.Context, task *object.Task) error {
-	for {
-		var t mo.Task
-		if err := property.DefaultCollector(l.c).RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
-			return err
-		}
-		switch t.Info.State {
-		case types.TaskInfoStateSuccess:
-			return nil
-		case types.TaskInfoStateError:
-			if t.Info.Error != nil {
-				return fmt.Errorf("task %s: %s", task.Reference().Value, t.Info.Error.LocalizedMessage)
-			}
-			return fmt.Errorf("task %s failed", task.Reference().Value)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return vcsim.Relocate(ctx, l.model, l.c, "/DC0/vm/"+vmName, host, pool)
 }
 
 // routerGet reads a routeragent's status over its API, as an operator.

@@ -11,6 +11,8 @@ import (
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/tests/vcsim"
 )
 
 // The stretched cluster's hosts (stretchHost+"0" to "3") and its pool.
@@ -68,7 +70,7 @@ func (l *lab) stretch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.wait(ctx, task); err != nil {
+	if err := vcsim.WaitTask(ctx, l.c, task); err != nil {
 		return fmt.Errorf("DRS host groups: %w", err)
 	}
 	for vm, host := range map[string]string{"DC0_C0_RP0_VM0": "0", "DC0_C0_RP0_VM1": "1", "DC0_C0_RP0_VM2": "1", "DC0_C0_RP0_VM3": "2"} {
@@ -102,7 +104,7 @@ func (l *lab) hostTask(ctx context.Context, h string, start func(*object.HostSys
 	if err != nil {
 		return err
 	}
-	return l.wait(ctx, task)
+	return vcsim.WaitTask(ctx, l.c, task)
 }
 
 // haRestart does what vSphere HA does for a VM whose host died: the VM is
@@ -115,7 +117,7 @@ func (l *lab) haRestart(ctx context.Context, name, h, ip string) error {
 	}
 	task, err := vm.PowerOff(ctx)
 	if err == nil {
-		err = l.wait(ctx, task)
+		err = vcsim.WaitTask(ctx, l.c, task)
 	}
 	if err != nil {
 		return fmt.Errorf("power off %s: %w", name, err)
@@ -124,7 +126,7 @@ func (l *lab) haRestart(ctx context.Context, name, h, ip string) error {
 		return err
 	}
 	if task, err = vm.PowerOn(ctx); err == nil {
-		err = l.wait(ctx, task)
+		err = vcsim.WaitTask(ctx, l.c, task)
 	}
 	if err != nil {
 		return fmt.Errorf("power on %s: %w", name, err)

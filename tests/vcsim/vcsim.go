@@ -8,10 +8,18 @@
 package vcsim
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"sync"
+	"time"
 
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -57,6 +65,66 @@ func HostMoved(m *simulator.Model, vm types.ManagedObjectReference) {
 				}
 				ctx.Update(h, []types.PropertyChange{{Name: "vm", Val: h.Vm}})
 			})
+		}
+	}
+}
+
+// Relocate moves a VM (its inventory path) to a host and, when pool is
+// set, a resource pool, as vMotion does; it returns once vCenter's task
+// completed and HostMoved fixed the hosts' vm lists.
+func Relocate(ctx context.Context, m *simulator.Model, c *vim25.Client, vmPath, hostPath, poolPath string) error {
+	f := find.NewFinder(c, false)
+	vm, err := f.VirtualMachine(ctx, vmPath)
+	if err != nil {
+		return err
+	}
+	h, err := f.HostSystem(ctx, hostPath)
+	if err != nil {
+		return err
+	}
+	hr := h.Reference()
+	spec := types.VirtualMachineRelocateSpec{Host: &hr}
+	if poolPath != "" {
+		p, err := f.ResourcePool(ctx, poolPath)
+		if err != nil {
+			return err
+		}
+		pr := p.Reference()
+		spec.Pool = &pr
+	}
+	task, err := vm.Relocate(ctx, spec, types.VirtualMachineMovePriorityDefaultPriority)
+	if err != nil {
+		return err
+	}
+	if err := WaitTask(ctx, c, task); err != nil {
+		return fmt.Errorf("relocate %s: %w", vmPath, err)
+	}
+	HostMoved(m, vm.Reference())
+	return nil
+}
+
+// WaitTask waits for a vCenter task by reading its state. (govmomi's
+// task.Wait makes and destroys a property filter per task, which races
+// inside vcsim with a hostagent's wait.)
+func WaitTask(ctx context.Context, c *vim25.Client, task *object.Task) error {
+	for {
+		var t mo.Task
+		if err := property.DefaultCollector(c).RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
+			return err
+		}
+		switch t.Info.State {
+		case types.TaskInfoStateSuccess:
+			return nil
+		case types.TaskInfoStateError:
+			if t.Info.Error != nil {
+				return fmt.Errorf("task %s: %s", task.Reference().Value, t.Info.Error.LocalizedMessage)
+			}
+			return fmt.Errorf("task %s failed", task.Reference().Value)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -192,13 +192,9 @@ func TestApplianceBoot(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
 		start := time.Now()
-		type result struct {
-			name string
-			err  error
-		}
-		results := make(chan []result, 1)
+		results := make(chan []hostCheck, 1)
 		go func() {
-			var rs []result
+			var rs []hostCheck
 			first, err := w.firstReport(ctx)
 			if err == nil && first.Sub(start) > 120*time.Second {
 				err = fmt.Errorf("first full report %s after power-on, want within 120 s", first.Sub(start).Round(time.Second))
@@ -206,14 +202,14 @@ func TestApplianceBoot(t *testing.T) {
 			if err == nil {
 				t.Logf("first full report at the routeragent %s after power-on", first.Sub(start).Round(time.Second))
 			}
-			rs = append(rs, result{"report-within-120s", err})
-			rs = append(rs, result{"landing", w.vmotion(ctx)})
+			rs = append(rs, hostCheck{"report-within-120s", err})
+			rs = append(rs, hostCheck{"landing", w.vmotion(ctx)})
 			out, err := sshRun(ctx, key, sshPort, "vmroutectl status; echo; ss -Hltn")
 			if err == nil && (!strings.Contains(out, "connected since") || !strings.Contains(out, w.RouteragentURL+"  true")) {
 				err = fmt.Errorf("vmroutectl status inside the appliance:\n%s", out)
 			}
-			rs = append(rs, result{"vmroutectl-status", err})
-			rs = append(rs, result{"listens", listensOnly(out, "127.0.0.1:9180", "0.0.0.0:22", "[::]:22")})
+			rs = append(rs, hostCheck{"vmroutectl-status", err})
+			rs = append(rs, hostCheck{"listens", listensOnly(out, "127.0.0.1:9180", "0.0.0.0:22", "[::]:22")})
 			_, _ = sshRun(ctx, key, sshPort, "systemctl poweroff")
 			results <- rs
 		}()
@@ -221,13 +217,7 @@ func TestApplianceBoot(t *testing.T) {
 			Forward: []string{fmt.Sprintf("tcp:127.0.0.1:%d-:22", sshPort)}, Timeout: 8 * time.Minute})
 		cancel()
 		t.Logf("booted, checked and powered off in %s", time.Since(start).Round(time.Second))
-		for _, r := range <-results {
-			t.Run(r.name, func(t *testing.T) {
-				if r.err != nil {
-					t.Errorf("%v\nconsole:\n%s", r.err, tail(console, 30))
-				}
-			})
-		}
+		hostChecks(t, <-results, console)
 	})
 
 	t.Run("wrong vCenter password", func(t *testing.T) {

@@ -4,10 +4,7 @@
 # rather than fall back to the relay). The host shares /payload: the lab
 # and the agents' binaries, and this script.
 set -u
-R=/payload/results.txt
-: >"$R"
-pass() { echo "CHECK $1: PASS" | tee -a "$R"; }
-fail() { echo "CHECK $1: FAIL $(echo "${*:2}" | tr '\n' '|')" | tee -a "$R"; }
+. /payload/checks.sh
 start=$SECONDS
 /payload/vmroute-lab -bin /payload/bin -interconnect netem -layout per-site demo >/payload/lab.log 2>&1
 rc=$?

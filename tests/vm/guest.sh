@@ -7,20 +7,8 @@
 # state of the kernel and BIRD. The host writes "moved" once web-1 moved
 # in vcsim, after the guest wrote "ready".
 set -u
-R=/payload/results.txt
-: >"$R"
-pass() { echo "CHECK $1: PASS" | tee -a "$R"; }
-fail() { echo "CHECK $1: FAIL $(echo "${*:2}" | tr '\n' '|')" | tee -a "$R"; }
 unit=vmroute-routeragent
-prop() { systemctl show -P "$1" "$unit"; }
-waitfor() { # waitfor SECONDS COMMAND...: until the command succeeds
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.2
-	done
-}
+. /payload/checks.sh
 
 # The WAN side: BIRD in namespace "edge" (10.9.0.2), which vmroute dials,
 # and BIRD in "edge2" (10.9.1.2), which dials vmroute's port 179; both
@@ -73,16 +61,10 @@ install -m 0640 -g vmroute-routeragent /payload/tls/* /etc/vmroute/tls/ 2>/dev/n
 printf 's3cret-md5' >/etc/vmroute/bgp-password
 cp /payload/routeragent.toml /etc/vmroute/routeragent.toml
 # The watchdog, shortened for the test.
-mkdir -p /etc/systemd/system/$unit.service.d
-printf '[Service]\nWatchdogSec=3s\n' >/etc/systemd/system/$unit.service.d/test.conf
-systemctl daemon-reload
+shorten_watchdog
 
 # 2. Started by its unit: active (running) only once it said READY.
-if timeout 60 systemctl start $unit && [ "$(prop Type)" = notify ] && [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; then
-	pass started
-else
-	fail started "$(systemctl status $unit --no-pager 2>&1 | tail -15)"
-fi
+check_started
 
 # 3. The BGP password from LoadCredential, both sessions up with MD5,
 # one of them dialed to port 179.
@@ -125,39 +107,14 @@ if vmroutectl moves | grep -q DC0_C0_RP0_VM0; then pass move-log; else fail move
 if waitfor 10 sh -c 'birdc -s /run/edge.ctl show route for 10.20.0.0/24 | grep -q 10.20.0.0/24'; then pass route-at-bird; else fail route-at-bird "$(birdc show route 2>&1)"; fi
 
 # 4. The watchdog: a stopped process is restarted by systemd.
-before=$(prop NRestarts)
-pid=$(prop MainPID)
-[ "$pid" -gt 0 ] && kill -STOP "$pid"
-if waitfor 30 sh -c "[ \$(systemctl show -P NRestarts $unit) -gt $before ] && [ \$(systemctl show -P ActiveState $unit) = active ]" &&
-	journalctl -u $unit --no-pager | grep -q 'Watchdog timeout'; then
-	pass watchdog
-else
-	fail watchdog "restarts $before -> $(prop NRestarts); $(journalctl -u $unit --no-pager | tail -8)"
-fi
+check_watchdog
 
 # 5. Reload: a changed config applies; a broken one leaves the old one
 # running, with the reason in the journal.
-sed -i 's/^batch_window = .*/batch_window = "70ms"/' /etc/vmroute/routeragent.toml
-timeout 30 systemctl reload $unit
-if waitfor 10 sh -c "journalctl -u $unit --no-pager | grep -q 'configuration reloaded'"; then pass reload; else fail reload "$(journalctl -u $unit --no-pager | tail -8)"; fi
-echo 'not = valid = toml' >>/etc/vmroute/routeragent.toml
-pid=$(prop MainPID)
-timeout 30 systemctl reload $unit
-if waitfor 10 sh -c "journalctl -u $unit --no-pager | grep -q 'reload failed: the running configuration stays'" &&
-	[ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)" = active ]; then
-	pass reload-broken
-else
-	fail reload-broken "$(journalctl -u $unit --no-pager | tail -8)"
-fi
+check_reload /etc/vmroute/routeragent.toml 's/^batch_window = .*/batch_window = "70ms"/'
 
 # 6. Stopped within the stop timeout.
-start=$SECONDS
-timeout 60 systemctl stop $unit
-if [ "$(prop ActiveState)" = inactive ] && [ $((SECONDS - start)) -lt 20 ] && ! journalctl -u $unit --no-pager | grep -q 'State .stop-sigterm. timed out'; then
-	pass stop
-else
-	fail stop "$(prop ActiveState) after $((SECONDS - start)) s"
-fi
+check_stop
 
 # 7. 802.1Q: the announce package's VLAN subtest, on this kernel.
 if out=$(cd /payload && ./announce.test -test.run 'TestIntegrationAnnounce/through_an_802.1Q' -test.v 2>&1) &&

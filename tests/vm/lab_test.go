@@ -30,6 +30,7 @@ func TestLabInVM(t *testing.T) {
 		}
 	}
 	copyFile(t, "guest-lab.sh", filepath.Join(payload, "guest.sh"))
+	copyFile(t, "checks.sh", filepath.Join(payload, "checks.sh"))
 	console := boot(t, machine{Disk: filepath.Join(imageDir, "root.img"),
 		Kernel: filepath.Join(imageDir, "vmlinuz"), Initrd: filepath.Join(imageDir, "initrd.img"), Append: testAppend,
 		Payload: payload, Timeout: 10 * time.Minute})

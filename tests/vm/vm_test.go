@@ -38,6 +38,7 @@ func TestRouteragentPackageInVM(t *testing.T) {
 	deb := findDeb(t, dist, "vmroute-routeragent")
 	copyFile(t, deb, filepath.Join(payload, filepath.Base(deb)))
 	copyFile(t, "guest.sh", filepath.Join(payload, "guest.sh"))
+	copyFile(t, "checks.sh", filepath.Join(payload, "checks.sh"))
 	if out, err := exec.Command("go", "test", "-c", "-o", filepath.Join(payload, "announce.test"), "../../routeragent/announce").CombinedOutput(); err != nil {
 		t.Fatalf("build the announce test: %v\n%s", err, out)
 	}
@@ -97,6 +98,25 @@ func waitFile(ctx context.Context, path string) error {
 			return fmt.Errorf("no %s: %w", filepath.Base(path), ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// hostCheck is a check the host makes while the VM runs.
+type hostCheck struct {
+	name string
+	err  error
+}
+
+// hostChecks turns each host check into a subtest; a failure shows the
+// end of the VM's console.
+func hostChecks(t *testing.T, checks []hostCheck, console string) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if c.err != nil {
+				t.Errorf("%v\nconsole:\n%s", c.err, tail(console, 30))
+			}
+		})
 	}
 }
 

@@ -18,12 +18,9 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/find"
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -207,30 +204,10 @@ func (w *world) startHostagent(t *testing.T, url string) {
 	u := *w.vcURL
 	u.User = nil
 	conf := filepath.Join(w.dir, "hostagent.toml")
-	writeFile(t, conf, fmt.Sprintf(`state_dir = %q
-routeragents = [%q]
-[vcenter]
-url = %q
-user = %q
-password_file = %q
-thumbprint = %q
-[[clusters]]
-path = "/DC0/host/DC0_C0"
-name = "stretched"
-sites_by = "host_name"
-[clusters.sites]
-A = ["DC0_C0_H0"]
-B = ["DC0_C0_H1"]
-[tls]
-cert_file = %q
-key_file = %q
-ca_file = %q
-[report]
-retry_max = "1s"
-[status]
-listen = "127.0.0.1:0"
-`, filepath.Join(w.dir, "hstate"), url, u.String(), w.User, filepath.Join(w.dir, "vc.pw"), w.Thumbprint,
-		filepath.Join(w.dir, "hostagent.crt"), filepath.Join(w.dir, "hostagent.key"), filepath.Join(w.dir, "ca.crt")))
+	writeFile(t, conf, w.hostagentConf(hostagentFiles{
+		State: filepath.Join(w.dir, "hstate"), VCenter: u.String(), Password: filepath.Join(w.dir, "vc.pw"), TLS: w.dir,
+		Routeragent: url, Status: "127.0.0.1:0", Report: `retry_max = "1s"`,
+	}))
 	cfg, err := hostconfig.Load(conf)
 	if err != nil {
 		t.Fatal(err)
@@ -293,48 +270,47 @@ func (w *world) vmotion(ctx context.Context) error {
 
 // relocate moves web-1 to a host of the cluster, as vMotion does.
 func (w *world) relocate(ctx context.Context, host string) error {
-	f := find.NewFinder(w.c, false)
-	vm, err := f.VirtualMachine(ctx, "/DC0/vm/DC0_C0_RP0_VM0")
-	if err != nil {
-		return err
-	}
-	h, err := f.HostSystem(ctx, "/DC0/host/DC0_C0/"+host)
-	if err != nil {
-		return err
-	}
-	hr := h.Reference()
-	task, err := vm.Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &hr}, types.VirtualMachineMovePriorityDefaultPriority)
-	if err != nil {
-		return err
-	}
-	if err := w.wait(ctx, task); err != nil {
-		return err
-	}
-	vcsim.HostMoved(w.model, vm.Reference())
-	return nil
+	return vcsim.Relocate(ctx, w.model, w.c, "/DC0/vm/DC0_C0_RP0_VM0", "/DC0/host/DC0_C0/"+host, "")
 }
 
-// wait reads a task's state until it ends (govmomi's task.Wait makes a
-// property filter per task, which races inside vcsim with the hostagent's
-// wait).
-func (w *world) wait(ctx context.Context, task *object.Task) error {
-	for {
-		var t mo.Task
-		if err := property.DefaultCollector(w.c).RetrieveOne(ctx, task.Reference(), []string{"info"}, &t); err != nil {
-			return err
-		}
-		switch t.Info.State {
-		case types.TaskInfoStateSuccess:
-			return nil
-		case types.TaskInfoStateError:
-			return fmt.Errorf("task %s failed", task.Reference().Value)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+// hostagentFiles are where a hostagent of the world finds things.
+type hostagentFiles struct {
+	State, VCenter, Password string
+	// TLS is the directory of hostagent.crt, hostagent.key and ca.crt.
+	TLS         string
+	Routeragent string
+	Status      string
+	// Report is the [report] section's body.
+	Report string
+}
+
+// hostagentConf is the configuration of a hostagent of the world's
+// stretched cluster, its hosts mapped to sites by name.
+func (w *world) hostagentConf(f hostagentFiles) string {
+	return fmt.Sprintf(`state_dir = %q
+routeragents = [%q]
+[vcenter]
+url = %q
+user = %q
+password_file = %q
+thumbprint = %q
+[[clusters]]
+path = "/DC0/host/DC0_C0"
+name = "stretched"
+sites_by = "host_name"
+[clusters.sites]
+A = ["DC0_C0_H0"]
+B = ["DC0_C0_H1"]
+[tls]
+cert_file = %q
+key_file = %q
+ca_file = %q
+[report]
+%s
+[status]
+listen = %q
+`, f.State, f.Routeragent, f.VCenter, w.User, f.Password, w.Thumbprint,
+		f.TLS+"/hostagent.crt", f.TLS+"/hostagent.key", f.TLS+"/ca.crt", f.Report, f.Status)
 }
 
 // setGuest sets the addresses VMware Tools reports for a VM, and
