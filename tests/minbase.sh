@@ -4,6 +4,9 @@
 # this machine's own apt mirror, kept as a tarball. Prints its path.
 set -euo pipefail
 cache=/var/cache/vmroute-tests/bookworm-minbase.tar
+mkdir -p "$(dirname "$cache")"
+exec 9>"$cache.lock"
+flock 9
 if [ ! -f "$cache" ]; then
 	command -v debootstrap >/dev/null || { echo "FAIL: debootstrap missing: run tests/install-deps.sh" >&2; exit 1; }
 	mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)
@@ -11,7 +14,6 @@ if [ ! -f "$cache" ]; then
 	tmp=$(mktemp -d)
 	echo "== debootstrap bookworm from $mirror (once)" >&2
 	debootstrap --variant=minbase bookworm "$tmp" "$mirror" >/tmp/debootstrap.log 2>&1 || { tail /tmp/debootstrap.log >&2; echo "FAIL: debootstrap" >&2; exit 1; }
-	mkdir -p "$(dirname "$cache")"
 	tar -C "$tmp" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache" && rm -rf "$tmp"
 fi
 echo "$cache"

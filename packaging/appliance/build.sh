@@ -24,6 +24,9 @@ trap cleanup EXIT
 mkdir "$root"
 in_root() { chroot "$root" env PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
 
+mkdir -p "$cache"
+exec 9>"$cache/appliance-root.lock"
+flock 9
 if [ ! -f "$cached" ]; then
 	echo "== the appliance's Debian root (once per version of this script)"
 	tar -C "$root" -xf "$("$here/../../tests/minbase.sh")"
@@ -43,7 +46,6 @@ if [ ! -f "$cached" ]; then
 	in_root apt-get clean
 	rm -rf "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/var/cache/debconf/*-old
 	umount "$root/proc"
-	mkdir -p "$cache"
 	rm -f "$cache"/appliance-root-*.tar
 	tar -C "$root" -cf "$cached.tmp" . && mv "$cached.tmp" "$cached"
 	rm -rf "$root" && mkdir "$root"

@@ -10,6 +10,10 @@ set -euo pipefail
 cache=/var/cache/vmroute-tests
 out=$cache/vm
 stamp=$(sha256sum "$0" | cut -d' ' -f1)
+# One build at a time: two test runs may start together.
+mkdir -p "$out"
+exec 9>"$out.lock"
+flock 9
 [ -f "$out/root.img" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ] && exit 0
 [ "$(id -u)" -eq 0 ] || { echo "FAIL: building the VM image needs root"; exit 1; }
 base=$("$(dirname "$0")/../minbase.sh")
@@ -51,7 +55,8 @@ mkdir -p "$out"
 cp "$(ls "$root"/boot/vmlinuz-* | head -1)" "$out/vmlinuz"
 cp "$(ls "$root"/boot/initrd.img-* | head -1)" "$out/initrd.img"
 umount "$root/proc"
-rm -f "$out/root.img"
-mkfs.ext4 -q -L vmroot -d "$root" "$out/root.img" 3G
+rm -f "$out/stamp"
+mkfs.ext4 -q -L vmroot -d "$root" "$out/root.img.tmp" 3G
+mv "$out/root.img.tmp" "$out/root.img"
 echo "$stamp" >"$out/stamp"
 echo "== VM image in $out"
