@@ -112,7 +112,7 @@ func render(s state) string {
 		fmt.Fprintf(&b, "  VMs watched:   %d\n", vc.VMs)
 		inSync := 0
 		for _, r := range s.Status.Routeragents {
-			if r.InSync && r.Full > 0 {
+			if r.InSync {
 				inSync++
 			} else if r.LastError != "" && lastErr == "" {
 				lastErr = r.URL + ": " + r.LastError

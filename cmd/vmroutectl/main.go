@@ -196,7 +196,7 @@ func showHostagentStatus(b []byte, w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\nROUTERAGENT\tIN SYNC\tSENT\tFULL\tREFUSED\tFAILED\tLAST SENT\tLAST ERROR")
 	for _, r := range s.Routeragents {
-		fmt.Fprintf(w, "%s\t%t\t%d\t%d\t%d\t%d\t%s\t%s\n", r.URL, r.InSync && r.Full > 0, r.Sent, r.Full, r.Refused, r.Failed, ago(r.LastSent), r.LastError)
+		fmt.Fprintf(w, "%s\t%t\t%d\t%d\t%d\t%d\t%s\t%s\n", r.URL, r.InSync, r.Sent, r.Full, r.Refused, r.Failed, ago(r.LastSent), r.LastError)
 	}
 	for _, c := range s.Certificates {
 		fmt.Fprintf(w, "certificate: %s\n", c)

@@ -92,7 +92,7 @@ func TestHostagentStatus(t *testing.T) {
 	now := time.Now()
 	st := agent.Status{VCenter: vcenter.Status{URL: "https://vc.example.net/sdk", LastError: "login: Login failure", VMs: 0},
 		Routeragents: []report.Stats{{URL: "https://router-a1.example.net:8443", Sent: 4, Full: 1, LastSent: now, InSync: true},
-			{URL: "https://router-b1.example.net:8443", Failed: 2, LastError: "connection refused", InSync: true}}}
+			{URL: "https://router-b1.example.net:8443", Failed: 2, LastError: "connection refused"}}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = json.NewEncoder(w).Encode(st) }))
 	defer srv.Close()
 	var out bytes.Buffer

@@ -63,7 +63,8 @@ type Stats struct {
 	Failed    int       `json:"failed"`
 	LastSent  time.Time `json:"last_sent,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
-	// InSync is true when the routeragent holds the latest state.
+	// InSync is true when the routeragent holds the latest state; false
+	// until there is a state to hold.
 	InSync bool `json:"in_sync"`
 }
 
@@ -122,7 +123,9 @@ func (s *Sender) Run(ctx context.Context) {
 			if err == nil {
 				backoff = s.retryMin
 				s.mu.Lock()
-				s.stats.InSync = s.seq == seq
+				// In sync: the latest state is delivered, and there is one
+				// (a beat before the first state delivers nothing).
+				s.stats.InSync = s.seq == seq && seq > 0
 				s.mu.Unlock()
 				break
 			}

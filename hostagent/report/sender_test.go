@@ -271,3 +271,25 @@ func TestHeartbeat(t *testing.T) {
 		t.Errorf("intake at generation %d, want the heartbeat's %d accepted", st.Generation, last.Generation)
 	}
 }
+
+// TestNotInSyncBeforeAnyState: a sender that has had no state to send
+// (vCenter not connected yet) is not in sync, even after a beat.
+func TestNotInSyncBeforeAnyState(t *testing.T) {
+	srv := &server{}
+	srv.reset()
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
+	s.Heartbeat = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	time.Sleep(200 * time.Millisecond)
+	if st := s.Stats(); st.InSync {
+		t.Errorf("in sync with nothing sent: %+v", st)
+	}
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
+	for deadline := time.Now().Add(5 * time.Second); !s.Stats().InSync; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not in sync 5 s after the first state: %+v", s.Stats())
+		}
+	}
+}
