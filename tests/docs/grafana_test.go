@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,12 +22,9 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vmroute/vmroute/hostagent/agent"
-	hostconfig "github.com/vmroute/vmroute/hostagent/config"
-	routerconfig "github.com/vmroute/vmroute/routeragent/config"
-	"github.com/vmroute/vmroute/routeragent/daemon"
 	"github.com/vmroute/vmroute/shared/pki"
 	"github.com/vmroute/vmroute/shared/wire"
+	"github.com/vmroute/vmroute/tests/agents"
 )
 
 // TestGrafanaDashboard runs a routeragent and a hostagent (on vcsim, a
@@ -76,7 +71,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	rcert, rkey, _ := ca.Issue(pki.Routeragent, "router", []string{"127.0.0.1"}, pki.DefaultValidity)
 	hcert, hkey, _ := ca.Issue(pki.Hostagent, "hostagent:stretched", nil, pki.DefaultValidity)
-	port := freePort(t)
+	port := agents.FreePort(t)
 	rconf := filepath.Join(dir, "routeragent.toml")
 	write(t, rconf, fmt.Sprintf(`site = "A"
 state_dir = %q
@@ -104,31 +99,20 @@ address = "127.0.0.1"
 asn = 65000
 port = %d
 families = ["ipv4"]
-`, filepath.Join(dir, "state"), port, rcert, rkey, ca.CAFile(), freePort(t)))
-	rcfg, err := routerconfig.Load(rconf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(rcfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, filepath.Join(dir, "state"), port, rcert, rkey, ca.CAFile(), agents.FreePort(t)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- d.Run(ctx, func() { close(ready) }) }()
-	<-ready
-	defer func() { cancel(); <-done }()
+	d := agents.Routeragent(ctx, t, rconf)
 
 	m := simulator.VPX()
 	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 3, 0, 2
 	if err := m.Create(); err != nil {
 		t.Fatal(err)
 	}
-	defer m.Remove()
+	t.Cleanup(m.Remove) // after the hostagent stopped: cleanups run last first
 	m.Service.TLS = new(tls.Config)
 	s := m.Service.NewServer()
-	defer s.Close()
+	t.Cleanup(s.Close)
 	vcCA, _ := s.CertificateFile()
 	c, err := vim25.NewClient(ctx, soap.NewClient(s.URL, true))
 	if err != nil {
@@ -164,18 +148,7 @@ ca_file = %q
 [status]
 listen = "127.0.0.1:0"
 `, filepath.Join(dir, "hstate"), port, u.String(), s.URL.User.Username(), filepath.Join(dir, "vc.pw"), vcCA, hcert, hkey, ca.CAFile()))
-	hcfg, err := hostconfig.Load(hconf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(hcfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hready, hdone := make(chan struct{}), make(chan error, 1)
-	go func() { hdone <- a.Run(ctx, func() { close(hready) }) }()
-	<-hready
-	defer func() { cancel(); <-hdone }()
+	a := agents.Hostagent(ctx, t, hconf)
 
 	// A refused report, so that the refusal counter has a value.
 	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
@@ -249,13 +222,4 @@ func write(t *testing.T, path, s string) {
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/appliance"
+	"github.com/vmroute/vmroute/tests/agents"
 )
 
 // needOVA skips the test unless make vmtest runs it, after make
@@ -187,7 +188,7 @@ func TestApplianceBoot(t *testing.T) {
 	}
 
 	t.Run("first boot", func(t *testing.T) {
-		sshPort := freePort(t)
+		sshPort := agents.FreePort(t)
 		iso := envISO(t, props)
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
@@ -222,7 +223,7 @@ func TestApplianceBoot(t *testing.T) {
 
 	t.Run("wrong vCenter password", func(t *testing.T) {
 		props["vcenter.password"] = "wrong-password"
-		sshPort := freePort(t)
+		sshPort := agents.FreePort(t)
 		iso := envISO(t, props)
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmroute/vmroute/tests/agents"
 )
 
 const imageDir = "/var/cache/vmroute-tests/vm"
@@ -57,7 +59,7 @@ func TestRouteragentPackageInVM(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	api := freePort(t)
+	api := agents.FreePort(t)
 	w.startHostagent(t, fmt.Sprintf("https://127.0.0.1:%d", api))
 
 	// The host's side, while the VM runs: once the guest says its

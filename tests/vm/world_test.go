@@ -7,8 +7,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,12 +22,10 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vmroute/vmroute/hostagent/agent"
-	hostconfig "github.com/vmroute/vmroute/hostagent/config"
 	"github.com/vmroute/vmroute/hostagent/vcenter"
-	routerconfig "github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/daemon"
 	"github.com/vmroute/vmroute/shared/pki"
+	"github.com/vmroute/vmroute/tests/agents"
 	"github.com/vmroute/vmroute/tests/vcsim"
 )
 
@@ -143,7 +139,7 @@ func (w *world) startRouteragent(t *testing.T) {
 	certFile, keyFile := filepath.Join(w.dir, "router.crt"), filepath.Join(w.dir, "router.key")
 	writeFile(t, certFile, cert)
 	writeFile(t, keyFile, key)
-	port := freePort(t)
+	port := agents.FreePort(t)
 	w.RouteragentURL = fmt.Sprintf("https://%s:%d", hostAddr, port)
 	conf := filepath.Join(w.dir, "routeragent.toml")
 	writeFile(t, conf, fmt.Sprintf(`site = "A"
@@ -173,24 +169,8 @@ address = "127.0.0.1"
 asn = 65000
 port = %d
 families = ["ipv4"]
-`, filepath.Join(w.dir, "state"), port, certFile, keyFile, w.ca.CAFile(), freePort(t)))
-	cfg, err := routerconfig.Load(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(w.ctx)
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- d.Run(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("routeragent: %v", err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
+`, filepath.Join(w.dir, "state"), port, certFile, keyFile, w.ca.CAFile(), agents.FreePort(t)))
+	d := agents.Routeragent(w.ctx, t, conf)
 	w.status = "http://" + d.StatusAddr()
 }
 
@@ -208,23 +188,7 @@ func (w *world) startHostagent(t *testing.T, url string) {
 		State: filepath.Join(w.dir, "hstate"), VCenter: u.String(), Password: filepath.Join(w.dir, "vc.pw"), TLS: w.dir,
 		Routeragent: url, Status: "127.0.0.1:0", Report: `retry_max = "1s"`,
 	}))
-	cfg, err := hostconfig.Load(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(w.ctx)
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- a.Run(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("hostagent: %v", err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	agents.Hostagent(w.ctx, t, conf)
 }
 
 // firstReport waits for the routeragent's first report of the cluster
@@ -369,14 +333,4 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
