@@ -200,8 +200,11 @@ func Render(props map[string]string) (*Setup, error) {
 		}
 		c.Routeragents = append(c.Routeragents, r)
 	}
-	for _, t := range []struct{ key, file, block string }{
-		{"tls.cert", "hostagent.crt", "CERTIFICATE"}, {"tls.key", "hostagent.key", "PRIVATE KEY"}, {"tls.ca", "ca.crt", "CERTIFICATE"},
+	for _, t := range []struct {
+		key, file, block string
+		mode             uint32
+	}{
+		{"tls.cert", "hostagent.crt", "CERTIFICATE", 0o640}, {"tls.key", "hostagent.key", "PRIVATE KEY", 0o640}, {"tls.ca", "ca.crt", "CERTIFICATE", 0o644},
 	} {
 		v := need(t.key)
 		if v == "" {
@@ -212,11 +215,7 @@ func Render(props map[string]string) (*Setup, error) {
 			bad(t.key, "%v", err)
 			continue
 		}
-		mode := uint32(0o640)
-		if t.file == "ca.crt" {
-			mode = 0o644
-		}
-		s.Files = append(s.Files, File{Path: TLSDir + "/" + t.file, Mode: mode, Group: "vmroute-hostagent", Content: b})
+		s.Files = append(s.Files, File{Path: TLSDir + "/" + t.file, Mode: t.mode, Group: "vmroute-hostagent", Content: b})
 	}
 
 	var conf bytes.Buffer

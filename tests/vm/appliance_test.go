@@ -313,7 +313,7 @@ func envISO(t *testing.T, props map[string]string) string {
 	for k, v := range props {
 		var b strings.Builder
 		_ = xml.EscapeText(&b, []byte(v))
-		env.Property.Properties = append(env.Property.Properties, ovf.EnvProperty{Key: k, Value: strings.ReplaceAll(b.String(), `"`, "&#34;")})
+		env.Property.Properties = append(env.Property.Properties, ovf.EnvProperty{Key: k, Value: b.String()})
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "ovf-env.xml"), []byte(env.MarshalManual()), 0o644); err != nil {

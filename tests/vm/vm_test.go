@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -342,8 +343,9 @@ func boot(t *testing.T, m machine) string {
 
 // kvmWorks says whether qemu runs a VM with KVM here: /dev/kvm may exist
 // and still fail (nested virtualization without the MSRs qemu sets). A
-// paused VM that is still running after two seconds is a yes.
-func kvmWorks() bool {
+// paused VM that is still running after two seconds is a yes. It is
+// asked once per test process.
+var kvmWorks = sync.OnceValue(func() bool {
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		return false
 	}
@@ -352,7 +354,7 @@ func kvmWorks() bool {
 	err := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35,accel=kvm", "-cpu", "host", "-m", "64", "-S",
 		"-display", "none", "-monitor", "none", "-serial", "none", "-nic", "none").Run()
 	return ctx.Err() != nil && err != nil
-}
+})
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
