@@ -225,11 +225,7 @@ func Render(props map[string]string) (*Setup, error) {
 	}
 	s.Files = append(s.Files, File{Path: ConfigFile, Mode: 0o644, Content: conf.Bytes()})
 
-	netFile, err := network(get)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	s.Files = append(s.Files, File{Path: NetworkFile, Mode: 0o644, Content: netFile})
+	s.Files = append(s.Files, File{Path: NetworkFile, Mode: 0o644, Content: network(get, bad)})
 	timesync := "[Time]\n"
 	if ntp := list(get("net.ntp")); len(ntp) > 0 {
 		timesync += "NTP=" + strings.Join(ntp, " ") + "\n"
@@ -277,12 +273,9 @@ var (
 	sshKeyRE     = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$`)
 )
 
-// network renders the systemd-networkd file of the appliance's NIC.
-func network(get func(string) string) ([]byte, error) {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, &PropertyError{Key: key, Err: fmt.Errorf(format, args...)})
-	}
+// network renders the systemd-networkd file of the appliance's NIC,
+// telling bad of each property it cannot use.
+func network(get func(string) string, bad func(key, format string, args ...any)) []byte {
 	var b strings.Builder
 	b.WriteString("# Written at every boot from the appliance's OVF properties.\n[Match]\nName=en* eth*\n\n[Network]\n")
 	switch mode := get("net.mode"); mode {
@@ -311,7 +304,7 @@ func network(get func(string) string) ([]byte, error) {
 		fmt.Fprintf(&b, "DNS=%s\n", d)
 	}
 	b.WriteString("LinkLocalAddressing=ipv6\nLLMNR=no\nMulticastDNS=no\n")
-	return []byte(b.String()), errors.Join(errs...)
+	return []byte(b.String())
 }
 
 // parseSites reads "A=hosts-a,hosts-a2;B=hosts-b".
