@@ -68,7 +68,14 @@ func main() {
 		}
 		return
 	}
-	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	level := new(slog.LevelVar)
+	l, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	level.Set(l)
+	log, err := logging.New(os.Stderr, level, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -59,12 +59,19 @@ func main() {
 		}
 		return
 	}
-	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	level := new(slog.LevelVar)
+	l, err := logging.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if err := run(cfg, *configPath, log); err != nil {
+	level.Set(l)
+	log, err := logging.New(os.Stderr, level, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := run(cfg, *configPath, log, level); err != nil {
 		log.Error("routeragent stopped", "err", err)
 		os.Exit(1)
 	}
@@ -72,13 +79,14 @@ func main() {
 
 // run serves until SIGTERM or SIGINT; SIGHUP reloads the configuration,
 // keeping the old one when the new one is broken.
-func run(cfg *config.Config, path string, log *slog.Logger) error {
+func run(cfg *config.Config, path string, log *slog.Logger, level *slog.LevelVar) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	d, err := agent.New(cfg, log)
 	if err != nil {
 		return err
 	}
+	d.LogLevel = level
 	watchdog, _ := daemon.SdWatchdogEnabled(false)
 	lastPing := time.Time{}
 	d.OnTick = func(status string) {

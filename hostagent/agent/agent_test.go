@@ -62,7 +62,7 @@ func newRouteragent(t testing.TB, ca *pki.CA, clusters ...intake.Cluster) *route
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &routeragent{t: t, intake: intake.New(clusters, 2*time.Minute)}
+	r := &routeragent{t: t, intake: intake.New(clusters, 2*time.Minute, 2*time.Second)}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.handle))
 	r.srv.TLS = tc.Server()
 	r.srv.StartTLS()

@@ -32,7 +32,7 @@ type server struct {
 
 func (s *server) reset() {
 	s.mu.Lock()
-	s.in = intake.New([]intake.Cluster{{Name: "c", Sites: []string{"A"}, Clients: []string{"hostagent"}}}, 2*time.Minute)
+	s.in = intake.New([]intake.Cluster{{Name: "c", Sites: []string{"A"}, Clients: []string{"hostagent"}}}, 2*time.Minute, 2*time.Second)
 	s.mu.Unlock()
 }
 

@@ -65,7 +65,7 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 		ConnState:   d.conns.state,
 		BaseContext: func(net.Listener) context.Context { return ctx },
 		ErrorLog:    log.New(d.handshakes, "", 0)}
-	ln, err := net.Listen("tcp", d.cfg.API.Listen)
+	ln, err := net.Listen("tcp", d.conf().API.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("report API: %w", err)
 	}
@@ -76,11 +76,11 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 		}
 	}()
 	servers := []*http.Server{api}
-	if d.cfg.API.StatusListen != "" {
+	if d.conf().API.StatusListen != "" {
 		smux := http.NewServeMux()
 		d.statusRoutes(smux)
 		st := &http.Server{Handler: smux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 90 * time.Second}
-		sln, err := net.Listen("tcp", d.cfg.API.StatusListen)
+		sln, err := net.Listen("tcp", d.conf().API.StatusListen)
 		if err != nil {
 			_ = api.Close()
 			return nil, fmt.Errorf("status listener: %w", err)
@@ -125,7 +125,7 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 		d.refuse(w, ref.Status, ref.Msg, 0, cluster)
 		return
 	}
-	limit := d.cfg.API.MaxReportBytes
+	limit := d.conf().API.MaxReportBytes
 	if r.ContentLength > limit {
 		d.refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("report larger than the limit of %d bytes (api.max_report_bytes)", limit), 0, cluster)
 		return
@@ -284,7 +284,7 @@ type Routes struct {
 func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		res := d.last.Load()
-		st := Status{Site: d.cfg.Site, Version: version.Version, DryRun: d.cfg.DryRun, Routes: map[string]int{}, Findings: res.Findings}
+		st := Status{Site: d.conf().Site, Version: version.Version, DryRun: d.conf().DryRun, Routes: map[string]int{}, Findings: res.Findings}
 		stale := map[string]bool{}
 		for _, c := range res.Findings.Stale {
 			stale[c] = true
@@ -293,14 +293,14 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			st.Clusters = append(st.Clusters, ClusterStatus{Name: s.Cluster, Sites: d.intake.Sites(s.Cluster), Generation: s.Generation,
 				Received: s.Received, Stale: stale[s.Cluster], VMs: len(s.VMs)})
 		}
-		for _, rt := range res.Routes(d.cfg.Site) {
+		for _, rt := range res.Routes(d.conf().Site) {
 			st.Routes[rt.Kind.String()]++
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
 		st.Sites = d.siteStatus(time.Now())
-		st.Local = Msgs(LocalChecks(d.cfg))
+		st.Local = Msgs(LocalChecks(d.conf()))
 		st.Certificates = d.tls.Warnings(time.Now())
-		if !d.cfg.DryRun {
+		if !d.conf().DryRun {
 			st.Announce, _ = d.ann.ProblemList(r.Context())
 		}
 		writeJSON(w, http.StatusOK, st)
@@ -342,7 +342,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
 		res := d.last.Load()
-		out := Routes{Desired: res.Routes(d.cfg.Site), Advertised: d.speaker.Advertised()}
+		out := Routes{Desired: res.Routes(d.conf().Site), Advertised: d.speaker.Advertised()}
 		slices.SortFunc(out.Advertised, func(a, b plan.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
 		seen := map[string]bool{}
 		for _, s := range res.Subnets {
@@ -376,7 +376,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /v1/announcements", func(w http.ResponseWriter, r *http.Request) {
 		var st []announce.Status
-		if !d.cfg.DryRun {
+		if !d.conf().DryRun {
 			var err error
 			if st, err = d.ann.Status(r.Context()); err != nil {
 				writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: err.Error()})

@@ -25,14 +25,17 @@ import (
 	"github.com/vmroute/vmroute/routeragent/intake"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/routeragent/state"
+	"github.com/vmroute/vmroute/shared/logging"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
 // Daemon is one running routeragent.
 type Daemon struct {
-	log     *slog.Logger
-	cfg     *config.Config // owned by the loop
+	log *slog.Logger
+	// cfg is replaced whole by a reload, in the loop; the API handlers
+	// and metrics read it at any time.
+	cfg     atomic.Pointer[config.Config]
 	intake  *intake.Intake
 	store   *state.Store
 	speaker *bgp.Speaker
@@ -70,6 +73,9 @@ type Daemon struct {
 	started time.Time // reports from before are not current
 	// OnTick is called from the loop every second while it is healthy.
 	OnTick func(status string)
+	// LogLevel, when set, is the level of the daemon's logger: a reload
+	// sets it to the new log.level.
+	LogLevel *slog.LevelVar
 	// planned, when set (by benchmarks), is told each report's delay
 	// from acceptance to plan.
 	planned func(time.Duration)
@@ -92,8 +98,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		log: log, cfg: cfg, store: store, planner: p,
-		intake:     intake.New(clusters(cfg), cfg.FutureTolerance),
+		log: log, store: store, planner: p,
+		intake:     intake.New(clusters(cfg), cfg.FutureTolerance, cfg.Plan.ClockSkew),
 		speaker:    bgp.New(cfg.BGP, log.With("component", "bgp")),
 		ann:        announce.New(cfg.Announce, log.With("component", "announce")),
 		moves:      newMoveLog(1000),
@@ -107,6 +113,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		conns:      newConnGuard(log),
 		handshakes: &handshakeLog{log: log.With("component", "api"), interval: 10 * time.Second},
 	}
+	d.cfg.Store(cfg)
 	d.readers.Store(readers(cfg))
 	d.metrics = newMetrics(d)
 	d.ann.Sent = d.moves.announced
@@ -147,6 +154,9 @@ func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
 	return out
 }
 
+// conf returns the configuration in force.
+func (d *Daemon) conf() *config.Config { return d.cfg.Load() }
+
 // StatusAddr is where the status listener serves, once Run called ready.
 func (d *Daemon) StatusAddr() string { return d.statusAddr }
 
@@ -168,7 +178,7 @@ func clusters(cfg *config.Config) []intake.Cluster {
 // once, starts the APIs, calls ready, and serves until ctx ends.
 func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	d.started = time.Now()
-	tc, err := tlsutil.Load(tlsutil.Files{Cert: d.cfg.API.CertFile, Key: d.cfg.API.KeyFile, CA: d.cfg.API.ClientCAFile})
+	tc, err := tlsutil.Load(tlsutil.Files{Cert: d.conf().API.CertFile, Key: d.conf().API.KeyFile, CA: d.conf().API.ClientCAFile})
 	if err != nil {
 		return err
 	}
@@ -177,9 +187,14 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	for _, p := range problems {
 		d.log.Error("state", "err", p)
 	}
+	limit := time.Now().Add(d.conf().FutureTolerance)
 	for _, st := range states {
+		for _, c := range st.Clamp(limit) {
+			d.log.Warn("state: a time past the clock clamped", "cluster", st.Cluster, "err", c)
+		}
 		if err := d.intake.Restore(st); err != nil {
 			d.log.Warn("state not restored", "cluster", st.Cluster, "err", err)
+			d.setAside(st.Cluster)
 			continue
 		}
 		d.planner.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))), st.Gone)
@@ -191,8 +206,8 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	d.planner.SetLiveness(d.liveView(time.Now()))
 	res := d.planner.Plan(time.Now())
 	d.last.Store(res)
-	routes := res.Routes(d.cfg.Site)
-	if d.cfg.DryRun {
+	routes := res.Routes(d.conf().Site)
+	if d.conf().DryRun {
 		d.log.Warn("dry run: planning and logging, announcing nothing", "routes", len(routes))
 		routes = nil
 	}
@@ -201,7 +216,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	}
 	defer d.speaker.Stop(context.WithoutCancel(ctx))
 	d.sites.serving.Store(true)
-	if !d.cfg.DryRun {
+	if !d.conf().DryRun {
 		annCtx, stopAnn := context.WithCancel(ctx)
 		annDone := make(chan struct{})
 		go func() { _ = d.ann.Run(annCtx); close(annDone) }()
@@ -223,7 +238,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer stopAPI()
-	d.log.Info("routeragent serving", "site", d.cfg.Site, "routes", len(routes), "clusters", len(states), "dry_run", d.cfg.DryRun)
+	d.log.Info("routeragent serving", "site", d.conf().Site, "routes", len(routes), "clusters", len(states), "dry_run", d.conf().DryRun)
 	if ready != nil {
 		ready()
 	}
@@ -232,7 +247,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 
 func (d *Daemon) interfaces() []string {
 	var out []string
-	for _, s := range d.cfg.Plan.Subnets {
+	for _, s := range d.conf().Plan.Subnets {
 		if s.Interface != "" && !slices.Contains(out, s.Interface) {
 			out = append(out, s.Interface)
 		}
@@ -291,7 +306,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			return nil
 		case <-d.wake:
 			if !armed {
-				batch.Reset(d.cfg.BatchWindow)
+				batch.Reset(d.conf().BatchWindow)
 				armed = true
 			}
 		case <-batch.C:
@@ -328,7 +343,7 @@ func (d *Daemon) due(now time.Time) bool {
 func (d *Daemon) markStale(now time.Time) bool {
 	changed := false
 	for _, st := range d.intake.States() {
-		stale := now.Sub(st.Received) > d.cfg.Lease
+		stale := now.Sub(st.Received) > d.conf().Lease
 		if d.metrics.setStale(st.Cluster, stale) {
 			d.planner.SetStale(st.Cluster, stale)
 			d.log.Warn("cluster report", "cluster", st.Cluster, "stale", stale, "received", st.Received)
@@ -370,13 +385,13 @@ func (d *Daemon) reconcile(ctx context.Context) {
 		}
 	}
 	prev := d.last.Swap(res)
-	routes := res.Routes(d.cfg.Site)
+	routes := res.Routes(d.conf().Site)
 	d.logDiff(prev, res)
 	for _, n := range res.Landed {
-		d.moves.landed(n, d.cfg.Site, d.received[n.VM], planned)
+		d.moves.landed(n, d.conf().Site, d.received[n.VM], planned)
 	}
 	clear(d.received) // every pending change is planned now
-	if d.cfg.DryRun {
+	if d.conf().DryRun {
 		return
 	}
 	ch, err := d.speaker.Apply(ctx, routes)
@@ -395,7 +410,7 @@ func (d *Daemon) reconcile(ctx context.Context) {
 // logDiff logs each route this site starts or stops announcing, and the
 // findings, one event per line.
 func (d *Daemon) logDiff(prev, res *plan.Result) {
-	site := d.cfg.Site
+	site := d.conf().Site
 	before := map[netip.Prefix]plan.Kind{}
 	if prev != nil {
 		for _, r := range prev.Routes(site) {
@@ -403,7 +418,7 @@ func (d *Daemon) logDiff(prev, res *plan.Result) {
 		}
 	}
 	verb, unverb := "announce", "withdraw"
-	if d.cfg.DryRun {
+	if d.conf().DryRun {
 		verb, unverb = "would announce", "would withdraw"
 	}
 	for _, r := range res.Routes(site) {
@@ -486,13 +501,25 @@ func (d *Daemon) rediscover(macs []wire.MAC) {
 func (d *Daemon) statusLine() string {
 	res := d.last.Load()
 	stale := len(res.Findings.Stale)
-	n := len(res.Routes(d.cfg.Site))
+	n := len(res.Routes(d.conf().Site))
 	mode := ""
-	if d.cfg.DryRun {
+	if d.conf().DryRun {
 		mode = " (dry run)"
 	}
 	return fmt.Sprintf("site %s%s: %d clusters (%d stale), %d routes announced, %d held, %d conflicts",
-		d.cfg.Site, mode, len(d.intake.States()), stale, n, len(res.Findings.Held), len(res.Findings.Conflicts))
+		d.conf().Site, mode, len(d.intake.States()), stale, n, len(res.Findings.Held), len(res.Findings.Conflicts))
+}
+
+// setAside renames the state file of a cluster whose reports were
+// dropped, so that a restart never restores them.
+func (d *Daemon) setAside(cluster string) {
+	to, err := d.store.SetAside(cluster)
+	switch {
+	case err != nil:
+		d.log.Error("state", "cluster", cluster, "err", err)
+	case to != "":
+		d.log.Warn("state file set aside: it is not restored again", "cluster", cluster, "file", to)
+	}
 }
 
 // Reload applies a new configuration in the loop. What needs a restart
@@ -507,10 +534,15 @@ func (d *Daemon) Reload(ctx context.Context, cfg *config.Config) error {
 }
 
 func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
-	old := d.cfg
+	old := d.conf()
 	if cfg.Site != old.Site || cfg.StateDir != old.StateDir || cfg.API.Listen != old.API.Listen ||
-		cfg.API.StatusListen != old.API.StatusListen || cfg.DryRun != old.DryRun || !reflect.DeepEqual(cfg.Liveness, old.Liveness) {
-		return errors.New("a new site, state_dir, dry_run, API listener or liveness section needs a restart; configuration unchanged")
+		cfg.API.StatusListen != old.API.StatusListen || cfg.DryRun != old.DryRun || cfg.LogFormat != old.LogFormat ||
+		!reflect.DeepEqual(cfg.Liveness, old.Liveness) {
+		return errors.New("a new site, state_dir, dry_run, log.format, API listener or liveness section needs a restart; configuration unchanged")
+	}
+	level, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("configuration unchanged: %w", err)
 	}
 	// The API's TLS files, read first: a reload whose files fail is
 	// refused whole. (Unchanged paths are read again: renewed files.)
@@ -537,6 +569,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		d.log.Warn("cluster's reports dropped: the new configuration does not allow them", "cluster", name, "err", why)
 		d.planner.RemoveCluster(name)
 		d.metrics.forget(name)
+		d.setAside(name)
 	}
 	if !cfg.DryRun {
 		if err := d.ann.SetConfig(ctx, cfg.Announce); err != nil {
@@ -547,7 +580,11 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		d.log.Error("TLS files changed between two reads; the old ones stay in use", "err", err)
 	}
 	d.readers.Store(readers(cfg))
-	d.cfg = cfg
+	d.intake.SetLimits(cfg.FutureTolerance, cfg.Plan.ClockSkew)
+	if d.LogLevel != nil {
+		d.LogLevel.Set(level)
+	}
+	d.cfg.Store(cfg)
 	if p != nil {
 		d.planner = p
 		for _, st := range d.intake.States() {

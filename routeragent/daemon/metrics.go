@@ -115,7 +115,7 @@ func (c *routesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- routesDes
 func (c *routesCollector) Collect(ch chan<- prometheus.Metric) {
 	n := map[plan.Kind]int{}
 	if res := c.d.last.Load(); res != nil {
-		for _, r := range res.Routes(c.d.cfg.Site) {
+		for _, r := range res.Routes(c.d.conf().Site) {
 			n[r.Kind]++
 		}
 	}

@@ -35,7 +35,7 @@ type sites struct {
 // intervals, for the first result of each path to each: the first plan
 // then knows which sites are lost. Without sites it does nothing.
 func (d *Daemon) startLiveness(ctx context.Context) {
-	lc := d.cfg.Liveness
+	lc := d.conf().Liveness
 	if len(lc.Sites) == 0 {
 		return
 	}
@@ -63,7 +63,7 @@ func (d *Daemon) liveResult(r liveness.Result) {
 	trs := d.sites.tracker.Record(r, time.Now())
 	if seen := d.sites.seen; seen != nil {
 		seen[r.Path][r.Site] = true
-		if len(seen[liveness.PathAPI])+len(seen[liveness.PathProbe]) == 2*len(d.cfg.Liveness.Sites) {
+		if len(seen[liveness.PathAPI])+len(seen[liveness.PathProbe]) == 2*len(d.conf().Liveness.Sites) {
 			d.sites.seen = nil
 			close(d.sites.first)
 		}
@@ -130,7 +130,7 @@ func (d *Daemon) siteStatus(now time.Time) []liveness.Status {
 
 // liveView is what the planner needs of the other sites at now.
 func (d *Daemon) liveView(now time.Time) plan.Liveness {
-	l := plan.Liveness{Linger: bgp.HoldTime + d.cfg.BGP.RestartTime, AllLLGR: d.sites.allLLGR.Load(), Current: d.current(now)}
+	l := plan.Liveness{Linger: bgp.HoldTime + d.conf().BGP.RestartTime, AllLLGR: d.sites.allLLGR.Load(), Current: d.current(now)}
 	st := d.siteStatus(now)
 	if len(st) == 0 {
 		return l
@@ -156,9 +156,9 @@ func (d *Daemon) current(now time.Time) bool {
 	for _, st := range d.intake.States() {
 		got[st.Cluster] = st.Received
 	}
-	for _, c := range d.cfg.Clusters {
+	for _, c := range d.conf().Clusters {
 		r, ok := got[c.Name]
-		if !ok || r.Before(d.started) || now.Sub(r) > d.cfg.Lease {
+		if !ok || r.Before(d.started) || now.Sub(r) > d.conf().Lease {
 			return false
 		}
 	}
@@ -169,7 +169,7 @@ func (d *Daemon) current(now time.Time) bool {
 // the subnets its BGP speaker announces, and whether its reports are
 // current. ok is false until BGP announces this site's plan.
 func (d *Daemon) answer(now time.Time) (a liveness.Answer, ok bool) {
-	a = liveness.Answer{Site: d.cfg.Site, Summaries: []netip.Prefix{}, Current: d.current(now)}
+	a = liveness.Answer{Site: d.conf().Site, Summaries: []netip.Prefix{}, Current: d.current(now)}
 	if !d.sites.serving.Load() {
 		return a, false
 	}

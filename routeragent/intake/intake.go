@@ -36,12 +36,20 @@ type State struct {
 	// Gone are the cluster's tombstones: the VMs its reports withdrew,
 	// with the landing of the claim withdrawn (see plan.Tombstones).
 	Gone plan.Tombstones
+	// Ahead are the landings reported ahead of this routeragent's clock by
+	// more than the clock skew allowed, by VM: VMs holds each clamped to
+	// when it was accepted plus the skew, so that a vCenter whose clock
+	// runs ahead never outranks, nor voids with its tombstone, a later
+	// real landing elsewhere. The reported time is kept here so that the
+	// same landing reported again keeps its clamped time.
+	Ahead map[string]time.Time
 }
 
 // isRetry says whether r, of the generation held, would leave the state
 // as it is: the report accepted with that generation, sent again because
 // its answer was lost. It asks only the state, so that a routeragent
 // restarted from its state directory answers as one that never stopped.
+// r's landings are already clamped as the state holds them.
 func (s *State) isRetry(r *wire.Report) bool {
 	if r.Kind == wire.KindFull && len(r.VMs) != len(s.VMs) {
 		return false
@@ -101,22 +109,40 @@ type Change struct {
 	Received time.Time
 }
 
+// MaxGenerationAhead is how far past this routeragent's clock, in Unix
+// nanoseconds, a generation may be. Hostagents number their reports from
+// their clock in Unix nanoseconds: a generation far beyond it comes from
+// a broken or hostile sender, and held, it would leave honest senders no
+// generation above it.
+const MaxGenerationAhead = 24 * time.Hour
+
 // Intake holds the accepted state. It is safe for concurrent use.
 type Intake struct {
 	mu       sync.Mutex
 	clusters map[string]Cluster
 	states   map[string]*State
-	// future is how far past the routeragent's clock a landing may be.
-	future time.Duration
+	// future is how far past the routeragent's clock a landing may be;
+	// skew how far past it a landing is held as reported (see
+	// State.Ahead).
+	future, skew time.Duration
 }
 
 // New returns an intake that accepts the given clusters, and landings up
 // to future past the routeragent's clock: vCenter's clock and the
-// router's may differ a little, never by minutes.
-func New(clusters []Cluster, future time.Duration) *Intake {
-	in := &Intake{states: map[string]*State{}, future: future}
+// router's may differ a little, never by minutes. A landing more than
+// skew ahead is held at its receipt plus skew (State.Ahead).
+func New(clusters []Cluster, future, skew time.Duration) *Intake {
+	in := &Intake{states: map[string]*State{}, future: future, skew: skew}
 	in.SetClusters(clusters)
 	return in
+}
+
+// SetLimits replaces the future tolerance and the clock skew, as on a
+// reload; they apply to the reports accepted from then on.
+func (in *Intake) SetLimits(future, skew time.Duration) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.future, in.skew = future, skew
 }
 
 // SetClusters replaces the allowed clusters, as on a reload, and drops
@@ -208,16 +234,28 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 				i, vm.UUID, vm.LandedAt.UTC().Format(time.RFC3339Nano), vm.LandedAt.Sub(now).Round(time.Second), in.future)
 		}
 	}
+	bound := uint64(now.Add(MaxGenerationAhead).UnixNano())
+	if r.Generation > bound {
+		return nil, refuse(http.StatusUnprocessableEntity, "generation: %d is more than %s past this routeragent's clock in Unix nanoseconds (%d): a hostagent numbers its reports from its clock; check the clocks, or the sender",
+			r.Generation, MaxGenerationAhead, now.UnixNano())
+	}
 	old := in.states[r.Cluster]
 	var held uint64
-	if old != nil {
+	if old != nil && old.Generation <= bound {
+		// A generation held beyond the bound (saved before the bound was
+		// checked) counts as none: the next full report replaces it, as
+		// no honest sender could ever number one above it.
 		held = old.Generation
 	}
-	if r.Generation == held && old.isRetry(r) {
+	// Landings ahead of the clock are held clamped; the report is compared
+	// with the state and applied as the state would hold it.
+	vms, ahead := in.clamp(old, r.VMs, now)
+	r = &wire.Report{Cluster: r.Cluster, Generation: r.Generation, Kind: r.Kind, Base: r.Base, VMs: vms, Removed: r.Removed}
+	if old != nil && r.Generation == held && old.isRetry(r) {
 		// A retry of what is held (its answer was lost): nothing to do.
 		return nil, nil
 	}
-	if r.Generation == held {
+	if old != nil && r.Generation == held {
 		// Another report under the generation held: two senders for one
 		// cluster, or a broken one. Refused, so that it sends a full
 		// report above; never dropped in silence.
@@ -229,8 +267,8 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 	if r.Generation < held {
 		return nil, conflict(held, "generation %d is older than the %d held", r.Generation, held)
 	}
-	next := &State{Cluster: r.Cluster, Generation: r.Generation, Received: now, Gone: plan.Tombstones{}}
-	if old != nil {
+	next := &State{Cluster: r.Cluster, Generation: r.Generation, Received: now, Gone: plan.Tombstones{}, Ahead: ahead}
+	if old != nil && old.Gone != nil {
 		next.Gone = maps.Clone(old.Gone)
 	}
 	ch := &Change{Cluster: r.Cluster, Full: r.Kind == wire.KindFull, VMs: r.VMs, Removed: r.Removed, Received: now}
@@ -268,12 +306,89 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 		next.VMs[vm.UUID] = vm
 		next.Gone.Claimed(vm.UUID)
 	}
+	for id := range next.Ahead {
+		if _, ok := next.VMs[id]; !ok {
+			delete(next.Ahead, id)
+		}
+	}
 	next.Gone.Trim(plan.MaxTombstones)
 	if err := commit(next); err != nil {
 		return nil, refuse(http.StatusServiceUnavailable, "report not stored, nothing applied: %v", err)
 	}
 	in.states[r.Cluster] = next
 	return ch, nil
+}
+
+// clamp returns vms with each landing more than the skew ahead of now
+// held at now plus the skew, and the reported times of those clamped. A
+// landing that old holds clamped, reported again at the same site with
+// the same time, keeps the time old holds for it, so that it is no new
+// landing, now or once the clock has caught up with it.
+func (in *Intake) clamp(old *State, vms []wire.VM, now time.Time) ([]wire.VM, map[string]time.Time) {
+	var ahead map[string]time.Time
+	limit := now.Add(in.skew)
+	out := vms
+	for i, vm := range vms {
+		at := vm.LandedAt
+		if old != nil {
+			if reported, ok := old.Ahead[vm.UUID]; ok && reported.Equal(vm.LandedAt) {
+				if prev, ok := old.VMs[vm.UUID]; ok && prev.Site == vm.Site {
+					at = prev.LandedAt
+				}
+			}
+		}
+		if at.Equal(vm.LandedAt) && !at.After(limit) {
+			continue
+		}
+		if at.Equal(vm.LandedAt) {
+			at = limit
+		}
+		if ahead == nil {
+			ahead = map[string]time.Time{}
+			out = slices.Clone(vms)
+		}
+		ahead[vm.UUID] = vm.LandedAt
+		out[i].LandedAt = at
+	}
+	if old != nil && len(old.Ahead) > 0 {
+		// A delta leaves the VMs it does not list as they are.
+		for id, t := range old.Ahead {
+			if _, listed := ahead[id]; !listed && !slices.ContainsFunc(vms, func(vm wire.VM) bool { return vm.UUID == id }) {
+				if ahead == nil {
+					ahead = map[string]time.Time{}
+				}
+				ahead[id] = t
+			}
+		}
+	}
+	return out, ahead
+}
+
+// Clamp bounds the times of a state read from disk to limit (the
+// routeragent's clock plus its future tolerance): a landing, a tombstone
+// or a receipt later than that came from a broken or tampered file, and
+// held, it would outrank real landings, void them, or keep the cluster
+// fresh, until that time. It returns one line for each time clamped.
+func (s *State) Clamp(limit time.Time) []string {
+	var out []string
+	if s.Received.After(limit) {
+		out = append(out, fmt.Sprintf("received %s clamped to %s", s.Received.UTC().Format(time.RFC3339), limit.UTC().Format(time.RFC3339)))
+		s.Received = limit
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.VMs)) {
+		if vm := s.VMs[id]; vm.LandedAt.After(limit) {
+			out = append(out, fmt.Sprintf("VM %s: landed_at %s clamped to %s", id, vm.LandedAt.UTC().Format(time.RFC3339), limit.UTC().Format(time.RFC3339)))
+			vm.LandedAt = limit
+			s.VMs[id] = vm
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.Gone)) {
+		if t := s.Gone[id]; t.After(limit) {
+			out = append(out, fmt.Sprintf("VM %s: tombstone %s clamped to %s", id, t.UTC().Format(time.RFC3339), limit.UTC().Format(time.RFC3339)))
+			s.Gone[id] = limit
+		}
+	}
+	return out
 }
 
 // Sites returns the sites a configured cluster spans, nil for a cluster

@@ -37,7 +37,7 @@ func newIntake() *Intake {
 		{Name: "cl-a", Sites: []string{"A"}, Clients: []string{"hostagent-a"}},
 		{Name: "cl-b", Sites: []string{"B"}, Clients: []string{"hostagent-b"}},
 		{Name: "stretched", Sites: []string{"A", "B"}, Clients: []string{"hostagent-s"}},
-	}, 2*time.Minute)
+	}, 2*time.Minute, 2*time.Second)
 }
 
 func keep(*State) error { return nil }
@@ -242,9 +242,10 @@ func TestTombstones(t *testing.T) {
 	a := []string{"hostagent-a"}
 	unknown := vm("v3", 0)
 	unknown.LandedAt = time.Time{}
-	in.Accept(full(10, vm("v1", 5), vm("v2", 7), unknown), a, t0, keep)
-	in.Accept(delta(11, 10, nil, "v1"), a, t0, keep)
-	in.Accept(full(12, vm("v1", 9)), a, t0, keep) // v1 back, v2 and v3 gone
+	now := t0.Add(time.Minute) // every landing in the past
+	in.Accept(full(10, vm("v1", 5), vm("v2", 7), unknown), a, now, keep)
+	in.Accept(delta(11, 10, nil, "v1"), a, now, keep)
+	in.Accept(full(12, vm("v1", 9)), a, now, keep) // v1 back, v2 and v3 gone
 	got := in.States()[0].Gone
 	if len(got) != 1 || !got["v2"].Equal(t0.Add(7*time.Second)) {
 		t.Errorf("tombstones %v, want v2 at +7s alone (v1 claimed again, v3's landing unknown)", got)

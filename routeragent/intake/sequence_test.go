@@ -36,7 +36,7 @@ func newRouter(t *testing.T, dir string, clusters []intake.Cluster, cfg plan.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &router{in: intake.New(clusters, 2*time.Minute), store: store, p: p}
+	r := &router{in: intake.New(clusters, 2*time.Minute, 2*time.Second), store: store, p: p}
 	if restore {
 		states, problems := store.Load()
 		if len(problems) > 0 {
@@ -303,4 +303,43 @@ func TestReportSequences(t *testing.T) {
 	for i := range n {
 		checkSequence(t, uint64(i), 7)
 	}
+}
+
+// Catches a landing accepted ahead of the routeragent's clock (vCenter X
+// 100 s fast, within the future tolerance) voiding a later real landing:
+// the VM moves to cluster Y, X withdraws it, Y falls silent for a lease,
+// and the VM must stay at Y with its /32: losing reports changes no route.
+func TestALandingAheadNeverVoidsALaterRealOne(t *testing.T) {
+	clusters := []intake.Cluster{{Name: "x", Sites: []string{"A"}, Clients: []string{"hostagent"}},
+		{Name: "y", Sites: []string{"B"}, Clients: []string{"hostagent"}}}
+	cfg := plan.Config{Site: "B", ClockSkew: 2 * time.Second,
+		Subnets: []plan.Subnet{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Home: "A", Pinned: []netip.Addr{netip.MustParseAddr("192.0.2.250")}}}}
+	r := newRouter(t, t.TempDir(), clusters, cfg, false)
+	web := func(site string, landed time.Time) wire.VM {
+		return wire.VM{UUID: "web-1", Name: "web-1", Site: site, PowerState: wire.PoweredOn, LandedAt: landed,
+			NICs: []wire.NIC{{MAC: wire.MAC{2, 0, 0, 0, 0, 1}, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}}
+	}
+	rep := func(cluster string, gen uint64, kind wire.Kind, base uint64, vms []wire.VM, removed ...string) *wire.Report {
+		return &wire.Report{Cluster: cluster, Generation: gen, Kind: kind, Base: base, VMs: vms, Removed: removed}
+	}
+	if ref := r.accept(t, rep("x", 1, wire.KindFull, 0, []wire.VM{web("A", t0.Add(100*time.Second))}), t0); ref != nil {
+		t.Fatal(ref)
+	}
+	// The real move to B, 30 s later by an honest clock; X still lists it.
+	if ref := r.accept(t, rep("y", 1, wire.KindFull, 0, []wire.VM{web("B", t0.Add(30*time.Second))}), t0.Add(30*time.Second)); ref != nil {
+		t.Fatal(ref)
+	}
+	hostRoute := func(when string) {
+		t.Helper()
+		res := r.p.Plan(t0.Add(time.Minute))
+		if got := res.Routes("B"); len(got) != 1 || got[0].Prefix != netip.MustParsePrefix("192.0.2.10/32") {
+			t.Errorf("%s: site B announces %s, want web-1's /32", when, got)
+		}
+	}
+	hostRoute("both clusters claim web-1")
+	if ref := r.accept(t, rep("x", 2, wire.KindDelta, 1, nil, "web-1"), t0.Add(31*time.Second)); ref != nil {
+		t.Fatal(ref)
+	}
+	r.p.SetStale("y", true)
+	hostRoute("X withdrew web-1 and Y is stale")
 }

@@ -30,6 +30,8 @@ type file struct {
 	Report   *wire.Report `json:"report"`
 	// Gone are the cluster's tombstones (plan.Tombstones).
 	Gone plan.Tombstones `json:"gone,omitempty"`
+	// Ahead are the landings held clamped, as reported (intake.State).
+	Ahead map[string]time.Time `json:"ahead,omitempty"`
 }
 
 // Open returns the store in dir, creating dir if need be, and removes the
@@ -56,7 +58,7 @@ func (s *Store) path(cluster string) string {
 
 // Save writes a cluster's state atomically.
 func (s *Store) Save(st *intake.State) error {
-	b, err := json.Marshal(file{Received: st.Received, Report: st.Report(), Gone: st.Gone})
+	b, err := json.Marshal(file{Received: st.Received, Report: st.Report(), Gone: st.Gone, Ahead: st.Ahead})
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", st.Cluster, err)
 	}
@@ -81,6 +83,26 @@ func (s *Store) Save(st *intake.State) error {
 		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
 	}
 	return syncDir(s.dir)
+}
+
+// DroppedSuffix ends the name of a state file set aside: Load reads it no
+// more, and it is kept for the operator.
+const DroppedSuffix = ".dropped"
+
+// SetAside renames a cluster's state, if there is one, so that it is
+// never restored again: the configuration dropped the cluster, and a
+// cluster added back later must start from its reports, not from routes
+// of long ago. It returns the new path, or "" when there was no state.
+func (s *Store) SetAside(cluster string) (string, error) {
+	path := s.path(cluster)
+	to := path + DroppedSuffix
+	if err := os.Rename(path, to); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+		return "", fmt.Errorf("set aside the state of %s: %w", cluster, err)
+	}
+	return to, syncDir(s.dir)
 }
 
 func syncDir(dir string) error {
@@ -172,7 +194,7 @@ func load(path string) (*intake.State, error) {
 		return nil, errors.New("broken: not a full report")
 	}
 	st := &intake.State{Cluster: f.Report.Cluster, Generation: f.Report.Generation,
-		Received: f.Received, VMs: make(map[string]wire.VM, len(f.Report.VMs)), Gone: f.Gone}
+		Received: f.Received, VMs: make(map[string]wire.VM, len(f.Report.VMs)), Gone: f.Gone, Ahead: f.Ahead}
 	if st.Gone == nil {
 		st.Gone = plan.Tombstones{}
 	}

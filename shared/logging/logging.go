@@ -14,14 +14,19 @@ const (
 	FormatJSON = "json"
 )
 
-// New returns a logger writing to w at level ("debug", "info", "warn",
-// "error") in format (FormatText or FormatJSON).
-func New(w io.Writer, level, format string) (*slog.Logger, error) {
+// ParseLevel reads a configured level: "debug", "info", "warn" or "error".
+func ParseLevel(level string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", level, err)
+		return 0, fmt.Errorf("log level %q: %w", level, err)
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	return l, nil
+}
+
+// New returns a logger writing to w at level in format (FormatText or
+// FormatJSON). A *slog.LevelVar as level lets a reload change it.
+func New(w io.Writer, level slog.Leveler, format string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
 	switch format {
 	case FormatText, "":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
