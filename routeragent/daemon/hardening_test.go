@@ -73,7 +73,9 @@ func TestReloadAppliesEverySettingItCan(t *testing.T) {
 	if got := d.LogLevel.Level(); got != slog.LevelDebug {
 		t.Errorf("log level %s after log.level = debug", got)
 	}
-	e.edit(t, func(c string) string { return strings.Replace(c, "level = \"debug\"\n", "level = \"debug\"\nformat = \"json\"\n", 1) })
+	e.edit(t, func(c string) string {
+		return strings.Replace(c, "level = \"debug\"\n", "level = \"debug\"\nformat = \"json\"\n", 1)
+	})
 	cfg, err := config.Load(e.confPath)
 	if err != nil {
 		t.Fatal(err)
