@@ -174,6 +174,7 @@ type file struct {
 		Sites         []struct {
 			Name  string   `toml:"name"`
 			API   string   `toml:"api"`
+			Peers []string `toml:"peers"`
 			Probe []string `toml:"probe"`
 		} `toml:"sites"`
 	} `toml:"liveness"`
@@ -287,6 +288,13 @@ func loadLiveness(f *config.File, raw *file, c *Config) Liveness {
 			f.Errorf(key+".api", "%q is not the other routeragent's API as https://host:port", s.API)
 		}
 		site.API = strings.TrimSuffix(s.API, "/")
+		site.Peers = s.Peers
+		if len(site.Peers) == 0 {
+			site.Peers = c.API.Peers
+		}
+		if len(site.Peers) == 0 {
+			f.Errorf(key+".peers", "missing: the certificate names of site %s's routeragents, whose answers alone are believed (or api.peers)", s.Name)
+		}
 		if len(s.Probe) == 0 {
 			f.Errorf(key+".probe", "missing: the other site's router addresses on the stretched subnets, checked with ARP or ND")
 		}

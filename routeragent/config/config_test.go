@@ -101,6 +101,8 @@ func TestLoadBroken(t *testing.T) {
 		{"long-lived stale time beyond 24 bits", `asn = 65001`, "asn = 65001\nlong_lived_stale_time = \"4700h\"",
 			`:53: bgp.long_lived_stale_time: 4700h0m0s is not from 0 (off) to the 16777215 s BGP can carry`},
 		{"liveness of this site", `name = "B"`, `name = "A"`, `:90: liveness.sites[0].name: "A" is this router's own site`},
+		{"liveness without the peer's names", `peers = ["routeragent-b.example.net"]`, ``,
+			`:89: liveness.sites[0].peers: missing: the certificate names of site B's routeragents, whose answers alone are believed (or api.peers)`},
 		{"liveness over plain HTTP", `api = "https://203.0.113.2:8443"`, `api = "http://203.0.113.2:8443"`,
 			`:91: liveness.sites[0].api: "http://203.0.113.2:8443" is not the other routeragent's API as https://host:port`},
 		{"a probe outside the subnets", `probe = ["192.0.2.3", "2001:db8:100::3"]`, `probe = ["198.51.100.3"]`,

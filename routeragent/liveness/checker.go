@@ -9,10 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ndp"
+
+	"github.com/vmroute/vmroute/shared/tlsutil"
 )
 
 // SitePath is where the API of the routeragents answers liveness checks.
@@ -22,8 +25,12 @@ const SitePath = "/v1/site"
 // addresses on the stretched subnets, each on this router's interface
 // there.
 type Site struct {
-	Name   string
-	API    string // https://host:port
+	Name string
+	API  string // https://host:port
+	// Peers are the certificate names that site's routeragents carry: an
+	// answer from a server whose certificate names none of them is no
+	// answer, whichever CA signed it.
+	Peers  []string
 	Probes []Probe
 }
 
@@ -100,6 +107,13 @@ func (c *Checker) ask(ctx context.Context, s Site) (*Answer, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	names, err := tlsutil.Names(resp.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.API, err)
+	}
+	if !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(s.Peers, n) }) {
+		return nil, fmt.Errorf("%s: the server's certificate names %v, none of site %s's routeragents %v: check liveness.sites[].peers", s.API, names, s.Name, s.Peers)
+	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("%s: %s", resp.Status, b)

@@ -21,7 +21,7 @@ func TestCheckerPaths(t *testing.T) {
 		return
 	}
 	peer := netns.Peer(t, "b", "lan0", []string{"10.30.0.1/24", "2001:db8:30::1/64"}, "lan0", []string{"10.30.0.2/24", "2001:db8:30::2/64"})
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != SitePath {
 			http.NotFound(w, r)
 			return
@@ -29,7 +29,7 @@ func TestCheckerPaths(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(Answer{Site: "B", Summaries: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, Current: true})
 	}))
 	defer api.Close()
-	site := Site{Name: "B", API: api.URL, Probes: []Probe{
+	site := Site{Name: "B", API: api.URL, Peers: []string{"example.com"}, Probes: []Probe{
 		{Addr: netip.MustParseAddr("10.30.0.2"), Interface: "lan0"},
 		{Addr: netip.MustParseAddr("2001:db8:30::2"), Interface: "lan0"},
 	}}
@@ -61,7 +61,7 @@ func TestCheckerPaths(t *testing.T) {
 		t.Errorf("API answer %+v, %v", a, err)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
-	_, err = c.ask(ctx, Site{Name: "C", API: api.URL})
+	_, err = c.ask(ctx, Site{Name: "C", API: api.URL, Peers: []string{"example.com"}})
 	cancel()
 	if err == nil || !strings.Contains(err.Error(), `answers as site "B", not "C"`) {
 		t.Errorf("a site answering with another name: %v", err)

@@ -99,18 +99,26 @@ func (s *subnet) mergeLocal() {
 // after, across subnets.
 func (s *subnet) compute(p *Planner) {
 	r := &SubnetResult{Prefix: s.cfg.Prefix, Home: s.cfg.Home, Members: len(s.members)}
+	// Rule 2 counts members: a VM is one however many addresses it has
+	// in the subnet, a pinned address is one.
 	count := map[string]int{}
+	counted := make(map[claimant]bool, len(s.members))
+	member := func(c claimant) {
+		if c.vm == pinnedClaimant {
+			count[c.site]++
+		} else if !counted[c] {
+			counted[c] = true
+			count[c.site]++
+		}
+	}
 	for _, c := range s.members {
-		count[c.site]++
+		member(c)
 	}
 	for a, extra := range s.extra {
-		cs := append([]claimant{s.members[a]}, extra...)
-		for i, c := range cs[1:] {
-			if !slices.ContainsFunc(cs[:i+1], func(o claimant) bool { return o.site == c.site }) {
-				count[c.site]++
-			}
+		for _, c := range extra {
+			member(c)
 		}
-		r.Conflicts = append(r.Conflicts, conflict(a, cs))
+		r.Conflicts = append(r.Conflicts, conflict(a, append([]claimant{s.members[a]}, extra...)))
 	}
 	r.Owner = p.ownerOf(s.cfg.Home, count)
 	r.Summaries = []string{r.Owner}

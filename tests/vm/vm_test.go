@@ -181,10 +181,12 @@ gateways = ["2001:db8:20::1"]
 [[liveness.sites]]
 name = "B"
 api = "https://127.0.0.1:8443"
+peers = ["router-b"]
 probe = ["10.20.0.3"]
 [[liveness.sites]]
 name = "C"
 api = "https://127.0.0.1:8443"
+peers = ["router-c"]
 probe = ["2001:db8:20::3"]
 [bgp]
 asn = 65001
