@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,8 @@ type Agent struct {
 	watcher *vcenter.Watcher
 	senders []*report.Sender
 	tls     *tlsutil.Config
+
+	beatsOn atomic.Bool // the senders' heartbeats go (beating)
 
 	mu      sync.Mutex
 	pending *vcenter.Update
@@ -58,10 +61,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	a := &Agent{cfg: cfg, log: log, tls: tc}
+	a.beatsOn.Store(true)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Client(), MaxIdleConnsPerHost: 2}}
 	for _, u := range cfg.Routeragents {
 		s := report.NewSender(u, client, cfg.RetryMin, cfg.RetryMax, log.With("component", "report"))
 		s.Heartbeat = cfg.Heartbeat
+		s.Beating = a.beating
 		a.senders = append(a.senders, s)
 	}
 	a.watcher = vcenter.New(cfg.VCenter, cfg.Clusters, log.With("component", "vcenter"))
@@ -73,6 +78,23 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.saved = a.watcher.Restore
 	return a, nil
+}
+
+// beating says whether the senders may heartbeat: not once the vCenter
+// session has been down for longer than report.stop_heartbeats_after, so
+// that the routeragents show the cluster stale, as it is. It logs when
+// that changes.
+func (a *Agent) beating() bool {
+	st := a.watcher.Status()
+	on := st.Connected || time.Since(st.DownSince) < a.cfg.StopHeartbeatsAfter
+	if a.beatsOn.Swap(on) != on {
+		if on {
+			a.log.Info("heartbeats resume: the vCenter session is up")
+		} else {
+			a.log.Warn("heartbeats withheld: the vCenter session is down; the routeragents will show the cluster stale", "down_since", st.DownSince)
+		}
+	}
+	return on
 }
 
 func (a *Agent) landingsPath() string { return filepath.Join(a.cfg.StateDir, "landings.json") }

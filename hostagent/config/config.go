@@ -35,6 +35,11 @@ type Config struct {
 	// this long: below the routeragents' lease (reports.lease, 5 minutes
 	// by default), so that a quiet cluster is not shown stale.
 	Heartbeat time.Duration
+	// StopHeartbeatsAfter withholds the heartbeats once the vCenter
+	// session has been down this long (the routeragents' lease by
+	// default), so that the routeragents show the cluster stale, as it
+	// is, instead of fresh.
+	StopHeartbeatsAfter time.Duration
 	// StatusListen serves status and metrics; empty turns it off.
 	StatusListen string
 }
@@ -111,10 +116,11 @@ type file struct {
 		CAFile   string `toml:"ca_file"`
 	} `toml:"tls"`
 	Report struct {
-		Debounce  string `toml:"debounce"`
-		RetryMin  string `toml:"retry_min"`
-		RetryMax  string `toml:"retry_max"`
-		Heartbeat string `toml:"heartbeat"`
+		Debounce            string `toml:"debounce"`
+		RetryMin            string `toml:"retry_min"`
+		RetryMax            string `toml:"retry_max"`
+		Heartbeat           string `toml:"heartbeat"`
+		StopHeartbeatsAfter string `toml:"stop_heartbeats_after"`
 	} `toml:"report"`
 	Status struct {
 		Listen *string `toml:"listen"`
@@ -138,11 +144,12 @@ func Load(path string) (*Config, error) {
 			KeyFile:  f.String("tls.key_file", raw.TLS.KeyFile, true),
 			CAFile:   f.String("tls.ca_file", raw.TLS.CAFile, true),
 		},
-		Debounce:     f.Duration("report.debounce", raw.Report.Debounce, 20*time.Millisecond),
-		RetryMin:     f.Duration("report.retry_min", raw.Report.RetryMin, 200*time.Millisecond),
-		RetryMax:     f.Duration("report.retry_max", raw.Report.RetryMax, 30*time.Second),
-		Heartbeat:    f.Duration("report.heartbeat", raw.Report.Heartbeat, time.Minute),
-		StatusListen: "127.0.0.1:9180",
+		Debounce:            f.Duration("report.debounce", raw.Report.Debounce, 20*time.Millisecond),
+		RetryMin:            f.Duration("report.retry_min", raw.Report.RetryMin, 200*time.Millisecond),
+		RetryMax:            f.Duration("report.retry_max", raw.Report.RetryMax, 30*time.Second),
+		Heartbeat:           f.Duration("report.heartbeat", raw.Report.Heartbeat, time.Minute),
+		StopHeartbeatsAfter: f.Duration("report.stop_heartbeats_after", raw.Report.StopHeartbeatsAfter, 5*time.Minute),
+		StatusListen:        "127.0.0.1:9180",
 	}
 	if c.StateDir == "" {
 		c.StateDir = "/var/lib/vmroute-hostagent"

@@ -35,6 +35,11 @@ type Sender struct {
 	// quiet clusters' reports current (its lease) and, after it
 	// restarted, hears from each of them.
 	Heartbeat time.Duration
+	// Beating, when set, says whether heartbeats may go: false withholds
+	// them (the vCenter session has been down too long), so that the
+	// routeragents see the cluster stale instead of fresh. Changes are
+	// sent whatever it says.
+	Beating func() bool
 
 	mu     sync.Mutex
 	latest map[string][]wire.VM // cluster -> its VMs
@@ -63,6 +68,8 @@ type Stats struct {
 	Failed    int       `json:"failed"`
 	LastSent  time.Time `json:"last_sent,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Withheld counts the heartbeats not sent while Beating said no.
+	Withheld int `json:"heartbeats_withheld,omitempty"`
 	// InSync is true when the routeragent holds the latest state; false
 	// until there is a state to hold.
 	InSync bool `json:"in_sync"`
@@ -195,6 +202,12 @@ func (s *Sender) syncCluster(ctx context.Context, name string, vms []wire.VM) er
 			}
 			slices.Sort(r.Removed)
 			quiet := s.Heartbeat == 0 || time.Since(s.sentAt[name]) < s.Heartbeat
+			if len(r.VMs) == 0 && len(r.Removed) == 0 && !quiet && s.Beating != nil && !s.Beating() {
+				s.mu.Lock()
+				s.stats.Withheld++
+				s.mu.Unlock()
+				quiet = true
+			}
 			if len(r.VMs) == 0 && len(r.Removed) == 0 && quiet {
 				return nil
 			}

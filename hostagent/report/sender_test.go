@@ -293,3 +293,37 @@ func TestNotInSyncBeforeAnyState(t *testing.T) {
 		}
 	}
 }
+
+// Catches heartbeats that hide a lost vCenter: while Beating says no, the
+// cluster's heartbeats are withheld (and counted), so the routeragent
+// shows it stale; a change still goes out, and the beats resume after.
+func TestHeartbeatsWithheldWhileVCenterIsDown(t *testing.T) {
+	srv := &server{}
+	srv.reset()
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
+	s.Heartbeat = 20 * time.Millisecond
+	var up atomic.Bool
+	s.Beating = up.Load
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
+	waitFor(t, "3 heartbeats withheld", func() bool { return s.Stats().Withheld >= 3 })
+	if _, n, _ := srv.last(); n != 1 {
+		t.Errorf("%d reports while vCenter is down, want the full report alone", n)
+	}
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11"), vm("v2", "192.0.2.12")}})
+	waitFor(t, "the change delivered", func() bool { _, _, vms := srv.last(); return len(vms) == 2 })
+	up.Store(true)
+	_, before, _ := srv.last()
+	waitFor(t, "a heartbeat after vCenter is back", func() bool { _, n, _ := srv.last(); return n > before })
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 5s: %s", what)
+		}
+	}
+}

@@ -77,6 +77,9 @@ type Status struct {
 	URL       string    `json:"url"`
 	Connected bool      `json:"connected"`
 	Since     time.Time `json:"since,omitzero"`
+	// DownSince is when the session last went down, or the watcher
+	// started without one; zero while connected.
+	DownSince time.Time `json:"down_since,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
 	VMs       int       `json:"vms"`
 	// ClockOffset is vCenter's clock less the appliance's, at login.
@@ -97,7 +100,7 @@ type Status struct {
 func New(cfg config.VCenter, clusters []config.Cluster, log *slog.Logger) *Watcher {
 	u := *cfg.URL
 	u.User = nil
-	return &Watcher{cfg: cfg, clusters: clusters, log: log, status: Status{URL: u.String()}}
+	return &Watcher{cfg: cfg, clusters: clusters, log: log, status: Status{URL: u.String(), DownSince: time.Now()}}
 }
 
 // Status returns the connection's state.
@@ -132,7 +135,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		w.setStatus(func(s *Status) { s.Connected, s.LastError = false, err.Error() })
+		w.setStatus(func(s *Status) {
+			if s.Connected {
+				s.DownSince = time.Now()
+			}
+			s.Connected, s.LastError = false, err.Error()
+		})
 		if time.Since(start) > time.Minute {
 			backoff = time.Second
 		}
@@ -199,7 +207,9 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 	if err != nil {
 		return false, fmt.Errorf("property collector: %w", err)
 	}
-	w.setStatus(func(s *Status) { s.Connected, s.Since, s.LastError, s.ClockOffset = true, time.Now(), "", offset })
+	w.setStatus(func(s *Status) {
+		s.Connected, s.Since, s.DownSince, s.LastError, s.ClockOffset = true, time.Now(), time.Time{}, "", offset
+	})
 	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
 	if _, err := pc.CreateFilter(ctx, types.CreateFilter{Spec: spec}); err != nil {
 		return false, fmt.Errorf("property filter: %w", err)

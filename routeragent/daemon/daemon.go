@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -433,16 +434,65 @@ func (d *Daemon) logDiff(prev, res *plan.Result) {
 	for _, n := range res.Landed {
 		d.log.Info("landed", "vm", n.VM, "name", n.Name, "site", site, "prefix", n.Subnet, "mac", n.MAC)
 	}
-	f := res.Findings
+	var was plan.Findings
+	if prev != nil {
+		was = prev.Findings
+	}
+	appeared, cleared := diffFindings(was, res.Findings)
+	for _, f := range appeared {
+		d.log.Warn(f.msg, f.args...)
+	}
+	for _, f := range cleared {
+		d.log.Info("cleared: "+f.msg, f.args...)
+	}
+}
+
+// finding is one finding of a plan, as logged.
+type finding struct {
+	key  string
+	msg  string
+	args []any
+}
+
+// findingsOf returns the findings that are logged, by a key that stays
+// the same while the finding stands (a ceiling's count or a hold's end
+// may change; it is the same finding).
+func findingsOf(f plan.Findings) map[string]finding {
+	out := map[string]finding{}
+	add := func(fd finding) { out[fd.key] = fd }
 	for _, c := range f.Conflicts {
-		d.log.Warn("address claimed twice: no host route", "addr", c.Addr, "vms", c.VMs)
+		add(finding{fmt.Sprint("conflict ", c.Addr, c.VMs), "address claimed twice: no host route", []any{"addr", c.Addr, "vms", c.VMs}})
 	}
 	for _, c := range f.Ceilings {
-		d.log.Warn("host-route ceiling: summary instead", "site", c.Site, "prefix", c.Subnet, "host_routes", c.HostRoutes, "total", c.Total)
+		add(finding{fmt.Sprint("ceiling ", c.Site, " ", c.Subnet), "host-route ceiling: summary instead",
+			[]any{"site", c.Site, "prefix", c.Subnet, "host_routes", c.HostRoutes, "total", c.Total}})
 	}
 	for _, h := range f.Held {
-		d.log.Warn("flapping VM held", "vm", h.VM, "site", h.Site, "actual", h.Actual, "until", h.Until)
+		add(finding{fmt.Sprint("held ", h.VM, " ", h.Site), "flapping VM held", []any{"vm", h.VM, "site", h.Site, "actual", h.Actual, "until", h.Until}})
 	}
+	return out
+}
+
+// diffFindings returns the findings of now that were not standing
+// before, and those of before that no longer stand, each sorted: a
+// standing finding is logged once when it appears and once when it
+// clears, not at every plan.
+func diffFindings(before, now plan.Findings) (appeared, cleared []finding) {
+	b, n := findingsOf(before), findingsOf(now)
+	for k, f := range n {
+		if _, ok := b[k]; !ok {
+			appeared = append(appeared, f)
+		}
+	}
+	for k, f := range b {
+		if _, ok := n[k]; !ok {
+			cleared = append(cleared, f)
+		}
+	}
+	byKey := func(x, y finding) int { return strings.Compare(x.key, y.key) }
+	slices.SortFunc(appeared, byKey)
+	slices.SortFunc(cleared, byKey)
+	return appeared, cleared
 }
 
 // enrich fills the addresses of adapters that report none from the
