@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
 
@@ -30,5 +31,25 @@ func TestFindingsAreLoggedWhenTheyAppearAndClear(t *testing.T) {
 	appeared, cleared = diffFindings(again, next)
 	if len(appeared) != 1 || appeared[0].msg != "flapping VM held" || len(cleared) != 1 || cleared[0].msg != "address claimed twice: no host route" {
 		t.Errorf("appeared %v, cleared %v; want the hold appeared and the conflict cleared", appeared, cleared)
+	}
+}
+
+// Catches one stale cluster keeping a whole site from being current: a
+// site that is not current defers its subnets, so one dead hostagent
+// kept a restarted site from announcing them, without end.
+func TestOneStaleClusterHoldsASiteBackForOneLeaseAtMost(t *testing.T) {
+	started := time.Unix(1000, 0)
+	lease := 5 * time.Minute
+	clusters := []config.Cluster{{Name: "c1"}, {Name: "c2"}}
+	got := map[string]time.Time{"c1": started.Add(time.Second), "c2": started.Add(-time.Hour)} // c2 from before the start
+	if currentAt(clusters, got, started, lease, started.Add(time.Minute)) {
+		t.Error("current a minute after the start, with c2 not heard since")
+	}
+	if !currentAt(clusters, got, started, lease, started.Add(lease+time.Second)) {
+		t.Error("not current a lease after the start: c2, whose hostagent is gone, holds the site back")
+	}
+	got["c2"] = started.Add(2 * time.Second)
+	if !currentAt(clusters, got, started, lease, started.Add(time.Hour)) {
+		t.Error("not current an hour on: both reported since the start, then went quiet")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
@@ -149,16 +150,27 @@ func (d *Daemon) liveView(now time.Time) plan.Liveness {
 	return l
 }
 
-// current says this routeragent's reports are current: every configured
-// cluster reported since it started, within its lease.
+// current says this routeragent's reports are current (see currentAt).
 func (d *Daemon) current(now time.Time) bool {
 	got := map[string]time.Time{}
 	for _, st := range d.intake.States() {
 		got[st.Cluster] = st.Received
 	}
-	for _, c := range d.conf().Clusters {
-		r, ok := got[c.Name]
-		if !ok || r.Before(d.started) || now.Sub(r) > d.conf().Lease {
+	cfg := d.conf()
+	return currentAt(cfg.Clusters, got, d.started, cfg.Lease, now)
+}
+
+// currentAt says the reports received, by cluster, are current at now
+// for a routeragent started at started: every configured cluster has
+// reported since the start. A cluster that has not, one lease after the
+// start, holds the site back no longer: its hostagent is gone, its
+// claims stay as they were (fail static), and status shows it stale. One
+// stale cluster never keeps a whole site from being current, and one that
+// goes stale later does not make it so again.
+func currentAt(clusters []config.Cluster, received map[string]time.Time, started time.Time, lease time.Duration, now time.Time) bool {
+	waited := now.Sub(started) > lease
+	for _, c := range clusters {
+		if r, ok := received[c.Name]; (!ok || r.Before(started)) && !waited {
 			return false
 		}
 	}

@@ -54,7 +54,8 @@ type Answer struct {
 	// Summaries are the subnets it announces now.
 	Summaries []netip.Prefix `json:"summaries"`
 	// Current says its reports are current: every cluster reported since
-	// it started, and none is stale.
+	// it started, or has not for a lease since then (its hostagent is
+	// gone, and it is shown stale).
 	Current bool `json:"current"`
 }
 

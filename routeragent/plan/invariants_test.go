@@ -374,22 +374,33 @@ func checkSiteLoss(t *testing.T, w *world, ref *Result, r *rand.Rand) {
 			}
 		}
 	}
-	// A site whose reports are not current takes no subnet another site
-	// announces.
-	for _, s := range w.sites {
+	// A site whose reports are not current takes no subnet that the
+	// others' plans give to another site while it returns, when that site
+	// announces it; another site's answer alone makes it defer nothing.
+	summary := func(res *Result, site string, prefix netip.Prefix) bool {
+		return slices.Contains(res.Routes(site), Route{Prefix: prefix, Kind: Summary, Site: site})
+	}
+	for i, s := range w.sites {
 		p := w.planner(s)
 		l := heard(s, "", "", t1)
 		l.Current = false
 		p.SetLiveness(l)
 		res := p.Plan(t1)
-		for _, o := range w.sites {
-			if o == s {
-				continue
+		other := w.sites[(i+1)%len(w.sites)]
+		po := w.planner(other)
+		lo := heard(other, "", "", t1)
+		st := lo.Sites[s]
+		st.Returning = true
+		lo.Sites[s] = st
+		po.SetLiveness(lo)
+		for _, sn := range po.Plan(t1).Subnets {
+			if summary(ref, sn.Owner, sn.Prefix) && summary(res, s, sn.Prefix) {
+				t.Fatalf("comeback: %s, not current, announces %s, which %s, its owner while %s returns, announces", s, sn.Prefix, sn.Owner, s)
 			}
-			for _, rt := range ref.Routes(o) {
-				if rt.Kind == Summary && slices.Contains(res.Routes(s), Route{Prefix: rt.Prefix, Kind: Summary, Site: s}) {
-					t.Fatalf("comeback: %s, not current, announces %s, which %s announces", s, rt.Prefix, o)
-				}
+		}
+		for _, sn := range res.Subnets {
+			if sn.DeferredTo != "" && !summary(ref, sn.DeferredTo, sn.Prefix) {
+				t.Fatalf("comeback: %s defers %s to %s, which does not announce it", s, sn.Prefix, sn.DeferredTo)
 			}
 		}
 	}

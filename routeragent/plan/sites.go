@@ -23,8 +23,9 @@ type Liveness struct {
 	// preferred, once its graceful restart time has passed.
 	AllLLGR bool
 	// Current says this routeragent's reports are current: every cluster
-	// reported since it started, and none is stale. Until then it takes
-	// no subnet that another site announces (a site that comes back).
+	// reported since it started, or has not for a lease since. Until then
+	// it takes no subnet that its rules give to another site while it
+	// returns, when that site announces it (a site that comes back).
 	Current bool
 }
 
@@ -93,30 +94,35 @@ func excludedSites(l Liveness) map[string]bool {
 // ownerOf applies rule 2 over the sites that are not lost: a lost site
 // owns nothing, and a subnet whose home is lost goes to the survivor that
 // holds the most members, ties and a subnet without members to the first
-// survivor by name.
-func (p *Planner) ownerOf(home string, count map[string]int) string {
+// survivor by name. A site named as without owns nothing either, as when
+// it returns from lost: "" when no site is left.
+func (p *Planner) ownerOf(home string, count map[string]int, without string) string {
+	out := func(s string) bool { return s == without || p.live.Sites[s].excluded() }
 	live := map[string]int{}
 	for s, n := range count {
-		if !p.live.Sites[s].excluded() {
+		if !out(s) {
 			live[s] = n
 		}
 	}
-	if !p.live.Sites[home].excluded() {
+	if !out(home) {
 		return owner(home, live, p.cfg.Guards.Owner)
 	}
 	if len(live) == 0 {
-		return p.firstSurvivor()
+		return p.firstSurvivor(out)
 	}
 	return owner(home, live, OwnerMajority)
 }
 
-// firstSurvivor is the first site by name that is not lost.
-func (p *Planner) firstSurvivor() string {
-	sites := []string{p.cfg.Site}
-	for name, st := range p.live.Sites {
-		if !st.excluded() {
+// firstSurvivor is the first site by name that is not out, or "".
+func (p *Planner) firstSurvivor(out func(string) bool) string {
+	var sites []string
+	for _, name := range append(slices.Collect(maps.Keys(p.live.Sites)), p.cfg.Site) {
+		if !out(name) {
 			sites = append(sites, name)
 		}
+	}
+	if len(sites) == 0 {
+		return ""
 	}
 	return slices.Min(sites)
 }
@@ -149,7 +155,7 @@ func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (adopt
 	for i, r := range subnets {
 		prevOwner, prevSums := p.owners[i], p.sums[i]
 		p.owners[i], p.sums[i] = r.Owner, r.Summaries
-		if to := p.deferTo(r); to != "" {
+		if to := p.deferTo(i, r); to != "" {
 			nr := *r
 			nr.Summaries = slices.DeleteFunc(slices.Clone(r.Summaries), func(s string) bool { return s == site })
 			nr.Hosts = maps.Clone(r.Hosts)
@@ -215,37 +221,33 @@ func (p *Planner) makeBeforeBreak(subnets []*SubnetResult, now time.Time) (adopt
 }
 
 // deferTo returns the site to which this site, whose reports are not
-// current, defers a subnet it would announce (as its owner, or over a
-// ceiling): one that is heard announcing it.
-func (p *Planner) deferTo(r *SubnetResult) string {
-	if p.live.Current || !slices.Contains(r.Summaries, p.cfg.Site) || len(p.live.Sites) == 0 {
+// current, defers subnet i that it would announce (as its owner, or over
+// a ceiling): the site that the planner's own rules give the subnet to
+// while this site may own nothing (as the others plan it while it
+// returns), when that site is heard announcing it. Another site's claim
+// alone moves nothing: its answer is its own RIB, not a rule.
+func (p *Planner) deferTo(i int, r *SubnetResult) string {
+	site := p.cfg.Site
+	if p.live.Current || !slices.Contains(r.Summaries, site) || len(p.live.Sites) == 0 {
 		return ""
 	}
-	var to []string
-	for name, st := range p.live.Sites {
-		if !st.excluded() && !st.Silent && slices.Contains(st.Summaries, r.Prefix) {
-			to = append(to, name)
-		}
+	to := p.ownerOf(p.subnets[i].cfg.Home, p.subnets[i].count, site)
+	if st, ok := p.live.Sites[to]; ok && !st.excluded() && !st.Silent && slices.Contains(st.Summaries, r.Prefix) {
+		return to
 	}
-	if len(to) == 0 {
-		return ""
-	}
-	return slices.Min(to)
+	return ""
 }
 
 // takeoverNow says where subnet i's takeover stands at now, if it is
 // still active. A takeover from the previous owner ends when that owner
-// answers, after the takeover began, without the subnet, or when it was
-// last heard Linger ago; beating a lost site's lingering summary with
-// the halves ends Linger after it was last heard.
+// answers, after the takeover began, without the subnet, and at the
+// latest Linger after it began: by then the previous owner's routes can
+// no longer be live or stale at the WAN, and one that still claims the
+// subnet (a buggy peer, whose answer is its own RIB) keeps nothing going
+// longer. Beating a lost site's lingering summary with the halves ends
+// Linger after it began too.
 func (p *Planner) takeoverNow(i int, prefix netip.Prefix, now time.Time) (tk Takeover, active bool) {
-	until := func(t *takeover) time.Time {
-		last := t.since
-		if st := p.live.Sites[t.from]; st.Heard.After(last) {
-			last = st.Heard
-		}
-		return last.Add(p.live.Linger)
-	}
+	until := func(t *takeover) time.Time { return t.since.Add(p.live.Linger) }
 	if t := p.takeovers[i]; t != nil {
 		st, known := p.live.Sites[t.from]
 		confirmed := known && st.Lost.IsZero() && !st.Silent && !st.Heard.Before(t.since) && !slices.Contains(st.Summaries, prefix)

@@ -3,6 +3,7 @@ package plan
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,5 +230,58 @@ func TestTakeoverEdges(t *testing.T) {
 	}
 	if n := res.Neighbors(); len(n) != 0 || len(res.Landed) != 0 {
 		t.Errorf("neighbors %v, landed %v; want none without gateways", n, res.Landed)
+	}
+}
+
+// Catches a site that is not current deferring to any site that claims
+// its subnet: a buggy C that answers it announces A's subnet made A, just
+// restarted, announce nothing. A defers only to the site its own rules
+// give the subnet to while it returns (B, which holds a member), and
+// only while that site announces it.
+func TestADeferralGoesOnlyToTheOwnerByTheRules(t *testing.T) {
+	p := lossWorld(t, "A")
+	l := Liveness{Sites: map[string]SiteState{"B": {Heard: t0}, "C": {Heard: t0, Summaries: []netip.Prefix{s24}}}, Linger: linger}
+	p.SetLiveness(l)
+	res := p.Plan(t0)
+	if got := routes(res, "A"); !slices.Contains(got, "A summary 192.0.2.0/24") || res.Subnets[0].DeferredTo != "" {
+		t.Errorf("C claims A's subnet: %q, deferred to %q; want A to keep announcing it", got, res.Subnets[0].DeferredTo)
+	}
+	l.Sites = map[string]SiteState{"B": {Heard: t0, Summaries: []netip.Prefix{s24}}, "C": {Heard: t0, Summaries: []netip.Prefix{s24}}}
+	p.SetLiveness(l)
+	if res := p.Plan(t0.Add(time.Second)); res.Subnets[0].DeferredTo != "B" {
+		t.Errorf("B, the owner while A returns, announces the subnet: deferred to %q, want B", res.Subnets[0].DeferredTo)
+	}
+}
+
+// Catches a takeover kept going by a peer that keeps claiming the subnet:
+// its host routes and halves had no end while the peer answered. It ends
+// one linger after it began, whatever the peer says.
+func TestATakeoverEndsOneLingerAfterItBegan(t *testing.T) {
+	p := lossWorld(t, "A")
+	claims := func(at time.Time) Liveness {
+		return Liveness{Sites: map[string]SiteState{"B": {Heard: at, Summaries: []netip.Prefix{s24}}}, Linger: linger, Current: true}
+	}
+	// A restarted, deferred to B, then became current: it takes over.
+	l := claims(t0)
+	l.Current = false
+	p.SetLiveness(l)
+	p.Plan(t0)
+	p.SetLiveness(claims(t0.Add(time.Second)))
+	res := p.Plan(t0.Add(time.Second))
+	tk := res.Subnets[0].Takeover
+	if tk == nil || tk.From != "B" || !tk.Until.Equal(t0.Add(time.Second+linger)) {
+		t.Fatalf("takeover %+v, want from B until it began + linger", tk)
+	}
+	// B keeps answering that it announces the subnet.
+	for _, at := range []time.Time{t0.Add(time.Minute), tk.Until.Add(-time.Second)} {
+		p.SetLiveness(claims(at))
+		if res := p.Plan(at); res.Subnets[0].Takeover == nil {
+			t.Errorf("takeover ended at +%s, before one linger", at.Sub(t0))
+		}
+	}
+	p.SetLiveness(claims(tk.Until))
+	res = p.Plan(tk.Until)
+	if res.Subnets[0].Takeover != nil || slices.ContainsFunc(routes(res, "A"), func(r string) bool { return strings.Contains(r, "host") }) {
+		t.Errorf("one linger after it began, with B still claiming: takeover %+v, routes %q; want it over", res.Subnets[0].Takeover, routes(res, "A"))
 	}
 }

@@ -26,6 +26,8 @@ type subnet struct {
 	added []*vmEntry
 	dirty bool
 	base  *SubnetResult // the last computed plan, before ceilings
+	// count is the members at each site, as the last compute found them.
+	count map[string]int
 }
 
 type claimant struct {
@@ -120,7 +122,8 @@ func (s *subnet) compute(p *Planner) {
 		}
 		r.Conflicts = append(r.Conflicts, conflict(a, append([]claimant{s.members[a]}, extra...)))
 	}
-	r.Owner = p.ownerOf(s.cfg.Home, count)
+	s.count = count
+	r.Owner = p.ownerOf(s.cfg.Home, count, "")
 	r.Summaries = []string{r.Owner}
 	for a, c := range s.members {
 		if c.site == r.Owner || len(s.extra[a]) > 0 {
