@@ -57,10 +57,11 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 	status := http.NewServeMux()
 	d.statusRoutes(status)
 	mux.Handle("GET /", d.operatorsOnly(status))
-	// Slow, stalled and greedy clients are bounded: a request is read,
-	// and its answer written, within a minute; an idle connection closes
-	// after 90 s; connections are capped in all and per certificate.
-	api := &http.Server{Handler: mux, TLSConfig: tc.Server(), ReadHeaderTimeout: 10 * time.Second,
+	// Slow, stalled and greedy clients are bounded: the TLS handshake and
+	// each request's headers take at most handshakeTimeout; a request is
+	// read, and its answer written, within a minute; an idle connection
+	// closes after 90 s; connections are capped (apiLimits).
+	api := &http.Server{Handler: mux, TLSConfig: tc.Server(), ReadHeaderTimeout: handshakeTimeout,
 		ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 64 << 10,
 		ConnState:   d.conns.state,
 		BaseContext: func(net.Listener) context.Context { return ctx },
@@ -79,7 +80,8 @@ func (d *Daemon) serve(ctx context.Context) (stop func(), err error) {
 	if d.conf().API.StatusListen != "" {
 		smux := http.NewServeMux()
 		d.statusRoutes(smux)
-		st := &http.Server{Handler: smux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 90 * time.Second}
+		st := &http.Server{Handler: smux, ReadHeaderTimeout: handshakeTimeout, ReadTimeout: 10 * time.Second,
+			WriteTimeout: time.Minute, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 64 << 10, ConnState: d.statusConns.state}
 		sln, err := net.Listen("tcp", d.conf().API.StatusListen)
 		if err != nil {
 			_ = api.Close()
@@ -226,6 +228,42 @@ func (d *Daemon) refuse(w http.ResponseWriter, status int, msg string, gen uint6
 	writeJSON(w, status, wire.Problem{Error: msg, Generation: gen})
 }
 
+// takeTable takes a slot of the budget of large answers for r, or
+// answers 503 when none comes free within budgetWait; the caller gives
+// it back.
+func (d *Daemon) takeTable(w http.ResponseWriter, r *http.Request) bool {
+	if d.tables.take(r.Context(), 1, budgetWait) {
+		return true
+	}
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: "too many large answers being sent: try again"})
+	return false
+}
+
+// writeArray streams items as a JSON array, one element at a time; it
+// stops at the first error (the client went away).
+func writeArray[T any](bw *bufio.Writer, items []T) error {
+	if _, err := bw.WriteString("["); err != nil {
+		return err
+	}
+	for i, it := range items {
+		if i > 0 {
+			if _, err := bw.WriteString(","); err != nil {
+				return err
+			}
+		}
+		b, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+	}
+	_, err := bw.WriteString("]")
+	return err
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -283,8 +321,13 @@ type Routes struct {
 
 func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		if !d.takeTable(w, r) {
+			return
+		}
+		defer d.tables.give(1)
+		cfg := d.conf()
 		res := d.last.Load()
-		st := Status{Site: d.conf().Site, Version: version.Version, DryRun: d.conf().DryRun, Routes: map[string]int{}, Findings: res.Findings}
+		st := Status{Site: cfg.Site, Version: version.Version, DryRun: cfg.DryRun, Routes: map[string]int{}, Findings: res.Findings}
 		stale := map[string]bool{}
 		for _, c := range res.Findings.Stale {
 			stale[c] = true
@@ -293,14 +336,14 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			st.Clusters = append(st.Clusters, ClusterStatus{Name: s.Cluster, Sites: d.intake.Sites(s.Cluster), Generation: s.Generation,
 				Received: s.Received, Stale: stale[s.Cluster], VMs: len(s.VMs)})
 		}
-		for _, rt := range res.Routes(d.conf().Site) {
+		for _, rt := range res.Routes(cfg.Site) {
 			st.Routes[rt.Kind.String()]++
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
 		st.Sites = d.siteStatus(time.Now())
-		st.Local = Msgs(LocalChecks(d.conf()))
+		st.Local = Msgs(LocalChecks(cfg))
 		st.Certificates = d.tls.Warnings(time.Now())
-		if !d.conf().DryRun {
+		if !cfg.DryRun {
 			st.Announce, _ = d.ann.ProblemList(r.Context())
 		}
 		writeJSON(w, http.StatusOK, st)
@@ -309,9 +352,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 		// The location table is large: few are built at once, and each
 		// is streamed, so a client that does not read holds one copy,
 		// until the write timeout.
-		if !d.tables.take(r.Context(), 1, budgetWait) {
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: "too many location tables being sent: try again"})
+		if !d.takeTable(w, r) {
 			return
 		}
 		defer d.tables.give(1)
@@ -325,35 +366,54 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: err.Error()})
 			return
 		}
+		rows := make([]VM, len(locs))
+		for i, l := range locs {
+			rows[i] = VM{Location: l, Discovered: discovered[l.VM]}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		bw := bufio.NewWriterSize(w, 64<<10)
-		enc := json.NewEncoder(bw)
-		_, _ = bw.WriteString("[")
-		for i, l := range locs {
-			if i > 0 {
-				_, _ = bw.WriteString(",")
-			}
-			if err := enc.Encode(VM{Location: l, Discovered: discovered[l.VM]}); err != nil {
-				return
-			}
+		if writeArray(bw, rows) == nil {
+			_, _ = bw.WriteString("\n")
+			_ = bw.Flush()
 		}
-		_, _ = bw.WriteString("]\n")
-		_ = bw.Flush()
 	})
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
+		// As large as the location table, and streamed within the same
+		// budget: a reader that stalls holds a slot, not a body.
+		if !d.takeTable(w, r) {
+			return
+		}
+		defer d.tables.give(1)
+		site := d.conf().Site
 		res := d.last.Load()
-		out := Routes{Desired: res.Routes(d.conf().Site), Advertised: d.speaker.Advertised()}
-		slices.SortFunc(out.Advertised, func(a, b plan.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+		advertised := d.speaker.Advertised()
+		slices.SortFunc(advertised, func(a, b plan.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
 		seen := map[string]bool{}
 		for _, s := range res.Subnets {
 			for _, site := range append(slices.Clone(s.Summaries), slices.Collect(maps.Keys(s.Hosts))...) {
 				seen[site] = true
 			}
 		}
-		for _, site := range slices.Sorted(maps.Keys(seen)) {
-			out.AllSites = append(out.AllSites, res.Routes(site)...)
+		w.Header().Set("Content-Type", "application/json")
+		bw := bufio.NewWriterSize(w, 64<<10)
+		_, _ = bw.WriteString(`{"desired":`)
+		if writeArray(bw, res.Routes(site)) != nil {
+			return
 		}
-		writeJSON(w, http.StatusOK, out)
+		_, _ = bw.WriteString(`,"advertised":`)
+		if writeArray(bw, advertised) != nil {
+			return
+		}
+		var all []plan.Route
+		for _, s := range slices.Sorted(maps.Keys(seen)) {
+			all = append(all, res.Routes(s)...)
+		}
+		_, _ = bw.WriteString(`,"all_sites":`)
+		if writeArray(bw, all) != nil {
+			return
+		}
+		_, _ = bw.WriteString("}\n")
+		_ = bw.Flush()
 	})
 	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
 		peers, err := d.speaker.Peers(r.Context())

@@ -51,11 +51,12 @@ type Daemon struct {
 	// The report API's bounds: the body budget, the location tables
 	// being sent, the connections, the failed handshakes' log, and the
 	// certificates that may read status.
-	bodies     *budget
-	tables     *budget
-	conns      *connGuard
-	handshakes *handshakeLog
-	readers    atomic.Pointer[[]string]
+	bodies      *budget
+	tables      *budget
+	conns       *connGuard
+	statusConns *connGuard
+	handshakes  *handshakeLog
+	readers     atomic.Pointer[[]string]
 
 	// Owned by the loop.
 	planner    *plan.Planner
@@ -100,19 +101,20 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d := &Daemon{
 		log: log, store: store, planner: p,
-		intake:     intake.New(clusters(cfg), cfg.FutureTolerance, cfg.Plan.ClockSkew),
-		speaker:    bgp.New(cfg.BGP, log.With("component", "bgp")),
-		ann:        announce.New(cfg.Announce, log.With("component", "announce")),
-		moves:      newMoveLog(1000),
-		addrless:   map[wire.MAC][]vmRef{},
-		discovered: map[string]bool{},
-		received:   map[string]time.Time{},
-		wake:       make(chan struct{}, 1),
-		reqs:       make(chan func()),
-		bodies:     newBudget(bodyBudget),
-		tables:     newBudget(bigResponses),
-		conns:      newConnGuard(log),
-		handshakes: &handshakeLog{log: log.With("component", "api"), interval: 10 * time.Second},
+		intake:      intake.New(clusters(cfg), cfg.FutureTolerance, cfg.Plan.ClockSkew),
+		speaker:     bgp.New(cfg.BGP, log.With("component", "bgp")),
+		ann:         announce.New(cfg.Announce, log.With("component", "announce")),
+		moves:       newMoveLog(1000),
+		addrless:    map[wire.MAC][]vmRef{},
+		discovered:  map[string]bool{},
+		received:    map[string]time.Time{},
+		wake:        make(chan struct{}, 1),
+		reqs:        make(chan func()),
+		bodies:      newBudget(bodyBudget),
+		tables:      newBudget(bigResponses),
+		conns:       newConnGuard(log, apiLimits),
+		statusConns: newConnGuard(log, statusLimits),
+		handshakes:  &handshakeLog{log: log.With("component", "api"), interval: 10 * time.Second},
 	}
 	d.cfg.Store(cfg)
 	d.readers.Store(readers(cfg))

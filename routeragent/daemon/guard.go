@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,19 +18,31 @@ import (
 
 // The report API's bounds against slow, stalled and greedy clients.
 const (
-	// maxConns is the most connections the report API holds at once;
-	// maxConnsPerClient the most one client certificate holds.
-	maxConns          = 512
-	maxConnsPerClient = 8
+	// handshakeTimeout bounds a connection's TLS handshake and each
+	// request's headers: a socket that says nothing holds its slot no
+	// longer.
+	handshakeTimeout = 3 * time.Second
 	// bodyBudget bounds the report bodies read and decoded at once, in
 	// bytes: a body takes its size (or the limit, when it does not say)
 	// from it while it is read and decoded, and waits up to budgetWait.
 	bodyBudget = 192 << 20
 	budgetWait = 10 * time.Second
-	// bigResponses bounds the large status answers (the location table)
-	// built at once; the others wait up to budgetWait.
+	// bigResponses bounds the large status answers (the location table,
+	// the routes, the status) built and sent at once; the others wait up
+	// to budgetWait.
 	bigResponses = 4
 )
+
+// apiLimits are the report API's connection caps: 512 in all, of which
+// at most 256 before the client's certificate is verified, 16 of those
+// from one source address; the other 256 are kept for verified clients,
+// 8 for each certificate. A flood of sockets that never authenticate
+// cannot take the slots of the hostagents.
+var apiLimits = connLimits{total: 512, unverified: 256, perSource: 16, perClient: 8}
+
+// statusLimits are the status listener's: it serves the router's own
+// operators (vmroutectl), on loopback, without TLS.
+var statusLimits = connLimits{total: 32, unverified: 32, perSource: 32}
 
 // budget is a weighted semaphore: what is taken waits until it fits.
 type budget struct {
@@ -76,20 +89,37 @@ func (b *budget) give(n int64) {
 	b.mu.Unlock()
 }
 
-// connGuard counts the API's connections, in all and by client
-// certificate, and closes those over the caps (http.Server.ConnState).
+// connLimits are a listener's connection caps: in all; not yet verified
+// (no client certificate verified yet), in all and from one source
+// address; and by verified client certificate.
+type connLimits struct {
+	total, unverified, perSource, perClient int
+}
+
+// connGuard counts a listener's connections and closes those over its
+// caps (http.Server.ConnState).
 type connGuard struct {
-	log      *slog.Logger
-	mu       sync.Mutex
-	total    int
-	byClient map[string]int
-	client   map[net.Conn]string
+	log    *slog.Logger
+	limits connLimits
+	mu     sync.Mutex
+	conns  map[net.Conn]*connInfo
+	total  int
+	// unverified counts the connections without a verified certificate,
+	// in all and by source address; byClient the verified ones.
+	unverified int
+	bySource   map[netip.Addr]int
+	byClient   map[string]int
 	// Refused counts connections closed over a cap.
 	Refused atomic.Uint64
 }
 
-func newConnGuard(log *slog.Logger) *connGuard {
-	return &connGuard{log: log, byClient: map[string]int{}, client: map[net.Conn]string{}}
+type connInfo struct {
+	source netip.Addr
+	client string // the verified certificate's first name; "" before
+}
+
+func newConnGuard(log *slog.Logger, limits connLimits) *connGuard {
+	return &connGuard{log: log, limits: limits, conns: map[net.Conn]*connInfo{}, bySource: map[netip.Addr]int{}, byClient: map[string]int{}}
 }
 
 func (g *connGuard) state(c net.Conn, s http.ConnState) {
@@ -97,13 +127,19 @@ func (g *connGuard) state(c net.Conn, s http.ConnState) {
 	defer g.mu.Unlock()
 	switch s {
 	case http.StateNew:
-		g.total++
-		if g.total > maxConns {
+		src := sourceOf(c)
+		if g.total >= g.limits.total || g.unverified >= g.limits.unverified || g.bySource[src] >= g.limits.perSource {
 			g.Refused.Add(1)
 			_ = c.Close()
+			return
 		}
+		g.conns[c] = &connInfo{source: src}
+		g.total++
+		g.unverified++
+		g.bySource[src]++
 	case http.StateActive:
-		if _, counted := g.client[c]; counted {
+		info := g.conns[c]
+		if info == nil || info.client != "" {
 			return
 		}
 		tc, ok := c.(*tls.Conn)
@@ -115,21 +151,42 @@ func (g *connGuard) state(c net.Conn, s http.ConnState) {
 		if err != nil || len(names) == 0 {
 			return
 		}
-		g.client[c] = names[0]
-		g.byClient[names[0]]++
-		if g.byClient[names[0]] > maxConnsPerClient {
+		g.unverify(info)
+		info.client = names[0]
+		g.byClient[info.client]++
+		if g.byClient[info.client] > g.limits.perClient {
 			g.Refused.Add(1)
 			_ = c.Close()
 		}
 	case http.StateClosed, http.StateHijacked:
+		info := g.conns[c]
+		if info == nil {
+			return // refused at StateNew
+		}
+		delete(g.conns, c)
 		g.total--
-		if name, ok := g.client[c]; ok {
-			delete(g.client, c)
-			if g.byClient[name]--; g.byClient[name] <= 0 {
-				delete(g.byClient, name)
-			}
+		if info.client == "" {
+			g.unverify(info)
+		} else if g.byClient[info.client]--; g.byClient[info.client] <= 0 {
+			delete(g.byClient, info.client)
 		}
 	}
+}
+
+// unverify takes a connection out of the unverified counts.
+func (g *connGuard) unverify(info *connInfo) {
+	g.unverified--
+	if g.bySource[info.source]--; g.bySource[info.source] <= 0 {
+		delete(g.bySource, info.source)
+	}
+}
+
+// sourceOf returns a connection's remote address.
+func sourceOf(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // handshakeLog is the report API's error log: failed TLS handshakes (a

@@ -83,7 +83,7 @@ func TestOneCertificateHoldsFewConnections(t *testing.T) {
 	var mu sync.Mutex
 	refused := 0
 	var writers []*io.PipeWriter
-	for i := range maxConnsPerClient + 3 {
+	for i := range apiLimits.perClient + 3 {
 		body, w := io.Pipe()
 		writers = append(writers, w)
 		c := e.client(t, "hostagent-b")
