@@ -90,7 +90,9 @@ home = "A"
 [guards]
 owner = "home"
 `)
-	e.edit(t, func(c string) string { return strings.Replace(c, "max_report_bytes = 8192", "max_report_bytes = 67108864", 1) })
+	e.edit(t, func(c string) string {
+		return strings.Replace(c, "max_report_bytes = 8192", "max_report_bytes = 67108864", 1)
+	})
 	d := e.start(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, `{"cluster": "cl-b", "generation": 1, "kind": "full", "vms": [`)
