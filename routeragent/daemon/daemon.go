@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/discover"
 	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/routeragent/ownaddr"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/routeragent/state"
 	"github.com/vmroute/vmroute/shared/logging"
@@ -67,6 +67,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	pending []*intake.Change
 	macs    []wire.MAC // neighbor-table changes to look at
+	addrs   bool       // this router's addresses changed
 	wake    chan struct{}
 	reqs    chan func()
 
@@ -123,8 +124,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	return d, nil
 }
 
-// ownAddrs returns this router's own addresses inside the subnets: those
-// of its interfaces, its BGP next hops and neighbors. A VM that reports
+// ownAddrs returns the routers' own addresses inside the subnets: those
+// of this router's interfaces, its BGP next hops and neighbors, and the
+// other sites' routers that the liveness checks probe. A VM that reports
 // one gets no route (see plan.Config.Reserved).
 func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
 	var own []netip.Addr
@@ -136,15 +138,16 @@ func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
 	for _, n := range cfg.BGP.Neighbors {
 		own = append(own, n.Address)
 	}
-	ifaddrs, err := net.InterfaceAddrs()
+	for _, s := range cfg.Liveness.Sites {
+		for _, p := range s.Probes {
+			own = append(own, p.Addr)
+		}
+	}
+	ifaddrs, err := ownaddr.List()
 	if err != nil {
 		log.Warn("this router's addresses not read: a VM that reports one of them may get a route", "err", err)
 	}
-	for _, ia := range ifaddrs {
-		if p, err := netip.ParsePrefix(ia.String()); err == nil {
-			own = append(own, p.Addr())
-		}
-	}
+	own = append(own, ifaddrs...)
 	var out []netip.Addr
 	for _, a := range own {
 		a = a.Unmap()
@@ -228,6 +231,9 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 			return err
 		}
 	}
+	if err := ownaddr.Watch(ctx, d.addrsChanged); err != nil {
+		d.log.Warn("this router's addresses are not followed: one it gains is reserved at the next reload", "err", err)
+	}
 	if ifaces := d.interfaces(); len(ifaces) > 0 {
 		t, err := discover.Watch(ctx, ifaces, d.log.With("component", "discover"), d.neighborChanged)
 		if err != nil {
@@ -269,6 +275,13 @@ func (d *Daemon) submit(ch *intake.Change) {
 func (d *Daemon) neighborChanged(mac wire.MAC) {
 	d.mu.Lock()
 	d.macs = append(d.macs, mac)
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Daemon) addrsChanged() {
+	d.mu.Lock()
+	d.addrs = true
 	d.mu.Unlock()
 	d.poke()
 }
@@ -360,9 +373,12 @@ func (d *Daemon) markStale(now time.Time) bool {
 // BGP and the announcer to the plan.
 func (d *Daemon) reconcile(ctx context.Context) {
 	d.mu.Lock()
-	changes, macs := d.pending, d.macs
-	d.pending, d.macs = nil, nil
+	changes, macs, addrs := d.pending, d.macs, d.addrs
+	d.pending, d.macs, d.addrs = nil, nil, false
 	d.mu.Unlock()
+	if addrs {
+		d.planner.SetReserved(ownAddrs(d.conf(), d.log))
+	}
 	for _, ch := range changes {
 		for _, id := range ch.Landed {
 			d.received[id] = ch.Received
@@ -603,7 +619,9 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("configuration unchanged: %w", err)
 	}
 	var p *plan.Planner
-	cfg.Plan.Reserved = ownAddrs(cfg, d.log)
+	// This router's addresses are followed apart (SetReserved): they
+	// alone call for no new planner.
+	cfg.Plan.Reserved = old.Plan.Reserved
 	if !reflect.DeepEqual(cfg.Plan, old.Plan) {
 		var err error
 		if p, err = plan.New(cfg.Plan); err != nil {
@@ -638,6 +656,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	}
 	d.cfg.Store(cfg)
 	if p != nil {
+		p.Continue(d.planner)
 		d.planner = p
 		for _, st := range d.intake.States() {
 			p.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))), st.Gone)
@@ -645,6 +664,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 		}
 		d.log.Info("planner configuration changed: reports planned again")
 	}
+	d.planner.SetReserved(ownAddrs(cfg, d.log))
 	d.reconcile(ctx)
 	d.log.Info("configuration reloaded")
 	return nil

@@ -186,3 +186,41 @@ pinned = ["10.30.0.250"]
 		t.Errorf("location table %+v, want v9 with a discovered address", vms)
 	}
 }
+
+// TestIntegrationAnAddressGainedAfterStartIsReserved: the router's
+// addresses were read at start and reload only, so a VM that claims an
+// address the router gains later (a VRRP master's virtual address, a
+// second address on the segment) kept its host route. Netlink tells the
+// daemon, and the VM's route goes; it comes back when the router gives
+// the address up.
+func TestIntegrationAnAddressGainedAfterStartIsReserved(t *testing.T) {
+	if !netns.Enter(t) {
+		return
+	}
+	netns.Peer(t, "own", "rd0", []string{"10.31.0.1/24"}, "eth0", []string{"10.31.0.9/24"})
+	e := newEnv(t, `
+[[subnets]]
+prefix = "10.31.0.0/24"
+home = "B"
+interface = "rd0"
+pinned = ["10.31.0.250"]
+`)
+	d := e.start(t)
+	if code, p := post(t, e.client(t, "hostagent-a"), d, report("cl-a", "A", 1, "10.31.0.77")); code != http.StatusOK {
+		t.Fatalf("report: %d %s", code, p.Error)
+	}
+	waitRoutes(t, d, "A host 10.31.0.77/32")
+	netns.Run(t, "ip", "addr", "add", "10.31.0.77/24", "dev", "rd0")
+	for deadline := time.Now().Add(5 * time.Second); strings.Contains(fmt.Sprint(allRoutes(t, d)), "10.31.0.77/32"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("10.31.0.77 is the router's now, and still has a host route: %q", allRoutes(t, d))
+		}
+	}
+	var st Status
+	get(t, d, "/v1/status", &st)
+	if len(st.Findings.Infrastructure) != 1 || st.Findings.Infrastructure[0].What != "this router's" {
+		t.Errorf("findings %+v, want 10.31.0.77 as this router's", st.Findings.Infrastructure)
+	}
+	netns.Run(t, "ip", "addr", "del", "10.31.0.77/24", "dev", "rd0")
+	waitRoutes(t, d, "A host 10.31.0.77/32")
+}

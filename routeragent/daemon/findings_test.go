@@ -1,11 +1,14 @@
 package daemon
 
 import (
+	"log/slog"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/vmroute/vmroute/routeragent/config"
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
 
@@ -51,5 +54,16 @@ func TestOneStaleClusterHoldsASiteBackForOneLeaseAtMost(t *testing.T) {
 	got["c2"] = started.Add(2 * time.Second)
 	if !currentAt(clusters, got, started, lease, started.Add(time.Hour)) {
 		t.Error("not current an hour on: both reported since the start, then went quiet")
+	}
+}
+
+// Catches host routes planned for the other sites' routers: a VM that
+// sets the address the liveness checks probe would take the probe's
+// answers, and the site-loss check with them.
+func TestTheProbedRoutersAddressesAreReserved(t *testing.T) {
+	cfg := &config.Config{Plan: plan.Config{Subnets: []plan.Subnet{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}},
+		Liveness: config.Liveness{Sites: []liveness.Site{{Name: "B", Probes: []liveness.Probe{{Addr: netip.MustParseAddr("192.0.2.3")}}}}}}
+	if own := ownAddrs(cfg, slog.New(slog.DiscardHandler)); !slices.Contains(own, netip.MustParseAddr("192.0.2.3")) {
+		t.Errorf("reserved %v, want site B's probed router 192.0.2.3 among them", own)
 	}
 }

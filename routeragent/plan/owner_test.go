@@ -6,6 +6,7 @@ import (
 
 	"fmt"
 	"github.com/vmroute/vmroute/shared/wire"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,4 +52,86 @@ func ownerOf(t *testing.T, p *Planner, prefix string) string {
 	}
 	t.Fatalf("no subnet %s", prefix)
 	return ""
+}
+
+// Catches host routes for the reserved subnet anycast addresses of an
+// IPv6 prefix (RFC 2526): a VM that sets one would draw the subnet's
+// anycast traffic to a /128.
+func TestSubnetAnycastAddressesGetNoRoute(t *testing.T) {
+	p := mustPlanner(t, testConfig("B"))
+	anycast := []string{"2001:db8:1::ffff:ffff:ffff:ff80", "2001:db8:1::ffff:ffff:ffff:ffff", "2001:db8:1::fdff:ffff:ffff:ffaa"}
+	plain := []string{"2001:db8:1::80", "2001:db8:1::ffff:ffff:ffff:ff7f", "2001:db8:1::fdff:ffff:ffff:ff7f"}
+	setCluster(p, "B", "cl-b", []wire.VM{vm("v1", 0, strings.Join(append(slices.Clone(anycast), plain...), " ")), vm("v2", 0, "192.0.2.20")})
+	setCluster(p, "A", "cl-a", []wire.VM{vm("a1", 0, "192.0.2.10", "2001:db8:1::10"), vm("a2", 0, "192.0.2.11", "2001:db8:1::11")})
+	res := p.Plan(t0)
+	got := routes(res, "B")
+	for _, a := range anycast {
+		if slices.Contains(got, "B host "+netip.MustParseAddr(a).String()+"/128") {
+			t.Errorf("subnet anycast address %s has a host route", a)
+		}
+	}
+	for _, a := range plain {
+		if !slices.Contains(got, "B host "+netip.MustParseAddr(a).String()+"/128") {
+			t.Errorf("%s, no subnet anycast address, has no host route: %q", a, got)
+		}
+	}
+	var infra []string
+	for _, f := range res.Findings.Infrastructure {
+		if f.What == "subnet anycast address" {
+			infra = append(infra, f.Addr.String())
+		}
+	}
+	if len(infra) != len(anycast) {
+		t.Errorf("findings %v, want the 3 anycast addresses as infrastructure", res.Findings.Infrastructure)
+	}
+}
+
+// Catches an address the router gains after start getting a route: the
+// VMs that claim an address as it becomes the router's lose their route,
+// and get it back when the router gives it up.
+func TestSetReservedPlacesTheVMsAgain(t *testing.T) {
+	p := mustPlanner(t, testConfig("B"))
+	setCluster(p, "B", "cl-b", []wire.VM{vm("v1", 0, "192.0.2.77")})
+	setCluster(p, "A", "cl-a", []wire.VM{vm("a1", 0, "192.0.2.10"), vm("a2", 0, "192.0.2.11")})
+	if got := routes(p.Plan(t0), "B"); !slices.Contains(got, "B host 192.0.2.77/32") {
+		t.Fatalf("before: %q", got)
+	}
+	p.SetReserved([]netip.Addr{netip.MustParseAddr("192.0.2.77")})
+	res := p.Plan(t0.Add(time.Second))
+	if got := routes(res, "B"); slices.Contains(got, "B host 192.0.2.77/32") || len(res.Findings.Infrastructure) != 1 {
+		t.Errorf("192.0.2.77 now the router's: %q, findings %v", got, res.Findings.Infrastructure)
+	}
+	p.SetReserved(nil)
+	if got := routes(p.Plan(t0.Add(2*time.Second)), "B"); !slices.Contains(got, "B host 192.0.2.77/32") {
+		t.Errorf("192.0.2.77 given up: %q, want v1's host route back", got)
+	}
+}
+
+// Catches a reload that drops takeovers (issue 28): a new configuration
+// made a new planner, whose empty takeovers withdrew at once the host
+// routes of a takeover under way. Continue carries them over.
+func TestANewPlannerContinuesTheTakeovers(t *testing.T) {
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
+	p.Plan(t0)
+	moved := []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 1, "192.0.2.11"), vm("a2", 1, "192.0.2.12"), vm("a3", 1, "192.0.2.13")}
+	setCluster(p, "A", "cl-A", nil)
+	setCluster(p, "B", "cl-B", moved)
+	res := p.Plan(t0.Add(time.Second))
+	tk := res.Subnets[0].Takeover
+	if tk == nil {
+		t.Fatalf("no takeover: %q", routes(res, "B"))
+	}
+	want := routes(res, "B")
+	cfg := testConfig("B")
+	cfg.Guards.HostRouteCeiling = 1000 // any change to [plan]: a new planner
+	next := mustPlanner(t, cfg)
+	next.Continue(p)
+	setCluster(next, "A", "cl-A", nil)
+	setCluster(next, "B", "cl-B", moved)
+	next.SetLiveness(live(map[string]SiteState{"A": {Heard: t0.Add(2 * time.Second), Summaries: []netip.Prefix{s24}}}))
+	res = next.Plan(t0.Add(2 * time.Second))
+	if got := routes(res, "B"); !slices.Equal(got, want) || res.Subnets[0].Takeover == nil || !res.Subnets[0].Takeover.Until.Equal(tk.Until) {
+		t.Errorf("after the reload: %q, takeover %+v\nwant %q, takeover until %s", got, res.Subnets[0].Takeover, want, tk.Until)
+	}
 }

@@ -518,7 +518,55 @@ func (p *Planner) reserved(i int, a netip.Addr) string {
 	if slices.Contains(p.cfg.Reserved, a) {
 		return "this router's"
 	}
+	if subnetAnycast(s.Prefix, a) {
+		return "subnet anycast address"
+	}
 	return ""
+}
+
+// subnetAnycast says whether a is one of the reserved subnet anycast
+// addresses of an IPv6 prefix (RFC 2526): the top 128 interface IDs, in
+// the EUI-64 form with the universal/local bit clear (fdff:ffff:ffff:ff80
+// to ff) on a /64, and the last 128 addresses of any prefix of 121 bits
+// or fewer.
+func subnetAnycast(p netip.Prefix, a netip.Addr) bool {
+	if !a.Is6() || p.Bits() > 121 {
+		return false
+	}
+	b := a.As16()
+	if b[15] < 0x80 {
+		return false
+	}
+	if p.Bits() == 64 && b[8] == 0xfd && b[9] == 0xff && b[10] == 0xff && b[11] == 0xff && b[12] == 0xff && b[13] == 0xff && b[14] == 0xff {
+		return true
+	}
+	return a == lastAddr(p) || netip.PrefixFrom(lastAddr(p), 121).Masked().Contains(a)
+}
+
+// SetReserved replaces this router's own addresses (Config.Reserved), as
+// they come and go on its interfaces: the VMs that claim one that changed
+// are placed again, and get a route or lose it.
+func (p *Planner) SetReserved(addrs []netip.Addr) {
+	if slices.Equal(addrs, p.cfg.Reserved) {
+		return
+	}
+	changed := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		changed[a] = !changed[a]
+	}
+	for _, a := range p.cfg.Reserved {
+		changed[a] = !changed[a]
+	}
+	p.cfg.Reserved = slices.Clone(addrs)
+	for _, e := range p.vms {
+		if e.vm == nil || !slices.ContainsFunc(e.vm.NICs, func(n wire.NIC) bool {
+			return slices.ContainsFunc(n.Addresses, func(a netip.Addr) bool { return changed[a] })
+		}) {
+			continue
+		}
+		p.unregister(e)
+		p.register(e)
+	}
 }
 
 // lastAddr returns the last address of p.

@@ -80,6 +80,28 @@ func (p *Planner) SetLiveness(l Liveness) {
 	}
 }
 
+// Continue takes over from prev, the planner that a new configuration
+// replaces, what it follows from plan to plan for each subnet still
+// configured (by prefix): the last owners and announcers, the takeovers
+// under way, and the sites lost. A reload during a takeover keeps its
+// host routes and halves until they end as they would have.
+func (p *Planner) Continue(prev *Planner) {
+	for i, s := range p.subnets {
+		j, ok := prev.index[s.cfg.Prefix]
+		if !ok {
+			continue
+		}
+		p.owners[i], p.sums[i] = prev.owners[j], prev.sums[j]
+		if t := prev.takeovers[j]; t != nil {
+			p.takeovers[i] = t
+		}
+		if b := prev.beats[j]; b != nil {
+			p.beats[i] = b
+		}
+	}
+	p.lost = maps.Clone(prev.lost)
+}
+
 // excludedSites returns the sites that may own nothing.
 func excludedSites(l Liveness) map[string]bool {
 	out := map[string]bool{}
