@@ -334,6 +334,15 @@ func parseSites(s string) (map[string][]string, error) {
 	return m, nil
 }
 
+// pemLabels are the labels of RFC 7468 and OpenSSH: the only text of a
+// BEGIN line that an error may quote.
+var pemLabels = map[string]bool{
+	"CERTIFICATE": true, "TRUSTED CERTIFICATE": true, "X509 CRL": true, "CERTIFICATE REQUEST": true, "NEW CERTIFICATE REQUEST": true,
+	"PKCS7": true, "CMS": true, "ATTRIBUTE CERTIFICATE": true, "PUBLIC KEY": true, "RSA PUBLIC KEY": true,
+	"PRIVATE KEY": true, "ENCRYPTED PRIVATE KEY": true, "RSA PRIVATE KEY": true, "EC PRIVATE KEY": true, "DSA PRIVATE KEY": true,
+	"OPENSSH PRIVATE KEY": true,
+}
+
 // normalizePEM reads one PEM block of the given type (a key of any
 // "... PRIVATE KEY" type), whose line breaks the wizard may have turned
 // into spaces, and writes it back as PEM. Its errors never quote it.
@@ -346,6 +355,11 @@ func normalizePEM(s, typ string) ([]byte, error) {
 	head, body, ok := strings.Cut(rest, "-----")
 	if !ok {
 		return nil, fmt.Errorf("not PEM: the BEGIN line does not end")
+	}
+	if !pemLabels[head] {
+		// Not a label: the BEGIN line lost its dashes, and what stands
+		// where the label should is the content. Never quoted.
+		return nil, fmt.Errorf("not PEM: the BEGIN line is not -----BEGIN %s-----", typ)
 	}
 	if head != typ && !(typ == "PRIVATE KEY" && strings.HasSuffix(head, "PRIVATE KEY")) {
 		return nil, fmt.Errorf("PEM of %s, want %s", head, typ)
