@@ -81,3 +81,86 @@ func TestASiteNeverHeardIsLostAfterTheTime(t *testing.T) {
 		t.Errorf("a site not tracked: %v", got)
 	}
 }
+
+// runSites feeds the tracker one result per path and site every half
+// second from from to to (seconds); ok says how each site's path fares,
+// current whether its reports are current. It returns the transitions.
+func runSites(tr *Tracker, sites []string, from, to float64, ok func(site string, p Path, sec float64) bool, current func(site string) bool) []string {
+	var out []string
+	for s := from; s <= to; s += 0.5 {
+		for _, site := range sites {
+			for _, p := range []Path{PathAPI, PathProbe} {
+				r := Result{Site: site, Path: p, OK: ok(site, p, s), Err: "timeout"}
+				if r.OK && p == PathAPI {
+					r.Answer = &Answer{Site: site, Current: current(site)}
+				}
+				for _, x := range tr.Record(r, at(s)) {
+					out = append(out, fmt.Sprintf("%s %s->%s @%g", x.Site, x.From, x.To, x.At.Sub(t0).Seconds()))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestTrackerSitesPathByPath follows the last of two and of three sites
+// through every state while the others stay alive: the first sites in
+// order change nothing, and each path counts for the site it failed at.
+func TestTrackerSitesPathByPath(t *testing.T) {
+	for _, sites := range [][]string{{"B", "C"}, {"B", "C", "D"}} {
+		last := sites[len(sites)-1]
+		tr := NewTracker(sites, 3*time.Second, t0)
+		cur := false
+		current := func(s string) bool { return cur || s != last }
+		fails := map[Path]bool{}
+		ok := func(s string, p Path, _ float64) bool { return s != last || !fails[p] }
+		step := func(name string, from, to float64, want ...string) {
+			t.Helper()
+			if got := runSites(tr, sites, from, to, ok, current); !slices.Equal(got, want) {
+				t.Errorf("%v, %s: %q, want %q", sites, name, got, want)
+			}
+		}
+		// status checks the sites at sec: the last as given, the others alive.
+		status := func(name string, sec float64, state State, api, probe bool, lostAt float64) {
+			t.Helper()
+			for _, st := range tr.Status(at(sec)) {
+				want := Status{State: Alive}
+				if st.Site == last {
+					want = Status{State: state, APIFailing: api, ProbeFailing: probe}
+					if lostAt > 0 {
+						want.LostAt = at(lostAt)
+					}
+				}
+				if st.State != want.State || st.APIFailing != want.APIFailing || st.ProbeFailing != want.ProbeFailing || !st.LostAt.Equal(want.LostAt) {
+					t.Errorf("%v, %s: %s is %s (api failing %v, probe failing %v, lost at %v); want %s (%v, %v, %v)", sites, name,
+						st.Site, st.State, st.APIFailing, st.ProbeFailing, st.LostAt, want.State, want.APIFailing, want.ProbeFailing, want.LostAt)
+				}
+			}
+		}
+		step("all well", 0, 2)
+		fails[PathAPI] = true // last heard at 2 s
+		step("its API fails", 2.5, 5, last+" alive->partitioned @5")
+		status("its API fails", 5, Partitioned, true, false, 0)
+		fails[PathAPI], fails[PathProbe] = false, true
+		step("the API back, the probe fails", 5.5, 8.5, last+" partitioned->alive @5.5", last+" alive->partitioned @8")
+		status("the probe fails", 8.5, Partitioned, false, true, 0)
+		fails[PathAPI] = true
+		step("both fail", 9, 12, last+" partitioned->lost @11.5")
+		status("both fail", 12, Lost, true, true, 11.5)
+		fails[PathAPI], fails[PathProbe] = false, false
+		step("both back, not current", 12.5, 13, last+" lost->returning @12.5")
+		// A returning site with one path down stays returning: it comes
+		// back only on both paths, with current reports.
+		fails[PathProbe] = true
+		step("returning, the probe fails", 13.5, 17)
+		status("returning, the probe fails", 17, Returning, false, true, 11.5)
+		fails[PathProbe] = false
+		step("returning, both up, not current", 17.5, 18)
+		cur = true
+		step("current", 18.5, 19, last+" returning->alive @18.5")
+		// Lost again: the new loss's time, not the first.
+		fails[PathAPI], fails[PathProbe] = true, true
+		step("lost again", 19.5, 23, last+" alive->lost @22")
+		status("lost again", 23, Lost, true, true, 22)
+	}
+}

@@ -403,6 +403,13 @@ func checkSiteLoss(t *testing.T, w *world, ref *Result, r *rand.Rand) {
 				t.Fatalf("comeback: %s defers %s to %s, which does not announce it", s, sn.Prefix, sn.DeferredTo)
 			}
 		}
+		// It keeps its own members' host routes: whatever it defers, the
+		// VMs it holds stay covered by its own routes.
+		for _, rt := range ref.Routes(s) {
+			if rt.Kind == Host && !slices.Contains(res.Routes(s), rt) {
+				t.Fatalf("comeback: %s, not current, withdraws its own host route %s", s, rt.Prefix)
+			}
+		}
 	}
 }
 

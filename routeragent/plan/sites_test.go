@@ -285,3 +285,39 @@ func TestATakeoverEndsOneLingerAfterItBegan(t *testing.T) {
 		t.Errorf("one linger after it began, with B still claiming: takeover %+v, routes %q; want it over", res.Subnets[0].Takeover, routes(res, "A"))
 	}
 }
+
+// Catches deferring to a silent site: its summaries are from its last
+// answer, and a site that does not answer may have withdrawn them.
+func TestNoDeferralToASilentSite(t *testing.T) {
+	p := lossWorld(t, "A")
+	p.SetLiveness(Liveness{Sites: map[string]SiteState{"B": {Silent: true, Heard: t0, Summaries: []netip.Prefix{s24}}}, Linger: linger})
+	if res := p.Plan(t0.Add(time.Second)); res.Subnets[0].DeferredTo != "" {
+		t.Errorf("deferred to %q, a silent site", res.Subnets[0].DeferredTo)
+	}
+}
+
+// Catches a newly lost site's summary left unbeaten when this planner
+// had no plan of it announcing the subnet (it just started): what the
+// lost site last said it announced is beaten with the halves too.
+func TestALostSitesLastWordIsBeaten(t *testing.T) {
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {Lost: t0, Silent: true, Heard: t0.Add(-time.Second), Summaries: []netip.Prefix{s24}}}))
+	res := p.Plan(t0)
+	if !slices.Equal(res.Subnets[0].Halves, []string{"B"}) {
+		t.Errorf("halves %v, want B's over A's lingering summary", res.Subnets[0].Halves)
+	}
+}
+
+// Catches a plan kept when the lost sites change but their number does
+// not: C returns as A is lost, and A's subnets are B's now.
+func TestTheLostSitesChangingAtOnceArePlanned(t *testing.T) {
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0}, "C": {Lost: t0, Silent: true}}))
+	if got := p.Plan(t0).Subnets[0].Owner; got != "A" {
+		t.Fatalf("owner %s with C lost, want A", got)
+	}
+	p.SetLiveness(live(map[string]SiteState{"A": {Lost: t0.Add(time.Second), Silent: true, Heard: t0}, "C": {Heard: t0.Add(time.Second)}}))
+	if got := p.Plan(t0.Add(time.Second)).Subnets[0].Owner; got != "B" {
+		t.Errorf("owner %s with A lost and C back, want B", got)
+	}
+}
