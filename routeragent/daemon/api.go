@@ -424,12 +424,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, peers)
 	})
 	mux.HandleFunc("GET "+liveness.SitePath, func(w http.ResponseWriter, r *http.Request) {
-		a, ok := d.answer(time.Now())
-		if !ok {
-			writeJSON(w, http.StatusServiceUnavailable, wire.Problem{Error: "starting: BGP does not announce this site's plan yet"})
-			return
-		}
-		writeJSON(w, http.StatusOK, a)
+		writeJSON(w, http.StatusOK, d.answer(time.Now()))
 	})
 	mux.HandleFunc("GET /v1/moves", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, d.moves.list())

@@ -221,7 +221,6 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer d.speaker.Stop(context.WithoutCancel(ctx))
-	d.sites.serving.Store(true)
 	if !d.conf().DryRun {
 		annCtx, stopAnn := context.WithCancel(ctx)
 		annDone := make(chan struct{})

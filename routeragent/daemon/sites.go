@@ -26,10 +26,6 @@ type sites struct {
 	seen    map[liveness.Path]map[string]bool // first results, until every site has both
 	first   chan struct{}
 	allLLGR atomic.Bool
-	// serving turns on the answer to the other routeragents once BGP
-	// announces this site's plan: before, an answer without summaries
-	// would tell them this site withdrew what its peers still hold.
-	serving atomic.Bool
 }
 
 // startLiveness starts checking the other sites and waits, at most two
@@ -132,7 +128,13 @@ func (d *Daemon) siteStatus(now time.Time) []liveness.Status {
 // liveView is what the planner needs of the other sites at now.
 func (d *Daemon) liveView(now time.Time) plan.Liveness {
 	l := plan.Liveness{Linger: bgp.HoldTime + d.conf().BGP.RestartTime, AllLLGR: d.sites.allLLGR.Load(), Current: d.current(now)}
-	st := d.siteStatus(now)
+	return planLiveness(l, d.siteStatus(now))
+}
+
+// planLiveness fills l's sites from their liveness statuses: a lost
+// site's loss, a returning one, whether its API answers, and what it last
+// said it announces.
+func planLiveness(l plan.Liveness, st []liveness.Status) plan.Liveness {
 	if len(st) == 0 {
 		return l
 	}
@@ -179,19 +181,17 @@ func currentAt(clusters []config.Cluster, received map[string]time.Time, started
 
 // answer is what this routeragent tells the others over GET /v1/site:
 // the subnets its BGP speaker announces, and whether its reports are
-// current. ok is false until BGP announces this site's plan.
-func (d *Daemon) answer(now time.Time) (a liveness.Answer, ok bool) {
-	a = liveness.Answer{Site: d.conf().Site, Summaries: []netip.Prefix{}, Current: d.current(now)}
-	if !d.sites.serving.Load() {
-		return a, false
-	}
+// current. (The API starts once BGP announces this site's plan, so the
+// answer never says this site withdrew what its peers still hold.)
+func (d *Daemon) answer(now time.Time) liveness.Answer {
+	a := liveness.Answer{Site: d.conf().Site, Summaries: []netip.Prefix{}, Current: d.current(now)}
 	for _, r := range d.speaker.Advertised() {
 		if r.Kind == plan.Summary {
 			a.Summaries = append(a.Summaries, r.Prefix)
 		}
 	}
 	slices.SortFunc(a.Summaries, func(x, y netip.Prefix) int { return x.Addr().Compare(y.Addr()) })
-	return a, true
+	return a
 }
 
 var siteDesc = prometheus.NewDesc("vmroute_site_state", "1 for each other site's liveness state: alive, partitioned, lost or returning.",
