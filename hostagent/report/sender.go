@@ -68,8 +68,12 @@ type Stats struct {
 	Failed    int       `json:"failed"`
 	LastSent  time.Time `json:"last_sent,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
-	// Withheld counts the heartbeats not sent while Beating said no.
+	// Beats counts the heartbeat rounds run; Withheld the heartbeats not
+	// sent while Beating said no.
+	Beats    int `json:"heartbeats,omitempty"`
 	Withheld int `json:"heartbeats_withheld,omitempty"`
+	// RetryIn is, while delivery fails, the wait before the next try.
+	RetryIn time.Duration `json:"retry_in,omitempty"`
 	// InSync is true when the routeragent holds the latest state; false
 	// until there is a state to hold.
 	InSync bool `json:"in_sync"`
@@ -118,6 +122,9 @@ func (s *Sender) Run(ctx context.Context) {
 			return
 		case <-s.notify:
 		case <-beat:
+			s.mu.Lock()
+			s.stats.Beats++
+			s.mu.Unlock()
 		}
 		for {
 			s.mu.Lock()
@@ -133,12 +140,14 @@ func (s *Sender) Run(ctx context.Context) {
 				// In sync: the latest state is delivered, and there is one
 				// (a beat before the first state delivers nothing).
 				s.stats.InSync = s.seq == seq && seq > 0
+				s.stats.RetryIn = 0
 				s.mu.Unlock()
 				break
 			}
 			s.mu.Lock()
 			s.stats.Failed++
 			s.stats.LastError = err.Error()
+			s.stats.RetryIn = backoff
 			s.mu.Unlock()
 			s.log.Warn("report not delivered: retrying", "err", err, "retry_in", backoff)
 			select {

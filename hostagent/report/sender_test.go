@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,9 @@ type server struct {
 	in      *intake.Intake
 	down    bool
 	reports []*wire.Report
+	at      []time.Time // when each report came
+	// gate, when set, holds each request until it can receive.
+	gate chan struct{}
 }
 
 func (s *server) reset() {
@@ -37,6 +41,12 @@ func (s *server) reset() {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
@@ -49,6 +59,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reports = append(s.reports, rep)
+	s.at = append(s.at, time.Now())
 	names, _ := tlsutil.Names(r.TLS)
 	if _, ref := s.in.Accept(rep, names, time.Now(), func(*intake.State) error { return nil }); ref != nil {
 		w.WriteHeader(ref.Status)
@@ -269,6 +280,18 @@ func TestHeartbeat(t *testing.T) {
 	}
 	if st := srv.in.States()[0]; st.Generation != last.Generation {
 		t.Errorf("intake at generation %d, want the heartbeat's %d accepted", st.Generation, last.Generation)
+	} // And no later than a quarter of the period past it: the quiet
+	// cluster's beats come every period, never two periods apart.
+	waitFor(t, "five more heartbeats", func() bool { _, n, _ := srv.last(); return n >= 7 })
+	srv.mu.Lock()
+	var gaps []time.Duration
+	for i := 2; i < len(srv.at); i++ {
+		gaps = append(gaps, srv.at[i].Sub(srv.at[i-1]))
+	}
+	srv.mu.Unlock()
+	slices.Sort(gaps)
+	if median := gaps[len(gaps)/2]; median > s.Heartbeat*3/2 {
+		t.Errorf("heartbeats %v apart (median %s), want within 1.25 periods of %s", gaps, median, s.Heartbeat)
 	}
 }
 
@@ -282,9 +305,9 @@ func TestNotInSyncBeforeAnyState(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "two heartbeat rounds", func() bool { return s.Stats().Beats >= 2 })
 	if st := s.Stats(); st.InSync {
-		t.Errorf("in sync with nothing sent: %+v", st)
+		t.Errorf("in sync with nothing sent, after a round: %+v", st)
 	}
 	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
 	for deadline := time.Now().Add(5 * time.Second); !s.Stats().InSync; time.Sleep(5 * time.Millisecond) {
@@ -325,5 +348,58 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within 5s: %s", what)
 		}
+	}
+}
+
+// Catches a sender in sync with a state older than the newest offered:
+// the first state is delivered while a newer one waits, and the sender
+// must not say in sync until the newer one is delivered too.
+func TestInSyncOnlyWithTheNewestState(t *testing.T) {
+	srv := &server{gate: make(chan struct{})}
+	srv.reset()
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
+	srv.gate <- struct{}{} // the first report is being handled
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11"), vm("v2", "192.0.2.12")}})
+	srv.gate <- struct{}{} // the second is being handled: the first was answered
+	if st := s.Stats(); st.InSync {
+		t.Errorf("in sync while the newest state is being sent: %+v", st)
+	}
+	close(srv.gate)
+	waitFor(t, "in sync with the newest state", func() bool { return s.Stats().InSync })
+	if _, _, vms := srv.last(); len(vms) != 2 {
+		t.Errorf("the routeragent holds %d VMs, want 2", len(vms))
+	}
+}
+
+// Catches a backoff that never starts again: after a delivery, the next
+// failure is retried after the shortest wait, not the longest reached.
+func TestBackoffStartsAgainAfterADelivery(t *testing.T) {
+	srv := &server{down: true}
+	srv.reset()
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
+	waitFor(t, "the backoff at its longest", func() bool { return s.Stats().RetryIn == s.retryMax })
+	srv.mu.Lock()
+	srv.down = false
+	srv.mu.Unlock()
+	waitFor(t, "delivered", func() bool { return s.Stats().InSync })
+	if st := s.Stats(); st.RetryIn != 0 {
+		t.Errorf("retry_in %s once delivered, want none", st.RetryIn)
+	}
+	srv.mu.Lock()
+	srv.down = true
+	srv.mu.Unlock()
+	failed := s.Stats().Failed
+	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11"), vm("v2", "192.0.2.12")}})
+	waitFor(t, "a failure", func() bool { return s.Stats().Failed > failed })
+	if st := s.Stats(); st.RetryIn != s.retryMin {
+		t.Errorf("the first retry after a delivery waits %s, want the shortest, %s", st.RetryIn, s.retryMin)
 	}
 }
