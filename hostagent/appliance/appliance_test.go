@@ -130,6 +130,57 @@ func TestRender(t *testing.T) {
 	if s.SSH || s.Hostname != "vmroute-hostagent" || s.RootPassword != "" {
 		t.Errorf("setup: ssh %t, host name %q", s.SSH, s.Hostname)
 	}
+	checkFiles(t, s)
+	// With vCenter's CA and an SSH key, their files too.
+	p := good(t)
+	p["vcenter.thumbprint"], p["vcenter.ca"] = "", p["tls.ca"]
+	p["access.ssh"], p["access.ssh_key"] = "true", sshKey
+	s, err = Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, s)
+}
+
+// checkFiles checks every file Render writes against one table: where,
+// with which mode and group. Secrets are readable by root and, where the
+// hostagent reads them, by its group; nothing else is written.
+func checkFiles(t *testing.T, s *Setup) {
+	t.Helper()
+	type want struct {
+		mode  uint32
+		group string
+	}
+	table := map[string]want{
+		ConfigFile:                 {0o644, ""},
+		PasswordFile:               {0o600, ""},
+		TLSDir + "/hostagent.crt":  {0o640, "vmroute-hostagent"},
+		TLSDir + "/hostagent.key":  {0o640, "vmroute-hostagent"},
+		TLSDir + "/ca.crt":         {0o644, "vmroute-hostagent"},
+		TLSDir + "/vcenter-ca.crt": {0o644, ""},
+		NetworkFile:                {0o644, ""},
+		TimesyncFile:               {0o644, ""},
+		ResolvedFile:               {0o644, ""},
+		AuthorizedKeys:             {0o600, ""},
+	}
+	optional := map[string]bool{TLSDir + "/vcenter-ca.crt": true, AuthorizedKeys: true}
+	seen := map[string]bool{}
+	for _, f := range s.Files {
+		seen[f.Path] = true
+		w, ok := table[f.Path]
+		if !ok {
+			t.Errorf("%s (mode %o, group %q) is in no row of the table", f.Path, f.Mode, f.Group)
+			continue
+		}
+		if f.Mode != w.mode || f.Group != w.group {
+			t.Errorf("%s: mode %o group %q, want %o %q", f.Path, f.Mode, f.Group, w.mode, w.group)
+		}
+	}
+	for path := range table {
+		if !seen[path] && !optional[path] {
+			t.Errorf("%s not written", path)
+		}
+	}
 }
 
 // TestRenderDefaults: DHCP, SSH off and a cluster at one site when only
@@ -293,3 +344,6 @@ func secretIn(s, secret string) string {
 	}
 	return ""
 }
+
+// sshKey is an operator's public key.
+const sshKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDNVhBCieWeAYgYfGw7UKD1IgzTpgBK3qmH8a4HQvKYk operator@example.net"
