@@ -1,8 +1,13 @@
 package pki
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"slices"
 	"strings"
@@ -94,5 +99,57 @@ func TestCertificateNeverOutlivesTheCA(t *testing.T) {
 	}
 	if cert := parse(t, c); cert.NotAfter.After(ca.cert.NotAfter) {
 		t.Errorf("valid until %v, after the CA's %v", cert.NotAfter, ca.cert.NotAfter)
+	}
+}
+
+// Catches a CA without its path-length limit or a leaf that could sign:
+// the CA signs leaves only (CertSign, path length 0), and a leaf signs
+// handshakes only. A certificate that an intermediate below the CA
+// signed must not verify.
+func TestTheCASignsLeavesOnly(t *testing.T) {
+	ca, err := Init(t.TempDir(), DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ca.cert
+	if !c.IsCA || !c.BasicConstraintsValid || c.MaxPathLen != 0 || !c.MaxPathLenZero || c.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign {
+		t.Errorf("CA: is CA %v, path length %d (zero %v), key usage %v", c.IsCA, c.MaxPathLen, c.MaxPathLenZero, c.KeyUsage)
+	}
+	for _, kind := range []Kind{Routeragent, Hostagent, Operator} {
+		certFile, _, err := ca.Issue(kind, "leaf-"+string(kind), nil, DefaultValidity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := parse(t, certFile)
+		if l.IsCA || l.KeyUsage != x509.KeyUsageDigitalSignature {
+			t.Errorf("%s certificate: is CA %v, key usage %v; want a leaf for signatures alone", kind, l.IsCA, l.KeyUsage)
+		}
+	}
+	// An intermediate signed with the CA's key, and a leaf below it.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	im := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "rogue intermediate"}, NotBefore: now.Add(-time.Minute),
+		NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	imDER, err := x509.CreateCertificate(rand.Reader, im, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imCert, _ := x509.ParseCertificate(imDER)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "router-x"}, DNSNames: []string{"router-x"},
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, imCert, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafCert, _ := x509.ParseCertificate(leafDER)
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	inter.AddCert(imCert)
+	if _, err := leafCert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: "router-x"}); err == nil {
+		t.Error("a certificate signed by an intermediate below the CA verifies")
 	}
 }
