@@ -710,9 +710,10 @@ func TestIntegrationFaults(t *testing.T) {
 		r.mu.Lock()
 		r.down = true
 		r.mu.Unlock()
+		failed := l.agent.Status().Routeragents[0].Failed
 		l.relocate(t, "DC0_C1_RP0_VM1", hA1, rpA)
 		const vm = "DC0_C1_RP0_VM1"
-		time.Sleep(500 * time.Millisecond) // a few failed deliveries
+		l.waitStatus(t, "three failed deliveries", func(s Status) bool { return s.Routeragents[0].Failed >= failed+3 })
 		if _, c := r.vm(vm); c != "cl-b" {
 			t.Fatalf("the routeragent changed while down: %s", c)
 		}

@@ -97,7 +97,21 @@ func TestIntegrationVCenterData(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Config == nil || got.Config.InstanceUuid != uuid {
-			t.Skipf("vcsim gave the copy instance UUID %v, not the original's", got.Config)
+			// vcsim gave the copy a UUID of its own: give it the original's,
+			// as a backup product's copy has it.
+			task, err := clone.Reconfigure(ctx, types.VirtualMachineConfigSpec{InstanceUuid: uuid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := task.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := clone.Properties(ctx, clone.Reference(), []string{"config.instanceUuid"}, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Config == nil || got.Config.InstanceUuid != uuid {
+				t.Fatalf("vcsim keeps the copy's instance UUID %v, not the original's %s: the test cannot make a duplicate", got.Config, uuid)
+			}
 		}
 		l.waitStatus(t, "the hostagent sees the copy", func(s Status) bool { return slices.Contains(s.VCenter.Flags.Duplicates, uuid) })
 		if v, _ := r.vm(vmA); v.PowerState != wire.PoweredOn || v.UUID != uuid {
