@@ -15,6 +15,7 @@ import (
 	"github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/routeragent/sitecheck"
 )
 
 // sites is this routeragent's view of the other sites (DESIGN.md rule
@@ -43,7 +44,7 @@ func (d *Daemon) startLiveness(ctx context.Context) {
 	d.sites.tracker = liveness.NewTracker(names, lc.SiteLossAfter, time.Now())
 	d.sites.seen = map[liveness.Path]map[string]bool{liveness.PathAPI: {}, liveness.PathProbe: {}}
 	d.sites.first = make(chan struct{})
-	c := &liveness.Checker{Sites: lc.Sites, Interval: lc.Interval,
+	c := &sitecheck.Checker{Sites: lc.Sites, Interval: lc.Interval,
 		Client: &http.Client{Transport: &http.Transport{TLSClientConfig: d.tls.Client(), DisableKeepAlives: true}}}
 	go c.Run(ctx, d.liveResult)
 	select {

@@ -20,6 +20,28 @@ import (
 	"time"
 )
 
+// SitePath is where the API of the routeragents answers liveness checks.
+const SitePath = "/v1/site"
+
+// Site is another site to check: its routeragent's API, and its router's
+// addresses on the stretched subnets, each on this router's interface
+// there.
+type Site struct {
+	Name string
+	API  string // https://host:port
+	// Peers are the certificate names that site's routeragents carry: an
+	// answer from a server whose certificate names none of them is no
+	// answer, whichever CA signed it.
+	Peers  []string
+	Probes []Probe
+}
+
+// Probe is one address to resolve with ARP (IPv4) or ND (IPv6).
+type Probe struct {
+	Addr      netip.Addr
+	Interface string
+}
+
 // Path is one of the two independent paths.
 type Path uint8
 
@@ -157,22 +179,7 @@ func (t *Tracker) Evaluate(now time.Time) []Transition {
 	for _, name := range slices.Sorted(maps.Keys(t.sites)) {
 		s := t.sites[name]
 		failing := t.failing(s, now)
-		next := s.state
-		switch {
-		case len(failing) == 2:
-			next = Lost
-		case (s.state == Lost || s.state == Returning) && len(failing) == 0:
-			next = Returning
-			if s.answer != nil && s.answer.Current && s.heard.After(s.lostAt) {
-				next = Alive
-			}
-		case s.state == Lost || s.state == Returning:
-			// One path back is not enough to come back.
-		case len(failing) == 1:
-			next = Partitioned
-		default:
-			next = Alive
-		}
+		next := s.next(len(failing))
 		if next == s.state {
 			continue
 		}
@@ -183,6 +190,30 @@ func (t *Tracker) Evaluate(now time.Time) []Transition {
 		s.state, s.since = next, now
 	}
 	return out
+}
+
+// next is the state of s when failing of its paths fail: lost when both
+// do; a lost or returning site comes back (returning) only on both
+// paths, and is alive again once its reports are current, heard after
+// its loss; one path failing partitions an alive site.
+func (s *site) next(failing int) State {
+	lostBefore := s.state == Lost || s.state == Returning
+	if failing == 2 {
+		return Lost
+	}
+	if lostBefore && failing == 0 {
+		if s.answer != nil && s.answer.Current && s.heard.After(s.lostAt) {
+			return Alive
+		}
+		return Returning
+	}
+	if lostBefore {
+		return s.state // one path back is not enough to come back
+	}
+	if failing == 1 {
+		return Partitioned
+	}
+	return Alive
 }
 
 func (t *Tracker) failing(s *site, now time.Time) []Path {

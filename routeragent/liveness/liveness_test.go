@@ -164,3 +164,14 @@ func TestTrackerSitesPathByPath(t *testing.T) {
 		status("lost again", 23, Lost, true, true, 22)
 	}
 }
+
+// TestTransitionString is the move log's line for a change of state.
+func TestTransitionString(t *testing.T) {
+	tr := Transition{Site: "B", From: Alive, To: Lost, Failing: []string{"api failing: timeout", "probe failing"}}
+	if got, want := tr.String(), "site B: alive -> lost (api failing: timeout; probe failing)"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+	if got, want := (Transition{Site: "B", From: Lost, To: Returning}).String(), "site B: lost -> returning"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+}

@@ -1,4 +1,8 @@
-package liveness
+// Package sitecheck runs the liveness checks of the other sites (DESIGN.md
+// rule 6): their routeragents' API over mutual TLS, and an ARP or ND probe
+// of their routers on the stretched subnets. It hands each result to the
+// liveness tracker, which is pure.
+package sitecheck
 
 import (
 	"context"
@@ -8,42 +12,20 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ndp"
 
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 )
-
-// SitePath is where the API of the routeragents answers liveness checks.
-const SitePath = "/v1/site"
-
-// Site is another site to check: its routeragent's API, and its router's
-// addresses on the stretched subnets, each on this router's interface
-// there.
-type Site struct {
-	Name string
-	API  string // https://host:port
-	// Peers are the certificate names that site's routeragents carry: an
-	// answer from a server whose certificate names none of them is no
-	// answer, whichever CA signed it.
-	Peers  []string
-	Probes []Probe
-}
-
-// Probe is one address to resolve with ARP (IPv4) or ND (IPv6).
-type Probe struct {
-	Addr      netip.Addr
-	Interface string
-}
 
 // Checker checks the two paths to every site every interval, each check
 // bounded by the interval, and hands each result to report.
 type Checker struct {
-	Sites    []Site
+	Sites    []liveness.Site
 	Interval time.Duration
 	// Client is the API client, with this routeragent's certificate.
 	Client *http.Client
@@ -51,11 +33,11 @@ type Checker struct {
 
 // Run checks until ctx ends. report is called from one goroutine per
 // site and path.
-func (c *Checker) Run(ctx context.Context, report func(Result)) {
+func (c *Checker) Run(ctx context.Context, report func(liveness.Result)) {
 	done := make(chan struct{})
 	n := 0
 	for _, s := range c.Sites {
-		for _, p := range []Path{PathAPI, PathProbe} {
+		for _, p := range []liveness.Path{liveness.PathAPI, liveness.PathProbe} {
 			n++
 			go func() {
 				defer func() { done <- struct{}{} }()
@@ -68,13 +50,13 @@ func (c *Checker) Run(ctx context.Context, report func(Result)) {
 	}
 }
 
-func (c *Checker) loop(ctx context.Context, s Site, p Path, report func(Result)) {
+func (c *Checker) loop(ctx context.Context, s liveness.Site, p liveness.Path, report func(liveness.Result)) {
 	for {
 		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, c.Interval)
-		r := Result{Site: s.Name, Path: p}
+		r := liveness.Result{Site: s.Name, Path: p}
 		var err error
-		if p == PathAPI {
+		if p == liveness.PathAPI {
 			r.Answer, err = c.ask(cctx, s)
 		} else {
 			err = c.probe(cctx, s)
@@ -97,8 +79,8 @@ func (c *Checker) loop(ctx context.Context, s Site, p Path, report func(Result))
 }
 
 // ask reads the other routeragent's answer.
-func (c *Checker) ask(ctx context.Context, s Site) (*Answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.API+SitePath, nil)
+func (c *Checker) ask(ctx context.Context, s liveness.Site) (*liveness.Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.API+liveness.SitePath, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +100,7 @@ func (c *Checker) ask(ctx context.Context, s Site) (*Answer, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("%s: %s", resp.Status, b)
 	}
-	var a Answer
+	var a liveness.Answer
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil {
 		return nil, fmt.Errorf("answer: %w", err)
 	}
@@ -129,7 +111,7 @@ func (c *Checker) ask(ctx context.Context, s Site) (*Answer, error) {
 }
 
 // probe resolves the site's router addresses until one answers.
-func (c *Checker) probe(ctx context.Context, s Site) error {
+func (c *Checker) probe(ctx context.Context, s liveness.Site) error {
 	var errs []error
 	for _, p := range s.Probes {
 		err := resolve(ctx, p)
@@ -145,7 +127,7 @@ func (c *Checker) probe(ctx context.Context, s Site) error {
 }
 
 // resolve asks for p's link-layer address with ARP or ND, until ctx ends.
-func resolve(ctx context.Context, p Probe) error {
+func resolve(ctx context.Context, p liveness.Probe) error {
 	ifi, err := net.InterfaceByName(p.Interface)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package liveness
+package sitecheck
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmroute/vmroute/routeragent/liveness"
 )
 
 // Catches an answer believed from any certificate of the CA: a
@@ -15,14 +17,14 @@ import (
 // make this site think B alive, nor that B announces anything.
 func TestAnAnswerCountsOnlyFromTheSitesOwnCertificates(t *testing.T) {
 	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(Answer{Site: "B", Current: true})
+		_ = json.NewEncoder(w).Encode(liveness.Answer{Site: "B", Current: true})
 	}))
 	defer api.Close()
 	c := &Checker{Interval: time.Second, Client: api.Client()}
 	ask := func(peers ...string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err := c.ask(ctx, Site{Name: "B", API: api.URL, Peers: peers})
+		_, err := c.ask(ctx, liveness.Site{Name: "B", API: api.URL, Peers: peers})
 		return err
 	}
 	// httptest's certificate names example.com.
