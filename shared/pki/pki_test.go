@@ -153,3 +153,53 @@ func TestTheCASignsLeavesOnly(t *testing.T) {
 		t.Error("a certificate signed by an intermediate below the CA verifies")
 	}
 }
+
+// Catches certificates valid only from the second they were made: a
+// machine whose clock is a little behind the CA's would refuse them. The
+// CA and each leaf are valid from five minutes before.
+func TestCertificatesAllowForClockSkew(t *testing.T) {
+	ca, err := Init(t.TempDir(), DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, _, err := ca.Issue(Hostagent, "hostagent:c", nil, DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*x509.Certificate{ca.cert, parse(t, certFile)} {
+		if ahead := time.Until(c.NotBefore); ahead > -4*time.Minute {
+			t.Errorf("%s valid from %s from now, want five minutes before", c.Subject.CommonName, ahead.Round(time.Second))
+		}
+	}
+}
+
+// Catches a file name that keeps a path's separators, or a key written
+// over an existing file keeping that file's looser mode.
+func TestIssuedFiles(t *testing.T) {
+	for name, want := range map[string]string{
+		"hostagent:/DC/host/Stretched cluster": "hostagent__DC_host_Stretched_cluster",
+		`ops\desk`:                             "ops_desk",
+		"router-a.example.net":                 "router-a.example.net",
+	} {
+		if got := fileName(name); got != want {
+			t.Errorf("fileName(%q) = %q, want %q", name, got, want)
+		}
+	}
+	ca, err := Init(t.TempDir(), DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, keyFile, err := ca.Issue(Operator, "ops", nil, DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, keyFile, err = ca.Issue(Operator, "ops", nil, DefaultValidity); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("a key issued again over a 0644 file: mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+}
