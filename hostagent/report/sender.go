@@ -172,13 +172,13 @@ func (s *Sender) sync(ctx context.Context, clusters map[string][]wire.VM) error 
 	}
 	slices.SortStableFunc(names, func(x, y string) int {
 		gx, gy := gained(x), gained(y)
-		switch {
-		case gx && !gy:
-			return -1
-		case gy && !gx:
-			return 1
+		if gx == gy {
+			return 0
 		}
-		return 0
+		if gx {
+			return -1
+		}
+		return 1
 	})
 	for _, name := range names {
 		if err := s.syncCluster(ctx, name, clusters[name]); err != nil {
@@ -226,8 +226,7 @@ func (s *Sender) syncCluster(ctx context.Context, name string, vms []wire.VM) er
 		if err != nil {
 			return err
 		}
-		switch {
-		case status == http.StatusOK:
+		if status == http.StatusOK {
 			s.gens[name] = r.Generation
 			held := make(map[string]wire.VM, len(vms))
 			for _, vm := range vms {
@@ -244,30 +243,27 @@ func (s *Sender) syncCluster(ctx context.Context, name string, vms []wire.VM) er
 			s.mu.Unlock()
 			s.log.Debug("report delivered", "cluster", name, "kind", r.Kind, "generation", r.Generation, "vms", len(r.VMs), "removed", len(r.Removed))
 			return nil
-		case status == http.StatusConflict && problem.Generation >= wire.MaxGeneration:
-			// No report can go above it: the routeragent's state for the
-			// cluster is broken (an older routeragent accepted it).
-			s.mu.Lock()
-			s.stats.Refused++
-			s.mu.Unlock()
-			return fmt.Errorf("the routeragent holds generation %d, beyond the limit of %d: remove its state file for the cluster and restart it", problem.Generation, uint64(wire.MaxGeneration))
-		case status == http.StatusConflict:
+		}
+		if status == http.StatusConflict && problem.Generation < wire.MaxGeneration {
 			// The routeragent holds another generation: start again with
 			// a full report above it.
 			s.log.Info("routeragent wants a full report", "cluster", name, "held", problem.Generation, "err", problem.Error)
 			delete(s.acked, name)
 			s.gens[name] = max(r.Generation, problem.Generation)
-		case status == http.StatusNotFound:
-			s.mu.Lock()
-			s.stats.Refused++
-			s.mu.Unlock()
-			return fmt.Errorf("the routeragent has no %s (404): it speaks an older wire version than this hostagent; upgrade it", wire.ReportsPath)
-		default:
-			s.mu.Lock()
-			s.stats.Refused++
-			s.mu.Unlock()
-			return fmt.Errorf("refused with %d: %s", status, problem.Error)
+			continue
 		}
+		s.mu.Lock()
+		s.stats.Refused++
+		s.mu.Unlock()
+		if status == http.StatusConflict {
+			// No report can go above it: the routeragent's state for the
+			// cluster is broken (an older routeragent accepted it).
+			return fmt.Errorf("the routeragent holds generation %d, beyond the limit of %d: remove its state file for the cluster and restart it", problem.Generation, uint64(wire.MaxGeneration))
+		}
+		if status == http.StatusNotFound {
+			return fmt.Errorf("the routeragent has no %s (404): it speaks an older wire version than this hostagent; upgrade it", wire.ReportsPath)
+		}
+		return fmt.Errorf("refused with %d: %s", status, problem.Error)
 	}
 	return fmt.Errorf("the routeragent refuses even a full report")
 }

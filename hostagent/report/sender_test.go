@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -30,8 +31,9 @@ type server struct {
 	down    bool
 	reports []*wire.Report
 	at      []time.Time // when each report came
-	// gate, when set, holds each request until it can receive.
-	gate chan struct{}
+	// arrived and release, when set, hold each request: it says it
+	// arrived, then waits to be released.
+	arrived, release chan struct{}
 }
 
 func (s *server) reset() {
@@ -42,10 +44,11 @@ func (s *server) reset() {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	gate := s.gate
+	arrived, release := s.arrived, s.release
 	s.mu.Unlock()
-	if gate != nil {
-		<-gate
+	if arrived != nil {
+		arrived <- struct{}{}
+		<-release
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -355,20 +358,24 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // the first state is delivered while a newer one waits, and the sender
 // must not say in sync until the newer one is delivered too.
 func TestInSyncOnlyWithTheNewestState(t *testing.T) {
-	srv := &server{gate: make(chan struct{})}
+	srv := &server{arrived: make(chan struct{}), release: make(chan struct{})}
 	srv.reset()
 	s := newSender(t, srv, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)
 	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
-	srv.gate <- struct{}{} // the first report is being handled
+	<-srv.arrived // the first report is being handled
 	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11"), vm("v2", "192.0.2.12")}})
-	srv.gate <- struct{}{} // the second is being handled: the first was answered
+	srv.release <- struct{}{}
+	<-srv.arrived // the second is being handled: the first was answered
 	if st := s.Stats(); st.InSync {
 		t.Errorf("in sync while the newest state is being sent: %+v", st)
 	}
-	close(srv.gate)
+	srv.mu.Lock()
+	srv.arrived = nil // no request waits from here on
+	srv.mu.Unlock()
+	close(srv.release)
 	waitFor(t, "in sync with the newest state", func() bool { return s.Stats().InSync })
 	if _, _, vms := srv.last(); len(vms) != 2 {
 		t.Errorf("the routeragent holds %d VMs, want 2", len(vms))
@@ -401,5 +408,135 @@ func TestBackoffStartsAgainAfterADelivery(t *testing.T) {
 	waitFor(t, "a failure", func() bool { return s.Stats().Failed > failed })
 	if st := s.Stats(); st.RetryIn != s.retryMin {
 		t.Errorf("the first retry after a delivery waits %s, want the shortest, %s", st.RetryIn, s.retryMin)
+	}
+}
+
+// scripted answers each report with the next of its answers (status and
+// body), and records the reports.
+type scripted struct {
+	mu      sync.Mutex
+	answers []answer
+	got     []*wire.Report
+}
+
+type answer struct {
+	status int
+	body   string
+}
+
+func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rep, err := wire.Decode(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, rep)
+	a := answer{http.StatusOK, `{"generation": 1}`}
+	if len(s.answers) > 0 {
+		a, s.answers = s.answers[0], s.answers[1:]
+	}
+	w.WriteHeader(a.status)
+	_, _ = w.Write([]byte(a.body))
+}
+
+// then sets the next answers and returns how many reports came so far.
+func (s *scripted) then(as ...answer) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answers = as
+	return len(s.got)
+}
+
+func (s *scripted) since(n int) []*wire.Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.got[n:])
+}
+
+// TestSyncAnswers runs one sync per answer of the routeragent and checks
+// what the sender sent, what it says and what it counted: deliveries,
+// full reports and refusals, a routeragent's problem as it said it or,
+// when it said none in JSON, its status and body.
+func TestSyncAnswers(t *testing.T) {
+	srv := &scripted{}
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	state := map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}}
+	for _, tt := range []struct {
+		name    string
+		answers []answer
+		vms     []wire.VM
+		err     string
+		kinds   string // the kinds of the reports sent
+		stats   Stats
+	}{
+		{"the first report: full", nil, []wire.VM{vm("v1", "192.0.2.11")}, "", "[full]", Stats{Sent: 1, Full: 1}},
+		{"a change: a delta", nil, []wire.VM{vm("v1", "192.0.2.11"), vm("v2", "192.0.2.12")}, "", "[delta]", Stats{Sent: 2, Full: 1}},
+		{"nothing changed: nothing sent", nil, []wire.VM{vm("v1", "192.0.2.11"), vm("v2", "192.0.2.12")}, "", "[]", Stats{Sent: 2, Full: 1}},
+		{"an older routeragent", []answer{{http.StatusNotFound, "404 page not found"}}, []wire.VM{vm("v1", "192.0.2.11")},
+			"cluster c: the routeragent has no /v2/reports (404): it speaks an older wire version than this hostagent; upgrade it", "[delta]", Stats{Sent: 2, Full: 1, Refused: 1}},
+		{"a problem in JSON", []answer{{http.StatusForbidden, `{"error": "client certificate may not report cluster \"c\""}`}}, []wire.VM{vm("v1", "192.0.2.11")},
+			`cluster c: refused with 403: client certificate may not report cluster "c"`, "[delta]", Stats{Sent: 2, Full: 1, Refused: 2}},
+		{"a problem in plain text", []answer{{http.StatusBadGateway, "upstream gone\n"}}, []wire.VM{vm("v1", "192.0.2.11")},
+			"cluster c: refused with 502: 502 Bad Gateway: upstream gone", "[delta]", Stats{Sent: 2, Full: 1, Refused: 3}},
+		{"JSON without a problem", []answer{{http.StatusTeapot, `{"generation": 3}`}}, []wire.VM{vm("v1", "192.0.2.11")},
+			`cluster c: refused with 418: 418 I'm a teapot: {"generation": 3}`, "[delta]", Stats{Sent: 2, Full: 1, Refused: 4}},
+		{"a conflict: a full report above it", []answer{{http.StatusConflict, `{"error": "delta against 1", "generation": 5}`}}, []wire.VM{vm("v1", "192.0.2.11")},
+			"", "[delta full]", Stats{Sent: 3, Full: 2, Refused: 4}},
+		{"conflicts twice: refused", []answer{{http.StatusConflict, `{"error": "x", "generation": 5}`}, {http.StatusConflict, `{"error": "x", "generation": 5}`}, {http.StatusOK, "{}"}},
+			[]wire.VM{vm("v1", "192.0.2.13")}, "cluster c: the routeragent refuses even a full report", "[delta full]", Stats{Sent: 3, Full: 2, Refused: 4}},
+		{"a generation at the limit", []answer{{http.StatusConflict, fmt.Sprintf(`{"error": "x", "generation": %d}`, uint64(wire.MaxGeneration))}},
+			[]wire.VM{vm("v1", "192.0.2.13")}, "beyond the limit", "[full]", Stats{Sent: 3, Full: 2, Refused: 5}},
+	} {
+		n := srv.then(tt.answers...)
+		state["c"] = tt.vms
+		err := s.sync(ctx, state)
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.err)
+		}
+		var kinds []wire.Kind
+		for _, r := range srv.since(n) {
+			kinds = append(kinds, r.Kind)
+		}
+		st := s.Stats()
+		if fmt.Sprint(kinds) != tt.kinds || st.Sent != tt.stats.Sent || st.Full != tt.stats.Full || st.Refused != tt.stats.Refused {
+			t.Errorf("%s: sent %v, stats sent %d full %d refused %d; want %s, %d %d %d", tt.name, kinds, st.Sent, st.Full, st.Refused,
+				tt.kinds, tt.stats.Sent, tt.stats.Full, tt.stats.Refused)
+		}
+	}
+	// After a conflict, the full report goes above what is held.
+	n := srv.then(answer{http.StatusConflict, `{"error": "x", "generation": 4000000000000000000}`}, answer{http.StatusOK, "{}"})
+	state["c"] = []wire.VM{vm("v1", "192.0.2.14")}
+	if err := s.sync(ctx, state); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.since(n); len(got) != 2 || got[1].Kind != wire.KindFull || got[1].Generation != 4000000000000000001 {
+		t.Errorf("after a conflict at 4000000000000000000: %+v, want a full report at 4000000000000000001", got)
+	}
+}
+
+// TestClustersThatGainedGoFirst: of the clusters that changed, those that
+// gained a VM are sent first: a landing matters more than the departure
+// it goes with.
+func TestClustersThatGainedGoFirst(t *testing.T) {
+	srv := &scripted{}
+	s := newSender(t, srv, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	if err := s.sync(ctx, map[string][]wire.VM{"a": {vm("v1", "192.0.2.11")}, "b": {}, "c": {vm("v3", "192.0.2.13")}}); err != nil {
+		t.Fatal(err)
+	}
+	n := srv.then()
+	// v1 moves from a to b; c loses v3.
+	if err := s.sync(ctx, map[string][]wire.VM{"a": {}, "b": {vm("v1", "192.0.2.11")}, "c": {}}); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range srv.since(n) {
+		order = append(order, r.Cluster)
+	}
+	if fmt.Sprint(order) != "[b a c]" {
+		t.Errorf("sent %v, want b (gained v1) first, then a and c in order", order)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
+	"github.com/vmroute/vmroute/routeragent/bgp/attrs"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/tests/bird"
 	"github.com/vmroute/vmroute/tests/netns"
@@ -66,7 +67,7 @@ protocol static st {
 	br := bird.Start(b, l.peerNS, conf)
 	ctx := context.Background()
 	cfg := l.config(65000)
-	cfg.HostCommunities = Communities{}
+	cfg.HostCommunities = attrs.Communities{}
 	s := startSpeaker(b, cfg, nil)
 	bare := server.NewBgpServer(server.LoggerOption(newGobgpLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	go bare.Serve()
@@ -116,7 +117,7 @@ protocol static st {
 		bareAll += waitTable(b, ctl, "bare4", benchRoutes, start)
 		start = time.Now()
 		for _, p := range prefixes {
-			if err := bare.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: familyOf(p), Path: s.path(p, plan.Host)}); err != nil {
+			if err := bare.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: attrs.Family(p), Path: s.path(p, plan.Host)}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -4,11 +4,10 @@
 package bgp
 
 import (
-	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/vmroute/vmroute/routeragent/bgp/attrs"
 )
 
 // Config is the speaker's configuration.
@@ -33,8 +32,8 @@ type Config struct {
 	// graceful restart and the peers keep the routes.
 	WithdrawOnStop bool
 	// Communities by route kind.
-	HostCommunities    Communities
-	SummaryCommunities Communities
+	HostCommunities    attrs.Communities
+	SummaryCommunities attrs.Communities
 	// LocalPref and MED are sent when set.
 	LocalPref *uint32
 	MED       *uint32
@@ -58,54 +57,4 @@ type Neighbor struct {
 	LocalAddress netip.Addr
 	Passive      bool
 	IPv4, IPv6   bool
-}
-
-// Communities are the standard and large communities of one route kind.
-type Communities struct {
-	Standard []uint32
-	Large    []LargeCommunity
-}
-
-// LargeCommunity is an RFC 8092 large community.
-type LargeCommunity struct{ Global, Local1, Local2 uint32 }
-
-func (l LargeCommunity) String() string { return fmt.Sprintf("%d:%d:%d", l.Global, l.Local1, l.Local2) }
-
-// Well-known communities (RFC 1997, RFC 3765).
-var wellKnown = map[string]uint32{
-	"no-export":           0xFFFFFF01,
-	"no-advertise":        0xFFFFFF02,
-	"no-export-subconfed": 0xFFFFFF03,
-	"no-peer":             0xFFFFFF04,
-}
-
-// NoExport is the NO_EXPORT community, the default of host routes.
-const NoExport uint32 = 0xFFFFFF01
-
-// ParseCommunity parses "no-export" and the other well-known names,
-// "ASN:VALUE" (16 bits each) as a standard community, or
-// "GLOBAL:LOCAL1:LOCAL2" (32 bits each) as a large one.
-func ParseCommunity(s string) (std uint32, large LargeCommunity, isLarge bool, err error) {
-	if v, ok := wellKnown[strings.ToLower(s)]; ok {
-		return v, LargeCommunity{}, false, nil
-	}
-	parts := strings.Split(s, ":")
-	bits := 16
-	if len(parts) == 3 {
-		bits = 32
-	} else if len(parts) != 2 {
-		return 0, LargeCommunity{}, false, fmt.Errorf("%q is not a community like 65000:100, 65000:1:2 or no-export", s)
-	}
-	var n [3]uint32
-	for i, p := range parts {
-		v, err := strconv.ParseUint(p, 10, bits)
-		if err != nil {
-			return 0, LargeCommunity{}, false, fmt.Errorf("%q: part %q is not a number of %d bits", s, p, bits)
-		}
-		n[i] = uint32(v)
-	}
-	if bits == 32 {
-		return 0, LargeCommunity{n[0], n[1], n[2]}, true, nil
-	}
-	return n[0]<<16 | n[1], LargeCommunity{}, false, nil
 }

@@ -13,6 +13,7 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
+	"github.com/vmroute/vmroute/routeragent/bgp/attrs"
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
 
@@ -176,7 +177,7 @@ func (s *Speaker) Apply(ctx context.Context, routes []plan.Route) (Changes, erro
 		}
 		// By path, not by UUID: GoBGP finds a UUID by scanning its whole
 		// table, which makes a mass withdraw quadratic.
-		if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: familyOf(p), Path: s.path(p, kind)}); err != nil {
+		if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: attrs.Family(p), Path: s.path(p, kind)}); err != nil {
 			errs = append(errs, fmt.Errorf("withdraw %s: %w", p, err))
 			continue
 		}
@@ -251,13 +252,6 @@ func (s *Speaker) Stop(ctx context.Context) {
 	} else {
 		s.log.Info("bgp sessions left to the process's exit: peers keep our routes for the graceful restart", "restart_time", s.cfg.RestartTime)
 	}
-}
-
-func familyOf(p netip.Prefix) *api.Family {
-	if p.Addr().Is4() {
-		return &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-	}
-	return &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
 }
 
 // Reconfigure applies a new configuration without touching what did not

@@ -20,6 +20,7 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 
+	"github.com/vmroute/vmroute/routeragent/bgp/attrs"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/tests/bird"
 	"github.com/vmroute/vmroute/tests/netns"
@@ -54,8 +55,8 @@ func (l *lab) config(peerAS uint32, neighbors ...Neighbor) Config {
 	}
 	return Config{
 		ASN: 65001, RouterID: l.local4, GracefulRestart: true, RestartTime: 120 * time.Second,
-		HostCommunities:    Communities{Standard: []uint32{NoExport, 65001<<16 | 100}},
-		SummaryCommunities: Communities{Standard: []uint32{65001<<16 | 200}, Large: []LargeCommunity{{65001, 1, 2}}},
+		HostCommunities:    attrs.Communities{Standard: []uint32{attrs.NoExport, 65001<<16 | 100}},
+		SummaryCommunities: attrs.Communities{Standard: []uint32{65001<<16 | 200}, Large: []attrs.LargeCommunity{{Global: 65001, Local1: 1, Local2: 2}}},
 		NextHop6:           l.local6,
 		Neighbors:          neighbors,
 	}
@@ -611,7 +612,7 @@ func TestIntegrationGoBGPPeer(t *testing.T) {
 			if got := p6[0].attr(14)["nexthop"]; got != l.local6.String() {
 				t.Errorf("IPv6 next hop %v, want %s", got, l.local6)
 			}
-			if got := fmt.Sprint(p4[0].attr(8)["communities"]); got != fmt.Sprint([]float64{float64(NoExport), 65001<<16 | 100}) {
+			if got := fmt.Sprint(p4[0].attr(8)["communities"]); got != fmt.Sprint([]float64{float64(attrs.NoExport), 65001<<16 | 100}) {
 				t.Errorf("communities %v", got)
 			}
 			if _, err := s.Apply(context.Background(), []plan.Route{route("192.0.2.0/24", plan.Summary)}); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vmroute/vmroute/routeragent/announce"
 	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/bgp/attrs"
 	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/config"
@@ -524,10 +525,10 @@ func u32(f *config.File, key string, v *int64) *uint32 {
 	return &u
 }
 
-func communities(f *config.File, key string, ss []string) bgp.Communities {
-	var c bgp.Communities
+func communities(f *config.File, key string, ss []string) attrs.Communities {
+	var c attrs.Communities
 	for i, s := range ss {
-		std, large, isLarge, err := bgp.ParseCommunity(s)
+		std, large, isLarge, err := attrs.ParseCommunity(s)
 		switch {
 		case err != nil:
 			f.Errorf(fmt.Sprintf("%s[%d]", key, i), "%v", err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmroute/vmroute/routeragent/bgp"
+	"github.com/vmroute/vmroute/routeragent/bgp/attrs"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/shared/config"
 )
@@ -35,10 +35,10 @@ func TestLoadGood(t *testing.T) {
 	if c.Plan.Guards.FlapWindow != 2*time.Minute || c.Plan.Guards.FreshLanding != 30*time.Second {
 		t.Errorf("guards %+v", c.Plan.Guards)
 	}
-	if want := []uint32{bgp.NoExport, 65001<<16 | 100}; len(c.BGP.HostCommunities.Standard) != 2 || c.BGP.HostCommunities.Standard[1] != want[1] {
+	if want := []uint32{attrs.NoExport, 65001<<16 | 100}; len(c.BGP.HostCommunities.Standard) != 2 || c.BGP.HostCommunities.Standard[1] != want[1] {
 		t.Errorf("host communities %v, want %v", c.BGP.HostCommunities.Standard, want)
 	}
-	if l := c.BGP.SummaryCommunities.Large; len(l) != 1 || l[0] != (bgp.LargeCommunity{Global: 65001, Local1: 1, Local2: 2}) {
+	if l := c.BGP.SummaryCommunities.Large; len(l) != 1 || l[0] != (attrs.LargeCommunity{Global: 65001, Local1: 1, Local2: 2}) {
 		t.Errorf("large communities %v", l)
 	}
 	if !c.BGP.GracefulRestart || *c.BGP.LocalPref != 200 || c.BGP.MED != nil {
