@@ -123,3 +123,40 @@ func TestClampBoundsTheTimesOfASavedState(t *testing.T) {
 		t.Errorf("clamped twice: %q", again)
 	}
 }
+
+// TestGenerationBoundsExactly: a generation a day past the clock is the
+// last accepted, and a held one at that bound still counts.
+func TestGenerationBoundsExactly(t *testing.T) {
+	a := []string{"hostagent-a"}
+	bound := uint64(t0.Add(MaxGenerationAhead).UnixNano())
+	in := newIntake()
+	if _, ref := in.Accept(full(bound+1, vm("v1", 0)), a, t0, keep); ref == nil || ref.Status != http.StatusUnprocessableEntity {
+		t.Errorf("a day and a nanosecond ahead: %v, want 422", ref)
+	}
+	if _, ref := in.Accept(full(bound, vm("v1", 0)), a, t0, keep); ref != nil {
+		t.Errorf("exactly a day ahead: %v, want accepted", ref)
+	}
+	// Held at the bound: it counts, and an older full report is refused.
+	if _, ref := in.Accept(full(bound-1, vm("v1", 0)), a, t0, keep); ref == nil || ref.Status != http.StatusConflict || ref.Generation != bound {
+		t.Errorf("older than the %d held at the bound: %+v, want 409 naming it", bound, ref)
+	}
+}
+
+// Catches the reported time of a clamped landing forgotten by a delta
+// that does not list its VM: sent again later, the same landing would be
+// clamped anew and count as a new landing.
+func TestADeltaKeepsTheClampedLandingsItDoesNotList(t *testing.T) {
+	in := newIntake()
+	a := []string{"hostagent-a"}
+	ahead := vm("v1", 100)
+	if _, ref := in.Accept(full(10, ahead), a, t0, keep); ref != nil {
+		t.Fatal(ref)
+	}
+	if _, ref := in.Accept(delta(11, 10, []wire.VM{vm("v2", 0)}), a, t0.Add(5*time.Second), keep); ref != nil {
+		t.Fatal(ref)
+	}
+	ch, ref := in.Accept(delta(12, 11, []wire.VM{ahead}), a, t0.Add(10*time.Second), keep)
+	if ref != nil || len(ch.Landed) != 0 || !ch.VMs[0].LandedAt.Equal(t0.Add(2*time.Second)) {
+		t.Errorf("v1 sent again after a delta without it: %+v %v; want its held time and no landing", ch, ref)
+	}
+}

@@ -350,7 +350,7 @@ func (in *Intake) clamp(old *State, vms []wire.VM, now time.Time) ([]wire.VM, ma
 		ahead[vm.UUID] = vm.LandedAt
 		out[i].LandedAt = at
 	}
-	if old != nil && len(old.Ahead) > 0 {
+	if old != nil {
 		// A delta leaves the VMs it does not list as they are.
 		for id, t := range old.Ahead {
 			if _, listed := ahead[id]; !listed && !slices.ContainsFunc(vms, func(vm wire.VM) bool { return vm.UUID == id }) {
