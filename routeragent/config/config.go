@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -85,6 +86,12 @@ type Cluster struct {
 	Name    string
 	Sites   []string
 	Clients []string
+}
+
+// routerEntry is one router of another site, under liveness.sites.
+type routerEntry struct {
+	API   string   `toml:"api"`
+	Probe []string `toml:"probe"`
 }
 
 type file struct {
@@ -174,9 +181,12 @@ type file struct {
 		Interval      string `toml:"interval"`
 		Sites         []struct {
 			Name  string   `toml:"name"`
-			API   string   `toml:"api"`
 			Peers []string `toml:"peers"`
-			Probe []string `toml:"probe"`
+			// API and Probe are a site of one router; Routers, a site of
+			// several (a VRRP pair).
+			API     string        `toml:"api"`
+			Probe   []string      `toml:"probe"`
+			Routers []routerEntry `toml:"routers"`
 		} `toml:"sites"`
 	} `toml:"liveness"`
 }
@@ -274,21 +284,32 @@ func loadLiveness(f *config.File, raw *file, c *Config) Liveness {
 	if out.Interval <= 0 || out.Interval*2 > out.SiteLossAfter {
 		f.Errorf("liveness.interval", "%s: needs to be above zero and at most half of site_loss_after (%s), so that a site is checked twice before it is lost", out.Interval, out.SiteLossAfter)
 	}
+	// The sites this configuration names elsewhere: a liveness site must
+	// be one of them, or its loss would take over nothing.
+	named := map[string]bool{c.Site: true}
+	for _, cl := range c.Clusters {
+		for _, s := range cl.Sites {
+			named[s] = true
+		}
+	}
+	for _, sn := range c.Plan.Subnets {
+		named[sn.Home] = true
+	}
 	seen := map[string]int{}
+	apis := map[string]string{}
 	for i, s := range l.Sites {
 		key := fmt.Sprintf("liveness.sites[%d]", i)
 		site := liveness.Site{Name: f.String(key+".name", s.Name, true)}
 		if site.Name == c.Site {
 			f.Errorf(key+".name", "%q is this router's own site", s.Name)
+		} else if site.Name != "" && !named[site.Name] {
+			f.Errorf(key+".name", "%q is no site of the clusters or the subnets' homes (%s): a site is a set of routers, named as the clusters name it",
+				s.Name, strings.Join(slices.Sorted(maps.Keys(named)), ", "))
 		}
 		if j, dup := seen[s.Name]; dup {
 			f.Errorf(key+".name", "%q is configured twice (also liveness.sites[%d])", s.Name, j)
 		}
 		seen[s.Name] = i
-		if u, err := url.Parse(s.API); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			f.Errorf(key+".api", "%q is not the other routeragent's API as https://host:port", s.API)
-		}
-		site.API = strings.TrimSuffix(s.API, "/")
 		site.Peers = s.Peers
 		if len(site.Peers) == 0 {
 			site.Peers = c.API.Peers
@@ -296,16 +317,37 @@ func loadLiveness(f *config.File, raw *file, c *Config) Liveness {
 		if len(site.Peers) == 0 {
 			f.Errorf(key+".peers", "missing: the certificate names of site %s's routeragents, whose answers alone are believed (or api.peers)", s.Name)
 		}
-		if len(s.Probe) == 0 {
-			f.Errorf(key+".probe", "missing: the other site's router addresses on the stretched subnets, checked with ARP or ND")
+		routers, rkey := s.Routers, key+".routers"
+		switch {
+		case len(routers) > 0 && (s.API != "" || len(s.Probe) > 0):
+			f.Errorf(key+".api", "set api and probe for a site of one router, or [[%s]] for each of its routers, not both", rkey)
+		case len(routers) == 0:
+			routers, rkey = []routerEntry{{API: s.API, Probe: s.Probe}}, ""
 		}
-		for j, a := range f.Addrs(key+".probe", s.Probe) {
-			i := slices.IndexFunc(c.Plan.Subnets, func(sn plan.Subnet) bool { return sn.Prefix.Contains(a) && sn.Interface != "" })
-			if i < 0 {
-				f.Errorf(fmt.Sprintf("%s.probe[%d]", key, j), "%s is in no subnet with an interface on this router", a)
-				continue
+		for j, r := range routers {
+			k := fmt.Sprintf("%s[%d]", rkey, j)
+			if rkey == "" {
+				k = key
 			}
-			site.Probes = append(site.Probes, liveness.Probe{Addr: a, Interface: c.Plan.Subnets[i].Interface})
+			rt := liveness.Router{API: strings.TrimSuffix(r.API, "/")}
+			if u, err := url.Parse(r.API); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				f.Errorf(k+".api", "%q is not the other routeragent's API as https://host:port", r.API)
+			} else if other, dup := apis[rt.API]; dup {
+				f.Errorf(k+".api", "%s is configured twice (also %s)", rt.API, other)
+			}
+			apis[rt.API] = k
+			if len(r.Probe) == 0 {
+				f.Errorf(k+".probe", "missing: the router's addresses on the stretched subnets, checked with ARP or ND")
+			}
+			for m, a := range f.Addrs(k+".probe", r.Probe) {
+				n := slices.IndexFunc(c.Plan.Subnets, func(sn plan.Subnet) bool { return sn.Prefix.Contains(a) && sn.Interface != "" })
+				if n < 0 {
+					f.Errorf(fmt.Sprintf("%s.probe[%d]", k, m), "%s is in no subnet with an interface on this router", a)
+					continue
+				}
+				rt.Probes = append(rt.Probes, liveness.Probe{Addr: a, Interface: c.Plan.Subnets[n].Interface})
+			}
+			site.Routers = append(site.Routers, rt)
 		}
 		out.Sites = append(out.Sites, site)
 	}

@@ -26,7 +26,8 @@ func TestLoadGood(t *testing.T) {
 	if got := c.Plan.Subnets[1].Gateways; len(got) != 2 || got[0] != netip.MustParseAddr("fe80::1") {
 		t.Errorf("IPv6 gateways %v", got)
 	}
-	if l := c.Liveness; l.SiteLossAfter != 3*time.Second || len(l.Sites) != 1 || len(l.Sites[0].Probes) != 2 || l.Sites[0].Probes[1].Interface != "bond0.100" {
+	if l := c.Liveness; l.SiteLossAfter != 3*time.Second || len(l.Sites) != 1 || len(l.Sites[0].Routers) != 1 ||
+		len(l.Sites[0].Routers[0].Probes) != 2 || l.Sites[0].Routers[0].Probes[1].Interface != "bond0.100" {
 		t.Errorf("liveness %+v", l)
 	}
 	if c.BGP.RestartTime != 30*time.Second || c.BGP.LongLivedStaleTime != time.Hour {
@@ -109,6 +110,13 @@ func TestLoadBroken(t *testing.T) {
 			`:92: liveness.sites[0].probe[0]: 198.51.100.3 is in no subnet with an interface on this router`},
 		{"checks too rare to see a loss", `interval = "500ms"`, `interval = "2s"`,
 			`:88: liveness.interval: 2s: needs to be above zero and at most half of site_loss_after (3s)`},
+		{"liveness of a site named nowhere else", `name = "B"`, `name = "B1"`,
+			`:90: liveness.sites[0].name: "B1" is no site of the clusters or the subnets' homes (A, B): a site is a set of routers, named as the clusters name it`},
+		{"liveness: a site of one router and of routers", `peers = ["routeragent-b.example.net"]`, `peers = ["routeragent-b.example.net"]
+[[liveness.sites.routers]]
+api = "https://203.0.113.3:8443"
+probe = ["192.0.2.4"]`,
+			`:91: liveness.sites[0].api: set api and probe for a site of one router, or [[liveness.sites[0].routers]] for each of its routers, not both`},
 		{"IPv6 over IPv4 without a next hop", `next_hop_ipv6 = "2001:db8:ffff::1"`, ``,
 			`:63: bgp.neighbors[0].families: IPv6 routes over an IPv4 session need bgp.next_hop_ipv6`},
 	}
@@ -170,6 +178,52 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Load() = %v\nwant it to contain %q", err, want)
+		}
+	}
+}
+
+// TestLivenessRouters loads a site of two routers, and refuses a router
+// without addresses to probe, or one configured twice.
+func TestLivenessRouters(t *testing.T) {
+	good, err := os.ReadFile("testdata/good.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := `api = "https://203.0.113.2:8443"
+probe = ["192.0.2.3", "2001:db8:100::3"]
+`
+	two := `[[liveness.sites.routers]]
+api = "https://203.0.113.2:8443"
+probe = ["192.0.2.3"]
+[[liveness.sites.routers]]
+api = "https://203.0.113.3:8443"
+probe = ["192.0.2.4", "2001:db8:100::4"]
+`
+	if !strings.Contains(string(good), one) {
+		t.Fatal("good.toml lacks site B's router")
+	}
+	load := func(conf string) (*Config, error) {
+		path := filepath.Join(t.TempDir(), "routeragent.toml")
+		if err := os.WriteFile(path, []byte(strings.Replace(string(good), one, "", 1)+conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(path)
+	}
+	c, err := load(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := c.Liveness.Sites[0].Routers
+	if len(rs) != 2 || rs[0].API != "https://203.0.113.2:8443" || len(rs[0].Probes) != 1 || rs[1].API != "https://203.0.113.3:8443" ||
+		len(rs[1].Probes) != 2 || rs[1].Probes[1].Interface != "bond0.100" {
+		t.Errorf("routers %+v", rs)
+	}
+	for conf, want := range map[string]string{
+		strings.Replace(two, `probe = ["192.0.2.4", "2001:db8:100::4"]`, "", 1): "liveness.sites[0].routers[1].probe: missing",
+		strings.Replace(two, "203.0.113.3", "203.0.113.2", 1):                   "liveness.sites[0].routers[1].api: https://203.0.113.2:8443 is configured twice (also liveness.sites[0].routers[0])",
+	} {
+		if _, err := load(conf); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load() = %v, want %q", err, want)
 		}
 	}
 }

@@ -139,8 +139,10 @@ func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
 		own = append(own, n.Address)
 	}
 	for _, s := range cfg.Liveness.Sites {
-		for _, p := range s.Probes {
-			own = append(own, p.Addr)
+		for _, r := range s.Routers {
+			for _, p := range r.Probes {
+				own = append(own, p.Addr)
+			}
 		}
 	}
 	ifaddrs, err := ownaddr.List()

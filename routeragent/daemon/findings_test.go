@@ -62,7 +62,8 @@ func TestOneStaleClusterHoldsASiteBackForOneLeaseAtMost(t *testing.T) {
 // answers, and the site-loss check with them.
 func TestTheProbedRoutersAddressesAreReserved(t *testing.T) {
 	cfg := &config.Config{Plan: plan.Config{Subnets: []plan.Subnet{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}},
-		Liveness: config.Liveness{Sites: []liveness.Site{{Name: "B", Probes: []liveness.Probe{{Addr: netip.MustParseAddr("192.0.2.3")}}}}}}
+		Liveness: config.Liveness{Sites: []liveness.Site{{Name: "B", Routers: []liveness.Router{
+			{Probes: []liveness.Probe{{Addr: netip.MustParseAddr("192.0.2.4")}}}, {Probes: []liveness.Probe{{Addr: netip.MustParseAddr("192.0.2.3")}}}}}}}}
 	if own := ownAddrs(cfg, slog.New(slog.DiscardHandler)); !slices.Contains(own, netip.MustParseAddr("192.0.2.3")) {
 		t.Errorf("reserved %v, want site B's probed router 192.0.2.3 among them", own)
 	}

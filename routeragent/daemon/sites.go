@@ -37,11 +37,13 @@ func (d *Daemon) startLiveness(ctx context.Context) {
 	if len(lc.Sites) == 0 {
 		return
 	}
-	var names []string
+	routers := map[string][]string{}
 	for _, s := range lc.Sites {
-		names = append(names, s.Name)
+		for _, r := range s.Routers {
+			routers[s.Name] = append(routers[s.Name], r.API)
+		}
 	}
-	d.sites.tracker = liveness.NewTracker(names, lc.SiteLossAfter, time.Now())
+	d.sites.tracker = liveness.NewTracker(routers, lc.SiteLossAfter, time.Now())
 	d.sites.seen = map[liveness.Path]map[string]bool{liveness.PathAPI: {}, liveness.PathProbe: {}}
 	d.sites.first = make(chan struct{})
 	c := &sitecheck.Checker{Sites: lc.Sites, Interval: lc.Interval,

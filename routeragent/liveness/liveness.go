@@ -23,16 +23,22 @@ import (
 // SitePath is where the API of the routeragents answers liveness checks.
 const SitePath = "/v1/site"
 
-// Site is another site to check: its routeragent's API, and its router's
-// addresses on the stretched subnets, each on this router's interface
-// there.
+// Site is another site to check: a set of routers (a VRRP pair, often),
+// each with its routeragent's API and its own addresses on the stretched
+// subnets. A path to the site is up while any of its routers answers on
+// it.
 type Site struct {
 	Name string
-	API  string // https://host:port
 	// Peers are the certificate names that site's routeragents carry: an
 	// answer from a server whose certificate names none of them is no
 	// answer, whichever CA signed it.
-	Peers  []string
+	Peers   []string
+	Routers []Router
+}
+
+// Router is one router of another site.
+type Router struct {
+	API    string // https://host:port
 	Probes []Probe
 }
 
@@ -84,8 +90,10 @@ type Answer struct {
 // Result is one check's outcome.
 type Result struct {
 	Site string
-	Path Path
-	OK   bool
+	// Router is the router checked, by its API URL.
+	Router string
+	Path   Path
+	OK     bool
 	// Answer is the API's answer, when OK.
 	Answer *Answer
 	// Err says why a check failed.
@@ -117,8 +125,8 @@ type Status struct {
 	Since time.Time `json:"since"`
 	// LostAt is when the site was found lost, while lost or returning.
 	LostAt time.Time `json:"lost_at,omitzero"`
-	// Failing are the paths failing now, with the last error of each;
-	// APIFailing and ProbeFailing say which.
+	// Failing are the paths failing now, with the last error of each
+	// router; APIFailing and ProbeFailing say which.
 	Failing      []string `json:"failing,omitempty"`
 	APIFailing   bool     `json:"api_failing"`
 	ProbeFailing bool     `json:"probe_failing"`
@@ -134,40 +142,51 @@ type Tracker struct {
 }
 
 type site struct {
-	state  State
-	since  time.Time
-	lostAt time.Time
-	ok     [2]time.Time // the last success of each path
-	err    [2]string    // the last failure of each path
-	heard  time.Time
-	answer *Answer
+	state   State
+	since   time.Time
+	lostAt  time.Time
+	routers map[string]*router
+	heard   time.Time
+	answer  *Answer
 }
 
-// NewTracker tracks sites, which fail a path after lossAfter without a
-// success on it. At now every site counts as alive, so that a site not
-// heard at all is lost lossAfter after the start.
-func NewTracker(sites []string, lossAfter time.Duration, now time.Time) *Tracker {
+// router is one router's paths: the last success and failure of each.
+type router struct {
+	ok  [2]time.Time
+	err [2]string
+}
+
+// NewTracker tracks sites, each a set of routers by name (their API URL),
+// which fail a path after lossAfter without a success on it from any of
+// them. At now every site counts as alive, so that a site not heard at
+// all is lost lossAfter after the start.
+func NewTracker(sites map[string][]string, lossAfter time.Duration, now time.Time) *Tracker {
 	t := &Tracker{after: lossAfter, sites: map[string]*site{}}
-	for _, name := range sites {
-		t.sites[name] = &site{state: Alive, since: now, ok: [2]time.Time{now, now}}
+	for name, routers := range sites {
+		s := &site{state: Alive, since: now, routers: map[string]*router{}}
+		for _, r := range routers {
+			s.routers[r] = &router{ok: [2]time.Time{now, now}}
+		}
+		t.sites[name] = s
 	}
 	return t
 }
 
 // Record takes a check's result and returns the transitions it causes.
-// A result for a site not tracked is ignored.
+// A result for a site or router not tracked is ignored.
 func (t *Tracker) Record(r Result, now time.Time) []Transition {
 	s := t.sites[r.Site]
-	if s == nil {
+	if s == nil || s.routers[r.Router] == nil {
 		return nil
 	}
+	rt := s.routers[r.Router]
 	if r.OK {
-		s.ok[r.Path], s.err[r.Path] = now, ""
+		rt.ok[r.Path], rt.err[r.Path] = now, ""
 		if r.Path == PathAPI && r.Answer != nil {
 			s.heard, s.answer = now, r.Answer
 		}
 	} else {
-		s.err[r.Path] = r.Err
+		rt.err[r.Path] = r.Err
 	}
 	return t.Evaluate(now)
 }
@@ -216,22 +235,39 @@ func (s *site) next(failing int) State {
 	return Alive
 }
 
+// failing returns the paths on which no router of s answered for the
+// loss time.
 func (t *Tracker) failing(s *site, now time.Time) []Path {
 	var out []Path
 	for _, p := range []Path{PathAPI, PathProbe} {
-		if now.Sub(s.ok[p]) >= t.after {
+		up := false
+		for _, r := range s.routers {
+			up = up || now.Sub(r.ok[p]) < t.after
+		}
+		if !up {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
+// reasons says, for each failing path, why each router failed it last.
 func (t *Tracker) reasons(s *site, failing []Path) []string {
 	var out []string
+	names := slices.Sorted(maps.Keys(s.routers))
 	for _, p := range failing {
 		r := p.String() + " failing"
-		if s.err[p] != "" {
-			r += ": " + s.err[p]
+		var errs []string
+		for _, name := range names {
+			if e := s.routers[name].err[p]; e != "" {
+				if len(names) > 1 {
+					e = name + ": " + e
+				}
+				errs = append(errs, e)
+			}
+		}
+		if len(errs) > 0 {
+			r += ": " + strings.Join(errs, "; ")
 		}
 		out = append(out, r)
 	}

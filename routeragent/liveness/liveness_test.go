@@ -3,6 +3,7 @@ package liveness
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -10,6 +11,15 @@ import (
 var t0 = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 
 func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+// oneRouter gives each site one router, named "".
+func oneRouter(sites ...string) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range sites {
+		out[s] = []string{""}
+	}
+	return out
+}
 
 // run feeds the tracker one result per path and site every half second
 // from from to to (seconds), with ok saying how each path fares then, and
@@ -31,7 +41,7 @@ func run(tr *Tracker, from, to float64, ok func(path Path, sec float64) bool, cu
 }
 
 func TestTransitions(t *testing.T) {
-	tr := NewTracker([]string{"B"}, 3*time.Second, t0)
+	tr := NewTracker(oneRouter("B"), 3*time.Second, t0)
 	up := func(Path, float64) bool { return true }
 	if got := run(tr, 0, 5, up, true); len(got) != 0 {
 		t.Fatalf("all well: %q", got)
@@ -70,7 +80,7 @@ func TestTransitions(t *testing.T) {
 }
 
 func TestASiteNeverHeardIsLostAfterTheTime(t *testing.T) {
-	tr := NewTracker([]string{"B"}, 3*time.Second, t0)
+	tr := NewTracker(oneRouter("B"), 3*time.Second, t0)
 	if got := tr.Evaluate(at(2.9)); len(got) != 0 {
 		t.Errorf("before the time: %v", got)
 	}
@@ -109,7 +119,7 @@ func runSites(tr *Tracker, sites []string, from, to float64, ok func(site string
 func TestTrackerSitesPathByPath(t *testing.T) {
 	for _, sites := range [][]string{{"B", "C"}, {"B", "C", "D"}} {
 		last := sites[len(sites)-1]
-		tr := NewTracker(sites, 3*time.Second, t0)
+		tr := NewTracker(oneRouter(sites...), 3*time.Second, t0)
 		cur := false
 		current := func(s string) bool { return cur || s != last }
 		fails := map[Path]bool{}
@@ -173,5 +183,78 @@ func TestTransitionString(t *testing.T) {
 	}
 	if got, want := (Transition{Site: "B", From: Lost, To: Returning}).String(), "site B: lost -> returning"; got != want {
 		t.Errorf("%q, want %q", got, want)
+	}
+}
+
+// TestASiteOfRouters follows site B of two and of three routers, path by
+// path: a path is up while any router answers on it, and B is lost only
+// when every router fails both. The first-listed router falling silent
+// changes nothing while another answers (a false site loss, when the
+// checks of one router used up the interval of all).
+func TestASiteOfRouters(t *testing.T) {
+	for _, routers := range [][]string{{"b1", "b2"}, {"b1", "b2", "b3"}} {
+		tr := NewTracker(map[string][]string{"B": routers}, 3*time.Second, t0)
+		down := map[string]map[Path]bool{}
+		for _, r := range routers {
+			down[r] = map[Path]bool{}
+		}
+		step := func(name string, from, to float64, want ...string) {
+			t.Helper()
+			var got []string
+			for s := from; s <= to; s += 0.5 {
+				for _, r := range routers {
+					for _, p := range []Path{PathAPI, PathProbe} {
+						res := Result{Site: "B", Router: r, Path: p, OK: !down[r][p], Err: r + " timeout"}
+						if res.OK && p == PathAPI {
+							res.Answer = &Answer{Site: "B", Current: true}
+						}
+						for _, x := range tr.Record(res, at(s)) {
+							got = append(got, fmt.Sprintf("%s->%s @%g", x.From, x.To, x.At.Sub(t0).Seconds()))
+						}
+					}
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%v, %s: %q, want %q", routers, name, got, want)
+			}
+		}
+		step("all well", 0, 2)
+		// The first-listed router falls silent on both paths.
+		down["b1"][PathAPI], down["b1"][PathProbe] = true, true
+		step("b1 silent", 2.5, 10)
+		st := tr.Status(at(10))[0]
+		if st.State != Alive || st.APIFailing || st.ProbeFailing {
+			t.Errorf("%v, b1 silent: %+v, want alive", routers, st)
+		}
+		// Every other router loses its API: the API path fails, the probe
+		// still answers (b2 answers it): partitioned.
+		for _, r := range routers[1:] {
+			down[r][PathAPI] = true
+		}
+		step("the API of every router fails", 10.5, 14, "alive->partitioned @13")
+		if st := tr.Status(at(14))[0]; !st.APIFailing || st.ProbeFailing || len(st.Failing) != 1 || !strings.Contains(st.Failing[0], "b1: b1 timeout") {
+			t.Errorf("%v: %+v, want the API failing, with each router's error", routers, st)
+		}
+		if len(routers) == 3 {
+			down["b3"][PathProbe] = true // b3 loses its probe too; b2 still answers it
+		}
+		step("b2 alone answers the probe", 14.5, 18)
+		// b2's probe fails: every router fails both paths: lost.
+		down["b2"][PathProbe] = true
+		step("every router fails both", 18.5, 23, "partitioned->lost @21")
+		// One router back on both paths: returning, then alive (current).
+		down["b2"][PathAPI], down["b2"][PathProbe] = false, false
+		step("b2 back, its reports current", 23.5, 24, "lost->alive @23.5")
+	}
+}
+
+// TestRecordIgnoresUnknownRouters: a result for a router the site does not
+// have counts for nothing.
+func TestRecordIgnoresUnknownRouters(t *testing.T) {
+	tr := NewTracker(map[string][]string{"B": {"b1"}}, 3*time.Second, t0)
+	tr.Record(Result{Site: "B", Router: "b9", Path: PathAPI, OK: true, Answer: &Answer{Site: "B"}}, at(2.9))
+	tr.Record(Result{Site: "B", Router: "b9", Path: PathProbe, OK: true}, at(2.9))
+	if got := tr.Evaluate(at(3)); len(got) != 1 || got[0].To != Lost {
+		t.Errorf("%v: want B lost, its only router never heard", got)
 	}
 }

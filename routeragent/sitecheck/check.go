@@ -22,8 +22,9 @@ import (
 	"github.com/vmroute/vmroute/shared/tlsutil"
 )
 
-// Checker checks the two paths to every site every interval, each check
-// bounded by the interval, and hands each result to report.
+// Checker checks the two paths to every router of every site every
+// interval, all at once, each check with the whole interval, and hands
+// each result to report.
 type Checker struct {
 	Sites    []liveness.Site
 	Interval time.Duration
@@ -32,17 +33,19 @@ type Checker struct {
 }
 
 // Run checks until ctx ends. report is called from one goroutine per
-// site and path.
+// router and path.
 func (c *Checker) Run(ctx context.Context, report func(liveness.Result)) {
 	done := make(chan struct{})
 	n := 0
 	for _, s := range c.Sites {
-		for _, p := range []liveness.Path{liveness.PathAPI, liveness.PathProbe} {
-			n++
-			go func() {
-				defer func() { done <- struct{}{} }()
-				c.loop(ctx, s, p, report)
-			}()
+		for _, rt := range s.Routers {
+			for _, p := range []liveness.Path{liveness.PathAPI, liveness.PathProbe} {
+				n++
+				go func() {
+					defer func() { done <- struct{}{} }()
+					c.loop(ctx, s, rt, p, report)
+				}()
+			}
 		}
 	}
 	for range n {
@@ -50,16 +53,16 @@ func (c *Checker) Run(ctx context.Context, report func(liveness.Result)) {
 	}
 }
 
-func (c *Checker) loop(ctx context.Context, s liveness.Site, p liveness.Path, report func(liveness.Result)) {
+func (c *Checker) loop(ctx context.Context, s liveness.Site, rt liveness.Router, p liveness.Path, report func(liveness.Result)) {
 	for {
 		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, c.Interval)
-		r := liveness.Result{Site: s.Name, Path: p}
+		r := liveness.Result{Site: s.Name, Router: rt.API, Path: p}
 		var err error
 		if p == liveness.PathAPI {
-			r.Answer, err = c.ask(cctx, s)
+			r.Answer, err = c.ask(cctx, s, rt)
 		} else {
-			err = c.probe(cctx, s)
+			err = probe(cctx, rt)
 		}
 		cancel()
 		if ctx.Err() != nil {
@@ -79,8 +82,8 @@ func (c *Checker) loop(ctx context.Context, s liveness.Site, p liveness.Path, re
 }
 
 // ask reads the other routeragent's answer.
-func (c *Checker) ask(ctx context.Context, s liveness.Site) (*liveness.Answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.API+liveness.SitePath, nil)
+func (c *Checker) ask(ctx context.Context, s liveness.Site, rt liveness.Router) (*liveness.Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rt.API+liveness.SitePath, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -91,10 +94,10 @@ func (c *Checker) ask(ctx context.Context, s liveness.Site) (*liveness.Answer, e
 	defer resp.Body.Close()
 	names, err := tlsutil.Names(resp.TLS)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.API, err)
+		return nil, fmt.Errorf("%s: %w", rt.API, err)
 	}
 	if !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(s.Peers, n) }) {
-		return nil, fmt.Errorf("%s: the server's certificate names %v, none of site %s's routeragents %v: check liveness.sites[].peers", s.API, names, s.Name, s.Peers)
+		return nil, fmt.Errorf("%s: the server's certificate names %v, none of site %s's routeragents %v: check liveness.sites[].peers", rt.API, names, s.Name, s.Peers)
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -105,23 +108,36 @@ func (c *Checker) ask(ctx context.Context, s liveness.Site) (*liveness.Answer, e
 		return nil, fmt.Errorf("answer: %w", err)
 	}
 	if a.Site != s.Name {
-		return nil, fmt.Errorf("%s answers as site %q, not %q: check liveness.sites", s.API, a.Site, s.Name)
+		return nil, fmt.Errorf("%s answers as site %q, not %q: check liveness.sites", rt.API, a.Site, s.Name)
 	}
 	return &a, nil
 }
 
-// probe resolves the site's router addresses until one answers.
-func (c *Checker) probe(ctx context.Context, s liveness.Site) error {
+// probe resolves all of a router's addresses at once, each with the
+// whole time of ctx, and returns at the first that answers: a silent
+// IPv4 address takes no time from an IPv6 one. (The others end at ctx's
+// deadline.)
+func probe(ctx context.Context, rt liveness.Router) error {
+	if len(rt.Probes) == 0 {
+		return errors.New("no probe address configured")
+	}
+	results := make(chan error, len(rt.Probes))
+	for _, p := range rt.Probes {
+		go func() {
+			if err := resolve(ctx, p); err != nil {
+				results <- fmt.Errorf("%s on %s: %w", p.Addr, p.Interface, err)
+				return
+			}
+			results <- nil
+		}()
+	}
 	var errs []error
-	for _, p := range s.Probes {
-		err := resolve(ctx, p)
+	for range rt.Probes {
+		err := <-results
 		if err == nil {
 			return nil
 		}
-		errs = append(errs, fmt.Errorf("%s on %s: %w", p.Addr, p.Interface, err))
-	}
-	if len(errs) == 0 {
-		return errors.New("no probe address configured")
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

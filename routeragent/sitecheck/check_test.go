@@ -24,7 +24,7 @@ func TestAnAnswerCountsOnlyFromTheSitesOwnCertificates(t *testing.T) {
 	ask := func(peers ...string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err := c.ask(ctx, liveness.Site{Name: "B", API: api.URL, Peers: peers})
+		_, err := c.ask(ctx, liveness.Site{Name: "B", Peers: peers}, liveness.Router{API: api.URL})
 		return err
 	}
 	// httptest's certificate names example.com.

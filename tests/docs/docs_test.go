@@ -28,11 +28,29 @@ asn = 65001
 router_id = "198.51.100.1"
 `
 
+// livenessBase is a minimal routeragent config that the liveness
+// fragments of docs/install.md complete: site B named by a cluster, and
+// the stretched subnets on an interface.
+const livenessBase = minimalRouter + `[[clusters]]
+name = "/DC/host/Stretched"
+sites = ["A", "B"]
+clients = ["hostagent:/DC/host/Stretched"]
+[[subnets]]
+prefix = "192.0.2.0/24"
+home = "A"
+interface = "bond0.100"
+[[subnets]]
+prefix = "2001:db8:100::/64"
+home = "A"
+interface = "bond0.100"
+`
+
 // TestInstallConfigs loads every TOML block of docs/install.md: whole
 // hostagent configs (with [vcenter]) and routeragent configs (starting
 // with site =) as they are, and fragments of [[clusters]] on top of the
 // first hostagent config (a hostagent's, with path =) or of a minimal
-// routeragent config (a routeragent's, with clients =).
+// routeragent config (a routeragent's, with clients =), and of
+// [[liveness.sites]] on top of livenessBase.
 func TestInstallConfigs(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/install.md")
 	if err != nil {
@@ -55,6 +73,8 @@ func TestInstallConfigs(t *testing.T) {
 			}
 		case strings.HasPrefix(body, "site ="):
 			kind, conf = "routeragent", body
+		case strings.HasPrefix(body, "[[liveness.sites]]"):
+			kind, conf = "routeragent", livenessBase+body
 		case strings.Contains(body, "clients ="):
 			kind, conf = "routeragent", minimalRouter+body
 		case strings.Contains(body, "path =") && hostBase != "":

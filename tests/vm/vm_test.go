@@ -167,6 +167,10 @@ batch_window = "50ms"
 name = "stretched"
 sites = ["A", "B"]
 clients = ["hostagent:stretched"]
+[[clusters]]
+name = "site-c" # names site C, whose router the liveness checks probe with ND
+site = "C"
+clients = ["hostagent:site-c"]
 [[subnets]]
 prefix = "10.20.0.0/24"
 home = "A"
