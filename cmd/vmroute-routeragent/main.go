@@ -59,14 +59,7 @@ func main() {
 		}
 		return
 	}
-	level := new(slog.LevelVar)
-	l, err := logging.ParseLevel(cfg.LogLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	level.Set(l)
-	log, err := logging.New(os.Stderr, level, cfg.LogFormat)
+	log, level, err := logging.Setup(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -72,6 +72,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(wire.Ack{Generation: s.in.Generation(rep.Cluster)})
 }
 
+// setDown takes the routeragent down (503 to every report) or back up.
+func (s *server) setDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
+}
+
 func (s *server) last() (*wire.Report, int, map[string]wire.VM) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -165,9 +172,7 @@ func TestSender(t *testing.T) {
 
 	// Down for a while: retried with backoff; back, it gets the latest
 	// state, not what it missed.
-	srv.mu.Lock()
-	srv.down = true
-	srv.mu.Unlock()
+	srv.setDown(true)
 	offer(vm("v1", "192.0.2.1"), vm("v3", "192.0.2.3"))
 	wait("a failure while down", func() bool { return s.Stats().Failed > 0 })
 	failed := s.Stats().Failed
@@ -176,9 +181,7 @@ func TestSender(t *testing.T) {
 	if st := s.Stats(); st.Failed == 0 || st.InSync {
 		t.Errorf("while down: %+v", st)
 	}
-	srv.mu.Lock()
-	srv.down = false
-	srv.mu.Unlock()
+	srv.setDown(false)
 	wait("latest state", func() bool { _, _, vms := srv.last(); _, ok := vms["v4"]; return ok && len(vms) == 1 })
 	if r, _, _ := srv.last(); r.Kind != wire.KindDelta || len(r.Removed) != 1 || r.Removed[0] != "v1" {
 		t.Errorf("after the outage %+v, want one delta: v4 in, v1 out", r)
@@ -393,16 +396,12 @@ func TestBackoffStartsAgainAfterADelivery(t *testing.T) {
 	go s.Run(ctx)
 	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11")}})
 	waitFor(t, "the backoff at its longest", func() bool { return s.Stats().RetryIn == s.retryMax })
-	srv.mu.Lock()
-	srv.down = false
-	srv.mu.Unlock()
+	srv.setDown(false)
 	waitFor(t, "delivered", func() bool { return s.Stats().InSync })
 	if st := s.Stats(); st.RetryIn != 0 {
 		t.Errorf("retry_in %s once delivered, want none", st.RetryIn)
 	}
-	srv.mu.Lock()
-	srv.down = true
-	srv.mu.Unlock()
+	srv.setDown(true)
 	failed := s.Stats().Failed
 	s.Offer(map[string][]wire.VM{"c": {vm("v1", "192.0.2.11"), vm("v2", "192.0.2.12")}})
 	waitFor(t, "a failure", func() bool { return s.Stats().Failed > failed })

@@ -23,6 +23,19 @@ func ParseLevel(level string) (slog.Level, error) {
 	return l, nil
 }
 
+// Setup returns a logger writing to w at the configured level and format,
+// and that level, which a reload may set.
+func Setup(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar, error) {
+	l, err := ParseLevel(level)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := new(slog.LevelVar)
+	v.Set(l)
+	log, err := New(w, v, format)
+	return log, v, err
+}
+
 // New returns a logger writing to w at level in format (FormatText or
 // FormatJSON). A *slog.LevelVar as level lets a reload change it.
 func New(w io.Writer, level slog.Leveler, format string) (*slog.Logger, error) {
