@@ -158,3 +158,32 @@ func TestReloadStormUnderLoad(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// Catches a reload that drops a takeover under way (issue 28): a change
+// to [guards] made a new planner, whose empty takeovers withdrew at once
+// the host routes that cover this site's VMs until the previous owner
+// withdraws the subnet.
+func TestAReloadKeepsATakeoverGoing(t *testing.T) {
+	e := newEnv(t, "")
+	d := e.start(t)
+	if code, p := post(t, e.client(t, "hostagent-b"), d, report("cl-b", "B", 1, "198.51.100.10")); code != http.StatusOK {
+		t.Fatalf("report: %d %s", code, p.Error)
+	}
+	waitRoutes(t, d, "B summary 198.51.100.0/24")
+	two := `{"cluster": "cl-a", "generation": 1, "kind": "full", "vms": [
+		{"uuid": "v3", "name": "web-3", "site": "A", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
+		 "nics": [{"mac": "00:50:56:00:00:03", "addresses": ["198.51.100.20"]}]},
+		{"uuid": "v4", "name": "web-4", "site": "A", "power_state": "poweredOn", "landed_at": "2026-11-22T10:00:00Z",
+		 "nics": [{"mac": "00:50:56:00:00:04", "addresses": ["198.51.100.21"]}]}]}`
+	if code, p := post(t, e.client(t, "hostagent-a"), d, two); code != http.StatusOK {
+		t.Fatalf("report: %d %s", code, p.Error)
+	}
+	// Two VMs of B's subnet at A, one at B: A takes the subnet over, with
+	// its VMs' host routes until B withdraws it.
+	waitRoutes(t, d, "A host 198.51.100.20/32")
+	e.edit(t, func(c string) string { return c + "[guards]\nhost_route_ceiling = 1000\n" })
+	e.reload(t, d)
+	if got := allRoutes(t, d); !strings.Contains(fmt.Sprint(got), "A host 198.51.100.20/32") {
+		t.Errorf("after a reload that made a new planner: %q, want the takeover's host routes kept", got)
+	}
+}
