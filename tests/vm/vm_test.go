@@ -189,7 +189,7 @@ peers = ["router-b"]
 probe = ["10.20.0.3"]
 [[liveness.sites]]
 name = "C"
-api = "https://127.0.0.1:8443"
+api = "https://localhost:8443" # this routeragent too, by another name: each router's API is configured once
 peers = ["router-c"]
 probe = ["2001:db8:20::3"]
 [bgp]
