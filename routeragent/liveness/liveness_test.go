@@ -84,8 +84,8 @@ func TestASiteNeverHeardIsLostAfterTheTime(t *testing.T) {
 	if got := tr.Evaluate(at(2.9)); len(got) != 0 {
 		t.Errorf("before the time: %v", got)
 	}
-	if got := tr.Evaluate(at(3)); len(got) != 1 || got[0].To != Lost {
-		t.Errorf("at the time: %v, want lost", got)
+	if got := tr.Evaluate(at(3)); len(got) != 1 || got[0].To != Lost || !slices.Equal(got[0].Failing, []string{"api failing", "probe failing"}) {
+		t.Errorf("at the time: %v, want lost, both paths failing without an error heard", got)
 	}
 	if got := tr.Record(Result{Site: "X", Path: PathAPI, OK: true}, at(4)); len(got) != 0 {
 		t.Errorf("a site not tracked: %v", got)

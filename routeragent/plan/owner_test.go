@@ -135,3 +135,27 @@ func TestANewPlannerContinuesTheTakeovers(t *testing.T) {
 		t.Errorf("after the reload: %q, takeover %+v\nwant %q, takeover until %s", got, res.Subnets[0].Takeover, want, tk.Until)
 	}
 }
+
+// Catches a new planner that forgets the halves beating a lost site's
+// lingering summary: after the reload, the lost site is no longer newly
+// lost, so only what Continue carries keeps the halves.
+func TestANewPlannerContinuesTheBeats(t *testing.T) {
+	// B starts with A already lost, last heard announcing the subnet: the
+	// halves beat A's lingering summary (a beat, no takeover).
+	p := lossWorld(t, "B")
+	lost := live(map[string]SiteState{"A": {Lost: t0, Silent: true, Heard: t0.Add(-time.Second), Summaries: []netip.Prefix{s24}}})
+	p.SetLiveness(lost)
+	if res := p.Plan(t0); !slices.Equal(res.Subnets[0].Halves, []string{"B"}) || res.Subnets[0].Takeover == nil {
+		t.Fatalf("halves %v, takeover %+v; want B's halves over A's summary", res.Subnets[0].Halves, res.Subnets[0].Takeover)
+	}
+	cfg := testConfig("B")
+	cfg.Guards.HostRouteCeiling = 1000
+	next := mustPlanner(t, cfg)
+	next.Continue(p)
+	setCluster(next, "A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.11"), vm("a2", 0, "192.0.2.12"), vm("a3", 0, "192.0.2.13")})
+	setCluster(next, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21")})
+	next.SetLiveness(lost)
+	if res := next.Plan(t0.Add(time.Second)); !slices.Equal(res.Subnets[0].Halves, []string{"B"}) {
+		t.Errorf("after the reload: halves %v, want B's kept until the linger ends", res.Subnets[0].Halves)
+	}
+}
