@@ -159,3 +159,25 @@ func TestANewPlannerContinuesTheBeats(t *testing.T) {
 		t.Errorf("after the reload: halves %v, want B's kept until the linger ends", res.Subnets[0].Halves)
 	}
 }
+
+// Catches members counted when they no longer claim anything: b2 claims
+// b1's address too (a conflict), and when it leaves, B holds two VMs, as
+// many as home A: A owns the subnet again.
+func TestAMemberThatLeavesCountsNoMore(t *testing.T) {
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-a", []wire.VM{vm("a1", 0, "192.0.2.2"), vm("a2", 0, "192.0.2.3")})
+	setCluster(p, "B", "cl-b", []wire.VM{vm("b1", 0, "192.0.2.20"), vm("b2", 0, "192.0.2.20"), vm("b3", 0, "192.0.2.30")})
+	if got := ownerOf(t, p, "192.0.2.0/24"); got != "B" {
+		t.Fatalf("owner %s with three VMs at B, want B", got)
+	}
+	setCluster(p, "B", "cl-b", []wire.VM{vm("b1", 0, "192.0.2.20"), vm("b3", 0, "192.0.2.30")})
+	if got := ownerOf(t, p, "192.0.2.0/24"); got != "A" {
+		t.Errorf("owner %s once b2 left, two VMs a site, want home A", got)
+	}
+	// And when b1, the first claimant, leaves while b2 stays.
+	setCluster(p, "B", "cl-b", []wire.VM{vm("b1", 0, "192.0.2.20"), vm("b2", 0, "192.0.2.20"), vm("b3", 0, "192.0.2.30")})
+	setCluster(p, "B", "cl-b", []wire.VM{vm("b2", 0, "192.0.2.20"), vm("b3", 0, "192.0.2.30")})
+	if got := ownerOf(t, p, "192.0.2.0/24"); got != "A" {
+		t.Errorf("owner %s once b1 left, two VMs a site, want home A", got)
+	}
+}

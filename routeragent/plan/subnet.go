@@ -26,8 +26,26 @@ type subnet struct {
 	added []*vmEntry
 	dirty bool
 	base  *SubnetResult // the last computed plan, before ceilings
-	// count is the members at each site, as the last compute found them.
+	// count is the members at each site (rule 2: a VM is one member
+	// however many addresses it has, a pinned address is one), kept as
+	// claims come and go; addrs counts each member's addresses.
 	count map[string]int
+	addrs map[memberKey]int
+}
+
+// memberKey is one member of a subnet: a VM at a site, or a pinned
+// address (whose claimant names no VM).
+type memberKey struct {
+	vm, site string
+	pinned   netip.Addr
+}
+
+func keyOf(a netip.Addr, c claimant) memberKey {
+	k := memberKey{vm: c.vm, site: c.site}
+	if c.vm == pinnedClaimant {
+		k.pinned = a
+	}
+	return k
 }
 
 type claimant struct {
@@ -36,11 +54,16 @@ type claimant struct {
 }
 
 func newSubnet(cfg Subnet) *subnet {
-	return &subnet{cfg: cfg, members: map[netip.Addr]claimant{}, extra: map[netip.Addr][]claimant{}, dirty: true}
+	return &subnet{cfg: cfg, members: map[netip.Addr]claimant{}, extra: map[netip.Addr][]claimant{}, dirty: true,
+		count: map[string]int{}, addrs: map[memberKey]int{}}
 }
 
 func (s *subnet) add(a netip.Addr, vm, site string) {
 	c := claimant{vm: vm, site: site}
+	k := keyOf(a, c)
+	if s.addrs[k]++; s.addrs[k] == 1 {
+		s.count[site]++
+	}
 	if _, taken := s.members[a]; taken {
 		s.extra[a] = append(s.extra[a], c)
 	} else {
@@ -50,6 +73,11 @@ func (s *subnet) add(a netip.Addr, vm, site string) {
 }
 
 func (s *subnet) remove(a netip.Addr, vm string) {
+	if c, ok := s.members[a]; ok && c.vm == vm {
+		s.uncount(keyOf(a, c))
+	} else if i := slices.IndexFunc(s.extra[a], func(c claimant) bool { return c.vm == vm }); i >= 0 {
+		s.uncount(keyOf(a, s.extra[a][i]))
+	}
 	extra := slices.DeleteFunc(s.extra[a], func(c claimant) bool { return c.vm == vm })
 	if s.members[a].vm == vm {
 		if len(extra) == 0 {
@@ -64,6 +92,17 @@ func (s *subnet) remove(a netip.Addr, vm string) {
 		s.extra[a] = extra
 	}
 	s.dirty = true
+}
+
+// uncount takes one address of member k out of the counts.
+func (s *subnet) uncount(k memberKey) {
+	if s.addrs[k]--; s.addrs[k] > 0 {
+		return
+	}
+	delete(s.addrs, k)
+	if s.count[k.site]--; s.count[k.site] <= 0 {
+		delete(s.count, k.site)
+	}
 }
 
 func (s *subnet) setLocal(e *vmEntry, on bool) {
@@ -101,29 +140,10 @@ func (s *subnet) mergeLocal() {
 // after, across subnets.
 func (s *subnet) compute(p *Planner) {
 	r := &SubnetResult{Prefix: s.cfg.Prefix, Home: s.cfg.Home, Members: len(s.members)}
-	// Rule 2 counts members: a VM is one however many addresses it has
-	// in the subnet, a pinned address is one.
-	count := map[string]int{}
-	counted := make(map[claimant]bool, len(s.members))
-	member := func(c claimant) {
-		if c.vm == pinnedClaimant {
-			count[c.site]++
-		} else if !counted[c] {
-			counted[c] = true
-			count[c.site]++
-		}
-	}
-	for _, c := range s.members {
-		member(c)
-	}
 	for a, extra := range s.extra {
-		for _, c := range extra {
-			member(c)
-		}
 		r.Conflicts = append(r.Conflicts, conflict(a, append([]claimant{s.members[a]}, extra...)))
 	}
-	s.count = count
-	r.Owner = p.ownerOf(s.cfg.Home, count, "")
+	r.Owner = p.ownerOf(s.cfg.Home, s.count, "")
 	r.Summaries = []string{r.Owner}
 	for a, c := range s.members {
 		if c.site == r.Owner || len(s.extra[a]) > 0 {
