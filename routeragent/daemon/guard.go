@@ -34,11 +34,11 @@ const (
 )
 
 // apiLimits are the report API's connection caps: 512 in all, of which
-// at most 256 before the client's certificate is verified, 16 of those
+// at most 256 before the client's certificate is verified, 64 of those
 // from one source address; the other 256 are kept for verified clients,
 // 8 for each certificate. A flood of sockets that never authenticate
 // cannot take the slots of the hostagents.
-var apiLimits = connLimits{total: 512, unverified: 256, perSource: 16, perClient: 8}
+var apiLimits = connLimits{total: 512, unverified: 256, perSource: 64, perClient: 8}
 
 // statusLimits are the status listener's: it serves the router's own
 // operators (vmroutectl), on loopback, without TLS.
