@@ -350,10 +350,15 @@ func (in *Intake) clamp(old *State, vms []wire.VM, now time.Time) ([]wire.VM, ma
 		ahead[vm.UUID] = vm.LandedAt
 		out[i].LandedAt = at
 	}
-	if old != nil {
-		// A delta leaves the VMs it does not list as they are.
+	if old != nil && len(old.Ahead) > 0 {
+		// A delta leaves the VMs it does not list as they are. (The set of
+		// those listed is made once: a full report may list 100,000.)
+		listed := make(map[string]bool, len(vms))
+		for _, vm := range vms {
+			listed[vm.UUID] = true
+		}
 		for id, t := range old.Ahead {
-			if _, listed := ahead[id]; !listed && !slices.ContainsFunc(vms, func(vm wire.VM) bool { return vm.UUID == id }) {
+			if !listed[id] {
 				if ahead == nil {
 					ahead = map[string]time.Time{}
 				}
