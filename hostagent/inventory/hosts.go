@@ -3,6 +3,7 @@ package inventory
 import (
 	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -39,6 +40,13 @@ func (inv *Inventory) applyCluster(u types.ObjectUpdate) {
 	}
 	for _, ch := range u.ChangeSet {
 		if ch.Name != GroupsProperty {
+			if strings.HasPrefix(ch.Name, GroupsProperty+".") || strings.HasPrefix(ch.Name, GroupsProperty+"[") {
+				// A part of the groups changed ("configurationEx.group[...]"):
+				// read them whole again.
+				if !slices.Contains(inv.dirty[u.Obj], GroupsProperty) {
+					inv.dirty[u.Obj] = append(inv.dirty[u.Obj], GroupsProperty)
+				}
+			}
 			continue
 		}
 		clear(c.groups)

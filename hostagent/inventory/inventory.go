@@ -55,10 +55,21 @@ var (
 	// cluster maps hosts to sites by host group.
 	GroupsProperty = "configurationEx"
 	// LandingEvents are the events whose createdTime stamps a landing:
-	// vMotion, DRS, relocation, and vSphere HA's restarts.
+	// vMotion, DRS, relocation, and vSphere HA's restarts (the EventEx
+	// HARestartEvent; VmRestartedOnAlternateHostEvent is deprecated since
+	// API 5.0 but kept for older vCenters). A power-on is no move.
 	LandingEvents = []string{"VmMigratedEvent", "DrsVmMigratedEvent", "VmRelocatedEvent", "VmRestartedOnAlternateHostEvent",
-		"VmPoweredOnEvent", "DrsVmPoweredOnEvent"}
+		HARestartEvent}
+	// HARestartEvent is the EventEx vSphere HA logs when it restarts a VM
+	// on another host.
+	HARestartEvent = "com.vmware.vc.ha.VmRestartedByHAEvent"
 )
+
+// placeholderProducts are the vCenter extensions whose managed VMs are
+// placeholders or copies of a VM that runs elsewhere: Site Recovery
+// Manager and vSphere Replication. Every other product's VMs (Cloud
+// Director tenants, Tanzu Supervisor, NSX Edges) are VMs like any other.
+var placeholderProducts = map[string]bool{"com.vmware.vcDr": true, "com.vmware.vcHms": true}
 
 // eventAge is how long after its event a landing may still take the
 // event's time.
@@ -88,8 +99,8 @@ type Inventory struct {
 	// landed is when each VM landed at its site; where is that site.
 	landed map[string]time.Time
 	where  map[string]string
-	// events are the latest landing events' times, by VM.
-	events map[types.ManagedObjectReference]time.Time
+	// events are the latest landing events, by VM.
+	events map[types.ManagedObjectReference]landingEvent
 	// dirty are the properties to read again, by object: vCenter sent a
 	// change to a part of them.
 	dirty map[types.ManagedObjectReference][]string
@@ -97,9 +108,15 @@ type Inventory struct {
 	missing map[types.ManagedObjectReference]map[string]string
 	// duplicates are the instance UUIDs held by more than one VM, logged.
 	duplicates map[string]bool
+	// managers are the extension keys of managed VMs seen, logged once.
+	managers map[string]bool
 	// synced is set after the first complete sync: a VM seen for the
 	// first time after it came in from elsewhere, it did not sit there.
 	synced bool
+	// complete says the current sync is complete: every watched host is
+	// known. Reset clears it, so that a VM whose host comes on a later
+	// page of a resync does not leave and land again.
+	complete bool
 	// Landed counts the landings seen since start.
 	Landed int
 }
@@ -121,13 +138,20 @@ type host struct {
 
 type pg struct{ key, name string }
 
+// landingEvent is a migration's event: the VM's destination host and the
+// event's time.
+type landingEvent struct {
+	host types.ManagedObjectReference
+	at   time.Time
+}
+
 // New returns an inventory of the clusters (by managed object reference).
 func New(clusters map[types.ManagedObjectReference]Cluster, opts Options, log *slog.Logger) *Inventory {
 	inv := &Inventory{log: log, opts: opts, clusters: map[types.ManagedObjectReference]*cluster{}, hosts: map[types.ManagedObjectReference]*host{},
 		vms: map[types.ManagedObjectReference]*vm{}, pgs: map[types.ManagedObjectReference]pg{},
-		landed: map[string]time.Time{}, where: map[string]string{}, events: map[types.ManagedObjectReference]time.Time{},
+		landed: map[string]time.Time{}, where: map[string]string{}, events: map[types.ManagedObjectReference]landingEvent{},
 		dirty: map[types.ManagedObjectReference][]string{}, missing: map[types.ManagedObjectReference]map[string]string{},
-		duplicates: map[string]bool{}}
+		duplicates: map[string]bool{}, managers: map[string]bool{}}
 	for ref, c := range clusters {
 		inv.clusters[ref] = &cluster{Cluster: c, groups: map[types.ManagedObjectReference][]string{}}
 	}
@@ -172,8 +196,10 @@ func (inv *Inventory) Restore(l map[string]Landing) {
 }
 
 // Reset forgets what vCenter said, before a full resync after a lost
-// session; landings are kept, so a VM that moved meanwhile lands.
+// session; landings are kept, so a VM that moved meanwhile lands, and a
+// VM whose host comes on a later page of the resync keeps its site.
 func (inv *Inventory) Reset() {
+	inv.complete = false
 	clear(inv.hosts)
 	clear(inv.vms)
 	clear(inv.pgs)
@@ -211,7 +237,7 @@ func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
 }
 
 // applyEvents reads an event collector's latest page: the latest landing
-// event of each VM.
+// event of each VM, with the host it names as the VM's destination.
 func (inv *Inventory) applyEvents(u types.ObjectUpdate) {
 	for _, c := range u.ChangeSet {
 		page, ok := c.Val.(types.ArrayOfEvent)
@@ -220,24 +246,36 @@ func (inv *Inventory) applyEvents(u types.ObjectUpdate) {
 		}
 		for _, be := range page.Event {
 			e := be.GetEvent()
-			if e.Vm == nil {
+			if e.Vm == nil || e.Host == nil || !isLanding(be) {
 				continue
 			}
-			if ref := e.Vm.Vm; e.CreatedTime.After(inv.events[ref]) {
-				inv.events[ref] = e.CreatedTime
+			if ref := e.Vm.Vm; e.CreatedTime.After(inv.events[ref].at) {
+				inv.events[ref] = landingEvent{host: e.Host.Host, at: e.CreatedTime}
 			}
 		}
 	}
 }
 
-// stamp returns the landing time of a VM that landed in the batch of
-// vCenter time now: its landing event's, if vCenter sent one within
-// eventAge, else now.
-func (inv *Inventory) stamp(ref types.ManagedObjectReference, now time.Time) time.Time {
-	t, ok := inv.events[ref]
+// isLanding says an event is one of LandingEvents.
+func isLanding(e types.BaseEvent) bool {
+	switch x := e.(type) {
+	case *types.VmMigratedEvent, *types.DrsVmMigratedEvent, *types.VmRelocatedEvent, *types.VmRestartedOnAlternateHostEvent:
+		return true
+	case *types.EventEx:
+		return x.EventTypeId == HARestartEvent
+	}
+	return false
+}
+
+// stamp returns the landing time of a VM that landed on host in the batch
+// of vCenter time now: its landing event's, if vCenter sent one naming
+// that host within eventAge and later than the VM's previous landing
+// (since), else now.
+func (inv *Inventory) stamp(ref, host types.ManagedObjectReference, since, now time.Time) time.Time {
+	e, ok := inv.events[ref]
 	delete(inv.events, ref)
-	if ok && !t.After(now) && now.Sub(t) <= eventAge {
-		return t
+	if ok && e.host == host && e.at.After(since) && !e.at.After(now) && now.Sub(e.at) <= eventAge {
+		return e.at
 	}
 	return now
 }
@@ -251,8 +289,8 @@ func (inv *Inventory) expire(now time.Time) {
 			v.guest, v.guestLost = nil, time.Time{}
 		}
 	}
-	for ref, t := range inv.events {
-		if now.Sub(t) > eventAge {
+	for ref, e := range inv.events {
+		if now.Sub(e.at) > eventAge {
 			delete(inv.events, ref)
 		}
 	}
@@ -311,9 +349,9 @@ func (inv *Inventory) settle(now time.Time) {
 		if c == nil {
 			// On a host outside every watched cluster, the VM left: its
 			// coming back will be a landing. A host not known yet says
-			// nothing before the first complete sync; after it, every
-			// watched host is known.
-			if (h != nil || inv.synced) && inv.where[v.uuid] != "" {
+			// nothing before a sync is complete; after it, every watched
+			// host is known.
+			if (h != nil || inv.complete) && inv.where[v.uuid] != "" {
 				inv.where[v.uuid] = ""
 			}
 			continue
@@ -329,7 +367,7 @@ func (inv *Inventory) settle(now time.Time) {
 			// A new site; or, new to this hostagent after its first sync,
 			// it came from a cluster another hostagent watches, or was
 			// created.
-			at := inv.stamp(ref, now)
+			at := inv.stamp(ref, v.host, inv.landed[v.uuid], now)
 			inv.landed[v.uuid], inv.where[v.uuid] = at, h.site
 			inv.Landed++
 			inv.log.Info("vm landed", "vm", v.uuid, "name", v.name, "cluster", c.Name, "host", h.name, "site", h.site,
@@ -344,7 +382,7 @@ func (inv *Inventory) settle(now time.Time) {
 // a complete sync. From the first Prune on, a VM seen for the first time
 // has just landed.
 func (inv *Inventory) Prune() {
-	inv.synced = true
+	inv.synced, inv.complete = true, true
 	alive := map[string]bool{}
 	for _, v := range inv.vms {
 		alive[v.uuid] = true
@@ -395,7 +433,11 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 				if n.pgKey != "" {
 					network = cmp.Or(pgNames[n.pgKey], n.pgKey)
 				}
-				w.NICs = append(w.NICs, wire.NIC{MAC: n.mac, Network: network, Addresses: v.guest[n.mac.String()]})
+				nc := wire.NIC{MAC: n.mac, Network: network}
+				if n.connected {
+					nc.Addresses = v.guest[n.mac.String()]
+				}
+				w.NICs = append(w.NICs, nc)
 			}
 			if err := (&wire.Report{Cluster: c.Name, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate(); err != nil {
 				inv.log.Warn("vCenter data for a VM does not validate: left out", "vm", v.uuid, "name", v.name, "err", err)

@@ -55,7 +55,7 @@ func vmEnter(host types.ManagedObjectReference, ips ...string) types.ObjectUpdat
 				VirtualDevice: types.VirtualDevice{Backing: &types.VirtualEthernetCardNetworkBackingInfo{
 					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "VLAN100"}}}}},
 		}}},
-		{Name: "guest.net", Val: types.ArrayOfGuestNicInfo{GuestNicInfo: []types.GuestNicInfo{{MacAddress: "00:50:56:00:00:01", IpAddress: ips}}}},
+		{Name: "guest.net", Val: types.ArrayOfGuestNicInfo{GuestNicInfo: []types.GuestNicInfo{{MacAddress: "00:50:56:00:00:01", Connected: true, IpAddress: ips}}}},
 	}}
 }
 

@@ -202,13 +202,49 @@ func TestMissingPropertiesAreShown(t *testing.T) {
 	}
 }
 
-// migrated is the event collector's latest page with web-1's migration,
-// created at created.
+// migrated is the event collector's latest page with web-1's migration
+// to h2, created at created.
 func migrated(created time.Time) types.ObjectUpdate {
+	return page(&types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h2, created)}})
+}
+
+// eventOf is the part of an event that names web-1, a host and a time.
+func eventOf(host types.ManagedObjectReference, created time.Time) types.Event {
+	return types.Event{CreatedTime: created, Vm: &types.VmEventArgument{Vm: vm1}, Host: &types.HostEventArgument{Host: host}}
+}
+
+// page is the event collector's latest page holding events.
+func page(events ...types.BaseEvent) types.ObjectUpdate {
 	return types.ObjectUpdate{Obj: ref("EventHistoryCollector", "session[1]1"), Kind: types.ObjectUpdateKindModify,
-		ChangeSet: []types.PropertyChange{{Name: "latestPage",
-			Val: types.ArrayOfEvent{Event: []types.BaseEvent{&types.VmMigratedEvent{VmEvent: types.VmEvent{Event: types.Event{
-				CreatedTime: created, Vm: &types.VmEventArgument{Vm: vm1}}}}}}}}}
+		ChangeSet: []types.PropertyChange{{Name: "latestPage", Val: types.ArrayOfEvent{Event: events}}}}
+}
+
+func TestOnlyAnEventOfThisMoveStampsALanding(t *testing.T) {
+	landed := func(inv *Inventory) time.Time { return inv.Snapshot()["cl-b"][0].LandedAt }
+	batch := t0.Add(2 * time.Minute)
+	for _, tt := range []struct {
+		name  string
+		event types.BaseEvent
+		want  time.Time
+	}{
+		{"vMotion to the new host", &types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h2, batch.Add(-time.Second))}}, batch.Add(-time.Second)},
+		{"DRS to the new host", &types.DrsVmMigratedEvent{VmMigratedEvent: types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h2, batch.Add(-2*time.Second))}}}, batch.Add(-2 * time.Second)},
+		{"vSphere HA's restart", &types.EventEx{Event: eventOf(h2, batch.Add(-3*time.Second)), EventTypeId: HARestartEvent}, batch.Add(-3 * time.Second)},
+		{"a move to another host", &types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h1, batch.Add(-time.Second))}}, batch},
+		{"a power-on", &types.VmPoweredOnEvent{VmEvent: types.VmEvent{Event: eventOf(h2, batch.Add(-time.Second))}}, batch},
+		{"before the previous landing", &types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h2, t0.Add(30*time.Second))}}, batch},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, _ := placed(t)
+			// The VM landed at A a minute after t0 (it came from B).
+			inv.Apply(move(h2), t0.Add(10*time.Second))
+			inv.Apply(move(h1), t0.Add(time.Minute))
+			inv.Apply(append(move(h2), page(tt.event)), batch)
+			if got := landed(inv); !got.Equal(tt.want) {
+				t.Errorf("landed at %v, want %v", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestLandingTimesComeFromVCenter(t *testing.T) {
@@ -288,5 +324,99 @@ func TestPortGroupNames(t *testing.T) {
 	change(t0.Add(3*time.Minute), dvs("dvportgroup-99"))
 	if got := network(); got != "dvportgroup-99" {
 		t.Errorf("on a port group vCenter does not show: network %q, want its key", got)
+	}
+}
+
+func TestOnlySRMAndReplicationMakeCopies(t *testing.T) {
+	for key, copied := range map[string]bool{
+		"com.vmware.vcDr":                true,  // Site Recovery Manager's placeholder
+		"com.vmware.vcHms":               true,  // vSphere Replication's
+		"com.vmware.vcloud":              false, // a Cloud Director tenant's VM
+		"com.vmware.vcenter.wcp":         false, // a Tanzu Supervisor VM
+		"com.vmware.nsx.management.nsxt": false,
+	} {
+		inv, _ := placed(t, types.PropertyChange{Name: "config.managedBy", Val: types.ManagedByInfo{ExtensionKey: key, Type: "vm"}})
+		if n := len(inv.Snapshot()["cl-a"]); n == 1 == copied {
+			t.Errorf("managed by %s: %d VMs reported, want a copy: %v", key, n, copied)
+		}
+	}
+}
+
+func TestDisconnectedNICsClaimNothing(t *testing.T) {
+	dev := func(connected bool) types.PropertyChange {
+		return types.PropertyChange{Name: "config.hardware.device", Val: types.ArrayOfVirtualDevice{VirtualDevice: []types.BaseVirtualDevice{
+			&types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: 2000}},
+			&types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{MacAddress: "00:50:56:00:00:01",
+				VirtualDevice: types.VirtualDevice{Key: 4000, Connectable: &types.VirtualDeviceConnectInfo{StartConnected: true, Connected: connected}}}}},
+		}}}
+	}
+	guest := guestNet(ip("192.0.2.10", "preferred", "manual"))
+	// A clone powered on with its adapter unplugged in vCenter.
+	inv, change := placed(t, dev(false), guest)
+	if got := addrsOf(t, inv); got != "[]" {
+		t.Errorf("adapter not connected: claims %s", got)
+	}
+	change(t0.Add(time.Minute), dev(true))
+	if got := addrsOf(t, inv); got != "[192.0.2.10]" {
+		t.Errorf("adapter connected: claims %s, want 192.0.2.10", got)
+	}
+	// The guest sees its NIC unplugged.
+	unplugged := guestNet(ip("192.0.2.10", "preferred", "manual"))
+	unplugged.Val.(types.ArrayOfGuestNicInfo).GuestNicInfo[0].Connected = false
+	change(t0.Add(2*time.Minute), unplugged)
+	if got := addrsOf(t, inv); got != "[]" {
+		t.Errorf("NIC unplugged in the guest: claims %s", got)
+	}
+	// A snapshot changes the disk's backing: no reason to read the
+	// devices again. A change to the adapter is.
+	change(t0.Add(3*time.Minute), types.PropertyChange{Name: "config.hardware.device[2000].backing.fileName", Val: "[ds] web-1/web-1-000001.vmdk"})
+	if d := inv.Dirty(); d != nil {
+		t.Errorf("a disk's change: %v read again", d)
+	}
+	change(t0.Add(4*time.Minute), types.PropertyChange{Name: "config.hardware.device[4000].connectable.connected", Val: false})
+	if d := inv.Dirty()[vm1]; !slices.Equal(d, []string{"config.hardware.device"}) {
+		t.Errorf("an adapter's change: %v read again, want the device list", d)
+	}
+	change(t0.Add(5*time.Minute), types.PropertyChange{Name: "config.hardware.device[4001]", Op: types.PropertyChangeOpAdd})
+	if d := inv.Dirty()[vm1]; !slices.Equal(d, []string{"config.hardware.device"}) {
+		t.Errorf("a device added: %v read again, want the device list", d)
+	}
+}
+
+func TestAVMThatLeavesIsNotReadAgain(t *testing.T) {
+	inv, change := placed(t)
+	change(t0.Add(time.Minute), types.PropertyChange{Name: "guest.net", Op: types.PropertyChangeOpAdd, Val: types.GuestNicInfo{}})
+	inv.Apply([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
+	if d := inv.Dirty(); d != nil {
+		t.Errorf("a deleted VM is read again: %v", d)
+	}
+}
+
+func TestAPagedResyncLandsNothing(t *testing.T) {
+	inv, _ := placed(t)
+	inv.Reset()
+	// The resync's first page has the VM, the next its host.
+	inv.Apply([]types.ObjectUpdate{vmEnter(h1)}, t0.Add(time.Minute))
+	inv.Apply(hosts(), t0.Add(time.Minute))
+	inv.Prune()
+	if vms := inv.Snapshot()["cl-a"]; len(vms) != 1 || !vms[0].LandedAt.IsZero() || inv.Landed != 0 {
+		t.Errorf("after the resync: %+v (%d landings), want web-1 where it was, not landed", vms, inv.Landed)
+	}
+	// A VM that moved while the session was down lands.
+	inv.Reset()
+	inv.Apply([]types.ObjectUpdate{vmEnter(h2)}, t0.Add(2*time.Minute))
+	inv.Apply(hosts(), t0.Add(2*time.Minute))
+	inv.Prune()
+	if vms := inv.Snapshot()["cl-b"]; len(vms) != 1 || !vms[0].LandedAt.Equal(t0.Add(2*time.Minute)) || inv.Landed != 1 {
+		t.Errorf("moved while down: %+v (%d landings), want a landing", vms, inv.Landed)
+	}
+}
+
+func TestNestedHostGroupChangesAreReadAgain(t *testing.T) {
+	inv := stretched()
+	inv.Apply([]types.ObjectUpdate{{Obj: clS, Kind: types.ObjectUpdateKindModify, ChangeSet: []types.PropertyChange{
+		{Name: "configurationEx.group[\"site-a\"].host", Op: types.PropertyChangeOpAssign}}}}, t0)
+	if d := inv.Dirty()[clS]; !slices.Equal(d, []string{GroupsProperty}) {
+		t.Errorf("dirty %v, want the cluster's groups read again", d)
 	}
 }

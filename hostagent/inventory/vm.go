@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,14 +18,18 @@ type vm struct {
 	host       types.ManagedObjectReference
 	power      types.VirtualMachinePowerState
 	conn       types.VirtualMachineConnectionState
-	// Copies that claim nothing: a template, a VM another product manages
-	// (an SRM or vSphere Replication placeholder), a Fault Tolerance
-	// secondary.
+	// Copies that claim nothing: a template, a placeholder or copy that
+	// SRM or vSphere Replication manages (managedBy holds any product's
+	// extension key), a Fault Tolerance secondary.
 	template    bool
 	managedBy   string
 	ftSecondary bool
 	nics        []nic
-	guest       map[string][]netip.Addr // MAC -> addresses
+	// others are the keys of the VM's devices that are no adapter: a
+	// change to one of them (a disk's backing after a snapshot) does not
+	// read the device list again.
+	others map[int32]bool
+	guest  map[string][]netip.Addr // MAC -> addresses
 	// truncated says VMware Tools reported more addresses on an adapter
 	// than a report carries; the first ones are kept.
 	truncated bool
@@ -40,6 +45,9 @@ type vm struct {
 type nic struct {
 	mac            wire.MAC
 	network, pgKey string
+	// connected is the adapter's connectable.connected: one that is not
+	// connected claims no address.
+	connected bool
 }
 
 // copyOf says what kind of copy that claims nothing a VM is, or "":
@@ -48,7 +56,7 @@ func (v *vm) copyOf() string {
 	if v.template {
 		return "template"
 	}
-	if v.managedBy != "" {
+	if placeholderProducts[v.managedBy] {
 		return "managed"
 	}
 	if v.ftSecondary {
@@ -86,6 +94,7 @@ func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
 		}
 		delete(inv.vms, u.Obj)
 		delete(inv.missing, u.Obj)
+		delete(inv.dirty, u.Obj)
 		return
 	}
 	v := inv.vms[u.Obj]
@@ -100,6 +109,10 @@ func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
 			continue
 		}
 		val := c.Val
+		if !whole && prop == "config.hardware.device" && v.others[deviceKey(c.Name)] {
+			// A disk or another device that is no adapter changed.
+			continue
+		}
 		if !whole || c.Op == types.PropertyChangeOpAdd {
 			// A part of the property changed: read it whole again.
 			if !slices.Contains(inv.dirty[u.Obj], prop) {
@@ -131,11 +144,16 @@ func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
 			} else if m, ok := val.(*types.ManagedByInfo); ok && m != nil {
 				v.managedBy = m.ExtensionKey
 			}
+			if k := v.managedBy; k != "" && !placeholderProducts[k] && !inv.managers[k] {
+				inv.managers[k] = true
+				inv.log.Info("a VM managed by another product is reported as any VM: only SRM and vSphere Replication make placeholders",
+					"vm", u.Obj.Value, "name", v.name, "managed_by", k)
+			}
 		case "config.ftInfo":
 			v.ftSecondary = ftSecondary(val)
 		case "config.hardware.device":
 			devs, _ := val.(types.ArrayOfVirtualDevice)
-			v.nics = inv.nics(u.Obj, devs.VirtualDevice)
+			v.nics, v.others = inv.nics(u.Obj, devs.VirtualDevice)
 		case "guest.net":
 			nics, _ := val.(types.ArrayOfGuestNicInfo)
 			inv.setGuest(u.Obj, v, nics.GuestNicInfo, now)
@@ -177,13 +195,33 @@ func (inv *Inventory) setGuest(obj types.ManagedObjectReference, v *vm, infos []
 	v.guest, v.truncated, v.guestLost = addrs, truncated, time.Time{}
 }
 
-// nics reads the VM's Ethernet adapters; an adapter with a MAC vCenter
-// has not assigned yet, or a broken one, is left out with a warning.
-func (inv *Inventory) nics(obj types.ManagedObjectReference, devs []types.BaseVirtualDevice) []nic {
-	var out []nic
+// deviceKey returns the device key a change to a part of the device list
+// names ("config.hardware.device[2000].backing" is 2000), or -1.
+func deviceKey(name string) int32 {
+	rest, ok := strings.CutPrefix(name, "config.hardware.device[")
+	if !ok {
+		return -1
+	}
+	end := strings.IndexByte(rest, ']')
+	if end < 0 {
+		return -1
+	}
+	k, err := strconv.ParseInt(rest[:end], 10, 32)
+	if err != nil {
+		return -1
+	}
+	return int32(k)
+}
+
+// nics reads the VM's Ethernet adapters, and the keys of its other
+// devices; an adapter with a MAC vCenter has not assigned yet, or a
+// broken one, is left out with a warning.
+func (inv *Inventory) nics(obj types.ManagedObjectReference, devs []types.BaseVirtualDevice) (out []nic, others map[int32]bool) {
+	others = map[int32]bool{}
 	for _, d := range devs {
 		card, ok := d.(types.BaseVirtualEthernetCard)
 		if !ok {
+			others[d.GetVirtualDevice().Key] = true
 			continue
 		}
 		e := card.GetVirtualEthernetCard()
@@ -195,7 +233,7 @@ func (inv *Inventory) nics(obj types.ManagedObjectReference, devs []types.BaseVi
 			inv.log.Warn("vCenter reports an adapter with a bad MAC: left out", "vm", obj.Value, "mac", e.MacAddress)
 			continue
 		}
-		n := nic{mac: mac}
+		n := nic{mac: mac, connected: e.Connectable == nil || e.Connectable.Connected}
 		switch b := e.Backing.(type) {
 		case *types.VirtualEthernetCardNetworkBackingInfo:
 			n.network = b.DeviceName
@@ -206,7 +244,7 @@ func (inv *Inventory) nics(obj types.ManagedObjectReference, devs []types.BaseVi
 		}
 		out = append(out, n)
 	}
-	return out
+	return out, others
 }
 
 // guestAddrs returns the addresses VMware Tools reports for an adapter:
@@ -237,6 +275,12 @@ func (inv *Inventory) guestNet(obj types.ManagedObjectReference, infos []types.G
 			continue
 		}
 		key := hw.String()
+		if !g.Connected {
+			// A NIC the guest sees unplugged claims nothing, and is no
+			// silence of VMware Tools.
+			out[key] = nil
+			continue
+		}
 		for _, s := range guestAddrs(g) {
 			a, err := netip.ParseAddr(s)
 			if err != nil {
