@@ -170,6 +170,8 @@ func showHostagentStatus(b []byte, w io.Writer) error {
 			Since     time.Time
 			LastError string `json:"last_error"`
 			VMs       int
+			Refused   int       `json:"logins_refused"`
+			RetryAt   time.Time `json:"retry_at"`
 		}
 		Routeragents []struct {
 			URL       string
@@ -193,6 +195,12 @@ func showHostagentStatus(b []byte, w io.Writer) error {
 	fmt.Fprintf(w, "hostagent: vCenter %s %s, %d VMs watched\n", s.VCenter.URL, state, s.VCenter.VMs)
 	if s.VCenter.LastError != "" {
 		fmt.Fprintf(w, "vCenter's last error: %s\n", s.VCenter.LastError)
+	}
+	if s.VCenter.Refused > 0 {
+		fmt.Fprintf(w, "vCenter refused the login %d times: check the user and password (vsphere.local passwords expire)\n", s.VCenter.Refused)
+	}
+	if !s.VCenter.Connected && !s.VCenter.RetryAt.IsZero() {
+		fmt.Fprintf(w, "next login at %s\n", s.VCenter.RetryAt.Format(time.RFC3339))
 	}
 	fmt.Fprintln(w, "\nROUTERAGENT\tIN SYNC\tSENT\tFULL\tREFUSED\tFAILED\tLAST SENT\tLAST ERROR")
 	for _, r := range s.Routeragents {

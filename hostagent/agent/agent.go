@@ -267,28 +267,30 @@ func (a *Agent) serveStatus(ctx context.Context) (func(), error) {
 }
 
 var (
-	descConnected = prometheus.NewDesc("vmroute_vcenter_connected", "1 while the vCenter session is up.", nil, nil)
-	descVMs       = prometheus.NewDesc("vmroute_vms_watched", "VMs in the watched clusters.", nil, nil)
-	descLandings  = prometheus.NewDesc("vmroute_landings_total", "Landings seen since start.", nil, nil)
-	descResyncs   = prometheus.NewDesc("vmroute_vcenter_resyncs_total", "Full resyncs after a lost session.", nil, nil)
-	descSent      = prometheus.NewDesc("vmroute_reports_sent_total", "Reports delivered, by routeragent.", []string{"routeragent"}, nil)
-	descRefused   = prometheus.NewDesc("vmroute_reports_refused_total", "Reports refused, by routeragent.", []string{"routeragent"}, nil)
-	descFailed    = prometheus.NewDesc("vmroute_reports_failed_total", "Deliveries that failed and were retried, by routeragent.", []string{"routeragent"}, nil)
-	descHosts     = prometheus.NewDesc("vmroute_hosts", "Hosts of the watched clusters placed at a site, by cluster and site.", []string{"cluster", "site"}, nil)
-	descUnplaced  = prometheus.NewDesc("vmroute_hosts_unplaced", "Hosts of the watched clusters that no rule places at a site, by cluster.", []string{"cluster"}, nil)
-	descVMsOut    = prometheus.NewDesc("vmroute_vms_unplaced", "VMs left out of reports: never seen at a site, on a host no rule places.", nil, nil)
-	descFlagged   = prometheus.NewDesc("vmroute_vms_flagged", "VMs reported with less than vCenter knows, by why: truncated (more addresses than a report carries), tools_silent (last addresses kept), unreachable (last state kept), duplicate (one instance UUID, two VMs).", []string{"why"}, nil)
-	descCopies    = prometheus.NewDesc("vmroute_vm_copies", "Copies that claim nothing, by kind: template, managed (by another product), Fault Tolerance secondary.", []string{"kind"}, nil)
-	descWithheld  = prometheus.NewDesc("vmroute_vcenter_properties_withheld", "Properties vCenter withholds from the user (MissingSet): check its role.", nil, nil)
-	descHidden    = prometheus.NewDesc("vmroute_hosts_hidden", "Hosts of the watched clusters the vCenter user cannot see.", nil, nil)
-	descCert      = prometheus.NewDesc("vmroute_cert_expiry_timestamp_seconds",
+	descConnected     = prometheus.NewDesc("vmroute_vcenter_connected", "1 while the vCenter session is up.", nil, nil)
+	descVMs           = prometheus.NewDesc("vmroute_vms_watched", "VMs in the watched clusters.", nil, nil)
+	descLandings      = prometheus.NewDesc("vmroute_landings_total", "Landings seen since start.", nil, nil)
+	descResyncs       = prometheus.NewDesc("vmroute_vcenter_resyncs_total", "Full resyncs after a lost session.", nil, nil)
+	descLoginsRefused = prometheus.NewDesc("vmroute_vcenter_logins_refused_total", "Logins vCenter refused (InvalidLogin): the user name or password is wrong or expired; the next try waits at least 5 minutes.", nil, nil)
+	descOffset        = prometheus.NewDesc("vmroute_vcenter_clock_offset_seconds", "vCenter's clock less this appliance's, at the last login.", nil, nil)
+	descSent          = prometheus.NewDesc("vmroute_reports_sent_total", "Reports delivered, by routeragent.", []string{"routeragent"}, nil)
+	descRefused       = prometheus.NewDesc("vmroute_reports_refused_total", "Reports refused, by routeragent.", []string{"routeragent"}, nil)
+	descFailed        = prometheus.NewDesc("vmroute_reports_failed_total", "Deliveries that failed and were retried, by routeragent.", []string{"routeragent"}, nil)
+	descHosts         = prometheus.NewDesc("vmroute_hosts", "Hosts of the watched clusters placed at a site, by cluster and site.", []string{"cluster", "site"}, nil)
+	descUnplaced      = prometheus.NewDesc("vmroute_hosts_unplaced", "Hosts of the watched clusters that no rule places at a site, by cluster.", []string{"cluster"}, nil)
+	descVMsOut        = prometheus.NewDesc("vmroute_vms_unplaced", "VMs left out of reports: never seen at a site, on a host no rule places.", nil, nil)
+	descFlagged       = prometheus.NewDesc("vmroute_vms_flagged", "VMs reported with less than vCenter knows, by why: truncated (more addresses than a report carries), tools_silent (last addresses kept), unreachable (last state kept), duplicate (one instance UUID, two VMs).", []string{"why"}, nil)
+	descCopies        = prometheus.NewDesc("vmroute_vm_copies", "Copies that claim nothing, by kind: template, managed (by another product), Fault Tolerance secondary.", []string{"kind"}, nil)
+	descWithheld      = prometheus.NewDesc("vmroute_vcenter_properties_withheld", "Properties vCenter withholds from the user (MissingSet): check its role.", nil, nil)
+	descHidden        = prometheus.NewDesc("vmroute_hosts_hidden", "Hosts of the watched clusters the vCenter user cannot see.", nil, nil)
+	descCert          = prometheus.NewDesc("vmroute_cert_expiry_timestamp_seconds",
 		"When the hostagent's client certificate (cert=\"client\") and the first of its CA's (cert=\"ca\") end, in Unix seconds.", []string{"cert"}, nil)
 )
 
 type collector struct{ a *Agent }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnected, descVMs, descLandings, descResyncs, descSent, descRefused, descFailed, descHosts, descUnplaced, descVMsOut, descFlagged, descCopies, descWithheld, descHidden, descCert} {
+	for _, d := range []*prometheus.Desc{descConnected, descVMs, descLandings, descResyncs, descLoginsRefused, descOffset, descSent, descRefused, descFailed, descHosts, descUnplaced, descVMsOut, descFlagged, descCopies, descWithheld, descHidden, descCert} {
 		ch <- d
 	}
 }
@@ -303,6 +305,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descVMs, prometheus.GaugeValue, float64(st.VCenter.VMs))
 	ch <- prometheus.MustNewConstMetric(descLandings, prometheus.CounterValue, float64(st.VCenter.Landings))
 	ch <- prometheus.MustNewConstMetric(descResyncs, prometheus.CounterValue, float64(st.VCenter.Resyncs))
+	ch <- prometheus.MustNewConstMetric(descLoginsRefused, prometheus.CounterValue, float64(st.VCenter.LoginsRefused))
+	ch <- prometheus.MustNewConstMetric(descOffset, prometheus.GaugeValue, st.VCenter.ClockOffset.Seconds())
 	ch <- prometheus.MustNewConstMetric(descVMsOut, prometheus.GaugeValue, float64(st.VCenter.Unplaced))
 	f := st.VCenter.Flags
 	for why, vms := range map[string][]string{"truncated": f.Truncated, "tools_silent": f.ToolsSilent, "unreachable": f.Unreachable, "duplicate": f.Duplicates} {

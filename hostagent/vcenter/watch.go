@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/event"
+	"github.com/vmware/govmomi/fault"
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/history"
 	"github.com/vmware/govmomi/property"
@@ -94,7 +95,17 @@ type Status struct {
 	Flags       inventory.Flagged `json:"flags"`
 	Landings    int               `json:"landings"`
 	Resyncs     int               `json:"resyncs"`
+	// LoginsRefused counts the logins vCenter refused (InvalidLogin)
+	// since start; RetryAt is when the next login is due while down.
+	LoginsRefused int       `json:"logins_refused"`
+	RetryAt       time.Time `json:"retry_at,omitzero"`
 }
+
+// RefusedWait is the least wait after vCenter refused the login
+// (InvalidLogin): vCenter's SSO locks an account out after 5 failures
+// (its default lockout policy), and trying every minute would lock the
+// hostagent's account out within minutes of a password change.
+const RefusedWait = 5 * time.Minute
 
 // New returns a watcher; Run runs it.
 func New(cfg config.VCenter, clusters []config.Cluster, log *slog.Logger) *Watcher {
@@ -135,19 +146,30 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		w.setStatus(func(s *Status) {
-			if s.Connected {
-				s.DownSince = time.Now()
-			}
-			s.Connected, s.LastError = false, err.Error()
-		})
 		if time.Since(start) > time.Minute {
 			backoff = time.Second
 		}
 		wait := jitter(backoff)
-		if watched {
+		refused := fault.Is(err, &types.InvalidLogin{})
+		if refused {
+			wait = max(wait, RefusedWait)
+		}
+		w.setStatus(func(s *Status) {
+			if s.Connected {
+				s.DownSince = time.Now()
+			}
+			s.Connected, s.LastError, s.RetryAt = false, err.Error(), time.Now().Add(wait)
+			if refused {
+				s.LoginsRefused++
+			}
+		})
+		switch {
+		case refused:
+			w.log.Error("vCenter refused the user name or password: check them (vsphere.local passwords expire after 90 days by default); waiting so as not to lock the account out",
+				"user", w.cfg.User, "err", err, "retry_in", wait.Round(time.Second))
+		case watched:
 			w.log.Error("vCenter session lost: logging in again", "err", err, "retry_in", wait.Round(time.Millisecond))
-		} else {
+		default:
 			w.log.Error("vCenter login failed: trying again", "err", err, "retry_in", wait.Round(time.Millisecond))
 		}
 		select {
@@ -208,7 +230,7 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 		return false, fmt.Errorf("property collector: %w", err)
 	}
 	w.setStatus(func(s *Status) {
-		s.Connected, s.Since, s.DownSince, s.LastError, s.ClockOffset = true, time.Now(), time.Time{}, "", offset
+		s.Connected, s.Since, s.DownSince, s.LastError, s.ClockOffset, s.RetryAt = true, time.Now(), time.Time{}, "", offset, time.Time{}
 	})
 	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
 	if _, err := pc.CreateFilter(ctx, types.CreateFilter{Spec: spec}); err != nil {
@@ -271,26 +293,46 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 }
 
 // refetch reads again, whole, the properties vCenter sent changes to a
-// part of, as assignments.
+// part of, as assignments. vCenter fails the whole read when one of the
+// objects was deleted meanwhile (ManagedObjectNotFound): that object is
+// dropped, its Leave is on its way, and the others are read again.
 func refetch(ctx context.Context, c *vim25.Client, dirty map[types.ManagedObjectReference][]string) ([]types.ObjectUpdate, error) {
-	var spec types.PropertyFilterSpec
-	for ref, props := range dirty {
-		spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: ref})
-		spec.PropSet = append(spec.PropSet, types.PropertySpec{Type: ref.Type, PathSet: props})
-	}
-	res, err := property.DefaultCollector(c).RetrieveProperties(ctx, types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{spec}})
-	if err != nil {
-		return nil, fmt.Errorf("read changed properties again: %w", err)
-	}
-	var out []types.ObjectUpdate
-	for _, oc := range res.Returnval {
-		u := types.ObjectUpdate{Obj: oc.Obj, Kind: types.ObjectUpdateKindModify, MissingSet: oc.MissingSet}
-		for _, p := range oc.PropSet {
-			u.ChangeSet = append(u.ChangeSet, types.PropertyChange{Name: p.Name, Op: types.PropertyChangeOpAssign, Val: p.Val})
+	for {
+		var spec types.PropertyFilterSpec
+		for ref, props := range dirty {
+			spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: ref})
+			spec.PropSet = append(spec.PropSet, types.PropertySpec{Type: ref.Type, PathSet: props})
 		}
-		out = append(out, u)
+		if len(spec.ObjectSet) == 0 {
+			return nil, nil
+		}
+		res, err := property.DefaultCollector(c).RetrieveProperties(ctx, types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{spec}})
+		if gone, ok := notFound(err); ok && len(dirty[gone]) > 0 {
+			delete(dirty, gone)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read changed properties again: %w", err)
+		}
+		var out []types.ObjectUpdate
+		for _, oc := range res.Returnval {
+			u := types.ObjectUpdate{Obj: oc.Obj, Kind: types.ObjectUpdateKindModify, MissingSet: oc.MissingSet}
+			for _, p := range oc.PropSet {
+				u.ChangeSet = append(u.ChangeSet, types.PropertyChange{Name: p.Name, Op: types.PropertyChangeOpAssign, Val: p.Val})
+			}
+			out = append(out, u)
+		}
+		return out, nil
 	}
-	return out, nil
+}
+
+// notFound returns the object a ManagedObjectNotFound fault names.
+func notFound(err error) (types.ManagedObjectReference, bool) {
+	var nf *types.ManagedObjectNotFound
+	if _, ok := fault.As(err, &nf); !ok || nf == nil {
+		return types.ManagedObjectReference{}, false
+	}
+	return nf.Obj, true
 }
 
 // hiddenHosts returns the hosts that the watched clusters list (their
@@ -346,18 +388,19 @@ func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[
 	}}
 	groups, faultDomains := false, false
 	vms := view.NewManager(c)
-	events := event.NewManager(c)
+	// The landing events, whose createdTime stamps landings: one collector
+	// for the session, as vCenter caps collectors per session. Events of
+	// VMs outside the watched clusters name no watched VM.
+	hc, err := event.NewManager(c).CreateCollectorForEvents(ctx, types.EventFilterSpec{EventTypeId: inventory.LandingEvents,
+		Entity: &types.EventFilterSpecByEntity{Entity: c.ServiceContent.RootFolder, Recursion: types.EventFilterSpecRecursionOptionAll}})
+	if err != nil {
+		return spec, fmt.Errorf("event collector: %w", err)
+	}
+	if err := history.NewCollector(c, hc.Reference()).SetPageSize(ctx, 200); err != nil {
+		return spec, fmt.Errorf("event collector: %w", err)
+	}
+	spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: hc.Reference()})
 	for _, ref := range slices.SortedFunc(maps.Keys(clusters), func(a, b types.ManagedObjectReference) int { return cmp.Compare(a.Value, b.Value) }) {
-		// The cluster's landing events: their createdTime stamps landings.
-		hc, err := events.CreateCollectorForEvents(ctx, types.EventFilterSpec{EventTypeId: inventory.LandingEvents,
-			Entity: &types.EventFilterSpecByEntity{Entity: ref, Recursion: types.EventFilterSpecRecursionOptionAll}})
-		if err != nil {
-			return spec, fmt.Errorf("event collector of cluster %s: %w", clusters[ref].Name, err)
-		}
-		if err := history.NewCollector(c, hc.Reference()).SetPageSize(ctx, 200); err != nil {
-			return spec, fmt.Errorf("event collector of cluster %s: %w", clusters[ref].Name, err)
-		}
-		spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: hc.Reference()})
 		cv, err := vms.CreateContainerView(ctx, ref, []string{"HostSystem"}, true)
 		if err != nil {
 			return spec, fmt.Errorf("container view of cluster %s: %w", clusters[ref].Name, err)
@@ -386,13 +429,19 @@ func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[
 	return spec, nil
 }
 
+// MaxObjectUpdates is the most objects the watcher asks of vCenter in
+// one answer: a full sync of a large inventory comes in pages of this
+// size (vCenter may make them smaller), and no page holds up a landing
+// behind megabytes of others.
+const MaxObjectUpdates = 300
+
 // wait long-polls the collector with WaitForUpdatesEx until ctx ends or
 // a call fails, handing each answer's updates to apply. A poll that ends
 // with nothing new after the wait timeout is simply repeated, from the
 // same version. (govmomi's helper returns at that point instead.)
 func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObjectReference, apply func([]types.ObjectUpdate, bool) error) error {
 	maxWait := int32(w.cfg.WaitTimeout / time.Second)
-	req := types.WaitForUpdatesEx{This: pc, Options: &types.WaitOptions{MaxWaitSeconds: &maxWait}}
+	req := types.WaitForUpdatesEx{This: pc, Options: &types.WaitOptions{MaxWaitSeconds: &maxWait, MaxObjectUpdates: MaxObjectUpdates}}
 	for {
 		res, err := methods.WaitForUpdatesEx(ctx, c, &req)
 		if ctx.Err() != nil {
