@@ -216,7 +216,7 @@ func (l *lab) setGuest(ctx context.Context, name string, ips ...string) error {
 	}
 	var net []types.GuestNicInfo
 	if len(ips) > 0 {
-		net = []types.GuestNicInfo{{MacAddress: mac, IpAddress: ips}}
+		net = []types.GuestNicInfo{{MacAddress: mac, Connected: true, IpAddress: ips}}
 	}
 	sctx := l.model.Service.Context
 	sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)

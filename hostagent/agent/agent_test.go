@@ -449,7 +449,7 @@ func TestIntegrationVcsim(t *testing.T) {
 	})
 
 	t.Run("an address change is reported", func(t *testing.T) {
-		l.setGuestNet(t, vmA, []types.GuestNicInfo{{MacAddress: l.mac(t, vmA), IpAddress: []string{"192.0.2.10", "2001:db8:100::10", "fe80::1%eth0", "bogus"}}})
+		l.setGuestNet(t, vmA, []types.GuestNicInfo{{MacAddress: l.mac(t, vmA), Connected: true, IpAddress: []string{"192.0.2.10", "2001:db8:100::10", "fe80::1%eth0", "bogus"}}})
 		r.wait("addresses", func() bool {
 			v, _ := r.vm(vmA)
 			return len(v.NICs) == 1 && fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.10 2001:db8:100::10 fe80::1]"
@@ -462,7 +462,7 @@ func TestIntegrationVcsim(t *testing.T) {
 		// A change that is reported after it marks when the hostagent has
 		// seen the move: only that change may reach the routeragent.
 		const other = "DC0_C0_RP0_VM1"
-		l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), IpAddress: []string{"192.0.2.11"}}})
+		l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), Connected: true, IpAddress: []string{"192.0.2.11"}}})
 		r.wait("the marker change", func() bool {
 			v, _ := r.vm(other)
 			return len(v.NICs) == 1 && fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.11]"

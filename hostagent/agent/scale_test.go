@@ -193,7 +193,7 @@ func (l *lab) populate(b *testing.B, cluster, prefix string, subnet netip.Prefix
 		sctx := l.model.Service.Context
 		sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
 		sctx.WithLock(sim, func() {
-			sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, IpAddress: []string{addr.String()}}}}})
+			sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, Connected: true, IpAddress: []string{addr.String()}}}}})
 		})
 		return nil
 	})
@@ -388,7 +388,7 @@ func syntheticVM(i int, host types.ManagedObjectReference) types.ObjectUpdate {
 				VirtualDevice: types.VirtualDevice{Backing: &types.VirtualEthernetCardNetworkBackingInfo{
 					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "VM Network"}}}}}},
 		}}},
-		{Name: "guest.net", Val: types.ArrayOfGuestNicInfo{GuestNicInfo: []types.GuestNicInfo{{MacAddress: mac, IpAddress: []string{netip.AddrFrom16(a).String()}}}}},
+		{Name: "guest.net", Val: types.ArrayOfGuestNicInfo{GuestNicInfo: []types.GuestNicInfo{{MacAddress: mac, Connected: true, IpAddress: []string{netip.AddrFrom16(a).String()}}}}},
 	}}
 }
 

@@ -136,7 +136,7 @@ func TestIntegrationStretchedCluster(t *testing.T) {
 		l.relocate(t, web1, sh+"3", sp)
 		// A change that is reported marks when the hostagent has seen the
 		// move: it alone may reach the routeragent.
-		l.setGuestNet(t, web2, []types.GuestNicInfo{{MacAddress: l.mac(t, web2), IpAddress: []string{"192.0.2.77"}}})
+		l.setGuestNet(t, web2, []types.GuestNicInfo{{MacAddress: l.mac(t, web2), Connected: true, IpAddress: []string{"192.0.2.77"}}})
 		r.wait("the marker change", func() bool {
 			v, _ := r.vm(web2)
 			return len(v.NICs) == 1 && fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.77]"

@@ -263,7 +263,7 @@ func setGuest(t *testing.T, m *simulator.Model, vm *object.VirtualMachine, ip st
 	sctx := m.Service.Context
 	sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
 	sctx.WithLock(sim, func() {
-		sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, IpAddress: []string{ip}}}}})
+		sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, Connected: true, IpAddress: []string{ip}}}}})
 	})
 }
 

@@ -298,7 +298,7 @@ func (w *world) setGuest(t *testing.T, name string, ips ...string) string {
 	sctx := w.model.Service.Context
 	sim := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
 	sctx.WithLock(sim, func() {
-		sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, IpAddress: ips}}}})
+		sctx.Update(sim, []types.PropertyChange{{Name: "guest.net", Val: []types.GuestNicInfo{{MacAddress: mac, Connected: true, IpAddress: ips}}}})
 	})
 	return mac
 }

@@ -1,0 +1,172 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vmroute/vmroute/hostagent/vcenter"
+	"github.com/vmroute/vmroute/tests/vcsim"
+)
+
+// The tests in this file run the hostagent against a vCenter as harsh as
+// a real one (tests/vcsim.Harsh): paged answers, expired sessions,
+// objects deleted under a re-read, late events, refused logins.
+
+// newHarshLab is newLab with the harsh behaviours installed before the
+// hostagent starts, and more VMs: 4 per cluster.
+func newHarshLab(t *testing.T, prepare func(*vcsim.Harsh)) (*lab, *vcsim.Harsh) {
+	t.Helper()
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 4
+	l := newLabModel(t, m)
+	h := vcsim.Install(m)
+	if prepare != nil {
+		prepare(h)
+	}
+	l.start(t)
+	return l, h
+}
+
+// landedTimes returns the landing time the routeragent holds for every VM,
+// by name.
+func (r *routeragent) landedTimes() map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, st := range r.intake.States() {
+		for _, v := range st.VMs {
+			out[v.Name] = v.LandedAt
+		}
+	}
+	return out
+}
+
+func TestHarshPagedResyncLandsNothing(t *testing.T) {
+	l, h := newHarshLab(t, func(h *vcsim.Harsh) { h.PageSize(3); h.VMsFirst() })
+	r := l.r
+	r.wait("8 VMs", func() bool { a, b := r.counts(); return a+b == 8 })
+	l.relocate(t, vmA, hB0, rpB)
+	r.wait("moved to B", func() bool { _, c := r.vm(vmA); return c == "cl-b" })
+	before, landed := r.landedTimes(), l.agent.Status().VCenter.Landings
+	logins := h.Calls("Login")
+
+	// The session expires; the hostagent logs in again and resyncs, in
+	// pages of 3 objects: VMs come before their hosts, on earlier pages.
+	h.ExpireSession()
+	l.waitStatus(t, "a resync", func(s Status) bool { return s.VCenter.Resyncs == 1 && s.VCenter.Connected })
+	if h.Calls("Login") != logins+1 {
+		t.Errorf("%d logins after the session expired, want one more than %d", h.Calls("Login"), logins)
+	}
+	const other = "DC0_C1_RP0_VM3"
+	l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), Connected: true, IpAddress: []string{"192.0.2.33"}}})
+	r.wait("a change after the resync", func() bool { v, _ := r.vm(other); return fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.33]" })
+	if n := l.agent.Status().VCenter.Landings; n != landed {
+		t.Errorf("%d landings after the resync, want %d: no VM moved", n, landed)
+	}
+	for name, at := range r.landedTimes() {
+		if !at.Equal(before[name]) {
+			t.Errorf("%s: landed at %v after the resync, was %v", name, at, before[name])
+		}
+	}
+}
+
+func TestHarshADeletedVMEndsNoSession(t *testing.T) {
+	l, h := newHarshLab(t, nil)
+	r := l.r
+	r.wait("8 VMs", func() bool { a, b := r.counts(); return a+b == 8 })
+	logins := h.Calls("Login")
+	gone := l.vmObj(t, "DC0_C0_RP0_VM2").Reference()
+	const other = "DC0_C0_RP0_VM3"
+	// An address added to the VM's guest.net, which the hostagent reads
+	// again whole; the VM is deleted before it does.
+	mac := l.mac(t, "DC0_C0_RP0_VM2")
+	h.Vanish(gone)
+	if err := vcsim.Added(l.model, gone, "guest.net", []types.GuestNicInfo{{MacAddress: mac, Connected: true, IpAddress: []string{"192.0.2.43"}}}); err != nil {
+		t.Fatal(err)
+	}
+	l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), Connected: true, IpAddress: []string{"192.0.2.44"}}})
+	r.wait("the other VM's change", func() bool { v, _ := r.vm(other); return fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.44]" })
+	if n, s := h.Calls("Login"), l.agent.Status().VCenter; n != logins || s.Resyncs != 0 || !s.Connected {
+		t.Errorf("after a re-read of a deleted VM: %d logins (was %d), %d resyncs, connected %v; want the session kept", n, logins, s.Resyncs, s.Connected)
+	}
+	if h.VanishedReads() == 0 {
+		t.Error("the hostagent did not read the deleted VM again: the test tests nothing")
+	}
+}
+
+func TestHarshRefusedLoginsWaitFiveMinutes(t *testing.T) {
+	l, h := newHarshLab(t, func(h *vcsim.Harsh) { h.RefuseLogins(true) })
+	l.waitStatus(t, "a refused login", func(s Status) bool { return s.VCenter.LoginsRefused == 1 })
+	time.Sleep(1500 * time.Millisecond) // the usual backoff would have tried again by now
+	s := l.agent.Status().VCenter
+	if n := h.Calls("Login"); n != 1 || s.LoginsRefused != 1 {
+		t.Errorf("%d logins (%d refused) within 1.5 s, want 1", n, s.LoginsRefused)
+	}
+	if wait := time.Until(s.RetryAt); wait < 4*time.Minute {
+		t.Errorf("next login in %v, want about %v", wait, vcenter.RefusedWait)
+	}
+}
+
+func TestHarshLandingTimesFromTheirOwnEvents(t *testing.T) {
+	l, _ := newHarshLab(t, nil)
+	r := l.r
+	r.wait("8 VMs", func() bool { a, b := r.counts(); return a+b == 8 })
+	ctx := context.Background()
+	vm := l.vmObj(t, vmA).Reference()
+	host := func(path string) types.ManagedObjectReference { return l.obj(t, path).Reference() }
+
+	// vCenter shows the move first and logs its event a second later.
+	if err := vcsim.MoveLate(ctx, l.model, l.c, vm, host(hB0), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.wait("at B", func() bool { _, c := r.vm(vmA); return c == "cl-b" })
+	// Back to A, its event late again: the landing at A is not stamped
+	// with the late event of the move to B.
+	back := time.Now()
+	if err := vcsim.MoveLate(ctx, l.model, l.c, vm, host(hA1), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.wait("back at A", func() bool { _, c := r.vm(vmA); return c == "cl-a" })
+	if v, _ := r.vm(vmA); v.LandedAt.Before(back) {
+		t.Errorf("landed back at A at %v, before the move began (%v): stamped with the event of another move", v.LandedAt, back)
+	}
+
+	// vSphere HA restarts the VM at B: its EventEx stamps the landing.
+	at, err := vcsim.RestartByHA(ctx, l.model, l.c, vm, host(hB0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait("restarted at B", func() bool { _, c := r.vm(vmA); return c == "cl-b" })
+	if v, _ := r.vm(vmA); !v.LandedAt.Equal(at) {
+		t.Errorf("restarted by HA: landed at %v, want the HA event's %v", v.LandedAt, at)
+	}
+}
+
+func TestHarshRealisticVMs(t *testing.T) {
+	l, _ := newHarshLab(t, nil)
+	r := l.r
+	r.wait("8 VMs", func() bool { a, b := r.counts(); return a+b == 8 })
+	vm := l.vmObj(t, vmA).Reference()
+	plugged, unplugged, err := vcsim.Realistic(l.model, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The guest reports an address on each; the unplugged adapter's is a
+	// clone's copy of the production address, and claims nothing.
+	l.setGuestNet(t, vmA, []types.GuestNicInfo{
+		{MacAddress: plugged, Connected: true, IpAddress: []string{"192.0.2.50"}},
+		{MacAddress: unplugged, Connected: true, IpAddress: []string{"192.0.2.51"}},
+	})
+	want := map[string]string{plugged: "[192.0.2.50]", unplugged: "[]"}
+	r.wait("the adapters", func() bool {
+		v, _ := r.vm(vmA)
+		got := map[string]string{}
+		for _, n := range v.NICs {
+			got[n.MAC.String()] = fmt.Sprint(n.Addresses)
+		}
+		return got[plugged] == want[plugged] && got[unplugged] == want[unplugged]
+	})
+}

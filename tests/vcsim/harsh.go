@@ -1,0 +1,314 @@
+package vcsim
+
+import (
+	"context"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/event"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// Harsh makes a simulated vCenter behave where vcsim is kinder than a
+// real vCenter 7 or 8, each behaviour behind its own switch. What vcsim
+// already does as vCenter does is used as it is: it pages the first
+// answer of a property filter (at most 100 objects, vCenter's default,
+// even when the client set no limit), and a RetrieveProperties over a
+// set holding a deleted object fails whole with ManagedObjectNotFound
+// (reportMissingObjectsInResults unset). Install it on a model after
+// Create; its methods are safe from any goroutine.
+type Harsh struct {
+	mu sync.Mutex
+	// pageSize caps the objects of every paged answer, below vcsim's 100.
+	pageSize int32
+	// refuseLogins answers every Login with InvalidLogin.
+	refuseLogins bool
+	// vmsFirst puts, in every new filter, the VMs of the hosts a
+	// ContainerView holds before the view itself.
+	vmsFirst bool
+	// expire answers the next WaitForUpdatesEx with NotAuthenticated, as
+	// vCenter does when a session expired or was terminated.
+	expire bool
+	// vanished are objects a RetrieveProperties fails on, whole, as if
+	// they were deleted between a change and its re-read.
+	vanished map[types.ManagedObjectReference]bool
+	// failed counts the reads failed for a vanished object.
+	failed int
+	calls  map[string]int
+}
+
+// Install puts the harsh behaviours in front of the model's methods.
+func Install(m *simulator.Model) *Harsh {
+	h := &Harsh{vanished: map[types.ManagedObjectReference]bool{}, calls: map[string]int{}}
+	m.Map().Handler = h.handle
+	return h
+}
+
+// PageSize makes every paged answer (a filter's first sync, or a
+// resync) hold at most n objects.
+func (h *Harsh) PageSize(n int32) { h.mu.Lock(); h.pageSize = n; h.mu.Unlock() }
+
+// VMsFirst makes a filter's first sync list the VMs before their hosts,
+// as vCenter may: its pages follow no order, so a VM may come on a page
+// before the host it runs on. (vcsim walks a filter's traversal depth
+// first, each host before its VMs.)
+func (h *Harsh) VMsFirst() { h.mu.Lock(); h.vmsFirst = true; h.mu.Unlock() }
+
+// RefuseLogins makes vCenter refuse (true) or accept every login.
+func (h *Harsh) RefuseLogins(refuse bool) { h.mu.Lock(); h.refuseLogins = refuse; h.mu.Unlock() }
+
+// ExpireSession makes the next WaitForUpdatesEx fail with
+// NotAuthenticated.
+func (h *Harsh) ExpireSession() { h.mu.Lock(); h.expire = true; h.mu.Unlock() }
+
+// Vanish makes every RetrieveProperties naming obj fail whole with
+// ManagedObjectNotFound, as vCenter does for an object deleted between
+// a change the client saw and its read of it.
+func (h *Harsh) Vanish(obj types.ManagedObjectReference) {
+	h.mu.Lock()
+	h.vanished[obj] = true
+	h.mu.Unlock()
+}
+
+// VanishedReads returns how many reads failed for a vanished object.
+func (h *Harsh) VanishedReads() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failed
+}
+
+// Calls returns how many calls of a method vCenter answered or failed.
+func (h *Harsh) Calls(method string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls[method]
+}
+
+func (h *Harsh) handle(ctx *simulator.Context, m *simulator.Method) (mo.Reference, types.BaseMethodFault) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls[m.Name]++
+	switch req := m.Body.(type) {
+	case *types.Login:
+		if h.refuseLogins {
+			return nil, new(types.InvalidLogin)
+		}
+	case *types.WaitForUpdatesEx:
+		if h.expire {
+			h.expire = false
+			return nil, &types.NotAuthenticated{NoPermission: types.NoPermission{Object: &m.This, PrivilegeId: "System.View"}}
+		}
+		if h.pageSize > 0 {
+			if req.Options == nil {
+				req.Options = new(types.WaitOptions)
+			}
+			if req.Options.MaxObjectUpdates == 0 || req.Options.MaxObjectUpdates > h.pageSize {
+				req.Options.MaxObjectUpdates = h.pageSize
+			}
+		}
+	case *types.CreateFilter:
+		if h.vmsFirst {
+			req.Spec.ObjectSet = append(vmsOf(ctx, req.Spec.ObjectSet), req.Spec.ObjectSet...)
+		}
+	case *types.RetrieveProperties:
+		return nil, h.gone(req.SpecSet)
+	case *types.RetrievePropertiesEx:
+		return nil, h.gone(req.SpecSet)
+	}
+	return nil, nil
+}
+
+// vmsOf returns an object spec for each VM of each host that the
+// ContainerViews in specs hold.
+func vmsOf(ctx *simulator.Context, specs []types.ObjectSpec) []types.ObjectSpec {
+	var out []types.ObjectSpec
+	for _, o := range specs {
+		cv, ok := ctx.Session.Get(o.Obj).(*simulator.ContainerView)
+		if !ok {
+			continue
+		}
+		for _, ref := range cv.View {
+			host, ok := ctx.Map.Get(ref).(*simulator.HostSystem)
+			if !ok {
+				continue
+			}
+			ctx.WithLock(host, func() {
+				for _, vm := range host.Vm {
+					out = append(out, types.ObjectSpec{Obj: vm})
+				}
+			})
+		}
+	}
+	return out
+}
+
+// gone returns ManagedObjectNotFound for the first vanished object specs
+// name, or nil.
+func (h *Harsh) gone(specs []types.PropertyFilterSpec) types.BaseMethodFault {
+	for _, s := range specs {
+		for _, o := range s.ObjectSet {
+			if h.vanished[o.Obj] {
+				h.failed++
+				return &types.ManagedObjectNotFound{Obj: o.Obj}
+			}
+		}
+	}
+	return nil
+}
+
+// MoveLate moves a running VM to a host as vMotion does, in the order a
+// busy vCenter shows it: runtime.host changes in one update, and the
+// migration's VmMigratedEvent (naming the new host, and the old one as
+// its source) is logged delay later, in a later update. vcsim's own
+// relocation logs its event first, naming the old host as the new one.
+// The event is posted through c, a client logged in to the model.
+func MoveLate(ctx context.Context, m *simulator.Model, c *vim25.Client, vm, host types.ManagedObjectReference, delay time.Duration) error {
+	sctx := m.Service.Context
+	sim, ok := sctx.Map.Get(vm).(*simulator.VirtualMachine)
+	if !ok {
+		return fmt.Errorf("no VM %s", vm.Value)
+	}
+	var from types.ManagedObjectReference
+	var name string
+	sctx.WithLock(sim, func() {
+		from, name = *sim.Runtime.Host, sim.Name
+		sctx.Update(sim, []types.PropertyChange{{Name: "runtime.host", Val: host}, {Name: "summary.runtime.host", Val: host}})
+	})
+	HostMoved(m, vm)
+	time.Sleep(delay)
+	return event.NewManager(c).PostEvent(ctx, &types.VmMigratedEvent{
+		VmEvent: types.VmEvent{Event: types.Event{
+			Vm:   &types.VmEventArgument{Vm: vm, EntityEventArgument: types.EntityEventArgument{Name: name}},
+			Host: &types.HostEventArgument{Host: host},
+		}},
+		SourceHost: types.HostEventArgument{Host: from},
+	})
+}
+
+// RestartByHA moves a VM to a host as vSphere HA restarts it there after
+// its host failed, and logs the EventEx HA logs for it
+// (com.vmware.vc.ha.VmRestartedByHAEvent) first; it returns the event's
+// time by vCenter's clock.
+func RestartByHA(ctx context.Context, m *simulator.Model, c *vim25.Client, vm, host types.ManagedObjectReference) (time.Time, error) {
+	em := event.NewManager(c)
+	err := em.PostEvent(ctx, &types.EventEx{
+		Event: types.Event{
+			Vm:   &types.VmEventArgument{Vm: vm},
+			Host: &types.HostEventArgument{Host: host},
+		},
+		EventTypeId: "com.vmware.vc.ha.VmRestartedByHAEvent",
+		ObjectId:    vm.Value,
+		ObjectType:  "VirtualMachine",
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	events, err := em.QueryEvents(ctx, types.EventFilterSpec{EventTypeId: []string{"com.vmware.vc.ha.VmRestartedByHAEvent"},
+		Entity: &types.EventFilterSpecByEntity{Entity: vm, Recursion: types.EventFilterSpecRecursionOptionSelf}})
+	if err != nil || len(events) == 0 {
+		return time.Time{}, fmt.Errorf("the HA event is not logged: %v", err)
+	}
+	at := events[0].GetEvent().CreatedTime
+	for _, e := range events {
+		at = latest(at, e.GetEvent().CreatedTime)
+	}
+	sctx := m.Service.Context
+	sim, ok := sctx.Map.Get(vm).(*simulator.VirtualMachine)
+	if !ok {
+		return time.Time{}, fmt.Errorf("no VM %s", vm.Value)
+	}
+	sctx.WithLock(sim, func() {
+		sctx.Update(sim, []types.PropertyChange{{Name: "runtime.host", Val: host}, {Name: "summary.runtime.host", Val: host}})
+	})
+	HostMoved(m, vm)
+	return at, nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Realistic gives a VM the devices of a real one beside vcsim's few: two
+// more disks whose backings are snapshot chains, an adapter on a
+// distributed port group, and one on "VM Network" that is not connected
+// (connectable.connected false, as for a clone powered on unplugged),
+// 13 devices or more in all. It returns the MACs of the new adapters:
+// the connected one, then the unplugged one.
+func Realistic(m *simulator.Model, vm types.ManagedObjectReference) (plugged, unplugged string, err error) {
+	sctx := m.Service.Context
+	sim, ok := sctx.Map.Get(vm).(*simulator.VirtualMachine)
+	if !ok {
+		return "", "", fmt.Errorf("no VM %s", vm.Value)
+	}
+	var pgKey string
+	for _, e := range sctx.Map.All("DistributedVirtualPortgroup") {
+		if pg := e.(*simulator.DistributedVirtualPortgroup); pg.Config.Uplink == nil || !*pg.Config.Uplink {
+			pgKey = pg.Key
+			break
+		}
+	}
+	if pgKey == "" {
+		return "", "", fmt.Errorf("the model has no distributed port group")
+	}
+	sum := crc32.ChecksumIEEE([]byte(vm.Value))
+	plugged = fmt.Sprintf("00:50:56:a1:%02x:%02x", byte(sum>>8), byte(sum))
+	unplugged = fmt.Sprintf("00:50:56:a2:%02x:%02x", byte(sum>>8), byte(sum))
+	disk := func(key int32, chain int) types.BaseVirtualDevice {
+		var backing *types.VirtualDiskFlatVer2BackingInfo
+		for i := range chain {
+			backing = &types.VirtualDiskFlatVer2BackingInfo{
+				VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: fmt.Sprintf("[LocalDS_0] %s/disk%d-%06d.vmdk", sim.Name, key, i)},
+				DiskMode:                     string(types.VirtualDiskModePersistent), Parent: backing,
+			}
+		}
+		return &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: key, ControllerKey: 1000, UnitNumber: types.NewInt32(key - 2000), Backing: backing},
+			CapacityInBytes: 40 << 30}
+	}
+	nic := func(key int32, mac string, connected bool, backing types.BaseVirtualDeviceBackingInfo) types.BaseVirtualDevice {
+		return &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
+			VirtualDevice: types.VirtualDevice{Key: key, Backing: backing,
+				Connectable: &types.VirtualDeviceConnectInfo{StartConnected: connected, Connected: connected, AllowGuestControl: true}},
+			AddressType: string(types.VirtualEthernetCardMacTypeAssigned), MacAddress: mac}}}
+	}
+	sctx.WithLock(sim, func() {
+		devs := append([]types.BaseVirtualDevice(nil), sim.Config.Hardware.Device...)
+		devs = append(devs,
+			disk(2010, 3), disk(2011, 2),
+			nic(4010, plugged, true, &types.VirtualEthernetCardDistributedVirtualPortBackingInfo{
+				Port: types.DistributedVirtualSwitchPortConnection{PortgroupKey: pgKey}}),
+			nic(4011, unplugged, false, &types.VirtualEthernetCardNetworkBackingInfo{
+				VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "VM Network"}}),
+			&types.VirtualUSBController{VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: 7000}}},
+			&types.VirtualMachineVMCIDevice{VirtualDevice: types.VirtualDevice{Key: 12000}},
+		)
+		sctx.Update(sim, []types.PropertyChange{{Name: "config.hardware.device", Val: devs}})
+	})
+	if got := len(sim.Config.Hardware.Device); got < 13 {
+		return "", "", fmt.Errorf("%s has %d devices, want 13 or more", sim.Name, got)
+	}
+	return plugged, unplugged, nil
+}
+
+// Added tells a VM's watchers that an element was added to one of its
+// array properties (op "add"), as vCenter names such a change and vcsim
+// does not: a watcher reads the property whole again. val is the
+// property's whole new value.
+func Added(m *simulator.Model, vm types.ManagedObjectReference, prop string, val any) error {
+	sctx := m.Service.Context
+	sim, ok := sctx.Map.Get(vm).(*simulator.VirtualMachine)
+	if !ok {
+		return fmt.Errorf("no VM %s", vm.Value)
+	}
+	sctx.WithLock(sim, func() {
+		sctx.Update(sim, []types.PropertyChange{{Name: prop, Op: types.PropertyChangeOpAdd, Val: val}})
+	})
+	return nil
+}
