@@ -137,3 +137,19 @@ func TestLeavingToAnUnwatchedHostBeforeTheFirstSync(t *testing.T) {
 		t.Errorf("coming back: %+v (%d landings), want a landing at %v", vms, inv.Landed, t0.Add(2*time.Minute))
 	}
 }
+
+func TestDeviceKeys(t *testing.T) {
+	for name, want := range map[string]int32{
+		"config.hardware.device[2000].backing": 2000,
+		"config.hardware.device[4000]":         4000,
+		"config.hardware.device":               -1,
+		"config.hardware.device[":              -1,
+		"config.hardware.device[x].backing":    -1,
+		"config.hardware.device[].backing":     -1,
+		"guest.net[0]":                         -1,
+	} {
+		if got := deviceKey(name); got != want {
+			t.Errorf("deviceKey(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
