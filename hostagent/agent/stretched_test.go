@@ -307,6 +307,9 @@ func TestIntegrationPreflight(t *testing.T) {
 		"OK   cluster /DC0/host/DC0_C0: 4 hosts, by site map[A:2 B:1]",
 		"WARN cluster /DC0/host/DC0_C0: host DC0_C0_H3 is placed at no site: in no DRS host group",
 		"OK   routeragent " + l.r.srv.URL + ": reachable over mutual TLS, accepts this certificate for cluster stretched",
+		"OK   vCenter's clock is within a minute of this appliance's",
+		"OK   vCenter events: an event collector for landing events",
+		"OK   cluster /DC0/host/DC0_C0: 2 distributed port groups readable",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("preflight lacks %q:\n%s", want, got)
@@ -315,6 +318,19 @@ func TestIntegrationPreflight(t *testing.T) {
 	if strings.Contains(got, "FAIL") {
 		t.Errorf("preflight fails:\n%s", got)
 	}
+	// A host group the config names that holds no host: a typo, or a
+	// group renamed in vCenter.
+	cfg.Clusters[0].Sites.Sites["B"] = append(cfg.Clusters[0].Sites.Sites["B"], "hosts-b-old")
+	got = ""
+	for _, r := range preflight.Run(context.Background(), cfg, quiet) {
+		if r.Level == preflight.Fail {
+			got += r.String() + "\n"
+		}
+	}
+	if want := "FAIL cluster /DC0/host/DC0_C0: site B: host_group \"hosts-b-old\" matches no host of the cluster\n"; got != want {
+		t.Errorf("fails %q, want %q", got, want)
+	}
+	cfg.Clusters[0].Sites.Sites["B"] = cfg.Clusters[0].Sites.Sites["B"][:1]
 	cfg.Clusters[0].Name = "not-allowed"
 	var fails []string
 	for _, r := range preflight.Run(context.Background(), cfg, quiet) {

@@ -1,6 +1,8 @@
 // Package preflight runs the hostagent's live checks (vmroute-hostagent
 // --check): vCenter reachable with its certificate as configured, the
-// login, every watched cluster and its hosts visible and placed at sites,
+// login, its clock, an event collector, every watched cluster and its
+// hosts visible and placed at sites, every host group, fault domain or
+// host name pattern matching a host, the port groups readable,
 // and every routeragent reachable over mutual TLS and allowing this
 // certificate for each cluster. It reports no VM to anyone.
 package preflight
@@ -13,8 +15,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/vmware/govmomi/event"
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -79,6 +83,20 @@ func checkVCenter(ctx context.Context, cfg *config.Config, log *slog.Logger) []R
 	}
 	defer logout()
 	add(OK, "vCenter %s: certificate as configured, logged in as %s", cfg.VCenter.URL.Host, cfg.VCenter.User)
+	if now, err := methods.GetCurrentTime(ctx, c); err != nil {
+		add(Fail, "vCenter time: %v", err)
+	} else if off := now.Sub(time.Now()).Round(time.Second); off > time.Minute || off < -time.Minute {
+		add(Warn, "vCenter's clock is %v off this appliance's: landing times come from vCenter, but fix NTP here", off)
+	} else {
+		add(OK, "vCenter's clock is within a minute of this appliance's (%v)", off)
+	}
+	if hc, err := event.NewManager(c).CreateCollectorForEvents(ctx, types.EventFilterSpec{EventTypeId: inventory.LandingEvents,
+		Entity: &types.EventFilterSpecByEntity{Entity: c.ServiceContent.RootFolder, Recursion: types.EventFilterSpecRecursionOptionAll}}); err != nil {
+		add(Fail, "vCenter events: cannot create an event collector: %v (landing times would come from vCenter's clock only)", err)
+	} else {
+		_ = hc.Destroy(ctx)
+		add(OK, "vCenter events: an event collector for landing events")
+	}
 	finder := find.NewFinder(c, false)
 	pc := property.DefaultCollector(c)
 	for _, cl := range cfg.Clusters {
@@ -88,7 +106,7 @@ func checkVCenter(ctx context.Context, cfg *config.Config, log *slog.Logger) []R
 			continue
 		}
 		var ccm mo.ClusterComputeResource
-		if err := pc.RetrieveOne(ctx, cc.Reference(), []string{"host", inventory.GroupsProperty}, &ccm); err != nil {
+		if err := pc.RetrieveOne(ctx, cc.Reference(), []string{"host", "network", inventory.GroupsProperty}, &ccm); err != nil {
 			add(Fail, "cluster %s: %v", cl.Path, err)
 			continue
 		}
@@ -103,6 +121,7 @@ func checkVCenter(ctx context.Context, cfg *config.Config, log *slog.Logger) []R
 			}
 		}
 		perSite := map[string]int{}
+		var seen []sitemap.Host
 		for _, ref := range ccm.Host {
 			var h mo.HostSystem
 			props := []string{"name"}
@@ -117,7 +136,9 @@ func checkVCenter(ctx context.Context, cfg *config.Config, log *slog.Logger) []R
 			if h.Config != nil && h.Config.VsanHostConfig != nil && h.Config.VsanHostConfig.FaultDomainInfo != nil {
 				fd = h.Config.VsanHostConfig.FaultDomainInfo.Name
 			}
-			site, why := cl.Sites.Place(sitemap.Host{Name: h.Name, Groups: groups[ref], FaultDomain: fd})
+			host := sitemap.Host{Name: h.Name, Groups: groups[ref], FaultDomain: fd}
+			seen = append(seen, host)
+			site, why := cl.Sites.Place(host)
 			if site == "" {
 				add(Warn, "cluster %s: host %s is placed at no site: %s", cl.Path, h.Name, why)
 				continue
@@ -125,6 +146,41 @@ func checkVCenter(ctx context.Context, cfg *config.Config, log *slog.Logger) []R
 			perSite[site]++
 		}
 		add(OK, "cluster %s: %d hosts, by site %v", cl.Path, len(ccm.Host), perSite)
+		for _, u := range cl.Sites.Unmatched(seen) {
+			add(Fail, "cluster %s: %s matches no host of the cluster", cl.Path, u)
+		}
+		out = append(out, checkPortgroups(ctx, pc, cl.Path, ccm.Network, cfg.VCenter.User)...)
+	}
+	return out
+}
+
+// checkPortgroups reads the key and name of the cluster's distributed
+// port groups, which reports name the VMs' networks by.
+func checkPortgroups(ctx context.Context, pc *property.Collector, cluster string, networks []types.ManagedObjectReference, user string) []Result {
+	var refs []types.ManagedObjectReference
+	for _, n := range networks {
+		if n.Type == "DistributedVirtualPortgroup" {
+			refs = append(refs, n)
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	var pgs []mo.DistributedVirtualPortgroup
+	if err := pc.Retrieve(ctx, refs, inventory.PortgroupProperties, &pgs); err != nil {
+		return []Result{{Fail, fmt.Sprintf("cluster %s: its distributed port groups cannot be read: %v", cluster, err)}}
+	}
+	var out []Result
+	for _, pg := range pgs {
+		if pg.Key == "" || pg.Name == "" {
+			out = append(out, Result{Fail, fmt.Sprintf("cluster %s: port group %s is not readable by %s: grant its role on the distributed switch, with propagation", cluster, pg.Self.Value, user)})
+		}
+	}
+	if len(pgs) < len(refs) {
+		out = append(out, Result{Fail, fmt.Sprintf("cluster %s: %d of its %d distributed port groups are not readable by %s", cluster, len(refs)-len(pgs), len(refs), user)})
+	}
+	if len(out) == 0 {
+		out = append(out, Result{OK, fmt.Sprintf("cluster %s: %d distributed port groups readable", cluster, len(refs))})
 	}
 	return out
 }

@@ -168,6 +168,25 @@ func (r Rule) none(h Host) string {
 	return fmt.Sprintf("host name %q matches no site's pattern", cmp.Or(h.Name, "(none yet)"))
 }
 
+// Unmatched returns what the rule names that places none of hosts, as
+// "site A: host group \"hosts-a\"", sorted: a host group, fault domain
+// or host name pattern that matches no host is a typo or a stale name.
+func (r Rule) Unmatched(hosts []Host) []string {
+	if r.By == Cluster {
+		return nil
+	}
+	var out []string
+	for site, names := range r.Sites {
+		for _, n := range names {
+			if !slices.ContainsFunc(hosts, func(h Host) bool { return r.matches(n, h) }) {
+				out = append(out, fmt.Sprintf("site %s: %s %q", site, r.By, n))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // SitesOf returns the sites a rule can place hosts at, sorted.
 func (r Rule) SitesOf() []string {
 	if r.By == Cluster {

@@ -1,6 +1,7 @@
 package sitemap
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,23 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Check() = %q, %q; want %q, %q", key, msg, tt.key, tt.msg)
 			}
 		})
+	}
+}
+
+func TestUnmatchedNames(t *testing.T) {
+	hosts := []Host{{Name: "esx-a1.dc1", Groups: []string{"hosts-a"}, FaultDomain: "fd-a"}, {Name: "esx-b1.dc2", Groups: []string{"hosts-b"}}}
+	for _, tt := range []struct {
+		rule Rule
+		want string
+	}{
+		{Rule{By: Cluster, Site: "A"}, "[]"},
+		{Rule{By: HostGroup, Sites: map[string][]string{"A": {"hosts-a"}, "B": {"hosts-b", "hosts-b2"}}}, `[site B: host_group "hosts-b2"]`},
+		{Rule{By: FaultDomain, Sites: map[string][]string{"A": {"fd-a"}, "B": {"fd-b"}}}, `[site B: fault_domain "fd-b"]`},
+		{Rule{By: HostName, Sites: map[string][]string{"A": {"*.dc1"}, "B": {"*.dc2"}, "C": {"*.dc3"}}}, `[site C: host_name "*.dc3"]`},
+		{Rule{By: HostGroup, Sites: map[string][]string{"A": {"a"}, "B": {"b"}}}, `[site A: host_group "a" site B: host_group "b"]`},
+	} {
+		if got := fmt.Sprint(tt.rule.Unmatched(hosts)); got != tt.want {
+			t.Errorf("%s %v: unmatched %s, want %s", tt.rule.By, tt.rule.Sites, got, tt.want)
+		}
 	}
 }
