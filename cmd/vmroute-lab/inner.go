@@ -136,6 +136,22 @@ func (l *lab) vcenter(ctx context.Context, bench bool) error {
 		return err
 	}
 	l.model = m
+	if vcenterKind == "harsh" {
+		h := vcsim.Install(m)
+		h.PageSize(5)
+		h.VMsFirst()
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(3 * time.Second):
+					h.ExpireSession()
+				}
+			}
+		}()
+		l.say("vCenter is harsh: answers in pages of 5 objects, VMs before their hosts; the hostagent's session expires every 3 s")
+	}
 	m.Service.TLS = new(tls.Config)
 	s := m.Service.NewServer()
 	l.vcs = s

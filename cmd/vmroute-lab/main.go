@@ -35,6 +35,11 @@ const interconnectDelay = 20 * time.Millisecond
 // interconnect is -interconnect: auto, netem or relay.
 var interconnect = "auto"
 
+// vcenterKind is -vcenter: vcsim as it is, or harsh (tests/vcsim.Harsh:
+// answers paged 5 objects at a time with VMs before their hosts, and the
+// hostagent's session expiring every 3 s).
+var vcenterKind = "vcsim"
+
 var namespaces = []string{"mgmt", "wan", "client", "ra", "rb", "l2", "vm1"}
 
 func main() {
@@ -43,14 +48,16 @@ func main() {
 	lay := flag.String("layout", string(stretched), "how vCenter's hosts make the sites: stretched (one cluster over both sites, a DRS host group per site) or per-site (a cluster per site); bench runs both unless set")
 	wan := flag.String("wan", "bird", "siteloss: the WAN router, bird or frr")
 	idHigh := flag.Bool("a-id-high", false, "siteloss: site A's BGP router ID above site B's (the WAN router's tie-break the other way)")
+	flag.StringVar(&vcenterKind, "vcenter", vcenterKind, "the simulated vCenter: vcsim, or harsh (paged answers with VMs before their hosts, the hostagent's session expiring every 3 s)")
 	flag.StringVar(&interconnect, "interconnect", interconnect, "how the interconnect delays frames: netem (tc netem, where the kernel has sch_netem), relay (a program forwarding frames), or auto (netem where it works, else the relay)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] [-interconnect auto|netem|relay] demo|bench")
+		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] [-interconnect auto|netem|relay] [-vcenter vcsim|harsh] demo|bench")
 		fmt.Fprintln(os.Stderr, "       vmroute-lab [-bin DIR] [-keep] [-wan bird|frr] [-a-id-high] siteloss a|b|c|d|e|f|g...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if l := layout(*lay); l != stretched && l != perSite || interconnect != "auto" && interconnect != "netem" && interconnect != "relay" {
+	if l := layout(*lay); l != stretched && l != perSite || interconnect != "auto" && interconnect != "netem" && interconnect != "relay" ||
+		vcenterKind != "vcsim" && vcenterKind != "harsh" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -149,7 +156,7 @@ func demo(bin, mode string, lay layout, keep bool) error {
 		return fmt.Errorf("interconnect: %w", err)
 	}
 	defer stopIC()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "inner", dir, mode, string(lay))
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "-vcenter", vcenterKind, "inner", dir, mode, string(lay))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	return cmd.Run()

@@ -146,7 +146,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if time.Since(start) > time.Minute {
+		if time.Since(start) > time.Minute || watched && fault.Is(err, &types.NotAuthenticated{}) {
+			// A session that lasted, or one that expired or was ended
+			// while watching: vCenter works, log in again at once.
 			backoff = time.Second
 		}
 		wait := jitter(backoff)

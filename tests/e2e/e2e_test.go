@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,20 +62,25 @@ func TestIntegrationLab(t *testing.T) {
 		"BIRD routes web-1 via site A, its gateway entry is site A's router, the client reaches it in",
 		"BIRD routes web-1 via site B, its gateway entry is site B's router, the client reaches it in",
 	}
+	stretched := append(firstMove,
+		"hosts H0 and H1 in DRS host group hosts-a (site A), H2 and H3 in hosts-b (site B)",
+		"the move inside site B sent nothing: each routeragent got one report since",
+		"site A's hosts are empty: the WAN router reaches 10.50.0.0/24 via site B and holds no host route",
+		"the summary stays with site B, which holds 2 of the subnet's 3 VMs",
+		"web-2 and web-3 return too: 10.50.0.0/24 via site A, no host route",
+		"vSphere HA restarts A's VMs on site B's hosts of the same cluster",
+		"longest client gap",
+	)
 	for _, tt := range []struct {
-		layout string
-		want   []string
+		layout, vcenter string
+		want            []string
 	}{
-		{"stretched", append(firstMove,
-			"hosts H0 and H1 in DRS host group hosts-a (site A), H2 and H3 in hosts-b (site B)",
-			"the move inside site B sent nothing: each routeragent got one report since",
-			"site A's hosts are empty: the WAN router reaches 10.50.0.0/24 via site B and holds no host route",
-			"the summary stays with site B, which holds 2 of the subnet's 3 VMs",
-			"web-2 and web-3 return too: 10.50.0.0/24 via site A, no host route",
-			"vSphere HA restarts A's VMs on site B's hosts of the same cluster",
-			"longest client gap",
-		)},
-		{"per-site", append(firstMove,
+		{"stretched", "vcsim", stretched},
+		// The same story against a vCenter as harsh as a real one: a
+		// resync after each expired session, in pages with VMs before
+		// their hosts, moves nothing.
+		{"stretched", "harsh", append(slices.Clone(stretched), "vCenter is harsh")},
+		{"per-site", "vcsim", append(firstMove,
 			"holds no host route: the whole subnet moved",
 			"BIRD kept 10.50.0.0/24 via site B throughout, no withdraw",
 			"losing a hostagent changes nothing by itself",
@@ -84,10 +90,10 @@ func TestIntegrationLab(t *testing.T) {
 			"via site B alone",
 		)},
 	} {
-		t.Run(tt.layout, func(t *testing.T) {
+		t.Run(tt.layout+"/"+tt.vcenter, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, filepath.Join(bin, "vmroute-lab"), "-bin", bin, "-layout", tt.layout, "demo").CombinedOutput()
+			out, err := exec.CommandContext(ctx, filepath.Join(bin, "vmroute-lab"), "-bin", bin, "-layout", tt.layout, "-vcenter", tt.vcenter, "demo").CombinedOutput()
 			t.Logf("lab:\n%s", out)
 			if err != nil {
 				t.Fatalf("lab: %v", err)
