@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -151,5 +152,42 @@ func TestDeviceKeys(t *testing.T) {
 		if got := deviceKey(name); got != want {
 			t.Errorf("deviceKey(%q) = %d, want %d", name, got, want)
 		}
+	}
+}
+
+func TestAHostRemovedAndAddedBackLandsNothing(t *testing.T) {
+	inv, _ := placed(t)
+	before := inv.Snapshot()["cl-a"]
+	// The host is removed from vCenter: it and its VM leave.
+	inv.Apply([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}, {Obj: h1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
+	if got := inv.Snapshot()["cl-a"]; fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("host removed: %+v, want web-1 reported as it was: %+v", got, before)
+	}
+	// Added back: new managed-object IDs for the host and the VM.
+	h1b, vm1b := ref("HostSystem", "h1-new"), ref("VirtualMachine", "vm-1-new")
+	back := vmEnter(h1b)
+	back.Obj = vm1b
+	inv.Apply([]types.ObjectUpdate{{Obj: h1b, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx1"}, {Name: "parent", Val: clA}}}, back},
+		t0.Add(3*time.Minute))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 1 || !got[0].LandedAt.Equal(before[0].LandedAt) || inv.Landed != 0 {
+		t.Errorf("host added back: %+v (%d landings), want web-1 as it was, not landed", got, inv.Landed)
+	}
+	// Removed for longer than the grace: gone, and its return lands.
+	inv.Apply([]types.ObjectUpdate{{Obj: vm1b, Kind: types.ObjectUpdateKindLeave}, {Obj: h1b, Kind: types.ObjectUpdateKindLeave}}, t0.Add(4*time.Minute))
+	inv.Apply(nil, t0.Add(4*time.Minute+HostGrace+time.Second))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 0 {
+		t.Errorf("host gone past the grace: %+v still reported", got)
+	}
+	inv.Apply(append(hosts(), vmEnter(h1)), t0.Add(20*time.Minute))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 1 || !got[0].LandedAt.Equal(t0.Add(20*time.Minute)) || inv.Landed != 1 {
+		t.Errorf("back after the grace: %+v (%d landings), want a landing", got, inv.Landed)
+	}
+}
+
+func TestAVMDeletedFromAHostThatStaysLeavesAtOnce(t *testing.T) {
+	inv, _ := placed(t)
+	inv.Apply([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 0 {
+		t.Errorf("deleted: %+v still reported", got)
 	}
 }

@@ -75,6 +75,12 @@ var placeholderProducts = map[string]bool{"com.vmware.vcDr": true, "com.vmware.v
 // event's time.
 const eventAge = time.Minute
 
+// HostGrace is how long the VMs of a host removed from vCenter are still
+// reported as they last were: a host removed and added back (its VMs
+// get new managed-object IDs) is no departure and no landing of them.
+// They run on all the while.
+const HostGrace = 10 * time.Minute
+
 // Options are the inventory's settings.
 type Options struct {
 	// GuestGrace is how long a running VM keeps its last addresses while
@@ -106,6 +112,11 @@ type Inventory struct {
 	dirty map[types.ManagedObjectReference][]string
 	// missing are the properties vCenter withheld, by object, and why.
 	missing map[types.ManagedObjectReference]map[string]string
+	// departing are the VMs that left in the batch being applied.
+	departing []*vm
+	// parked are the VMs whose host was removed from vCenter, by UUID,
+	// with when: reported as they last were for HostGrace.
+	parked map[string]parkedVM
 	// duplicates are the instance UUIDs held by more than one VM, logged.
 	duplicates map[string]bool
 	// managers are the extension keys of managed VMs seen, logged once.
@@ -138,6 +149,13 @@ type host struct {
 
 type pg struct{ key, name string }
 
+// parkedVM is a VM whose host left vCenter, as it was last reported.
+type parkedVM struct {
+	vm      wire.VM
+	cluster string
+	since   time.Time
+}
+
 // landingEvent is a migration's event: the VM's destination host and the
 // event's time.
 type landingEvent struct {
@@ -151,7 +169,7 @@ func New(clusters map[types.ManagedObjectReference]Cluster, opts Options, log *s
 		vms: map[types.ManagedObjectReference]*vm{}, pgs: map[types.ManagedObjectReference]pg{},
 		landed: map[string]time.Time{}, where: map[string]string{}, events: map[types.ManagedObjectReference]landingEvent{},
 		dirty: map[types.ManagedObjectReference][]string{}, missing: map[types.ManagedObjectReference]map[string]string{},
-		duplicates: map[string]bool{}, managers: map[string]bool{}}
+		duplicates: map[string]bool{}, managers: map[string]bool{}, parked: map[string]parkedVM{}}
 	for ref, c := range clusters {
 		inv.clusters[ref] = &cluster{Cluster: c, groups: map[types.ManagedObjectReference][]string{}}
 	}
@@ -231,9 +249,26 @@ func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
 			inv.applyEvents(u)
 		}
 	}
+	inv.depart(now)
 	inv.placeHosts()
 	inv.settle(now)
 	inv.expire(now)
+}
+
+// depart settles the VMs that left in the batch: one whose host left
+// vCenter too (removed, perhaps to be added back) is parked, reported as
+// it last was for HostGrace; any other left its site.
+func (inv *Inventory) depart(now time.Time) {
+	for _, v := range inv.departing {
+		if inv.hosts[v.host] == nil && v.last != nil && inv.where[v.uuid] != "" {
+			inv.parked[v.uuid] = parkedVM{vm: *v.last, cluster: v.lastCluster, since: now}
+			inv.log.Info("the VM's host left vCenter: the VM is reported as it was while the host may be added back",
+				"vm", v.uuid, "name", v.name, "grace", HostGrace)
+			continue
+		}
+		inv.where[v.uuid] = ""
+	}
+	inv.departing = inv.departing[:0]
 }
 
 // applyEvents reads an event collector's latest page: the latest landing
@@ -287,6 +322,13 @@ func (inv *Inventory) expire(now time.Time) {
 		if !v.guestLost.IsZero() && now.Sub(v.guestLost) > inv.opts.GuestGrace {
 			inv.log.Warn("VMware Tools still report no address: the VM's last addresses are dropped", "vm", v.uuid, "name", v.name)
 			v.guest, v.guestLost = nil, time.Time{}
+		}
+	}
+	for id, p := range inv.parked {
+		if now.Sub(p.since) > HostGrace {
+			inv.log.Warn("the VM's host was not added back within the grace: the VM is no longer reported", "vm", id, "name", p.vm.Name)
+			delete(inv.parked, id)
+			inv.where[id] = ""
 		}
 	}
 	for ref, e := range inv.events {
@@ -346,6 +388,11 @@ func (inv *Inventory) settle(now time.Time) {
 			continue
 		}
 		c, h := inv.cluster(v)
+		if _, ok := inv.parked[v.uuid]; ok && c != nil && h.site != "" {
+			// Back, with its host or on another: a landing only if the
+			// site changed.
+			delete(inv.parked, v.uuid)
+		}
 		if c == nil {
 			// On a host outside every watched cluster, the VM left: its
 			// coming back will be a landing. A host not known yet says
@@ -386,6 +433,9 @@ func (inv *Inventory) Prune() {
 	alive := map[string]bool{}
 	for _, v := range inv.vms {
 		alive[v.uuid] = true
+	}
+	for id := range inv.parked {
+		alive[id] = true
 	}
 	for id := range inv.landed {
 		if !alive[id] {
@@ -443,7 +493,7 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 				inv.log.Warn("vCenter data for a VM does not validate: left out", "vm", v.uuid, "name", v.name, "err", err)
 				continue
 			}
-			v.last = &w
+			v.last, v.lastCluster = &w, c.Name
 		}
 		if p, dup := picked[v.uuid]; dup {
 			if !inv.duplicates[v.uuid] {
@@ -455,6 +505,11 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 			}
 		}
 		picked[v.uuid] = pick{ref: ref, cluster: c.Name, vm: w}
+	}
+	for id, p := range inv.parked {
+		if _, seen := picked[id]; !seen {
+			picked[id] = pick{cluster: p.cluster, vm: p.vm}
+		}
 	}
 	for _, p := range picked {
 		out[p.cluster] = append(out[p.cluster], p.vm)

@@ -37,9 +37,11 @@ type vm struct {
 	// Tools restarting or upgrading): its last addresses are kept for the
 	// grace period. Zero otherwise.
 	guestLost time.Time
-	// last is what was last reported of the VM, kept while vCenter cannot
-	// reach it (inaccessible, orphaned, disconnected).
-	last *wire.VM
+	// last is what was last reported of the VM, and in which cluster,
+	// kept while vCenter cannot reach it (inaccessible, orphaned,
+	// disconnected) or its host was removed from vCenter.
+	last        *wire.VM
+	lastCluster string
 }
 
 type nic struct {
@@ -88,9 +90,10 @@ func watched(name string) (prop string, whole bool) {
 func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
 	if u.Kind == types.ObjectUpdateKindLeave {
 		// Out of every watched cluster, or deleted: its coming back is a
-		// landing, whatever site it had.
-		if v := inv.vms[u.Obj]; v != nil && v.uuid != "" && inv.where[v.uuid] != "" {
-			inv.where[v.uuid] = ""
+		// landing, whatever site it had. Unless its host left with it
+		// (depart decides once the batch is read).
+		if v := inv.vms[u.Obj]; v != nil && v.uuid != "" {
+			inv.departing = append(inv.departing, v)
 		}
 		delete(inv.vms, u.Obj)
 		delete(inv.missing, u.Obj)
