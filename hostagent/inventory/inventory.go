@@ -214,19 +214,22 @@ func (inv *Inventory) Restore(l map[string]Landing) {
 }
 
 // Reset forgets what vCenter said, before a full resync after a lost
-// session; landings are kept, so a VM that moved meanwhile lands, and a
-// VM whose host comes on a later page of the resync keeps its site.
-func (inv *Inventory) Reset() {
+// session, and takes the clusters as this session found them (a cluster
+// whose ID vCenter lost was looked up again); landings are kept, so a VM
+// that moved meanwhile lands, and a VM whose host comes on a later page
+// of the resync keeps its site.
+func (inv *Inventory) Reset(clusters map[types.ManagedObjectReference]Cluster) {
 	inv.complete = false
+	inv.clusters = map[types.ManagedObjectReference]*cluster{}
+	for ref, c := range clusters {
+		inv.clusters[ref] = &cluster{Cluster: c, groups: map[types.ManagedObjectReference][]string{}}
+	}
 	clear(inv.hosts)
 	clear(inv.vms)
 	clear(inv.pgs)
 	clear(inv.events)
 	clear(inv.dirty)
 	clear(inv.missing)
-	for _, c := range inv.clusters {
-		clear(c.groups)
-	}
 }
 
 // Apply takes one batch of updates; now is vCenter's time of the batch

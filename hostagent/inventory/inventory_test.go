@@ -23,8 +23,11 @@ func ref(typ, v string) types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: typ, Value: v}
 }
 
-func newInv() *Inventory {
-	return New(map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A"), clB: whole("cl-b", "B")}, opts, discard)
+func newInv() *Inventory { return New(twoClusters(), opts, discard) }
+
+// twoClusters are cl-a (clA), all at site A, and cl-b (clB), all at B.
+func twoClusters() map[types.ManagedObjectReference]Cluster {
+	return map[types.ManagedObjectReference]Cluster{clA: whole("cl-a", "A"), clB: whole("cl-b", "B")}
 }
 
 var (

@@ -394,7 +394,7 @@ func TestAVMThatLeavesIsNotReadAgain(t *testing.T) {
 
 func TestAPagedResyncLandsNothing(t *testing.T) {
 	inv, _ := placed(t)
-	inv.Reset()
+	inv.Reset(twoClusters())
 	// The resync's first page has the VM, the next its host.
 	inv.Apply([]types.ObjectUpdate{vmEnter(h1)}, t0.Add(time.Minute))
 	inv.Apply(hosts(), t0.Add(time.Minute))
@@ -403,7 +403,7 @@ func TestAPagedResyncLandsNothing(t *testing.T) {
 		t.Errorf("after the resync: %+v (%d landings), want web-1 where it was, not landed", vms, inv.Landed)
 	}
 	// A VM that moved while the session was down lands.
-	inv.Reset()
+	inv.Reset(twoClusters())
 	inv.Apply([]types.ObjectUpdate{vmEnter(h2)}, t0.Add(2*time.Minute))
 	inv.Apply(hosts(), t0.Add(2*time.Minute))
 	inv.Prune()
@@ -418,5 +418,20 @@ func TestNestedHostGroupChangesAreReadAgain(t *testing.T) {
 		{Name: "configurationEx.group[\"site-a\"].host", Op: types.PropertyChangeOpAssign}}}}, t0)
 	if d := inv.Dirty()[clS]; !slices.Equal(d, []string{GroupsProperty}) {
 		t.Errorf("dirty %v, want the cluster's groups read again", d)
+	}
+}
+
+func TestAResyncTakesTheClustersAsFoundAgain(t *testing.T) {
+	inv, _ := placed(t)
+	// The cluster's ID was lost (removed and created again by the path
+	// the config names): the resync finds it under a new one.
+	clA2 := ref("ClusterComputeResource", "c-a-2")
+	inv.Reset(map[types.ManagedObjectReference]Cluster{clA2: whole("cl-a", "A"), clB: whole("cl-b", "B")})
+	inv.Apply([]types.ObjectUpdate{
+		{Obj: h1, Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{{Name: "name", Val: "esx1"}, {Name: "parent", Val: clA2}}},
+		vmEnter(h1)}, t0.Add(time.Minute))
+	inv.Prune()
+	if vms := inv.Snapshot()["cl-a"]; len(vms) != 1 || inv.Landed != 0 {
+		t.Errorf("after the resync: %+v (%d landings), want web-1 in cl-a, not landed", vms, inv.Landed)
 	}
 }

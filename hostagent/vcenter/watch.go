@@ -69,6 +69,10 @@ type Watcher struct {
 	// VMware Tools report none.
 	GuestGrace time.Duration
 
+	// refs are the watched clusters' managed-object IDs, by path, once
+	// found: Run's goroutine only.
+	refs map[string]types.ManagedObjectReference
+
 	mu     sync.Mutex
 	status Status
 }
@@ -204,20 +208,19 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 		w.log.Warn("this appliance's clock differs from vCenter's: landing times come from vCenter and are right, but fix NTP here",
 			"clock_offset", offset.Round(time.Second))
 	}
-	finder := find.NewFinder(c, false)
 	refs := map[types.ManagedObjectReference]inventory.Cluster{}
 	for _, cl := range w.clusters {
-		cc, err := finder.ClusterComputeResource(ctx, cl.Path)
+		ref, err := w.cluster(ctx, c, cl.Path)
 		if err != nil {
-			return false, fmt.Errorf("cluster %s: %w", cl.Path, err)
+			return false, err
 		}
-		refs[cc.Reference()] = inventory.Cluster{Name: cl.Name, Sites: cl.Sites}
+		refs[ref] = inventory.Cluster{Name: cl.Name, Sites: cl.Sites}
 	}
 	if *inv == nil {
 		*inv = inventory.New(refs, inventory.Options{GuestGrace: w.GuestGrace}, w.log)
 		(*inv).Restore(w.Restore)
 	} else {
-		(*inv).Reset()
+		(*inv).Reset(refs)
 		w.setStatus(func(s *Status) { s.Resyncs++ })
 	}
 	// The views, collectors and filter live as long as the session:
@@ -292,6 +295,33 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 		}
 		return nil
 	})
+}
+
+// cluster returns a watched cluster's managed-object ID: the one found at
+// the first lookup by its path, as long as vCenter still has it, so that
+// a cluster renamed or moved to another folder is still watched; by its
+// path again once that ID is gone.
+func (w *Watcher) cluster(ctx context.Context, c *vim25.Client, path string) (types.ManagedObjectReference, error) {
+	if ref, ok := w.refs[path]; ok {
+		var cc mo.ClusterComputeResource
+		err := property.DefaultCollector(c).RetrieveOne(ctx, ref, []string{"name"}, &cc)
+		if err == nil {
+			return ref, nil
+		}
+		if _, gone := notFound(err); !gone {
+			return ref, fmt.Errorf("cluster %s (%s): %w", path, ref.Value, err)
+		}
+		w.log.Warn("the watched cluster's ID is gone from vCenter: looking it up by its path again", "cluster", path, "id", ref.Value)
+	}
+	cc, err := find.NewFinder(c, false).ClusterComputeResource(ctx, path)
+	if err != nil {
+		return types.ManagedObjectReference{}, fmt.Errorf("cluster %s: %w", path, err)
+	}
+	if w.refs == nil {
+		w.refs = map[string]types.ManagedObjectReference{}
+	}
+	w.refs[path] = cc.Reference()
+	return cc.Reference(), nil
 }
 
 // refetch reads again, whole, the properties vCenter sent changes to a
