@@ -246,9 +246,12 @@ func showStatus(b []byte, w io.Writer) error {
 		Peers []struct {
 			Address, State, Why string
 		}
-		Local    []string `json:"local_problems"`
-		Announce []string `json:"announce_problems"`
-		Sites    []struct {
+		Local        []string `json:"local_problems"`
+		Announce     []string `json:"announce_problems"`
+		ClockRefused []struct {
+			Cluster, Error string
+		} `json:"clock_refused"`
+		Sites []struct {
 			Site, State string
 			Since       time.Time
 			Failing     []string
@@ -283,9 +286,13 @@ func showStatus(b []byte, w io.Writer) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", st.Site, st.State, ago(st.Since), strings.Join(st.Failing, "; "))
 		}
 	}
-	if len(s.Local)+len(s.Announce) > 0 {
+	problems := append(s.Local, s.Announce...)
+	for _, c := range s.ClockRefused {
+		problems = append(problems, fmt.Sprintf("cluster %s: reports refused for the clock: %s", c.Cluster, c.Error))
+	}
+	if len(problems) > 0 {
 		fmt.Fprintln(w, "\nPROBLEMS")
-		for _, p := range append(s.Local, s.Announce...) {
+		for _, p := range problems {
 			fmt.Fprintln(w, p)
 		}
 	}

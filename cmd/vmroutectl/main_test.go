@@ -29,9 +29,10 @@ func TestTables(t *testing.T) {
 	mac, _ := wire.ParseMAC("00:50:56:00:00:01")
 	docs := map[string]any{
 		"status": daemon.Status{Site: "A", Version: "1.0", Routes: map[string]int{"host": 2, "summary": 1},
-			Clusters: []daemon.ClusterStatus{{Name: "cl-b", Sites: []string{"B", "C"}, Generation: 7, Received: now, Stale: true, VMs: 3}},
-			Peers:    []bgp.PeerStatus{{Address: netip.MustParseAddr("198.51.100.254"), State: "established"}},
-			Sites:    []liveness.Status{{Site: "B", State: liveness.Partitioned, Since: now, Failing: []string{"probe failing: timeout"}}}},
+			Clusters:     []daemon.ClusterStatus{{Name: "cl-b", Sites: []string{"B", "C"}, Generation: 7, Received: now, Stale: true, VMs: 3}},
+			Peers:        []bgp.PeerStatus{{Address: netip.MustParseAddr("198.51.100.254"), State: "established"}},
+			Sites:        []liveness.Status{{Site: "B", State: liveness.Partitioned, Since: now, Failing: []string{"probe failing: timeout"}}},
+			ClockRefused: []daemon.ClockRefusal{{Cluster: "cl-c", At: now, Error: "vms[0] (v9).landed_at: 1h ahead"}}},
 		"vms": []daemon.VM{{Location: plan.Location{VM: "v1", Name: "web-1", Site: "B", Cluster: "cl-b", Present: true, LandedAt: now,
 			NICs: []wire.NIC{{MAC: mac, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}}}, Discovered: true}},
 		"routes": daemon.Routes{Desired: []plan.Route{{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Kind: plan.Host, Site: "B"}},
@@ -43,7 +44,8 @@ func TestTables(t *testing.T) {
 		"announcements": []announce.Status{{VM: "v1", Name: "web-1", Subnet: netip.MustParsePrefix("192.0.2.0/24"), Interface: "br0", MAC: mac, Sent: 3, Problem: "gateway missing"}},
 	}
 	want := map[string][]string{
-		"status":        {"site A, version 1.0", "2 host, 1 summary", "cl-b", "STALE", "198.51.100.254  established", "B     partitioned", "probe failing: timeout"},
+		"status": {"site A, version 1.0", "2 host, 1 summary", "cl-b", "STALE", "198.51.100.254  established", "B     partitioned", "probe failing: timeout",
+			"cluster cl-c: reports refused for the clock: vms[0] (v9).landed_at: 1h ahead"},
 		"vms":           {"web-1", "present, addresses discovered", "00:50:56:00:00:01", "192.0.2.10"},
 		"routes":        {"192.0.2.10/32", "no (pending or dry run)", "A     192.0.2.0/24  summary"},
 		"peers":         {"198.51.100.254", "65000", "active", "yes", "TCP MD5 is on"},
@@ -90,7 +92,8 @@ func TestFlagsAfterTheCommand(t *testing.T) {
 // routeragent's reports.
 func TestHostagentStatus(t *testing.T) {
 	now := time.Now()
-	st := agent.Status{VCenter: vcenter.Status{URL: "https://vc.example.net/sdk", LastError: "login: Login failure", VMs: 0},
+	st := agent.Status{VCenter: vcenter.Status{URL: "https://vc.example.net/sdk", LastError: "login: Login failure", VMs: 0,
+		LoginsRefused: 2, RetryAt: now.Add(5 * time.Minute)},
 		Routeragents: []report.Stats{{URL: "https://router-a1.example.net:8443", Sent: 4, Full: 1, LastSent: now, InSync: true},
 			{URL: "https://router-b1.example.net:8443", Failed: 2, LastError: "connection refused"}}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = json.NewEncoder(w).Encode(st) }))
@@ -100,6 +103,7 @@ func TestHostagentStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []string{"vCenter https://vc.example.net/sdk NOT connected, 0 VMs watched", "vCenter's last error: login: Login failure",
+		"vCenter refused the login 2 times", "next login at ",
 		"https://router-a1.example.net:8443  true ", "https://router-b1.example.net:8443  false", "connection refused"} {
 		if !strings.Contains(out.String(), l) {
 			t.Errorf("output lacks %q:\n%s", l, out.String())

@@ -59,10 +59,13 @@ var (
 	// HARestartEvent; VmRestartedOnAlternateHostEvent is deprecated since
 	// API 5.0 but kept for older vCenters). A power-on is no move.
 	LandingEvents = []string{"VmMigratedEvent", "DrsVmMigratedEvent", "VmRelocatedEvent", "VmRestartedOnAlternateHostEvent",
-		HARestartEvent}
+		HARestartEvent, CrossVCenterEvent}
 	// HARestartEvent is the EventEx vSphere HA logs when it restarts a VM
 	// on another host.
 	HARestartEvent = "com.vmware.vc.ha.VmRestartedByHAEvent"
+	// CrossVCenterEvent is the EventEx the destination vCenter of a
+	// cross-vCenter vMotion logs for the VM that arrived.
+	CrossVCenterEvent = "com.vmware.vc.vm.DstVmMigratedEvent"
 )
 
 // placeholderProducts are the vCenter extensions whose managed VMs are
@@ -300,7 +303,7 @@ func isLanding(e types.BaseEvent) bool {
 	case *types.VmMigratedEvent, *types.DrsVmMigratedEvent, *types.VmRelocatedEvent, *types.VmRestartedOnAlternateHostEvent:
 		return true
 	case *types.EventEx:
-		return x.EventTypeId == HARestartEvent
+		return x.EventTypeId == HARestartEvent || x.EventTypeId == CrossVCenterEvent
 	}
 	return false
 }

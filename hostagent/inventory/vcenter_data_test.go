@@ -230,6 +230,8 @@ func TestOnlyAnEventOfThisMoveStampsALanding(t *testing.T) {
 		{"vMotion to the new host", &types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h2, batch.Add(-time.Second))}}, batch.Add(-time.Second)},
 		{"DRS to the new host", &types.DrsVmMigratedEvent{VmMigratedEvent: types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h2, batch.Add(-2*time.Second))}}}, batch.Add(-2 * time.Second)},
 		{"vSphere HA's restart", &types.EventEx{Event: eventOf(h2, batch.Add(-3*time.Second)), EventTypeId: HARestartEvent}, batch.Add(-3 * time.Second)},
+		{"a cross-vCenter vMotion", &types.EventEx{Event: eventOf(h2, batch.Add(-4*time.Second)), EventTypeId: CrossVCenterEvent}, batch.Add(-4 * time.Second)},
+		{"another EventEx", &types.EventEx{Event: eventOf(h2, batch.Add(-4*time.Second)), EventTypeId: "com.vmware.vc.vm.SrcVmMigratedEvent"}, batch},
 		{"a move to another host", &types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h1, batch.Add(-time.Second))}}, batch},
 		{"a power-on", &types.VmPoweredOnEvent{VmEvent: types.VmEvent{Event: eventOf(h2, batch.Add(-time.Second))}}, batch},
 		{"before the previous landing", &types.VmMigratedEvent{VmEvent: types.VmEvent{Event: eventOf(h2, t0.Add(30*time.Second))}}, batch},

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -171,9 +173,13 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, ref := d.intake.Accept(rep, names, time.Now(), d.store.Save)
 	if ref != nil {
+		if ref.Clock {
+			d.clock.set(rep.Cluster, ref.Msg, time.Now())
+		}
 		d.refuse(w, ref.Status, ref.Msg, ref.Generation, rep.Cluster)
 		return
 	}
+	d.clock.set(rep.Cluster, "", time.Time{})
 	if ch != nil {
 		d.metrics.accepted.WithLabelValues(rep.Cluster).Inc()
 		d.submit(ch)
@@ -292,6 +298,46 @@ type Status struct {
 	Announce []string `json:"announce_problems,omitempty"`
 	// Sites are the other sites' liveness (rule 6).
 	Sites []liveness.Status `json:"sites,omitempty"`
+	// ClockRefused are the clusters whose last report was refused for a
+	// clock: a landing or generation too far ahead of this router's.
+	ClockRefused []ClockRefusal `json:"clock_refused,omitempty"`
+}
+
+// ClockRefusal is a cluster whose last report was refused for a clock.
+type ClockRefusal struct {
+	Cluster string    `json:"cluster"`
+	At      time.Time `json:"at"`
+	Error   string    `json:"error"`
+}
+
+// clockRefusals are the clusters whose last report was refused for a
+// clock, by cluster.
+type clockRefusals struct {
+	mu sync.Mutex
+	by map[string]ClockRefusal
+}
+
+// set records a cluster's refusal, or clears it when msg is empty.
+func (c *clockRefusals) set(cluster, msg string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if msg == "" {
+		delete(c.by, cluster)
+		return
+	}
+	if c.by == nil {
+		c.by = map[string]ClockRefusal{}
+	}
+	c.by[cluster] = ClockRefusal{Cluster: cluster, At: at, Error: msg}
+}
+
+// list returns the refusals, by cluster name.
+func (c *clockRefusals) list() []ClockRefusal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := slices.Collect(maps.Values(c.by))
+	slices.SortFunc(out, func(a, b ClockRefusal) int { return strings.Compare(a.Cluster, b.Cluster) })
+	return out
 }
 
 // ClusterStatus is one cluster's report state.
@@ -327,7 +373,8 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 		defer d.tables.give(1)
 		cfg := d.conf()
 		res := d.last.Load()
-		st := Status{Site: cfg.Site, Version: version.Version, DryRun: cfg.DryRun, Routes: map[string]int{}, Findings: res.Findings}
+		st := Status{Site: cfg.Site, Version: version.Version, DryRun: cfg.DryRun, Routes: map[string]int{}, Findings: res.Findings,
+			ClockRefused: d.clock.list()}
 		stale := map[string]bool{}
 		for _, c := range res.Findings.Stale {
 			stale[c] = true

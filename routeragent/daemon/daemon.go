@@ -57,6 +57,9 @@ type Daemon struct {
 	statusConns *connGuard
 	handshakes  *handshakeLog
 	readers     atomic.Pointer[[]string]
+	// clock are the clusters whose last report was refused for a clock
+	// (a landing or generation too far ahead), with why.
+	clock clockRefusals
 
 	// Owned by the loop.
 	planner    *plan.Planner

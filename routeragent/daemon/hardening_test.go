@@ -187,3 +187,29 @@ func TestAReloadKeepsATakeoverGoing(t *testing.T) {
 		t.Errorf("after a reload that made a new planner: %q, want the takeover's host routes kept", got)
 	}
 }
+
+// Catches a cluster refused for its clock shown nowhere but the log: its
+// VMs' moves are ignored until someone fixes NTP.
+func TestStatusNamesClustersRefusedForTheirClock(t *testing.T) {
+	e := newEnv(t, "")
+	d := e.start(t)
+	b := e.client(t, "hostagent-b")
+	ahead := strings.Replace(report("cl-b", "B", 1, "192.0.2.50"), "2026-11-22T10:00:00Z",
+		time.Now().Add(time.Hour).UTC().Format(time.RFC3339), 1)
+	if code, _ := post(t, b, d, ahead); code != http.StatusUnprocessableEntity {
+		t.Fatalf("a landing an hour ahead: %d, want 422", code)
+	}
+	var st Status
+	get(t, d, "/v1/status", &st)
+	if len(st.ClockRefused) != 1 || st.ClockRefused[0].Cluster != "cl-b" || !strings.Contains(st.ClockRefused[0].Error, "ahead of this routeragent's clock") {
+		t.Errorf("clock_refused %+v, want cl-b with why", st.ClockRefused)
+	}
+	if code, p := post(t, b, d, report("cl-b", "B", 2, "192.0.2.50")); code != http.StatusOK {
+		t.Fatalf("an honest report: %d %s", code, p.Error)
+	}
+	st = Status{}
+	get(t, d, "/v1/status", &st)
+	if len(st.ClockRefused) != 0 {
+		t.Errorf("clock_refused %+v after an accepted report, want none", st.ClockRefused)
+	}
+}

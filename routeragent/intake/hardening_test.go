@@ -160,3 +160,25 @@ func TestADeltaKeepsTheClampedLandingsItDoesNotList(t *testing.T) {
 		t.Errorf("v1 sent again after a delta without it: %+v %v; want its held time and no landing", ch, ref)
 	}
 }
+
+func TestClockRefusalsAreMarked(t *testing.T) {
+	now := time.Now()
+	a := []string{"hostagent-a"}
+	ahead := vm("v1", 0)
+	ahead.LandedAt = now.Add(time.Hour)
+	for _, tt := range []struct {
+		name  string
+		rep   *wire.Report
+		names []string
+		clock bool
+	}{
+		{"a landing ahead", full(uint64(now.UnixNano()), ahead), a, true},
+		{"a generation ahead", full(uint64(now.Add(25*time.Hour).UnixNano()), vm("v1", 0)), a, true},
+		{"a certificate not allowed", full(uint64(now.UnixNano()), vm("v1", 0)), []string{"hostagent-b"}, false},
+	} {
+		_, ref := newIntake().Accept(tt.rep, tt.names, now, keep)
+		if ref == nil || ref.Clock != tt.clock {
+			t.Errorf("%s: %+v, want a refusal with Clock %v", tt.name, ref, tt.clock)
+		}
+	}
+}

@@ -83,12 +83,22 @@ type Refusal struct {
 	Msg    string
 	// Generation is, for a delta on the wrong base, what is held.
 	Generation uint64
+	// Clock says the report was refused for a clock: a landing or a
+	// generation too far ahead of this routeragent's.
+	Clock bool
 }
 
 func (r *Refusal) Error() string { return r.Msg }
 
 func refuse(status int, format string, args ...any) *Refusal {
 	return &Refusal{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// clockRefusal is a 422 for a time or generation past the clock.
+func clockRefusal(format string, args ...any) *Refusal {
+	ref := refuse(http.StatusUnprocessableEntity, format, args...)
+	ref.Clock = true
+	return ref
 }
 
 // conflict is a 409 that names the generation held, above which the
@@ -230,13 +240,13 @@ func (in *Intake) Accept(r *wire.Report, names []string, now time.Time, commit f
 				i, vm.UUID, r.Cluster, strings.Join(c.Sites, ", "), vm.Site)
 		}
 		if limit := now.Add(in.future); vm.LandedAt.After(limit) {
-			return nil, refuse(http.StatusUnprocessableEntity, "vms[%d] (%s).landed_at: %s is %s ahead of this routeragent's clock, more than the %s allowed (reports.future_tolerance): check the clocks of vCenter and this router",
+			return nil, clockRefusal("vms[%d] (%s).landed_at: %s is %s ahead of this routeragent's clock, more than the %s allowed (reports.future_tolerance): check the clocks of vCenter and this router",
 				i, vm.UUID, vm.LandedAt.UTC().Format(time.RFC3339Nano), vm.LandedAt.Sub(now).Round(time.Second), in.future)
 		}
 	}
 	bound := uint64(now.Add(MaxGenerationAhead).UnixNano())
 	if r.Generation > bound {
-		return nil, refuse(http.StatusUnprocessableEntity, "generation: %d is more than %s past this routeragent's clock in Unix nanoseconds (%d): a hostagent numbers its reports from its clock; check the clocks, or the sender",
+		return nil, clockRefusal("generation: %d is more than %s past this routeragent's clock in Unix nanoseconds (%d): a hostagent numbers its reports from its clock; check the clocks, or the sender",
 			r.Generation, MaxGenerationAhead, now.UnixNano())
 	}
 	old := in.states[r.Cluster]
