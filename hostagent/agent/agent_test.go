@@ -206,10 +206,16 @@ func newLabModel(t testing.TB, m *simulator.Model) *lab { return newLabLayout(t,
 
 // newLabLayout is newLabModel for any layout.
 func newLabLayout(t testing.TB, m *simulator.Model, lay layout) *lab {
-	s, c := serve(t, m, "")
 	ca := pki.New(t)
 	ca.Issue(t, "hostagent")
-	l := &lab{model: m, c: c, r: newRouteragent(t, ca, lay.clusters...), dir: t.TempDir(), url: s.URL, srv: s}
+	return newLabWith(t, m, lay, ca, newRouteragent(t, ca, lay.clusters...))
+}
+
+// newLabWith is newLabLayout with a routeragent (and the CA it trusts)
+// that another lab may share: a second vCenter, with its own hostagent.
+func newLabWith(t testing.TB, m *simulator.Model, lay layout, ca *pki.CA, r *routeragent) *lab {
+	s, c := serve(t, m, "")
+	l := &lab{model: m, c: c, r: r, dir: t.TempDir(), url: s.URL, srv: s}
 	pw, _ := s.URL.User.Password()
 	// A copy of vcsim's certificate: the server deletes its own file when
 	// it closes, and a restarted vcsim serves the same certificate.

@@ -11,6 +11,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/vcenter"
+	"github.com/vmroute/vmroute/tests/pki"
 	"github.com/vmroute/vmroute/tests/vcsim"
 )
 
@@ -197,5 +198,41 @@ func TestHarshARenamedClusterIsStillWatched(t *testing.T) {
 	r.wait("a change in the renamed cluster", func() bool { v, _ := r.vm(other); return fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.60]" })
 	if s := l.agent.Status().VCenter; !s.Connected || s.Resyncs != 1 || s.Landings != 0 {
 		t.Errorf("status %+v, want connected after one resync, no landing", s)
+	}
+}
+
+// TestHarshCrossVCenterVMotion runs two vCenters, a hostagent each, both
+// reporting to one routeragent: vCenter 1's cluster is site A, vCenter
+// 2's site B. A cross-vCenter vMotion lands at B, stamped by vCenter 2's
+// event, and leaves A.
+func TestHarshCrossVCenterVMotion(t *testing.T) {
+	one, two := simulator.VPX(), simulator.VPX()
+	// vcsim names VMs, and derives their UUIDs and MACs, the same way in
+	// every instance: vCenter 2 starts without VMs.
+	one.Cluster, one.ClusterHost, one.Host, one.Machine = 1, 2, 0, 2
+	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 0, 0
+	ca := pki.New(t)
+	ca.Issue(t, "hostagent")
+	r := newRouteragent(t, ca, perSite.clusters...)
+	la := newLabWith(t, one, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-a\"\nsite = \"A\"\n"}, ca, r)
+	lb := newLabWith(t, two, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-b\"\nsite = \"B\"\n"}, ca, r)
+	vcsim.Install(one)
+	vcsim.Install(two)
+	la.start(t)
+	lb.start(t)
+	r.wait("both vCenters reported", func() bool { a, _ := r.counts(); return a == 2 && len(r.intake.States()) == 2 })
+	ctx := context.Background()
+	before, _ := r.vm(vmA)
+	at, err := vcsim.CrossVMotion(ctx, la.c, lb.c, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait("the VM at B only", func() bool {
+		a, b := r.counts()
+		v, c := r.vm(vmA)
+		return c == "cl-b" && v.UUID == before.UUID && a == 1 && b == 1
+	})
+	if v, _ := r.vm(vmA); !v.LandedAt.Equal(at) || len(v.NICs) != 1 || v.NICs[0].MAC != before.NICs[0].MAC {
+		t.Errorf("at B: landed %v with %+v, want vCenter 2's event time %v and the MAC %s", v.LandedAt, v.NICs, at, before.NICs[0].MAC)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/event"
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -311,4 +312,88 @@ func Added(m *simulator.Model, vm types.ManagedObjectReference, prop string, val
 		sctx.Update(sim, []types.PropertyChange{{Name: prop, Op: types.PropertyChangeOpAdd, Val: val}})
 	})
 	return nil
+}
+
+// CrossVMotion moves a running VM from one vCenter to another as a
+// cross-vCenter vMotion does: the destination (dst, a client logged in
+// to it) registers the VM on a host there, with the same instance UUID
+// and MACs, powers it on and logs DstVmMigratedEvent by its own clock;
+// then the source (src) deletes its copy. Paths are inventory paths in
+// each vCenter, whose datacenter is DC0. It returns the event's time by the destination's clock.
+func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath, poolPath, network string) (time.Time, error) {
+	sf, df := find.NewFinder(src, false), find.NewFinder(dst, false)
+	vm, err := sf.VirtualMachine(ctx, vmPath)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var v mo.VirtualMachine
+	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config.instanceUuid", "config.hardware.device"}, &v); err != nil {
+		return time.Time{}, err
+	}
+	host, err := df.HostSystem(ctx, hostPath)
+	if err != nil {
+		return time.Time{}, err
+	}
+	pool, err := df.ResourcePool(ctx, poolPath)
+	if err != nil {
+		return time.Time{}, err
+	}
+	folder, err := df.Folder(ctx, "/DC0/vm")
+	if err != nil {
+		return time.Time{}, err
+	}
+	spec := types.VirtualMachineConfigSpec{Name: v.Name, GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
+		InstanceUuid: v.Config.InstanceUuid, Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[LocalDS_0] %s/%s.vmx", v.Name, v.Name)}}
+	for _, d := range v.Config.Hardware.Device {
+		card, ok := d.(types.BaseVirtualEthernetCard)
+		if !ok {
+			continue
+		}
+		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
+			Device: &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
+				VirtualDevice: types.VirtualDevice{Backing: &types.VirtualEthernetCardNetworkBackingInfo{
+					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: network}},
+					Connectable: &types.VirtualDeviceConnectInfo{StartConnected: true, Connected: true}},
+				AddressType: string(types.VirtualEthernetCardMacTypeManual), MacAddress: card.GetVirtualEthernetCard().MacAddress}}}})
+	}
+	task, err := folder.CreateVM(ctx, spec, pool, host)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := WaitTask(ctx, dst, task); err != nil {
+		return time.Time{}, fmt.Errorf("register %s at the destination: %w", v.Name, err)
+	}
+	moved, err := df.VirtualMachine(ctx, "/DC0/vm/"+v.Name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if task, err = moved.PowerOn(ctx); err == nil {
+		err = WaitTask(ctx, dst, task)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("power on %s at the destination: %w", v.Name, err)
+	}
+	em := event.NewManager(dst)
+	hr := host.Reference()
+	if err := em.PostEvent(ctx, &types.EventEx{EventTypeId: "com.vmware.vc.vm.DstVmMigratedEvent", ObjectId: moved.Reference().Value, ObjectType: "VirtualMachine",
+		Event: types.Event{Vm: &types.VmEventArgument{Vm: moved.Reference()}, Host: &types.HostEventArgument{Host: hr}}}); err != nil {
+		return time.Time{}, err
+	}
+	events, err := em.QueryEvents(ctx, types.EventFilterSpec{EventTypeId: []string{"com.vmware.vc.vm.DstVmMigratedEvent"},
+		Entity: &types.EventFilterSpecByEntity{Entity: moved.Reference(), Recursion: types.EventFilterSpecRecursionOptionSelf}})
+	if err != nil || len(events) == 0 {
+		return time.Time{}, fmt.Errorf("the destination's event is not logged: %v", err)
+	}
+	if task, err = vm.PowerOff(ctx); err == nil {
+		err = WaitTask(ctx, src, task)
+	}
+	if err == nil {
+		if task, err = vm.Destroy(ctx); err == nil {
+			err = WaitTask(ctx, src, task)
+		}
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("delete %s at the source: %w", v.Name, err)
+	}
+	return events[0].GetEvent().CreatedTime, nil
 }
