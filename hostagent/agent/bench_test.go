@@ -2,19 +2,25 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vmroute/vmroute/hostagent/vcenter"
 	"github.com/vmroute/vmroute/shared/wire"
+	"github.com/vmroute/vmroute/tests/vcsim"
 )
 
 // BenchmarkLandingLatency migrates one VM between the two clusters 100
@@ -26,7 +32,11 @@ import (
 // task poll (up to 5 ms) before it puts the VM on its new host's list,
 // which vCenter does itself and vcsim does not.
 func BenchmarkLandingLatency(b *testing.B) {
-	l := newLab(b)
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 2
+	l := newLabModel(b, m)
+	calls := vcsim.Install(m) // counts the hostagent's calls to vCenter
+	l.start(b)
 	ctx := context.Background()
 	l.r.wait("reported", func() bool { _, c := l.r.vm(vmA); return c == "cl-a" })
 	vm := l.vmObj(b, vmA)
@@ -119,6 +129,8 @@ func BenchmarkLandingLatency(b *testing.B) {
 	time.Sleep(100 * time.Millisecond)
 
 	var ours, rawLat, viewLat []time.Duration
+	before := calls.CallsFrom(vcenter.UserAgent)
+	moves := 0
 	for b.Loop() {
 		for i := range 100 {
 			host, pool, cluster := hB0, rpB, "cl-b"
@@ -128,6 +140,7 @@ func BenchmarkLandingLatency(b *testing.B) {
 			mu.Lock()
 			want = cluster
 			mu.Unlock()
+			moves++
 			done := l.relocateAt(b, vmA, host, pool)
 			select {
 			case t := <-reported:
@@ -149,6 +162,17 @@ func BenchmarkLandingLatency(b *testing.B) {
 			}
 		}
 	}
+	// The hostagent's calls to vCenter per migration, by method.
+	after, total := calls.CallsFrom(vcenter.UserAgent), 0
+	var per []string
+	for _, method := range slices.Sorted(maps.Keys(after)) {
+		if n := after[method] - before[method]; n > 0 {
+			total += n
+			per = append(per, fmt.Sprintf("%s %.2f", method, float64(n)/float64(moves)))
+		}
+	}
+	b.Logf("the hostagent's calls to vCenter per migration: %s", strings.Join(per, ", "))
+	b.ReportMetric(float64(total)/float64(moves), "vcenter-calls/move")
 	slices.Sort(ours)
 	slices.Sort(rawLat)
 	slices.Sort(viewLat)

@@ -40,6 +40,7 @@ import (
 	"github.com/vmroute/vmroute/hostagent/config"
 	"github.com/vmroute/vmroute/hostagent/inventory"
 	"github.com/vmroute/vmroute/hostagent/sitemap"
+	"github.com/vmroute/vmroute/shared/version"
 	"github.com/vmroute/vmroute/shared/wire"
 )
 
@@ -104,6 +105,9 @@ type Status struct {
 	LoginsRefused int       `json:"logins_refused"`
 	RetryAt       time.Time `json:"retry_at,omitzero"`
 }
+
+// UserAgent names the hostagent's sessions in vCenter's session list.
+var UserAgent = "vmroute-hostagent/" + version.Version
 
 // RefusedWait is the least wait after vCenter refused the login
 // (InvalidLogin): vCenter's SSO locks an account out after 5 failures
@@ -537,6 +541,8 @@ func (w *Watcher) Connect(ctx context.Context) (*vim25.Client, func(), error) {
 	u := *w.cfg.URL
 	sc := soap.NewClient(&u, w.cfg.Insecure)
 	sc.Timeout = w.cfg.WaitTimeout + 30*time.Second
+	// vCenter lists each session with its client: name this one.
+	sc.UserAgent = UserAgent
 	switch {
 	case w.cfg.CAFile != "":
 		if err := sc.SetRootCAs(w.cfg.CAFile); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/crc32"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,11 +42,13 @@ type Harsh struct {
 	// failed counts the reads failed for a vanished object.
 	failed int
 	calls  map[string]int
+	// byAgent counts calls by the session's User-Agent, then method.
+	byAgent map[string]map[string]int
 }
 
 // Install puts the harsh behaviours in front of the model's methods.
 func Install(m *simulator.Model) *Harsh {
-	h := &Harsh{vanished: map[types.ManagedObjectReference]bool{}, calls: map[string]int{}}
+	h := &Harsh{vanished: map[types.ManagedObjectReference]bool{}, calls: map[string]int{}, byAgent: map[string]map[string]int{}}
 	m.Map().Handler = h.handle
 	return h
 }
@@ -83,6 +86,22 @@ func (h *Harsh) VanishedReads() int {
 	return h.failed
 }
 
+// CallsFrom returns how many calls of each method vCenter was sent in
+// sessions whose client's User-Agent begins with agent.
+func (h *Harsh) CallsFrom(agent string) map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]int{}
+	for ua, calls := range h.byAgent {
+		if strings.HasPrefix(ua, agent) {
+			for m, n := range calls {
+				out[m] += n
+			}
+		}
+	}
+	return out
+}
+
 // Calls returns how many calls of a method vCenter answered or failed.
 func (h *Harsh) Calls(method string) int {
 	h.mu.Lock()
@@ -94,6 +113,13 @@ func (h *Harsh) handle(ctx *simulator.Context, m *simulator.Method) (mo.Referenc
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls[m.Name]++
+	if ctx.Session != nil {
+		ua := ctx.Session.UserAgent
+		if h.byAgent[ua] == nil {
+			h.byAgent[ua] = map[string]int{}
+		}
+		h.byAgent[ua][m.Name]++
+	}
 	switch req := m.Body.(type) {
 	case *types.Login:
 		if h.refuseLogins {
