@@ -203,11 +203,11 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 		return false, err
 	}
 	defer logout()
-	now, err := methods.GetCurrentTime(ctx, c)
+	clock, err := readClock(ctx, c)
 	if err != nil {
-		return false, fmt.Errorf("vCenter time: %w", err)
+		return false, err
 	}
-	offset := now.Sub(w.now())
+	offset := clock.vc.Sub(w.now())
 	if offset > time.Minute || offset < -time.Minute {
 		w.log.Warn("this appliance's clock differs from vCenter's: landing times come from vCenter and are right, but fix NTP here",
 			"clock_offset", offset.Round(time.Second))
@@ -248,18 +248,21 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 	synced := false
 	objects, props := 0, 0
 	return true, w.wait(ctx, c, pc.Reference(), func(updates []types.ObjectUpdate, truncated bool) error {
-		// Every batch is stamped by vCenter's clock, read now.
-		now, err := methods.GetCurrentTime(ctx, c)
-		if err != nil {
-			return fmt.Errorf("vCenter time: %w", err)
+		if updates == nil && !truncated {
+			// Idle: read vCenter's clock again, off every landing's path.
+			if clock, err = readClock(ctx, c); err != nil {
+				return err
+			}
 		}
-		(*inv).Apply(updates, *now)
+		// Every batch is stamped by vCenter's clock.
+		now := clock.now()
+		(*inv).Apply(updates, now)
 		for d := (*inv).Dirty(); d != nil; d = (*inv).Dirty() {
 			again, err := refetch(ctx, c, d)
 			if err != nil {
 				return err
 			}
-			(*inv).Apply(again, *now)
+			(*inv).Apply(again, now)
 		}
 		if !synced {
 			objects += len(updates)
