@@ -174,6 +174,10 @@ func TestAHostRemovedAndAddedBackLandsNothing(t *testing.T) {
 	}
 	// Removed for longer than the grace: gone, and its return lands.
 	inv.Apply([]types.ObjectUpdate{{Obj: vm1b, Kind: types.ObjectUpdateKindLeave}, {Obj: h1b, Kind: types.ObjectUpdateKindLeave}}, t0.Add(4*time.Minute))
+	inv.Apply(nil, t0.Add(4*time.Minute+HostGrace))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 1 {
+		t.Errorf("host gone for exactly the grace: %+v, want web-1 still reported", got)
+	}
 	inv.Apply(nil, t0.Add(4*time.Minute+HostGrace+time.Second))
 	if got := inv.Snapshot()["cl-a"]; len(got) != 0 {
 		t.Errorf("host gone past the grace: %+v still reported", got)
@@ -189,5 +193,17 @@ func TestAVMDeletedFromAHostThatStaysLeavesAtOnce(t *testing.T) {
 	inv.Apply([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
 	if got := inv.Snapshot()["cl-a"]; len(got) != 0 {
 		t.Errorf("deleted: %+v still reported", got)
+	}
+}
+
+func TestAParkedVMSeenElsewhereIsNoLongerReportedWhereItWas(t *testing.T) {
+	inv, _ := placed(t)
+	if len(inv.Snapshot()["cl-a"]) != 1 { // as the watcher takes one after every batch
+		t.Fatal("web-1 is not reported at A")
+	}
+	inv.Apply([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}, {Obj: h1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
+	inv.Apply([]types.ObjectUpdate{vmEnter(hOut)}, t0.Add(2*time.Minute))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 0 {
+		t.Errorf("seen on a host outside the watched clusters: %+v still reported at A", got)
 	}
 }

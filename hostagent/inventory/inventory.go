@@ -393,12 +393,10 @@ func (inv *Inventory) settle(now time.Time) {
 		if v.uuid == "" || !v.reachable() || v.copyOf() != "" {
 			continue
 		}
+		// Seen again, with its host or on another: what vCenter says now
+		// counts, a landing only if the site changed.
+		delete(inv.parked, v.uuid)
 		c, h := inv.cluster(v)
-		if _, ok := inv.parked[v.uuid]; ok && c != nil && h.site != "" {
-			// Back, with its host or on another: a landing only if the
-			// site changed.
-			delete(inv.parked, v.uuid)
-		}
 		if c == nil {
 			// On a host outside every watched cluster, the VM left: its
 			// coming back will be a landing. A host not known yet says
