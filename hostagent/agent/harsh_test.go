@@ -242,3 +242,19 @@ func TestHarshCrossVCenterVMotion(t *testing.T) {
 			v.LandedAt, v.NICs, start, seen, at, before.NICs[0].MAC)
 	}
 }
+
+// TestHarshASlowFirstSyncIsNotCut has vCenter take 2 s for the first page
+// of the sync, longer than any other call may take (1.5 s here): the
+// sync's answers have a bound of their own.
+func TestHarshASlowFirstSyncIsNotCut(t *testing.T) {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 4
+	l := newLabModel(t, m)
+	h := vcsim.Install(m)
+	h.SlowSync(2 * time.Second)
+	l.start(t, func(a *Agent) { a.watcher.CallTimeout = 1500 * time.Millisecond })
+	l.r.wait("8 VMs", func() bool { a, b := l.r.counts(); return a+b == 8 })
+	if n, s := h.Calls("Login"), l.agent.Status().VCenter; n != 1 || s.Resyncs != 0 {
+		t.Errorf("%d logins, %d resyncs: the slow first answer was cut", n, s.Resyncs)
+	}
+}

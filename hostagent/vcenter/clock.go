@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
 )
 
 // vcClock is vCenter's clock as this appliance reads it without asking:
@@ -33,3 +34,27 @@ func readClock(ctx context.Context, c *vim25.Client) (vcClock, error) {
 
 // now is vCenter's time now, by the last reading.
 func (c vcClock) now() time.Time { return c.vc.Add(time.Since(c.at)) }
+
+// SyncTimeout bounds one answer of a full sync (the first wait of a
+// session, and each page after a truncated answer): vCenter gathers up
+// to MaxObjectUpdates objects of a large inventory for it, and a real
+// VM's device list alone is about 6 KB of XML.
+const SyncTimeout = 10 * time.Minute
+
+// timeouts bounds every call to vCenter that its caller did not bound
+// itself by call; the watcher bounds its waits itself (a wait's usual
+// length plus call, or SyncTimeout for a sync's pages).
+type timeouts struct {
+	soap.RoundTripper
+	call time.Duration
+}
+
+// RoundTrip makes one call under the caller's deadline, or call.
+func (t timeouts) RoundTrip(ctx context.Context, req, res soap.HasFault) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.call)
+		defer cancel()
+	}
+	return t.RoundTripper.RoundTrip(ctx, req, res)
+}

@@ -69,6 +69,9 @@ type Watcher struct {
 	// GuestGrace is how long a running VM keeps its last addresses while
 	// VMware Tools report none.
 	GuestGrace time.Duration
+	// CallTimeout bounds each call to vCenter but a sync's answers, waits
+	// included (vcenter.wait_timeout plus 30 s when zero).
+	CallTimeout time.Duration
 
 	// refs are the watched clusters' managed-object IDs, by path, once
 	// found: Run's goroutine only.
@@ -133,6 +136,13 @@ func (w *Watcher) setStatus(f func(*Status)) {
 	w.mu.Lock()
 	f(&w.status)
 	w.mu.Unlock()
+}
+
+func (w *Watcher) callTimeout() time.Duration {
+	if w.CallTimeout > 0 {
+		return w.CallTimeout
+	}
+	return w.cfg.WaitTimeout + 30*time.Second
 }
 
 func (w *Watcher) now() time.Time {
@@ -490,8 +500,15 @@ const MaxObjectUpdates = 300
 func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObjectReference, apply func([]types.ObjectUpdate, bool) error) error {
 	maxWait := int32(w.cfg.WaitTimeout / time.Second)
 	req := types.WaitForUpdatesEx{This: pc, Options: &types.WaitOptions{MaxWaitSeconds: &maxWait, MaxObjectUpdates: MaxObjectUpdates}}
+	syncing := true // the first answer, and each after a truncated one
 	for {
-		res, err := methods.WaitForUpdatesEx(ctx, c, &req)
+		limit := w.callTimeout()
+		if syncing {
+			limit = SyncTimeout
+		}
+		cctx, cancel := context.WithTimeout(ctx, limit)
+		res, err := methods.WaitForUpdatesEx(cctx, c, &req)
+		cancel()
 		if ctx.Err() != nil {
 			// Ends the wait inside vCenter too, but never holds up a stop.
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -512,6 +529,7 @@ func (w *Watcher) wait(ctx context.Context, c *vim25.Client, pc types.ManagedObj
 		}
 		req.Version = set.Version
 		truncated := set.Truncated != nil && *set.Truncated
+		syncing = truncated
 		var updates []types.ObjectUpdate
 		for _, fs := range set.FilterSet {
 			updates = append(updates, fs.ObjectSet...)
@@ -552,7 +570,9 @@ func Thumbprint(ctx context.Context, hostport string) (string, error) {
 func (w *Watcher) Connect(ctx context.Context) (*vim25.Client, func(), error) {
 	u := *w.cfg.URL
 	sc := soap.NewClient(&u, w.cfg.Insecure)
-	sc.Timeout = w.cfg.WaitTimeout + 30*time.Second
+	// Each call is bounded by its context (timeouts), not by the HTTP
+	// client, so that a sync's long answers are not cut.
+	sc.Timeout = 0
 	// vCenter lists each session with its client: name this one.
 	sc.UserAgent = UserAgent
 	switch {
@@ -565,7 +585,9 @@ func (w *Watcher) Connect(ctx context.Context) (*vim25.Client, func(), error) {
 	default:
 		w.log.Warn("vCenter's certificate is not verified (vcenter.insecure = true)")
 	}
-	c, err := vim25.NewClient(ctx, sc)
+	nctx, cancel := context.WithTimeout(ctx, w.callTimeout())
+	c, err := vim25.NewClient(nctx, sc)
+	cancel()
 	if err != nil {
 		if w.cfg.Thumbprint != "" {
 			if seen, terr := Thumbprint(ctx, u.Host); terr == nil && seen != w.cfg.Thumbprint {
@@ -575,6 +597,7 @@ func (w *Watcher) Connect(ctx context.Context) (*vim25.Client, func(), error) {
 		}
 		return nil, nil, fmt.Errorf("connect to %s: %w", w.status.URL, err)
 	}
+	c.RoundTripper = timeouts{RoundTripper: c.RoundTripper, call: w.callTimeout()}
 	sm := session.NewManager(c)
 	c.RoundTripper = keepalive.NewHandlerSOAP(c.RoundTripper, 5*time.Minute, nil)
 	if err := sm.Login(ctx, url.UserPassword(w.cfg.User, w.cfg.Password)); err != nil {

@@ -33,6 +33,9 @@ type Harsh struct {
 	// vmsFirst puts, in every new filter, the VMs of the hosts a
 	// ContainerView holds before the view itself.
 	vmsFirst bool
+	// slowSync delays the answer to a filter's first wait (its first
+	// page of a full sync).
+	slowSync time.Duration
 	// expire answers the next WaitForUpdatesEx with NotAuthenticated, as
 	// vCenter does when a session expired or was terminated.
 	expire bool
@@ -62,6 +65,11 @@ func (h *Harsh) PageSize(n int32) { h.mu.Lock(); h.pageSize = n; h.mu.Unlock() }
 // before the host it runs on. (vcsim walks a filter's traversal depth
 // first, each host before its VMs.)
 func (h *Harsh) VMsFirst() { h.mu.Lock(); h.vmsFirst = true; h.mu.Unlock() }
+
+// SlowSync makes vCenter take d to answer a filter's first wait, as a
+// real vCenter takes minutes to gather the first page of a large
+// inventory.
+func (h *Harsh) SlowSync(d time.Duration) { h.mu.Lock(); h.slowSync = d; h.mu.Unlock() }
 
 // RefuseLogins makes vCenter refuse (true) or accept every login.
 func (h *Harsh) RefuseLogins(refuse bool) { h.mu.Lock(); h.refuseLogins = refuse; h.mu.Unlock() }
@@ -110,6 +118,12 @@ func (h *Harsh) Calls(method string) int {
 }
 
 func (h *Harsh) handle(ctx *simulator.Context, m *simulator.Method) (mo.Reference, types.BaseMethodFault) {
+	if w, ok := m.Body.(*types.WaitForUpdatesEx); ok && w.Version == "" {
+		h.mu.Lock()
+		d := h.slowSync
+		h.mu.Unlock()
+		time.Sleep(d)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls[m.Name]++
