@@ -3,7 +3,6 @@ package inventory
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -40,12 +39,9 @@ func (inv *Inventory) applyCluster(u types.ObjectUpdate) {
 	}
 	for _, ch := range u.ChangeSet {
 		if ch.Name != GroupsProperty {
-			if strings.HasPrefix(ch.Name, GroupsProperty+".") || strings.HasPrefix(ch.Name, GroupsProperty+"[") {
-				// A part of the groups changed ("configurationEx.group[...]"):
-				// read them whole again.
-				if !slices.Contains(inv.dirty[u.Obj], GroupsProperty) {
-					inv.dirty[u.Obj] = append(inv.dirty[u.Obj], GroupsProperty)
-				}
+			if partOf(ch.Name, GroupsProperty) {
+				// A part of the groups changed: read them whole again.
+				inv.markDirty(u.Obj, GroupsProperty)
 			}
 			continue
 		}

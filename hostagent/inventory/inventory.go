@@ -32,6 +32,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -168,15 +169,22 @@ type landingEvent struct {
 
 // New returns an inventory of the clusters (by managed object reference).
 func New(clusters map[types.ManagedObjectReference]Cluster, opts Options, log *slog.Logger) *Inventory {
-	inv := &Inventory{log: log, opts: opts, clusters: map[types.ManagedObjectReference]*cluster{}, hosts: map[types.ManagedObjectReference]*host{},
+	inv := &Inventory{log: log, opts: opts, hosts: map[types.ManagedObjectReference]*host{},
 		vms: map[types.ManagedObjectReference]*vm{}, pgs: map[types.ManagedObjectReference]pg{},
 		landed: map[string]time.Time{}, where: map[string]string{}, events: map[types.ManagedObjectReference]landingEvent{},
 		dirty: map[types.ManagedObjectReference][]string{}, missing: map[types.ManagedObjectReference]map[string]string{},
 		duplicates: map[string]bool{}, managers: map[string]bool{}, parked: map[string]parkedVM{}}
+	inv.setClusters(clusters)
+	return inv
+}
+
+// setClusters takes the watched clusters, by managed object reference,
+// with no host groups known yet.
+func (inv *Inventory) setClusters(clusters map[types.ManagedObjectReference]Cluster) {
+	inv.clusters = make(map[types.ManagedObjectReference]*cluster, len(clusters))
 	for ref, c := range clusters {
 		inv.clusters[ref] = &cluster{Cluster: c, groups: map[types.ManagedObjectReference][]string{}}
 	}
-	return inv
 }
 
 // Landing is where and when one VM last landed, as it is persisted.
@@ -223,10 +231,7 @@ func (inv *Inventory) Restore(l map[string]Landing) {
 // of the resync keeps its site.
 func (inv *Inventory) Reset(clusters map[types.ManagedObjectReference]Cluster) {
 	inv.complete = false
-	inv.clusters = map[types.ManagedObjectReference]*cluster{}
-	for ref, c := range clusters {
-		inv.clusters[ref] = &cluster{Cluster: c, groups: map[types.ManagedObjectReference][]string{}}
-	}
+	inv.setClusters(clusters)
 	clear(inv.hosts)
 	clear(inv.vms)
 	clear(inv.pgs)
@@ -297,15 +302,14 @@ func (inv *Inventory) applyEvents(u types.ObjectUpdate) {
 	}
 }
 
-// isLanding says an event is one of LandingEvents.
+// isLanding says an event is one of LandingEvents: by its type, or an
+// EventEx by its eventTypeId.
 func isLanding(e types.BaseEvent) bool {
-	switch x := e.(type) {
-	case *types.VmMigratedEvent, *types.DrsVmMigratedEvent, *types.VmRelocatedEvent, *types.VmRestartedOnAlternateHostEvent:
-		return true
-	case *types.EventEx:
-		return x.EventTypeId == HARestartEvent || x.EventTypeId == CrossVCenterEvent
+	id := reflect.TypeOf(e).Elem().Name()
+	if x, ok := e.(*types.EventEx); ok {
+		id = x.EventTypeId
 	}
-	return false
+	return slices.Contains(LandingEvents, id)
 }
 
 // stamp returns the landing time of a VM that landed on host in the batch

@@ -80,11 +80,25 @@ func watched(name string) (prop string, whole bool) {
 		if name == p {
 			return p, true
 		}
-		if strings.HasPrefix(name, p) && (name[len(p)] == '[' || name[len(p)] == '.') {
+		if partOf(name, p) {
 			return p, false
 		}
 	}
 	return "", false
+}
+
+// partOf says a change's name is a part of a property
+// ("configurationEx.group[...]" of "configurationEx").
+func partOf(name, prop string) bool {
+	rest, ok := strings.CutPrefix(name, prop)
+	return ok && (strings.HasPrefix(rest, "[") || strings.HasPrefix(rest, "."))
+}
+
+// markDirty has a property of an object read again whole.
+func (inv *Inventory) markDirty(obj types.ManagedObjectReference, prop string) {
+	if !slices.Contains(inv.dirty[obj], prop) {
+		inv.dirty[obj] = append(inv.dirty[obj], prop)
+	}
 }
 
 func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
@@ -118,9 +132,7 @@ func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
 		}
 		if !whole || c.Op == types.PropertyChangeOpAdd {
 			// A part of the property changed: read it whole again.
-			if !slices.Contains(inv.dirty[u.Obj], prop) {
-				inv.dirty[u.Obj] = append(inv.dirty[u.Obj], prop)
-			}
+			inv.markDirty(u.Obj, prop)
 			continue
 		}
 		if c.Op == types.PropertyChangeOpRemove || c.Op == types.PropertyChangeOpIndirectRemove {
