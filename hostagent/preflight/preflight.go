@@ -85,13 +85,12 @@ func checkVCenter(ctx context.Context, cfg *config.Config, log *slog.Logger) []R
 	add(OK, "vCenter %s: certificate as configured, logged in as %s", cfg.VCenter.URL.Host, cfg.VCenter.User)
 	if now, err := methods.GetCurrentTime(ctx, c); err != nil {
 		add(Fail, "vCenter time: %v", err)
-	} else if off := time.Until(*now).Round(time.Second); off > time.Minute || off < -time.Minute {
+	} else if off := time.Until(*now).Round(time.Second); vcenter.OffsetTooLarge(off) {
 		add(Warn, "vCenter's clock is %v off this appliance's: landing times come from vCenter, but fix NTP here", off)
 	} else {
 		add(OK, "vCenter's clock is within a minute of this appliance's (%v)", off)
 	}
-	if hc, err := event.NewManager(c).CreateCollectorForEvents(ctx, types.EventFilterSpec{EventTypeId: inventory.LandingEvents,
-		Entity: &types.EventFilterSpecByEntity{Entity: c.ServiceContent.RootFolder, Recursion: types.EventFilterSpecRecursionOptionAll}}); err != nil {
+	if hc, err := event.NewManager(c).CreateCollectorForEvents(ctx, vcenter.LandingEventFilter(c)); err != nil {
 		add(Fail, "vCenter events: cannot create an event collector: %v (landing times would come from vCenter's clock only)", err)
 	} else {
 		_ = hc.Destroy(ctx)

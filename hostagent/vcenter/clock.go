@@ -42,8 +42,8 @@ func (c vcClock) now() time.Time { return c.vc.Add(time.Since(c.at)) }
 const SyncTimeout = 10 * time.Minute
 
 // timeouts bounds every call to vCenter that its caller did not bound
-// itself by call; the watcher bounds its waits itself (a wait's usual
-// length plus call, or SyncTimeout for a sync's pages).
+// itself by call; the watcher bounds its waits itself (by call too, or
+// by SyncTimeout for a sync's pages).
 type timeouts struct {
 	soap.RoundTripper
 	call time.Duration

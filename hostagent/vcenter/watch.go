@@ -109,6 +109,10 @@ type Status struct {
 	RetryAt       time.Time `json:"retry_at,omitzero"`
 }
 
+// OffsetTooLarge says vCenter's clock is more than a minute off this
+// machine's: worth a warning, though landing times come from vCenter.
+func OffsetTooLarge(offset time.Duration) bool { return offset > time.Minute || offset < -time.Minute }
+
 // UserAgent names the hostagent's sessions in vCenter's session list.
 var UserAgent = "vmroute-hostagent/" + version.Version
 
@@ -218,7 +222,7 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 		return false, err
 	}
 	offset := clock.vc.Sub(w.now())
-	if offset > time.Minute || offset < -time.Minute {
+	if OffsetTooLarge(offset) {
 		w.log.Warn("this appliance's clock differs from vCenter's: landing times come from vCenter and are right, but fix NTP here",
 			"clock_offset", offset.Round(time.Second))
 	}
@@ -440,8 +444,7 @@ func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[
 	// The landing events, whose createdTime stamps landings: one collector
 	// for the session, as vCenter caps collectors per session. Events of
 	// VMs outside the watched clusters name no watched VM.
-	hc, err := event.NewManager(c).CreateCollectorForEvents(ctx, types.EventFilterSpec{EventTypeId: inventory.LandingEvents,
-		Entity: &types.EventFilterSpecByEntity{Entity: c.ServiceContent.RootFolder, Recursion: types.EventFilterSpecRecursionOptionAll}})
+	hc, err := event.NewManager(c).CreateCollectorForEvents(ctx, LandingEventFilter(c))
 	if err != nil {
 		return spec, fmt.Errorf("event collector: %w", err)
 	}
@@ -476,6 +479,13 @@ func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[
 		spec.PropSet[1].PathSet = append(spec.PropSet[1].PathSet, inventory.FaultDomainProperty)
 	}
 	return spec, nil
+}
+
+// LandingEventFilter selects the landing events of all of vCenter, which
+// the watcher's one event collector follows.
+func LandingEventFilter(c *vim25.Client) types.EventFilterSpec {
+	return types.EventFilterSpec{EventTypeId: inventory.LandingEvents,
+		Entity: &types.EventFilterSpecByEntity{Entity: c.ServiceContent.RootFolder, Recursion: types.EventFilterSpecRecursionOptionAll}}
 }
 
 // EventPage is how many of the latest landing events the event collector
