@@ -180,6 +180,10 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.clock.set(rep.Cluster, "", time.Time{})
+	for _, f := range d.ignored.add(rep.Cluster, rep.Ignored) {
+		d.log.Info("report field ignored: a newer hostagent's optional field, which this routeragent does not know; upgrade it to use the field",
+			"cluster", rep.Cluster, "field", f)
+	}
 	if ch != nil {
 		d.metrics.accepted.WithLabelValues(rep.Cluster).Inc()
 		d.submit(ch)
@@ -340,6 +344,42 @@ func (c *clockRefusals) list() []ClockRefusal {
 	return out
 }
 
+// ignoredFields are, by cluster, the fields of its accepted reports that
+// this routeragent does not know (wire.Report.Ignored): at most
+// maxIgnoredFields a cluster, so that a hostagent cannot grow them.
+type ignoredFields struct {
+	mu sync.Mutex
+	by map[string][]string
+}
+
+const maxIgnoredFields = 16
+
+// add records fields for cluster and returns those not seen before.
+func (g *ignoredFields) add(cluster string, fields []string) (added []string) {
+	if len(fields) == 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.by == nil {
+		g.by = map[string][]string{}
+	}
+	for _, f := range fields {
+		if have := g.by[cluster]; !slices.Contains(have, f) && len(have) < maxIgnoredFields {
+			g.by[cluster] = append(have, f)
+			added = append(added, f)
+		}
+	}
+	return added
+}
+
+// of returns cluster's ignored fields, sorted.
+func (g *ignoredFields) of(cluster string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Sorted(slices.Values(g.by[cluster]))
+}
+
 // ClusterStatus is one cluster's report state.
 type ClusterStatus struct {
 	Name string `json:"name"`
@@ -349,6 +389,9 @@ type ClusterStatus struct {
 	Received   time.Time `json:"received"`
 	Stale      bool      `json:"stale"`
 	VMs        int       `json:"vms"`
+	// IgnoredFields are the fields of its reports that this routeragent
+	// does not know: its hostagent is newer.
+	IgnoredFields []string `json:"ignored_fields,omitempty"`
 }
 
 // VM is a location-table row, at /v1/vms.
@@ -381,7 +424,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 		}
 		for _, s := range d.intake.States() {
 			st.Clusters = append(st.Clusters, ClusterStatus{Name: s.Cluster, Sites: d.intake.Sites(s.Cluster), Generation: s.Generation,
-				Received: s.Received, Stale: stale[s.Cluster], VMs: len(s.VMs)})
+				Received: s.Received, Stale: stale[s.Cluster], VMs: len(s.VMs), IgnoredFields: d.ignored.of(s.Cluster)})
 		}
 		for _, rt := range res.Routes(cfg.Site) {
 			st.Routes[rt.Kind.String()]++

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -288,8 +289,8 @@ func TestReportAPI(t *testing.T) {
 		{"a VM at a site the cluster does not span", "hostagent-b", report("cl-b", "A", 6, "192.0.2.60"), http.StatusForbidden,
 			`vms[0] (v1): cluster "cl-b" spans sites B, not site "A"`},
 		{"malformed JSON", "hostagent-b", `{"cluster": `, http.StatusBadRequest, "body ends inside the JSON document"},
-		{"an unknown field", "hostagent-b", strings.Replace(report("cl-b", "B", 6, "192.0.2.60"), `"kind"`, `"colour": "red", "kind"`, 1),
-			http.StatusBadRequest, `unknown field "colour"`},
+		{"a key given twice", "hostagent-b", strings.Replace(report("cl-b", "B", 6, "192.0.2.60"), `"kind"`, `"kind": "full", "kind"`, 1),
+			http.StatusBadRequest, `kind: the key "kind" is given twice`},
 		{"an address that is not one", "hostagent-b", report("cl-b", "B", 6, "192.0.2.600"), http.StatusBadRequest, `192.0.2.600`},
 		{"an oversized body", "hostagent-b", big, http.StatusRequestEntityTooLarge, "report larger than the limit of 8192 bytes"},
 		{"a delta on a stale generation", "hostagent-b",
@@ -365,6 +366,57 @@ func TestReportAPI(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestANewerHostagentsOptionalFieldsAreIgnored checks the wire rule by
+// which v2 grows (package wire): a report with fields this routeragent
+// does not know is accepted and planned as without them, and status names
+// the fields, each once, for the cluster that sent them.
+func TestANewerHostagentsOptionalFieldsAreIgnored(t *testing.T) {
+	e := newEnv(t, "")
+	d := e.start(t)
+	b := e.client(t, "hostagent-b")
+	newer := strings.Replace(report("cl-b", "B", 1, "192.0.2.50"), `"name": "web-1",`,
+		`"name": "web-1", "bios_uuid": "4229", "migrating": {"site": "B", "at": "2026-11-22T10:00:00Z"},`, 1)
+	newer = strings.Replace(newer, `"kind": "full",`, `"kind": "full", "features": ["x"],`, 1)
+	if code, p := post(t, b, d, newer); code != http.StatusOK {
+		t.Fatalf("a newer hostagent's report: %d %s", code, p.Error)
+	}
+	waitVM(t, d, "v1")
+	if got := allRoutes(t, d); !slices.Contains(got, "B host 192.0.2.50/32") {
+		t.Errorf("routes %q lack B's host route for the VM", got)
+	}
+	if code, p := post(t, b, d, strings.Replace(newer, `"generation": 1`, `"generation": 2`, 1)); code != http.StatusOK {
+		t.Fatalf("again: %d %s", code, p.Error)
+	}
+	var st Status
+	get(t, d, "/v1/status", &st)
+	if len(st.Clusters) != 1 || st.Clusters[0].Generation != 2 ||
+		fmt.Sprint(st.Clusters[0].IgnoredFields) != "[features vms.bios_uuid vms.migrating]" {
+		t.Errorf("clusters %+v: want generation 2, ignoring features, vms.bios_uuid and vms.migrating", st.Clusters)
+	}
+}
+
+func TestIgnoredFieldsAreBounded(t *testing.T) {
+	var g ignoredFields
+	if got := g.add("c", []string{"a", "b"}); fmt.Sprint(got) != "[a b]" {
+		t.Errorf("first: %q", got)
+	}
+	if got := g.add("c", []string{"b", "c"}); fmt.Sprint(got) != "[c]" {
+		t.Errorf("again: %q, want only the new c", got)
+	}
+	if got := g.add("d", []string{"a"}); fmt.Sprint(got) != "[a]" {
+		t.Errorf("another cluster's: %q", got)
+	}
+	for i := range 2 * maxIgnoredFields {
+		g.add("c", []string{fmt.Sprint("f", i)})
+	}
+	if n := len(g.of("c")); n != maxIgnoredFields {
+		t.Errorf("%d fields kept, want the bound %d", n, maxIgnoredFields)
+	}
+	if got := g.of("d"); fmt.Sprint(got) != "[a]" {
+		t.Errorf("another cluster's after: %q", got)
+	}
 }
 
 func TestReload(t *testing.T) {

@@ -60,6 +60,9 @@ type Daemon struct {
 	// clock are the clusters whose last report was refused for a clock
 	// (a landing or generation too far ahead), with why.
 	clock clockRefusals
+	// ignored are the report fields this routeragent does not know, by
+	// cluster.
+	ignored ignoredFields
 
 	// Owned by the loop.
 	planner    *plan.Planner

@@ -174,7 +174,13 @@ func load(path string) (*intake.State, error) {
 	if err := decodeStrict(b, &f); err != nil {
 		var old fileV1
 		if decodeStrict(b, &old) != nil || old.Report == nil || old.Report.Site == "" {
-			return nil, fmt.Errorf("broken: %w", err)
+			// Written by a newer routeragent (a downgrade): what it
+			// added is optional, as on the wire (package wire).
+			f = file{}
+			if json.Unmarshal(b, &f) != nil {
+				return nil, fmt.Errorf("broken: %w", err)
+			}
+			return restore(f)
 		}
 		// Written before wire v2: every VM was at the cluster's site.
 		r := old.Report
@@ -184,6 +190,11 @@ func load(path string) (*intake.State, error) {
 			f.Report.VMs = append(f.Report.VMs, vm.VM)
 		}
 	}
+	return restore(f)
+}
+
+// restore makes a cluster's state of a file read.
+func restore(f file) (*intake.State, error) {
 	if f.Report == nil {
 		return nil, errors.New("broken: no report")
 	}

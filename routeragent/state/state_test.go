@@ -79,6 +79,38 @@ func TestLoadMigratesV1(t *testing.T) {
 	}
 }
 
+// TestLoadReadsANewerRoutersState checks a downgrade: a state file that
+// a newer routeragent wrote, with fields this one does not know in the
+// file and in its report, is restored without them, not set aside.
+func TestLoadReadsANewerRoutersState(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := `{"received":"2026-11-22T10:00:00Z","provisional":{"v1":"B"},"report":{"cluster":"cl-b","generation":4,"kind":"full","vms":[` +
+		`{"uuid":"v1","name":"web","site":"B","bios_uuid":"4229","power_state":"poweredOn","landed_at":"2026-11-22T09:00:00Z","nics":[{"mac":"02:00:00:00:00:01","addresses":["192.0.2.10"]}]}]}}`
+	if err := os.WriteFile(filepath.Join(dir, "cl-b.json"), []byte(newer), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	states, problems := s.Load()
+	if len(problems) != 0 || len(states) != 1 {
+		t.Fatalf("states %+v, problems %v", states, problems)
+	}
+	if st := states[0]; st.Cluster != "cl-b" || st.Generation != 4 || st.VMs["v1"].Site != "B" ||
+		st.VMs["v1"].NICs[0].Addresses[0] != netip.MustParseAddr("192.0.2.10") || !st.Received.Equal(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("restored state %+v", st)
+	}
+	// Still validated: a bad value of a known field sets the file aside.
+	bad := strings.Replace(newer, `"192.0.2.10"`, `"192.0.2.300"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "cl-b.json"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if states, problems := s.Load(); len(states) != 0 || len(problems) != 1 {
+		t.Errorf("a newer file with a bad address: states %+v, problems %v", states, problems)
+	}
+}
+
 func TestSaveLoadTombstones(t *testing.T) {
 	s, err := Open(t.TempDir())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,18 +207,49 @@ func jsonKind(tok json.Token) string {
 	return ""
 }
 
-// findKey returns the path of the first key named key.
-func findKey(b []byte, key string) string {
+// unknownFields returns the fields of b that Report does not know, each
+// by its path without indexes (vms.nics.vlan), once, in the order found;
+// the keys inside an unknown field are its own.
+func unknownFields(b []byte) []string {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	found := ""
-	errFound := errors.New("found")
+	var out []string
 	_ = walk(dec, "", func(p, k string) error {
-		if k == key {
-			found = p
-			return errFound
+		at := keypath.Strip(p)
+		parent, _ := strings.CutSuffix(at, "."+k)
+		if parent == at {
+			parent = ""
+		}
+		if !knownFields[at] && (parent == "" || knownFields[parent]) && !slices.Contains(out, at) {
+			out = append(out, at)
 		}
 		return nil
 	}, nil)
-	return found
+	return out
+}
+
+// knownFields are the paths, without indexes, of every field of Report.
+var knownFields = fieldPaths(reflect.TypeFor[Report](), "", map[string]bool{})
+
+// fieldPaths adds the JSON paths of t's fields under prefix to paths: the
+// fields of this package's structs, into slices of them.
+func fieldPaths(t reflect.Type, prefix string, paths map[string]bool) map[string]bool {
+	for t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t.PkgPath() != reflect.TypeFor[Report]().PkgPath() {
+		return paths
+	}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		paths[name] = true
+		fieldPaths(f.Type, name, paths)
+	}
+	return paths
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -20,9 +19,11 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// Decode reads one JSON report from r, rejecting unknown fields, keys
-// given twice or not in lowercase, and trailing data, and validates it.
-// Every error wraps ErrInvalid and names the place by its JSON path.
+// Decode reads one JSON report from r, rejecting keys given twice or not
+// in lowercase and trailing data, and validates it. Fields this version
+// does not know are a newer hostagent's optional fields: they are
+// ignored, and named in the report's Ignored (see Report). Every error
+// wraps ErrInvalid and names the place by its JSON path.
 func Decode(r io.Reader) (*Report, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -36,26 +37,60 @@ func DecodeBytes(b []byte) (*Report, error) {
 	if err := checkKeys(b); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var rep Report
-	if err := dec.Decode(&rep); err != nil {
-		return nil, decodeError(b, err)
+	rep, err := decode(b, true)
+	if err != nil && isUnknownField(err) {
+		// A newer hostagent's optional fields: read the report without
+		// them (the fast path above costs a report of this version
+		// nothing), and name them.
+		if rep, err = decode(b, false); err == nil {
+			rep.Ignored = unknownFields(b)
+		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, invalid("trailing data after the report at byte %d", dec.InputOffset())
+	if err != nil {
+		return nil, decodeError(b, err)
 	}
 	if err := rep.Validate(); err != nil {
 		return nil, err
 	}
+	return rep, nil
+}
+
+// errTrailing is decode's error for data after the report.
+type errTrailing struct{ offset int64 }
+
+func (e errTrailing) Error() string {
+	return fmt.Sprintf("trailing data after the report at byte %d", e.offset)
+}
+
+// decode reads one report from b, refusing fields it does not know when
+// strict.
+func decode(b []byte, strict bool) (*Report, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	var rep Report
+	if err := dec.Decode(&rep); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errTrailing{dec.InputOffset()}
+	}
 	return &rep, nil
 }
+
+const unknownFieldPrefix = "json: unknown field "
+
+func isUnknownField(err error) bool { return strings.HasPrefix(err.Error(), unknownFieldPrefix) }
 
 // decodeError turns encoding/json's errors into one that says where.
 func decodeError(b []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var trailing errTrailing
 	switch {
+	case errors.As(err, &trailing):
+		return invalid("%v", trailing)
 	case errors.As(err, &syn):
 		return invalid("malformed JSON at byte %d: %v", syn.Offset, err)
 	case errors.Is(err, io.EOF):
@@ -69,14 +104,6 @@ func decodeError(b []byte, err error) error {
 			return invalid("%s: %s is not a valid %s", path, typ.Value, typ.Type)
 		}
 		return invalid("field %q: %s is not a valid %s", typ.Field, typ.Value, typ.Type)
-	}
-	if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if name, err := strconv.Unquote(key); err == nil {
-			if path := findKey(b, name); path != "" {
-				return invalid("%s: unknown field %s", path, key)
-			}
-		}
-		return invalid("unknown field %s", key)
 	}
 	// The text decoders of MACs, addresses and times end here.
 	if path, msg := locate(b, "", ""); path != "" {

@@ -24,6 +24,21 @@
 // the versions differ no report is accepted, and since losing reports
 // changes no route (fail static), the routes stay as they were until both
 // sides speak v2.
+//
+// # Optional fields: how v2 grows
+//
+// Within v2 the format grows only by optional fields, so that a hostagent
+// and a routeragent one release apart work together in both directions:
+//   - a routeragent ignores the fields it does not know, at any depth,
+//     and says so (Report.Ignored; it logs them once per cluster); keys
+//     given twice or not in lowercase stay errors, and so does a bad value
+//     of a field it knows;
+//   - a new field is optional: a report without it means what it meant
+//     before, so that an older hostagent's reports are read as they were;
+//   - a routeragent that ignores a new field plans correctly without it:
+//     the field may add a fast path or a detail, never change what the
+//     rest of the report means. A change that would is a new path (v3),
+//     as v2 was.
 package wire
 
 import (
@@ -103,6 +118,10 @@ type Report struct {
 	// Removed are, in a delta, the instance UUIDs of VMs that left the
 	// cluster or were deleted.
 	Removed []string `json:"removed,omitempty"`
+	// Ignored are, in a decoded report, the fields this version does not
+	// know (a newer hostagent's optional ones), by their paths without
+	// indexes, as vms.nics.vlan. They are not sent.
+	Ignored []string `json:"-"`
 }
 
 // VM is one virtual machine as its cluster's hostagent sees it.

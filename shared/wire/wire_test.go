@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,6 @@ func TestDecodeGood(t *testing.T) {
 
 func TestDecodeRefuses(t *testing.T) {
 	tests := []struct{ name, old, new, want string }{
-		{"unknown field", `"kind": "full"`, `"kind": "full", "colour": "red"`, `unknown field "colour"`},
 		{"bad address", `"192.0.2.10"`, `"192.0.2.300"`, `192.0.2.300`},
 		{"bad mac", `"00:50:56:aa:bb:cc"`, `"00:50:56:aa:bb"`, `"00:50:56:aa:bb" is not an Ethernet (EUI-48) address`},
 		{"multicast mac", `"00:50:56:aa:bb:cc"`, `"01:00:5e:aa:bb:cc"`, `vms[0].nics[0].mac: 01:00:5e:aa:bb:cc is not a unicast`},
@@ -60,8 +60,6 @@ func TestDecodeRefuses(t *testing.T) {
 		{"delta without base", `"kind": "full"`, `"kind": "delta"`, `base: a delta needs a base generation below its generation 7, got 0`},
 		{"full with base", `"kind": "full"`, `"kind": "full", "base": 3`, `base: a full report has no base generation`},
 		{"no site", `"site": "A"`, `"site": ""`, `vms[0].site: missing`},
-		{"v1 report site", `"cluster"`, `"site": "A", "cluster"`, `unknown field "site"`},
-		{"v1 host", `"name": "web-1",`, `"name": "web-1", "host": "esx-a1",`, `unknown field "host"`},
 		{"control char", `"web-1"`, `"web\u0007"`, `vms[0].name: control character`},
 		{"bad uuid", `"502e71fa-1a2b-3c4d-5e6f-0123456789ab"`, `"502e/71fa"`, `vms[0].uuid: "502e/71fa" holds '/'`},
 		{"trailing data", "}]\n}", "}]\n}{}", `trailing data after the report`},
@@ -72,7 +70,6 @@ func TestDecodeRefuses(t *testing.T) {
 		{"an address deep inside", `"2001:db8:100::10"`, `"2001:db8:100::1x"`, `vms[0].nics[0].addresses[1]: ParseAddr("2001:db8:100::1x")`},
 		{"a bad time", `"2026-11-22T10:00:00.123Z"`, `"yesterday"`, `vms[0].landed_at: parsing time "yesterday"`},
 		{"a type deep inside", `"power_state": "poweredOn"`, `"power_state": 1`, `vms[0].power_state: number is not a valid wire.PowerState`},
-		{"an unknown key deep inside", `"network": "VLAN100",`, `"network": "VLAN100", "vlan": 100,`, `vms[0].nics[0].vlan: unknown field "vlan"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,9 +241,12 @@ func TestDecodeNamesThePlace(t *testing.T) {
 		{"a key twice, once escaped", doc("", `"network": "n", "netw\u006frk": "m"`), `vms[1].nics[1].network: the key "network" is given twice`},
 		{"an uppercase key at the top", doc(`"Kind": "full", `, `"network": "n"`), `invalid report: Kind: keys are lowercase`},
 		{"an uppercase key deep inside", doc("", `"Network": "n"`), `vms[1].nics[1].Network: keys are lowercase`},
-		{"an unknown key at the top", doc(`"colour": "red", `, `"network": "n"`), `invalid report: colour: unknown field "colour"`},
-		{"an unknown key deep inside", doc("", `"vlan": 1`), `vms[1].nics[1].vlan: unknown field "vlan"`},
 		{"a wrong type deep inside", doc("", `"network": 5`), `vms[1].nics[1].network: number is not a valid string`},
+		{"a wrong type beside an unknown key", doc(`"colour": "red", `, `"network": 5`), `vms[1].nics[1].network: number is not a valid string`},
+		{"a key twice inside an unknown one", doc("", `"vlan": {"id": 1, "id": 2}`), `vms[1].nics[1].vlan.id: the key "id" is given twice`},
+		{"an uppercase key inside an unknown one", doc("", `"vlan": {"ID": 1}`), `vms[1].nics[1].vlan.ID: keys are lowercase`},
+		{"trailing data after a report with an unknown key", doc(`"colour": "red", `, `"network": "n"`) + "{}", `trailing data after the report at byte`},
+		{"a bad MAC beside an unknown key", strings.Replace(doc(`"colour": "red", `, `"vlan": 1`), "00:50:56:aa:bb:c1", "00:50:56:aa:bb", 1), `vms[1].nics[1].mac: "00:50:56:aa:bb" is not`},
 		{"a bad MAC deep inside", strings.Replace(doc("", `"network": "n"`), "00:50:56:aa:bb:c1", "00:50:56:aa:bb", 1), `vms[1].nics[1].mac: "00:50:56:aa:bb" is not`},
 		{"an unterminated key", `{"cluster": "c", "cluster`, `body ends inside the JSON document`},
 		{"a bad escape in a key", `{"clu\ster": "c"}`, `malformed JSON at byte`},
@@ -258,5 +258,78 @@ func TestDecodeNamesThePlace(t *testing.T) {
 				t.Errorf("Decode() = %v\nwant ErrInvalid containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDecodeIgnoresOptionalFields checks the rule by which v2 grows: a
+// field this version does not know, a newer hostagent's optional one, is
+// ignored at any depth and named once, by its path without indexes,
+// and the report reads as it would without it.
+func TestDecodeIgnoresOptionalFields(t *testing.T) {
+	want, err := DecodeBytes([]byte(goodReport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Ignored != nil {
+		t.Fatalf("a report of this version ignores %v", want.Ignored)
+	}
+	second := `}]
+}`
+	tests := []struct {
+		name, old, new string
+		ignored        []string
+		vms            int
+	}{
+		{"at the top", `"kind": "full"`, `"kind": "full", "colour": "red"`, []string{"colour"}, 1},
+		{"in a VM", `"name": "web-1",`, `"name": "web-1", "bios_uuid": "4229aa",`, []string{"vms.bios_uuid"}, 1},
+		{"in a NIC", `"network": "VLAN100",`, `"network": "VLAN100", "vlan": 100,`, []string{"vms.nics.vlan"}, 1},
+		{"an object, named once with the keys inside it its own", `"name": "web-1",`,
+			`"name": "web-1", "migrating": {"site": "B", "uuid": "x", "at": ["2026-11-22T10:00:00Z"]},`, []string{"vms.migrating"}, 1},
+		{"a v1 report's site and a VM's host", `"name": "web-1",`, `"name": "web-1", "host": "esx-a1",`, []string{"vms.host"}, 1},
+		{"in two VMs, named once, in the order found", second,
+			`}, {"uuid": "v2", "name": "b", "site": "A", "power_state": "poweredOff", "zone": "z", "nics": [{"mac": "00:50:56:aa:bb:cd", "vlan": 2}]},
+			{"uuid": "v3", "name": "c", "site": "A", "power_state": "poweredOff", "zone": "y", "nics": [{"mac": "00:50:56:aa:bb:ce", "vlan": 3}]}]
+}`, []string{"vms.zone", "vms.nics.vlan"}, 3},
+		{"null", `"kind": "full"`, `"kind": "full", "later": null`, []string{"later"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(goodReport, tt.old) {
+				t.Fatalf("report lacks %q", tt.old)
+			}
+			got, err := DecodeBytes([]byte(strings.Replace(goodReport, tt.old, tt.new, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got.Ignored) != fmt.Sprint(tt.ignored) {
+				t.Errorf("Ignored = %q, want %q", got.Ignored, tt.ignored)
+			}
+			if len(got.VMs) != tt.vms {
+				t.Fatalf("%d VMs, want %d", len(got.VMs), tt.vms)
+			}
+			b, _ := json.Marshal(got.VMs[0])
+			w, _ := json.Marshal(want.VMs[0])
+			if !bytes.Equal(b, w) || got.Cluster != want.Cluster || got.Generation != want.Generation || got.Kind != want.Kind {
+				t.Errorf("report read as\n%s\nwant\n%s", b, w)
+			}
+			again, _ := json.Marshal(got)
+			if strings.Contains(string(again), tt.ignored[0][strings.LastIndex(tt.ignored[0], ".")+1:]+`"`) {
+				t.Errorf("an ignored field is sent on: %s", again)
+			}
+		})
+	}
+}
+
+// TestKnownFields pins the paths of every field of the report, so that a
+// field this version sends is never counted as ignored.
+func TestKnownFields(t *testing.T) {
+	want := "base cluster generation kind removed vms vms.landed_at vms.name vms.nics vms.nics.addresses vms.nics.mac vms.nics.network vms.power_state vms.site vms.uuid"
+	var got []string
+	for p := range knownFields {
+		got = append(got, p)
+	}
+	slices.Sort(got)
+	if strings.Join(got, " ") != want {
+		t.Errorf("known fields\n%s\nwant\n%s", strings.Join(got, " "), want)
 	}
 }
