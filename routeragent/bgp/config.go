@@ -34,7 +34,8 @@ type Config struct {
 	// Communities by route kind.
 	HostCommunities    attrs.Communities
 	SummaryCommunities attrs.Communities
-	// LocalPref and MED are sent when set.
+	// LocalPref and MED are sent when set. While the speaker wins (Win),
+	// it sends WinningMED instead of MED.
 	LocalPref *uint32
 	MED       *uint32
 	// NextHop4 and NextHop6 replace next-hop-self when valid.
@@ -42,6 +43,12 @@ type Config struct {
 	NextHop6  netip.Addr
 	Neighbors []Neighbor
 }
+
+// WinningMED is the MED of every route while the speaker wins over a
+// lost sibling's (Speaker.Win): the lowest, which the edge routers prefer
+// among paths from one AS, eBGP and iBGP alike, once local preference,
+// AS path and origin are equal.
+const WinningMED = 0
 
 // Neighbor is one BGP peer.
 type Neighbor struct {

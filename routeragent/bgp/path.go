@@ -9,8 +9,14 @@ import (
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
 
-// path builds the GoBGP path of one route with the speaker's attributes.
+// path builds the GoBGP path of one route with the speaker's attributes,
+// and WinningMED while it wins.
 func (s *Speaker) path(p netip.Prefix, k plan.Kind) *api.Path {
+	med := s.cfg.MED
+	if s.win {
+		m := uint32(WinningMED)
+		med = &m
+	}
 	return attrs.Path(attrs.Config{NextHop4: s.cfg.NextHop4, NextHop6: s.cfg.NextHop6, HostCommunities: s.cfg.HostCommunities,
-		SummaryCommunities: s.cfg.SummaryCommunities, LocalPref: s.cfg.LocalPref, MED: s.cfg.MED}, p, k)
+		SummaryCommunities: s.cfg.SummaryCommunities, LocalPref: s.cfg.LocalPref, MED: med}, p, k)
 }

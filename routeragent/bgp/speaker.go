@@ -31,6 +31,7 @@ type Speaker struct {
 
 	mu  sync.Mutex
 	rib map[netip.Prefix]plan.Kind // what the peers are sent
+	win bool                       // every route carries WinningMED
 }
 
 // Changes counts what one Apply sent.
@@ -301,12 +302,34 @@ func (s *Speaker) Reconfigure(ctx context.Context, cfg Config) error {
 	if !reflect.DeepEqual(old.HostCommunities, cfg.HostCommunities) || !reflect.DeepEqual(old.SummaryCommunities, cfg.SummaryCommunities) ||
 		!reflect.DeepEqual(old.LocalPref, cfg.LocalPref) || !reflect.DeepEqual(old.MED, cfg.MED) ||
 		old.NextHop4 != cfg.NextHop4 || old.NextHop6 != cfg.NextHop6 {
-		for p, k := range s.rib {
-			if _, err := s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: s.path(p, k)}); err != nil {
-				errs = append(errs, fmt.Errorf("re-announce %s: %w", p, err))
-			}
-		}
+		errs = append(errs, s.resend(ctx))
 		s.log.Info("bgp route attributes changed: routes sent again", "routes", len(s.rib))
+	}
+	return errors.Join(errs...)
+}
+
+// Win makes every route carry WinningMED while on, so that the edge
+// routers prefer them over a lost sibling's, which they may still hold
+// live (until its hold time) or stale (for its graceful restart); off,
+// the routes carry the configured MED again. Each change sends every
+// route again.
+func (s *Speaker) Win(ctx context.Context, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.win == on {
+		return nil
+	}
+	s.win = on
+	return s.resend(ctx)
+}
+
+// resend sends every route again, with the attributes of now.
+func (s *Speaker) resend(ctx context.Context) error {
+	var errs []error
+	for p, k := range s.rib {
+		if _, err := s.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: s.path(p, k)}); err != nil {
+			errs = append(errs, fmt.Errorf("re-announce %s: %w", p, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -58,7 +58,16 @@ type Liveness struct {
 	// longer fails.
 	Interval time.Duration
 	Sites    []liveness.Site
+	// Siblings are the other routers of this site (a VRRP pair's other
+	// half), as one site named for this one: each is checked on the same
+	// two paths, and lost after SiblingLossAfter on both.
+	Siblings         liveness.Site
+	SiblingLossAfter time.Duration
 }
+
+// SiblingInterval is how often each path to a sibling is checked: four
+// times within the loss time.
+func (l Liveness) SiblingInterval() time.Duration { return l.SiblingLossAfter / 4 }
 
 // API is the report and status endpoint.
 type API struct {
@@ -177,9 +186,12 @@ type file struct {
 		Mode     string  `toml:"mode"`
 	} `toml:"announce"`
 	Liveness struct {
-		SiteLossAfter string `toml:"site_loss_after"`
-		Interval      string `toml:"interval"`
-		Sites         []struct {
+		SiteLossAfter    string        `toml:"site_loss_after"`
+		Interval         string        `toml:"interval"`
+		SiblingLossAfter string        `toml:"sibling_loss_after"`
+		SiblingPeers     []string      `toml:"sibling_peers"`
+		Siblings         []routerEntry `toml:"siblings"`
+		Sites            []struct {
 			Name  string   `toml:"name"`
 			Peers []string `toml:"peers"`
 			// API and Probe are a site of one router; Routers, a site of
@@ -261,6 +273,9 @@ func Load(path string) (*Config, error) {
 	c.BGP = loadBGP(f, &raw)
 	c.Announce = loadAnnounce(f, &raw, c.Announce.GatewayMACs)
 	c.Liveness = loadLiveness(f, &raw, c)
+	if len(c.Liveness.Siblings.Routers) > 0 {
+		c.BGP.MED = siblingMED(f, c.BGP.MED)
+	}
 	if err := c.Plan.Check(); err != nil {
 		var fe *plan.FieldError
 		for _, e := range unwrapAll(err) {
@@ -329,29 +344,50 @@ func loadLiveness(f *config.File, raw *file, c *Config) Liveness {
 			if rkey == "" {
 				k = key
 			}
-			rt := liveness.Router{API: strings.TrimSuffix(r.API, "/")}
-			if u, err := url.Parse(r.API); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-				f.Errorf(k+".api", "%q is not the other routeragent's API as https://host:port", r.API)
-			} else if other, dup := apis[rt.API]; dup {
-				f.Errorf(k+".api", "%s is configured twice (also %s)", rt.API, other)
-			}
-			apis[rt.API] = k
-			if len(r.Probe) == 0 {
-				f.Errorf(k+".probe", "missing: the router's addresses on the stretched subnets, checked with ARP or ND")
-			}
-			for m, a := range f.Addrs(k+".probe", r.Probe) {
-				n := slices.IndexFunc(c.Plan.Subnets, func(sn plan.Subnet) bool { return sn.Prefix.Contains(a) && sn.Interface != "" })
-				if n < 0 {
-					f.Errorf(fmt.Sprintf("%s.probe[%d]", k, m), "%s is in no subnet with an interface on this router", a)
-					continue
-				}
-				rt.Probes = append(rt.Probes, liveness.Probe{Addr: a, Interface: c.Plan.Subnets[n].Interface})
-			}
-			site.Routers = append(site.Routers, rt)
+			site.Routers = append(site.Routers, loadRouter(f, c, k, r, apis))
 		}
 		out.Sites = append(out.Sites, site)
 	}
+	out.Siblings = liveness.Site{Name: c.Site, Peers: l.SiblingPeers}
+	if len(out.Siblings.Peers) == 0 {
+		out.Siblings.Peers = c.API.Peers
+	}
+	if len(l.Siblings) > 0 && len(out.Siblings.Peers) == 0 {
+		f.Errorf("liveness.sibling_peers", "missing: the certificate names of this site's other routeragents, whose answers alone are believed (or api.peers)")
+	}
+	for j, r := range l.Siblings {
+		out.Siblings.Routers = append(out.Siblings.Routers, loadRouter(f, c, fmt.Sprintf("liveness.siblings[%d]", j), r, apis))
+	}
+	out.SiblingLossAfter = f.Duration("liveness.sibling_loss_after", l.SiblingLossAfter, time.Second)
+	if sl := out.SiblingLossAfter; sl < 100*time.Millisecond || sl > out.SiteLossAfter {
+		f.Errorf("liveness.sibling_loss_after", "%s is not from 100ms to site_loss_after (%s): the routers of a site share a LAN, so a sibling is lost sooner than a site", sl, out.SiteLossAfter)
+	}
 	return out
+}
+
+// loadRouter reads one router of another site, or a sibling, at key:
+// its API, once in the whole config (apis, by URL, says where it was
+// seen), and its probe addresses, each on the interface of its subnet.
+func loadRouter(f *config.File, c *Config, key string, r routerEntry, apis map[string]string) liveness.Router {
+	rt := liveness.Router{API: strings.TrimSuffix(r.API, "/")}
+	if u, err := url.Parse(r.API); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		f.Errorf(key+".api", "%q is not the other routeragent's API as https://host:port", r.API)
+	} else if other, dup := apis[rt.API]; dup {
+		f.Errorf(key+".api", "%s is configured twice (also %s)", rt.API, other)
+	}
+	apis[rt.API] = key
+	if len(r.Probe) == 0 {
+		f.Errorf(key+".probe", "missing: the router's addresses on the stretched subnets, checked with ARP or ND")
+	}
+	for m, a := range f.Addrs(key+".probe", r.Probe) {
+		n := slices.IndexFunc(c.Plan.Subnets, func(sn plan.Subnet) bool { return sn.Prefix.Contains(a) && sn.Interface != "" })
+		if n < 0 {
+			f.Errorf(fmt.Sprintf("%s.probe[%d]", key, m), "%s is in no subnet with an interface on this router", a)
+			continue
+		}
+		rt.Probes = append(rt.Probes, liveness.Probe{Addr: a, Interface: c.Plan.Subnets[n].Interface})
+	}
+	return rt
 }
 
 // loopback says whether a listen address is on the loopback interface.
@@ -529,6 +565,25 @@ func loadBGP(f *config.File, raw *file) bgp.Config {
 		c.Neighbors = append(c.Neighbors, nb)
 	}
 	return c
+}
+
+// DefaultSiblingMED is the MED of every route of a site with siblings,
+// when bgp.med is not set: a survivor beats a lost sibling's routes
+// with bgp.WinningMED, which needs a higher one to beat.
+const DefaultSiblingMED = 100
+
+// siblingMED is the MED of a router with siblings: bgp.med, which must be
+// above bgp.WinningMED, or DefaultSiblingMED.
+func siblingMED(f *config.File, med *uint32) *uint32 {
+	if med == nil {
+		m := uint32(DefaultSiblingMED)
+		return &m
+	}
+	if *med <= bgp.WinningMED {
+		f.Errorf("bgp.med", "%d: a router with liveness.siblings sends a MED above %d, so that its sibling can beat its routes with MED %d when it is lost",
+			*med, bgp.WinningMED, bgp.WinningMED)
+	}
+	return med
 }
 
 func loadAnnounce(f *config.File, raw *file, macs map[netip.Prefix]wire.MAC) announce.Config {

@@ -227,3 +227,74 @@ probe = ["192.0.2.4", "2001:db8:100::4"]
 		}
 	}
 }
+
+// TestLivenessSiblings loads the other routers of this site, and refuses
+// what would make a sibling's loss wrong or silent: no names to believe,
+// a loss time longer than a site's, a MED the survivor cannot beat, and a
+// router configured twice.
+func TestLivenessSiblings(t *testing.T) {
+	good, err := os.ReadFile("testdata/good.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = `interval = "500ms"` + "\n"
+	if !strings.Contains(string(good), at) {
+		t.Fatal("good.toml lacks liveness.interval")
+	}
+	siblings := `[[liveness.siblings]]
+api = "https://198.51.100.12:8443"
+probe = ["192.0.2.12", "2001:db8:100::12"]
+[[liveness.siblings]]
+api = "https://198.51.100.13:8443"
+probe = ["192.0.2.13"]
+`
+	load := func(keys, tables, med string) (*Config, error) {
+		conf := strings.Replace(string(good), at, at+keys, 1)
+		conf = strings.Replace(conf, "local_pref = 200\n", "local_pref = 200\n"+med, 1)
+		path := filepath.Join(t.TempDir(), "routeragent.toml")
+		if err := os.WriteFile(path, []byte(conf+tables), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(path)
+	}
+	c, err := load(`sibling_peers = ["routeragent-a.example.net"]`+"\n", siblings, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Liveness
+	if l.Siblings.Name != "A" || !slices.Equal(l.Siblings.Peers, []string{"routeragent-a.example.net"}) || len(l.Siblings.Routers) != 2 ||
+		l.Siblings.Routers[0].API != "https://198.51.100.12:8443" || len(l.Siblings.Routers[0].Probes) != 2 ||
+		l.Siblings.Routers[0].Probes[1].Interface != "bond0.100" || len(l.Siblings.Routers[1].Probes) != 1 {
+		t.Errorf("siblings %+v", l.Siblings)
+	}
+	if l.SiblingLossAfter != time.Second || l.SiblingInterval() != 250*time.Millisecond {
+		t.Errorf("sibling loss after %s, checked every %s; want the default 1s and 250ms", l.SiblingLossAfter, l.SiblingInterval())
+	}
+	if c.BGP.MED == nil || *c.BGP.MED != DefaultSiblingMED {
+		t.Errorf("MED %v, want the default %d of a router with siblings", c.BGP.MED, DefaultSiblingMED)
+	}
+	if c, err := load("sibling_peers = [\"a\"]\nsibling_loss_after = \"400ms\"\n", siblings, "med = 50\n"); err != nil || c.Liveness.SiblingLossAfter != 400*time.Millisecond || *c.BGP.MED != 50 {
+		t.Errorf("Load() = %v, %v; want a 400ms loss and MED 50", c, err)
+	}
+	if c, err := load("", "", ""); err != nil || c.BGP.MED != nil || len(c.Liveness.Siblings.Routers) != 0 {
+		t.Errorf("without siblings: %v, %v; want no MED and no siblings", c, err)
+	}
+	for _, tc := range []struct{ keys, tables, med, want string }{
+		{"", siblings, "", "liveness.sibling_peers: missing: the certificate names of this site's other routeragents"},
+		{`sibling_peers = ["a"]` + "\n", siblings, "med = 0\n",
+			"bgp.med: 0: a router with liveness.siblings sends a MED above 0, so that its sibling can beat its routes with MED 0 when it is lost"},
+		{`sibling_peers = ["a"]` + "\nsibling_loss_after = \"4s\"\n", siblings, "",
+			"liveness.sibling_loss_after: 4s is not from 100ms to site_loss_after (3s)"},
+		{`sibling_peers = ["a"]` + "\nsibling_loss_after = \"50ms\"\n", siblings, "",
+			"liveness.sibling_loss_after: 50ms is not from 100ms to site_loss_after (3s)"},
+		{`sibling_peers = ["a"]` + "\n", strings.Replace(siblings, "198.51.100.13", "198.51.100.12", 1), "",
+			"liveness.siblings[1].api: https://198.51.100.12:8443 is configured twice (also liveness.siblings[0])"},
+		{`sibling_peers = ["a"]` + "\n", strings.Replace(siblings, "198.51.100.13", "203.0.113.2", 1), "",
+			"liveness.siblings[1].api: https://203.0.113.2:8443 is configured twice (also liveness.sites[0])"},
+		{`sibling_peers = ["a"]` + "\n", strings.Replace(siblings, `probe = ["192.0.2.13"]`, "", 1), "", "liveness.siblings[1].probe: missing"},
+	} {
+		if _, err := load(tc.keys, tc.tables, tc.med); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load() = %v\nwant %q", err, tc.want)
+		}
+	}
+}
