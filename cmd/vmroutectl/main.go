@@ -251,11 +251,12 @@ func showStatus(b []byte, w io.Writer) error {
 		ClockRefused []struct {
 			Cluster, Error string
 		} `json:"clock_refused"`
-		Sites []struct {
+		Sites, Siblings []struct {
 			Site, State string
 			Since       time.Time
 			Failing     []string
 		}
+		Winning bool
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
@@ -283,6 +284,16 @@ func showStatus(b []byte, w io.Writer) error {
 	if len(s.Sites) > 0 {
 		fmt.Fprintln(w, "\nSITE\tSTATE\tSINCE\tFAILING")
 		for _, st := range s.Sites {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", st.Site, st.State, ago(st.Since), strings.Join(st.Failing, "; "))
+		}
+	}
+	if len(s.Siblings) > 0 {
+		win := ""
+		if s.Winning {
+			win = "  (winning at the WAN over a lost sibling: MED 0)"
+		}
+		fmt.Fprintf(w, "\nSIBLING\tSTATE\tSINCE\tFAILING%s\n", win)
+		for _, st := range s.Siblings {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", st.Site, st.State, ago(st.Since), strings.Join(st.Failing, "; "))
 		}
 	}

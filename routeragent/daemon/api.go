@@ -302,6 +302,11 @@ type Status struct {
 	Announce []string `json:"announce_problems,omitempty"`
 	// Sites are the other sites' liveness (rule 6).
 	Sites []liveness.Status `json:"sites,omitempty"`
+	// Siblings are the liveness of this site's other routers, each by its
+	// API URL; Winning says this router's routes win over a lost one's
+	// at the WAN now (MED 0, for one linger after its loss).
+	Siblings []liveness.Status `json:"siblings,omitempty"`
+	Winning  bool              `json:"winning,omitempty"`
 	// ClockRefused are the clusters whose last report was refused for a
 	// clock: a landing or generation too far ahead of this router's.
 	ClockRefused []ClockRefusal `json:"clock_refused,omitempty"`
@@ -431,6 +436,7 @@ func (d *Daemon) statusRoutes(mux *http.ServeMux) {
 		}
 		st.Peers, _ = d.speaker.Peers(r.Context())
 		st.Sites = d.siteStatus(time.Now())
+		st.Siblings, st.Winning = d.siblingStatus(time.Now()), d.winning()
 		st.Local = Msgs(LocalChecks(cfg))
 		st.Certificates = d.tls.Warnings(time.Now())
 		if !cfg.DryRun {

@@ -23,6 +23,7 @@ import (
 	"github.com/vmroute/vmroute/routeragent/config"
 	"github.com/vmroute/vmroute/routeragent/discover"
 	"github.com/vmroute/vmroute/routeragent/intake"
+	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/ownaddr"
 	"github.com/vmroute/vmroute/routeragent/plan"
 	"github.com/vmroute/vmroute/routeragent/state"
@@ -60,6 +61,8 @@ type Daemon struct {
 	// clock are the clusters whose last report was refused for a clock
 	// (a landing or generation too far ahead), with why.
 	clock clockRefusals
+	// sibs are the other routers of this site.
+	sibs siblings
 	// ignored are the report fields this routeragent does not know, by
 	// cluster.
 	ignored ignoredFields
@@ -144,7 +147,7 @@ func ownAddrs(cfg *config.Config, log *slog.Logger) []netip.Addr {
 	for _, n := range cfg.BGP.Neighbors {
 		own = append(own, n.Address)
 	}
-	for _, s := range cfg.Liveness.Sites {
+	for _, s := range append([]liveness.Site{cfg.Liveness.Siblings}, cfg.Liveness.Sites...) {
 		for _, r := range s.Routers {
 			for _, p := range r.Probes {
 				own = append(own, p.Addr)
@@ -229,6 +232,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer d.speaker.Stop(context.WithoutCancel(ctx))
+	d.startSiblings(liveCtx)
 	if !d.conf().DryRun {
 		annCtx, stopAnn := context.WithCancel(ctx)
 		annDone := make(chan struct{})
@@ -339,6 +343,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			f()
 		case now := <-tick.C:
 			d.evaluateSites(now)
+			d.evaluateSiblings(now)
 			if d.markStale(now) || d.due(now) {
 				d.reconcile(ctx)
 			}

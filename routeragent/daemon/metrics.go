@@ -62,7 +62,12 @@ func newMetrics(d *Daemon) *metrics {
 			func() float64 { return float64(d.ann.RoundsSkipped.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vmroute_announce_problems", Help: "Distinct reasons that skip gateway announcements now (see status)."},
 			func() float64 { return float64(d.ann.Problems.Load()) }),
-		&routesCollector{d: d}, &peersCollector{d: d}, &certCollector{d: d}, &sitesCollector{d: d})
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vmroute_sibling_winning",
+			Help: "1 while this router's routes win at the WAN over a lost sibling's (MED 0), for one linger after its loss."},
+			func() float64 { return b2f(d.winning()) }),
+		&routesCollector{d: d}, &peersCollector{d: d}, &certCollector{d: d},
+		newLivenessCollector("site", "other site's", "another site", d.siteStatus),
+		newLivenessCollector("sibling", "other router of this site's", "another router of this site", d.siblingStatus))
 	return m
 }
 

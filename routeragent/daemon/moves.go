@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmroute/vmroute/routeragent/liveness"
 	"github.com/vmroute/vmroute/routeragent/plan"
 )
 
@@ -21,7 +20,8 @@ type Move struct {
 	BGP       time.Time   `json:"bgp,omitzero"`
 	Announced []time.Time `json:"announced,omitempty"`
 	// Event, instead of a VM's landing, is a change of another site's
-	// liveness ("site A: alive -> lost (...)"), at Planned.
+	// liveness ("site A: alive -> lost (...)"), or of a sibling's, at
+	// Planned.
 	Event string `json:"event,omitempty"`
 }
 
@@ -55,11 +55,12 @@ func (l *moveLog) landed(n *plan.Neighbor, site string, received, planned time.T
 	l.open[n.VM] = m
 }
 
-// site records a change of another site's liveness.
-func (l *moveLog) site(tr liveness.Transition) {
+// event records a change of another site's liveness, or of a sibling's,
+// at site.
+func (l *moveLog) event(site, text string, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.moves = append(l.moves, &Move{Site: tr.Site, Event: tr.String(), Planned: tr.At})
+	l.moves = append(l.moves, &Move{Site: site, Event: text, Planned: at})
 	if len(l.moves) > l.max {
 		old := l.moves[0]
 		if l.open[old.VM] == old {

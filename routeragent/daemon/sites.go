@@ -111,7 +111,7 @@ func (d *Daemon) siteTransitions(trs []liveness.Transition) {
 		default:
 			d.log.Info("site "+string(tr.To), "site", tr.Site, "from", tr.From)
 		}
-		d.moves.site(tr)
+		d.moves.event(tr.Site, tr.String(), tr.At)
 	}
 	if len(trs) > 0 {
 		d.poke()
@@ -197,21 +197,34 @@ func (d *Daemon) answer(now time.Time) liveness.Answer {
 	return a
 }
 
-var siteDesc = prometheus.NewDesc("vmroute_site_state", "1 for each other site's liveness state: alive, partitioned, lost or returning.",
-	[]string{"site", "state"}, nil)
-var pathDesc = prometheus.NewDesc("vmroute_site_path_up", "1 while a path to another site answers (api: its routeragent; probe: ARP/ND of its router).",
-	[]string{"site", "path"}, nil)
+// livenessCollector exports the liveness of other sites, or of this
+// site's other routers, as status gives it.
+type livenessCollector struct {
+	state, path *prometheus.Desc
+	status      func(time.Time) []liveness.Status
+}
 
-type sitesCollector struct{ d *Daemon }
+// newLivenessCollector names its metrics vmroute_NOUN_state and
+// vmroute_NOUN_path_up, labelled by NOUN: each of whom's liveness, a path
+// to one of whom.
+func newLivenessCollector(noun, whom, one string, status func(time.Time) []liveness.Status) *livenessCollector {
+	return &livenessCollector{
+		state: prometheus.NewDesc("vmroute_"+noun+"_state", "1 for each "+whom+" liveness state: alive, partitioned, lost or returning.",
+			[]string{noun, "state"}, nil),
+		path: prometheus.NewDesc("vmroute_"+noun+"_path_up", "1 while a path to "+one+" answers (api: its routeragent; probe: ARP/ND of its router).",
+			[]string{noun, "path"}, nil),
+		status: status,
+	}
+}
 
-func (c *sitesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- siteDesc; ch <- pathDesc }
-func (c *sitesCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range c.d.siteStatus(time.Now()) {
+func (c *livenessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.state; ch <- c.path }
+func (c *livenessCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.status(time.Now()) {
 		for _, state := range []liveness.State{liveness.Alive, liveness.Partitioned, liveness.Lost, liveness.Returning} {
-			ch <- prometheus.MustNewConstMetric(siteDesc, prometheus.GaugeValue, b2f(s.State == state), s.Site, string(state))
+			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, b2f(s.State == state), s.Site, string(state))
 		}
-		ch <- prometheus.MustNewConstMetric(pathDesc, prometheus.GaugeValue, b2f(!s.APIFailing), s.Site, liveness.PathAPI.String())
-		ch <- prometheus.MustNewConstMetric(pathDesc, prometheus.GaugeValue, b2f(!s.ProbeFailing), s.Site, liveness.PathProbe.String())
+		ch <- prometheus.MustNewConstMetric(c.path, prometheus.GaugeValue, b2f(!s.APIFailing), s.Site, liveness.PathAPI.String())
+		ch <- prometheus.MustNewConstMetric(c.path, prometheus.GaugeValue, b2f(!s.ProbeFailing), s.Site, liveness.PathProbe.String())
 	}
 }
 
