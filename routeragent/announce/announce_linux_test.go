@@ -224,6 +224,17 @@ func TestIntegrationAnnounce(t *testing.T) {
 		if a.FramesSent.Load() != 0 {
 			t.Errorf("%d frames sent", a.FramesSent.Load())
 		}
+		// A VRRP failover makes this router the gateway's master: its
+		// VMs are told at once, not at their next refresh (none here).
+		netns.Run(t, "ip", "addr", "add", "10.20.0.254/24", "dev", "br0", "nodad")
+		defer netns.Run(t, "ip", "addr", "del", "10.20.0.254/24", "dev", "br0")
+		if err := a.AddressesChanged(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		waitLLAddr(t, s.vm, "eth0", "10.20.0.254", routerMAC)
+		if st, _ := a.Status(context.Background()); len(st) != 1 || st[0].Sent != 1 || st[0].Problem != "" {
+			t.Errorf("status %+v, want one frame sent and no problem", st)
+		}
 	})
 
 	t.Run("through an 802.1Q VLAN sub-interface", func(t *testing.T) {

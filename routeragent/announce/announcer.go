@@ -3,6 +3,7 @@ package announce
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -71,6 +72,9 @@ type job struct {
 	sent     int
 	lastSent time.Time
 	problem  string
+	// away says the last round found none of its gateways on this
+	// router (a VRRP backup).
+	away bool
 }
 
 type link struct {
@@ -233,7 +237,7 @@ func (a *Announcer) sendOne(j *job, now time.Time) {
 			a.Problems.Store(int64(len(a.problems)))
 			a.log.Info("gateway announcements go out again", "interface", j.n.Interface, "prefix", j.n.Subnet, "was", j.problem)
 		}
-		j.problem, j.pending = "", frames
+		j.problem, j.away, j.pending = "", false, frames
 	}
 	frame := j.pending[0]
 	j.pending = j.pending[1:]
@@ -258,7 +262,8 @@ func (a *Announcer) sendOne(j *job, now time.Time) {
 // skipped records why j's round is not sent: shown in its status,
 // counted, and logged when the reason first appears.
 func (a *Announcer) skipped(j *job, err error) {
-	j.problem = err.Error()
+	var away *awayError
+	j.problem, j.away = err.Error(), errors.As(err, &away)
 	a.RoundsSkipped.Add(1)
 	if a.problems[j.problem] {
 		return
@@ -346,9 +351,34 @@ func (a *Announcer) round(n *plan.Neighbor) ([][]byte, error) {
 		out = append(out, f)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("gateway %v is on no local interface (not the VRRP master?): nothing sent", missing)
+		return nil, &awayError{missing}
 	}
 	return out, nil
+}
+
+// awayError says none of a target's gateways is on this router.
+type awayError struct{ gateways []string }
+
+func (e *awayError) Error() string {
+	return fmt.Sprintf("gateway %v is on no local interface (not the VRRP master?): nothing sent", e.gateways)
+}
+
+// AddressesChanged is told that this router's addresses changed: a VRRP
+// failover may have made it the master of a gateway. Every target whose
+// last round found its gateways away gets a burst at once, so that no VM
+// of this site keeps the old master's MAC for longer than the failover
+// itself, not until its next refresh.
+func (a *Announcer) AddressesChanged(ctx context.Context) error {
+	return a.do(ctx, func(now time.Time) {
+		a.local.at = time.Time{}
+		for _, j := range a.jobs {
+			if j.away {
+				j.left = a.cfg.Count
+				j.pending = nil
+				a.schedule(j, &a.burst, now)
+			}
+		}
+	})
 }
 
 func firstV6(addrs []netip.Addr) netip.Addr {

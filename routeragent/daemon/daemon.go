@@ -436,6 +436,12 @@ func (d *Daemon) reconcile(ctx context.Context) {
 	if err := d.ann.Update(ctx, res.Neighbors(), res.Landed); err != nil && !errors.Is(err, context.Canceled) {
 		d.log.Error("announce", "err", err)
 	}
+	if addrs {
+		// A VRRP failover may have made this router the gateway's master.
+		if err := d.ann.AddressesChanged(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("announce", "err", err)
+		}
+	}
 }
 
 // logDiff logs each route this site starts or stops announcing, and the
