@@ -111,11 +111,19 @@ func (e *testEnv) reload(t *testing.T, d *Daemon) {
 // start runs a daemon on the env's config until the test ends.
 func (e *testEnv) start(t *testing.T) *Daemon {
 	t.Helper()
+	d, _ := e.run(t)
+	return d
+}
+
+// run runs a daemon on the env's config until stop is called or the test
+// ends.
+func (e *testEnv) run(t *testing.T) (d *Daemon, stop func()) {
+	t.Helper()
 	cfg, err := config.Load(e.confPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d, err = New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,13 +135,18 @@ func (e *testEnv) start(t *testing.T) *Daemon {
 	case err := <-done:
 		t.Fatalf("daemon stopped: %v", err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("daemon: %v", err)
+			}
 		}
-	})
-	return d
+	}
+	t.Cleanup(stop)
+	return d, stop
 }
 
 // client is an HTTPS client with the certificate of name.

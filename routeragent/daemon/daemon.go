@@ -68,10 +68,12 @@ type Daemon struct {
 	ignored ignoredFields
 
 	// Owned by the loop.
-	planner    *plan.Planner
-	addrless   map[wire.MAC][]vmRef // VMs with an adapter without addresses
-	discovered map[string]bool      // VMs with discovered addresses
-	received   map[string]time.Time // landing VM -> when its report came
+	planner *plan.Planner
+	// followSaved is what the planner followed at the last save.
+	followSaved plan.Follow
+	addrless    map[wire.MAC][]vmRef // VMs with an adapter without addresses
+	discovered  map[string]bool      // VMs with discovered addresses
+	received    map[string]time.Time // landing VM -> when its report came
 
 	mu      sync.Mutex
 	pending []*intake.Change
@@ -217,11 +219,17 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.planner.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))), st.Gone)
 		d.log.Info("state restored", "cluster", st.Cluster, "generation", st.Generation, "vms", len(st.VMs))
 	}
+	if f, err := d.store.LoadFollow(); err != nil {
+		d.log.Error("state: what the planner followed is lost; a takeover under way starts again", "err", err)
+	} else {
+		d.planner.Resume(f, time.Now())
+	}
 	liveCtx, stopLive := context.WithCancel(ctx)
 	defer stopLive()
 	d.startLiveness(liveCtx)
 	d.planner.SetLiveness(d.liveView(time.Now()))
 	res := d.planner.Plan(time.Now())
+	d.saveFollow()
 	d.last.Store(res)
 	routes := res.Routes(d.conf().Site)
 	if d.conf().DryRun {
@@ -381,6 +389,20 @@ func (d *Daemon) markStale(now time.Time) bool {
 	return changed
 }
 
+// saveFollow saves what the planner follows from plan to plan, when it
+// changed since the last save, so that a restart goes on from it.
+func (d *Daemon) saveFollow() {
+	f := d.planner.Follow()
+	if reflect.DeepEqual(f, d.followSaved) {
+		return
+	}
+	if err := d.store.SaveFollow(f); err != nil {
+		d.log.Error("state", "err", err)
+		return
+	}
+	d.followSaved = f
+}
+
 // reconcile applies what is pending to the planner, plans, and converges
 // BGP and the announcer to the plan.
 func (d *Daemon) reconcile(ctx context.Context) {
@@ -407,6 +429,7 @@ func (d *Daemon) reconcile(ctx context.Context) {
 	d.planner.SetLiveness(d.liveView(start))
 	res := d.planner.Plan(start)
 	planned := time.Now()
+	d.saveFollow()
 	d.metrics.planDuration.Observe(planned.Sub(start).Seconds())
 	for _, ch := range changes {
 		delay := planned.Sub(ch.Received)
@@ -674,7 +697,7 @@ func (d *Daemon) reload(ctx context.Context, cfg *config.Config) error {
 	}
 	d.cfg.Store(cfg)
 	if p != nil {
-		p.Continue(d.planner)
+		p.Resume(d.planner.Follow(), time.Now())
 		d.planner = p
 		for _, st := range d.intake.States() {
 			p.SetCluster(st.Cluster, d.enrich(st.Cluster, slices.Collect(maps.Values(st.VMs))), st.Gone)

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"net/netip"
 	"time"
 
@@ -109,7 +110,8 @@ func TestSetReservedPlacesTheVMsAgain(t *testing.T) {
 
 // Catches a reload that drops takeovers (issue 28): a new configuration
 // made a new planner, whose empty takeovers withdrew at once the host
-// routes of a takeover under way. Continue carries them over.
+// routes of a takeover under way; a restart likewise (the pair test of
+// issue 24). Follow, saved as JSON, and Resume carry them over.
 func TestANewPlannerContinuesTheTakeovers(t *testing.T) {
 	p := lossWorld(t, "B")
 	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
@@ -126,7 +128,7 @@ func TestANewPlannerContinuesTheTakeovers(t *testing.T) {
 	cfg := testConfig("B")
 	cfg.Guards.HostRouteCeiling = 1000 // any change to [plan]: a new planner
 	next := mustPlanner(t, cfg)
-	next.Continue(p)
+	next.Resume(saved(t, p), t0.Add(time.Hour))
 	setCluster(next, "A", "cl-A", nil)
 	setCluster(next, "B", "cl-B", moved)
 	next.SetLiveness(live(map[string]SiteState{"A": {Heard: t0.Add(2 * time.Second), Summaries: []netip.Prefix{s24}}}))
@@ -138,7 +140,7 @@ func TestANewPlannerContinuesTheTakeovers(t *testing.T) {
 
 // Catches a new planner that forgets the halves beating a lost site's
 // lingering summary: after the reload, the lost site is no longer newly
-// lost, so only what Continue carries keeps the halves.
+// lost, so only what Follow and Resume carry keeps the halves.
 func TestANewPlannerContinuesTheBeats(t *testing.T) {
 	// B starts with A already lost, last heard announcing the subnet: the
 	// halves beat A's lingering summary (a beat, no takeover).
@@ -151,12 +153,51 @@ func TestANewPlannerContinuesTheBeats(t *testing.T) {
 	cfg := testConfig("B")
 	cfg.Guards.HostRouteCeiling = 1000
 	next := mustPlanner(t, cfg)
-	next.Continue(p)
+	next.Resume(saved(t, p), t0.Add(time.Hour))
 	setCluster(next, "A", "cl-A", []wire.VM{vm("a1", 0, "192.0.2.11"), vm("a2", 0, "192.0.2.12"), vm("a3", 0, "192.0.2.13")})
 	setCluster(next, "B", "cl-B", []wire.VM{vm("b1", 0, "192.0.2.21")})
 	next.SetLiveness(lost)
 	if res := next.Plan(t0.Add(time.Second)); !slices.Equal(res.Subnets[0].Halves, []string{"B"}) {
 		t.Errorf("after the reload: halves %v, want B's kept until the linger ends", res.Subnets[0].Halves)
+	}
+}
+
+// saved is what p follows, through the JSON of a state file.
+func saved(t *testing.T, p *Planner) Follow {
+	t.Helper()
+	b, err := json.Marshal(p.Follow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f Follow
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Catches a saved takeover whose start is past the clock (a clock that
+// ran ahead before a restart): it counts from the clock, so that it ends
+// one linger from now at the latest, not one linger from a future.
+func TestAResumedTakeoverStartsNoLaterThanTheClock(t *testing.T) {
+	p := lossWorld(t, "B")
+	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
+	p.Plan(t0)
+	moved := []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 1, "192.0.2.11"), vm("a2", 1, "192.0.2.12"), vm("a3", 1, "192.0.2.13")}
+	setCluster(p, "A", "cl-A", nil)
+	setCluster(p, "B", "cl-B", moved)
+	ahead := t0.Add(24 * time.Hour)
+	if res := p.Plan(ahead); res.Subnets[0].Takeover == nil {
+		t.Fatal("no takeover")
+	}
+	next := mustPlanner(t, testConfig("B"))
+	next.Resume(saved(t, p), t0.Add(time.Second))
+	setCluster(next, "A", "cl-A", nil)
+	setCluster(next, "B", "cl-B", moved)
+	next.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
+	res := next.Plan(t0.Add(2 * time.Second))
+	if tk := res.Subnets[0].Takeover; tk == nil || !tk.Since.Equal(t0.Add(time.Second)) {
+		t.Errorf("takeover %+v, want one since the clock at resume, %s", tk, t0.Add(time.Second))
 	}
 }
 

@@ -80,26 +80,84 @@ func (p *Planner) SetLiveness(l Liveness) {
 	}
 }
 
-// Continue takes over from prev, the planner that a new configuration
-// replaces, what it follows from plan to plan for each subnet still
-// configured (by prefix): the last owners and announcers, the takeovers
-// under way, and the sites lost. A reload during a takeover keeps its
-// host routes and halves until they end as they would have.
-func (p *Planner) Continue(prev *Planner) {
+// Follow is what a planner follows from plan to plan, by subnet: each
+// subnet's owner and announcing sites at the last plan, the takeovers
+// under way, and the sites lost. It is saved beside the reports, so that
+// a routeragent that restarts goes on where it was (a takeover under way
+// keeps its host routes and halves until it would have ended) and plans
+// what one that did not restart plans; a reload carries it likewise.
+type Follow struct {
+	Subnets map[netip.Prefix]FollowSubnet `json:"subnets,omitempty"`
+	Lost    []string                      `json:"lost,omitempty"`
+}
+
+// FollowSubnet is one subnet's part of Follow.
+type FollowSubnet struct {
+	Owner     string    `json:"owner,omitempty"`
+	Summaries []string  `json:"summaries,omitempty"`
+	Takeover  *Underway `json:"takeover,omitempty"`
+	Beat      *Underway `json:"beat,omitempty"`
+}
+
+// Underway is a takeover from a site, or a beat over a lost site's
+// summary, begun at Since (this router's clock).
+type Underway struct {
+	From  string    `json:"from"`
+	Since time.Time `json:"since"`
+}
+
+// Follow returns what the planner follows now.
+func (p *Planner) Follow() Follow {
+	f := Follow{Subnets: map[netip.Prefix]FollowSubnet{}, Lost: slices.Sorted(maps.Keys(p.lost))}
 	for i, s := range p.subnets {
-		j, ok := prev.index[s.cfg.Prefix]
+		fs := FollowSubnet{Owner: p.owners[i], Summaries: p.sums[i]}
+		if t := p.takeovers[i]; t != nil {
+			fs.Takeover = &Underway{From: t.from, Since: t.since}
+		}
+		if b := p.beats[i]; b != nil {
+			fs.Beat = &Underway{From: b.from, Since: b.since}
+		}
+		if fs.Owner != "" || len(fs.Summaries) > 0 || fs.Takeover != nil || fs.Beat != nil {
+			f.Subnets[s.cfg.Prefix] = fs
+		}
+	}
+	return f
+}
+
+// Resume goes on from f, what a planner followed before a restart or a
+// reload, for each subnet still configured (by prefix). Times after
+// latest (a saved clock that ran ahead) count as latest.
+func (p *Planner) Resume(f Follow, latest time.Time) {
+	underway := func(u *Underway) *takeover {
+		if u == nil {
+			return nil
+		}
+		return &takeover{from: u.From, since: minTime(u.Since, latest)}
+	}
+	for i, s := range p.subnets {
+		fs, ok := f.Subnets[s.cfg.Prefix]
 		if !ok {
 			continue
 		}
-		p.owners[i], p.sums[i] = prev.owners[j], prev.sums[j]
-		if t := prev.takeovers[j]; t != nil {
+		p.owners[i], p.sums[i] = fs.Owner, fs.Summaries
+		if t := underway(fs.Takeover); t != nil {
 			p.takeovers[i] = t
 		}
-		if b := prev.beats[j]; b != nil {
+		if b := underway(fs.Beat); b != nil {
 			p.beats[i] = b
 		}
 	}
-	p.lost = maps.Clone(prev.lost)
+	p.lost = map[string]bool{}
+	for _, name := range f.Lost {
+		p.lost[name] = true
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // excludedSites returns the sites that may own nothing.

@@ -62,27 +62,69 @@ func (s *Store) Save(st *intake.State) error {
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", st.Cluster, err)
 	}
-	path := s.path(st.Cluster)
+	if err := s.write(s.path(st.Cluster), b); err != nil {
+		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+	}
+	return nil
+}
+
+// write replaces the file at path with b, atomically.
+func (s *Store) write(path string, b []byte) error {
 	tmp, err := os.CreateTemp(s.dir, ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save state of %s: %w", st.Cluster, err)
+		return err
 	}
 	return syncDir(s.dir)
+}
+
+// followName is the file of what the planner follows from plan to plan
+// (plan.Follow); a cluster's state file ends in .json, so Load leaves it.
+const followName = "planner.follow"
+
+// SaveFollow saves what the planner follows, atomically.
+func (s *Store) SaveFollow(f plan.Follow) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encode what the planner follows: %w", err)
+	}
+	if err := s.write(filepath.Join(s.dir, followName), b); err != nil {
+		return fmt.Errorf("save what the planner follows: %w", err)
+	}
+	return nil
+}
+
+// LoadFollow reads what the planner followed before a restart: nothing
+// when it was never saved, and an error, with nothing, when the file is
+// broken.
+func (s *Store) LoadFollow() (plan.Follow, error) {
+	path := filepath.Join(s.dir, followName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return plan.Follow{}, nil
+	}
+	var f plan.Follow
+	if err == nil {
+		err = json.Unmarshal(b, &f)
+	}
+	if err != nil {
+		return plan.Follow{}, fmt.Errorf("%s ignored: %w", path, err)
+	}
+	return f, nil
 }
 
 // DroppedSuffix ends the name of a state file set aside: Load reads it no

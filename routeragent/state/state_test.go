@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -109,6 +110,53 @@ func TestLoadReadsANewerRoutersState(t *testing.T) {
 	if states, problems := s.Load(); len(states) != 0 || len(problems) != 1 {
 		t.Errorf("a newer file with a bad address: states %+v, problems %v", states, problems)
 	}
+}
+
+// TestSaveLoadFollow keeps what the planner follows across a restart:
+// none before it was saved, the same after, and a broken file is an
+// error, never a cluster's state.
+func TestSaveLoadFollow(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.LoadFollow(); err != nil || f.Subnets != nil || f.Lost != nil {
+		t.Errorf("before any save: %+v, %v; want nothing", f, err)
+	}
+	since := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	want := plan.Follow{Lost: []string{"C"}, Subnets: map[netip.Prefix]plan.FollowSubnet{
+		netip.MustParsePrefix("198.51.100.0/24"): {Owner: "A", Summaries: []string{"A"}, Takeover: &plan.Underway{From: "B", Since: since}},
+		netip.MustParsePrefix("192.0.2.0/24"):    {Owner: "A", Summaries: []string{"A", "C"}, Beat: &plan.Underway{From: "C", Since: since}},
+	}}
+	if err := s.SaveFollow(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LoadFollow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := mustJSON(t, got), mustJSON(t, want); g != w || !got.Subnets[netip.MustParsePrefix("198.51.100.0/24")].Takeover.Since.Equal(since) {
+		t.Errorf("loaded %s\nwant %s", g, w)
+	}
+	if states, problems := s.Load(); len(states) != 0 || len(problems) != 0 {
+		t.Errorf("the planner's file read as a cluster's state: %v, %v", states, problems)
+	}
+	if err := os.WriteFile(filepath.Join(dir, followName), []byte(`{"subnets": {"198.51.100.0/24": {"owner": `), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.LoadFollow(); err == nil || !strings.Contains(err.Error(), "planner.follow ignored") || f.Subnets != nil {
+		t.Errorf("a broken file: %+v, %v; want nothing and an error naming it", f, err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestSaveLoadTombstones(t *testing.T) {
