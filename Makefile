@@ -106,7 +106,8 @@ bench: deps build
 		$(GO) build -o bin/vmroute-lab ./cmd/vmroute-lab && ./bin/vmroute-lab -bin bin bench; \
 	else echo 'WARNING: not root: the lab convergence benchmark SKIPPED'; fi
 
-# .deb and .rpm of both agents for each architecture, into dist/, with
+# .deb and .rpm of both agents and of vmroutectl, which both depend on,
+# for each architecture, into dist/, with
 # nfpm from its own module under packaging/. PKG_SIGNING_KEY, an
 # ASCII-armored OpenPGP secret key file, signs the .rpm files.
 packages:
@@ -136,11 +137,12 @@ APPLIANCE_OVA = dist/vmroute-hostagent-appliance-$(PKG_VERSION)-$(PKG_RELEASE).o
 appliance: packages
 	$(MAKE) appliance-ova
 
-# The OVA around the hostagent's .deb already in dist/.
+# The OVA around the hostagent's and vmroutectl's .deb already in dist/.
 appliance-ova:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-amd64/ ./cmd/vmroute-appliance
 	rm -f dist/vmroute-hostagent-appliance-*.ova
-	packaging/appliance/build.sh dist/vmroute-hostagent_$(PKG_VERSION)-$(PKG_RELEASE)_amd64.deb bin/linux-amd64/vmroute-appliance $(PKG_VERSION)-$(PKG_RELEASE) $(APPLIANCE_OVA)
+	packaging/appliance/build.sh dist/vmroute-hostagent_$(PKG_VERSION)-$(PKG_RELEASE)_amd64.deb dist/vmroutectl_$(PKG_VERSION)-$(PKG_RELEASE)_amd64.deb \
+		bin/linux-amd64/vmroute-appliance $(PKG_VERSION)-$(PKG_RELEASE) $(APPLIANCE_OVA)
 
 # Installs, upgrades and purges the packages in a fresh Debian root.
 install-check: packages-check

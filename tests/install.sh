@@ -25,10 +25,13 @@ for name in routeragent hostagent; do
 	pkg=vmroute-$name
 	echo "== $pkg: .deb install, upgrade, purge"
 	root=$(newroot)
-	cp dist/${pkg}_*_amd64.deb "$next"/${pkg}_*_amd64.deb "$root/tmp/"
+	cp dist/${pkg}_*_amd64.deb "$next"/${pkg}_*_amd64.deb dist/vmroutectl_*_amd64.deb "$root/tmp/"
 	first=$(cd "$root/tmp" && ls ${pkg}_*-${release}_amd64.deb)
 	second=$(cd "$root/tmp" && ls ${pkg}_*-$((release + 1))_amd64.deb)
-	in_root "$root" dpkg -i "/tmp/$first" >/dev/null || fail "$pkg: dpkg -i"
+	ctl=$(cd "$root/tmp" && ls vmroutectl_*_amd64.deb)
+	# The agent depends on vmroutectl: alone, dpkg refuses to configure it.
+	in_root "$root" dpkg -i "/tmp/$first" >/dev/null 2>&1 && fail "$pkg: installed without vmroutectl, which it depends on"
+	in_root "$root" dpkg -i "/tmp/$ctl" "/tmp/$first" >/dev/null || fail "$pkg: dpkg -i with vmroutectl"
 	in_root "$root" getent passwd "$pkg" >/dev/null || fail "$pkg: no system user"
 	for f in /usr/bin/$pkg /usr/bin/vmroutectl /lib/systemd/system/$pkg.service /etc/vmroute/$name.toml; do
 		[ -e "$root$f" ] || fail "$pkg: $f not installed"
@@ -51,6 +54,7 @@ for name in routeragent hostagent; do
 	for f in /usr/bin/$pkg /etc/vmroute/$name.toml /etc/vmroute/bgp-password /lib/systemd/system/$pkg.service /var/lib/$pkg; do
 		[ ! -e "$root$f" ] || fail "$pkg: $f left after purge"
 	done
+	[ -x "$root/usr/bin/vmroutectl" ] || fail "$pkg: its purge took vmroutectl, a package of its own"
 	in_root "$root" getent passwd "$pkg" >/dev/null || fail "$pkg: the system user went with the purge (policy keeps it)"
 	rm -rf "$root"
 
@@ -71,6 +75,16 @@ for name in routeragent hostagent; do
 	[ ! -e "$root/etc/vmroute/bgp-password" ] || fail "$pkg: rpm -e left the empty /etc/vmroute/bgp-password"
 	rm -rf "$root"
 done
+
+echo "== both agents and vmroutectl on one machine"
+root=$(newroot)
+cp dist/*_amd64.deb "$root/tmp/"
+in_root "$root" sh -c 'dpkg -i /tmp/*_amd64.deb' >/dev/null || fail "dpkg -i of both agents and vmroutectl"
+for f in /usr/bin/vmroute-routeragent /usr/bin/vmroute-hostagent /usr/bin/vmroutectl; do
+	[ -x "$root$f" ] || fail "both agents: $f not installed"
+done
+in_root "$root" vmroutectl -h >/dev/null 2>&1 || [ $? -eq 2 ] || fail "vmroutectl does not run"
+rm -rf "$root"
 rm -rf "$next"
 [ $failed -eq 0 ] && echo "install: all checks passed"
 exit $failed

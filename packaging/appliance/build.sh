@@ -5,13 +5,13 @@
 # console on tty1), on one disk that boots with GRUB, as a streamOptimized
 # VMDK inside the OVA with its OVF descriptor and SHA256 manifest.
 #
-#   build.sh HOSTAGENT.deb VMROUTE-APPLIANCE-BINARY VERSION OUT.ova
+#   build.sh HOSTAGENT.deb VMROUTECTL.deb VMROUTE-APPLIANCE-BINARY VERSION OUT.ova
 #
 # Needs root (chroot). The root with its Debian packages is cached in
 # /var/cache/vmroute-build, keyed by this script's checksum.
 set -euo pipefail
-[ $# -eq 4 ] || { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-deb=$(realpath "$1") bin=$(realpath "$2") version=$3 out=$(realpath -m "$4")
+[ $# -eq 5 ] || { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+deb=$(realpath "$1") ctl=$(realpath "$2") bin=$(realpath "$3") version=$4 out=$(realpath -m "$5")
 [ "$(id -u)" -eq 0 ] || { echo "FAIL: building the appliance needs root (chroot)"; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 cache=/var/cache/vmroute-build
@@ -54,8 +54,9 @@ tar -C "$root" -xf "$cached"
 
 echo "== the hostagent $version into the appliance"
 cp "$deb" "$root/tmp/hostagent.deb"
-in_root dpkg -i /tmp/hostagent.deb >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; echo "FAIL: dpkg -i in the appliance"; exit 1; }
-rm "$root/tmp/hostagent.deb"
+cp "$ctl" "$root/tmp/vmroutectl.deb"
+in_root dpkg -i /tmp/vmroutectl.deb /tmp/hostagent.deb >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; echo "FAIL: dpkg -i in the appliance"; exit 1; }
+rm "$root/tmp/hostagent.deb" "$root/tmp/vmroutectl.deb"
 install -m 0755 "$bin" "$root/usr/bin/vmroute-appliance"
 install -m 0644 "$here"/vmroute-appliance-configure.service "$here"/vmroute-appliance-console.service "$root/etc/systemd/system/"
 mkdir -p "$root/etc/systemd/system/vmroute-hostagent.service.d"

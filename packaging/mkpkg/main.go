@@ -1,6 +1,6 @@
 // Command mkpkg builds the vmroute packages, .deb and .rpm for each
 // architecture, from the nfpm definitions beside it (routeragent.yaml,
-// hostagent.yaml). It lives in its own Go module so that nfpm's
+// hostagent.yaml, vmroutectl.yaml). It lives in its own Go module so that nfpm's
 // dependencies never reach the agents'.
 //
 //	go run ./mkpkg -version 0.1.0 -release 7 -bin ../bin -out ../dist [-sign KEY]
@@ -55,13 +55,14 @@ func run(version, release string, arches []string, bin, out, sign string) error 
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	for _, name := range []string{"routeragent", "hostagent"} {
+	for _, pkg := range packages {
+		name := strings.TrimPrefix(pkg, "vmroute-")
 		work, err := os.MkdirTemp("", "mkpkg-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(work)
-		if err := writeWork(work, "vmroute-"+name); err != nil {
+		if err := writeWork(work, pkg); err != nil {
 			return err
 		}
 		def, err := os.ReadFile(name + ".yaml")
@@ -116,13 +117,27 @@ func pack(cfg nfpm.Config, format, out string) error {
 	return f.Close()
 }
 
-// writeWork writes the package's maintainer scripts (with its name), its
-// lintian overrides and the gzipped man pages into work.
+// packages are the packages mkpkg builds, each from NAME.yaml without
+// its vmroute- prefix: the agents, and vmroutectl, which both depend on.
+var packages = []string{"vmroute-routeragent", "vmroute-hostagent", "vmroutectl"}
+
+// writeWork writes the package's gzipped man page, its lintian overrides
+// and, for an agent, its maintainer scripts (with its name) into work.
 func writeWork(work, name string) error {
-	for _, page := range []string{name + ".8", "vmroutectl.1"} {
-		if err := gzipFile(filepath.Join("man", page), filepath.Join(work, page+".gz")); err != nil {
-			return err
-		}
+	page := name + ".8"
+	if name == "vmroutectl" {
+		page = name + ".1"
+	}
+	if err := gzipFile(filepath.Join("man", page), filepath.Join(work, page+".gz")); err != nil {
+		return err
+	}
+	// Go binaries are static by design.
+	overrides := fmt.Sprintf("%[1]s: statically-linked-binary [usr/bin/%[1]s]\n", name)
+	if err := os.WriteFile(filepath.Join(work, "lintian-overrides"), []byte(overrides), 0o644); err != nil {
+		return err
+	}
+	if name == "vmroutectl" {
+		return nil
 	}
 	for _, s := range []string{"preinst.sh", "postinst.sh", "prerm.sh", "postrm.sh"} {
 		b, err := os.ReadFile(filepath.Join("scripts", s))
@@ -133,9 +148,7 @@ func writeWork(work, name string) error {
 			return err
 		}
 	}
-	// Go binaries are static by design.
-	overrides := fmt.Sprintf("%[1]s: statically-linked-binary [usr/bin/%[1]s]\n%[1]s: statically-linked-binary [usr/bin/vmroutectl]\n", name)
-	return os.WriteFile(filepath.Join(work, "lintian-overrides"), []byte(overrides), 0o644)
+	return nil
 }
 
 // gzipFile compresses src into dst at the best level, with no name or

@@ -28,6 +28,21 @@ check_started() {
 	fi
 }
 
+# check_upgrade: apt installs the next release (payload/next) over the
+# running agent, as an admin upgrades: the package restarts the agent
+# into the new version, once, and it is active again.
+check_upgrade() {
+	local pid release
+	pid=$(prop MainPID) release=$(cat /payload/next/release)
+	if apt-get install -y -qq /payload/next/vmroutectl_*_amd64.deb /payload/next/${unit}_*_amd64.deb >/tmp/apt-upgrade.log 2>&1 &&
+		dpkg-query -W -f '${Version}' "$unit" | grep -q -- "-$release\$" &&
+		waitfor 60 sh -c "[ \$(systemctl show -P ActiveState $unit) = active ] && [ \$(systemctl show -P MainPID $unit) != $pid ]"; then
+		pass upgrade-restarts
+	else
+		fail upgrade-restarts "version $(dpkg-query -W -f '${Version}' "$unit"), pid $pid -> $(prop MainPID) $(prop ActiveState); $(tail -3 /tmp/apt-upgrade.log); $(journal | tail -5)"
+	fi
+}
+
 # check_watchdog: a stopped process is restarted by systemd (WatchdogSec
 # shortened by the test's drop-in).
 check_watchdog() {

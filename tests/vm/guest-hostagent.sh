@@ -19,7 +19,7 @@ ip addr add 10.0.2.15/24 dev "$nic" && ip link set "$nic" up
 
 # 1. The package, installed as an admin does, and its configuration: the
 # vCenter password readable by root alone, as the unit's credential.
-if apt-get install -y -qq /payload/vmroute-hostagent_*_amd64.deb >/tmp/apt.log 2>&1; then pass install; else fail install "$(tail -3 /tmp/apt.log)"; fi
+if apt-get install -y -qq /payload/vmroutectl_*_amd64.deb /payload/vmroute-hostagent_*_amd64.deb >/tmp/apt.log 2>&1; then pass install; else fail install "$(tail -3 /tmp/apt.log)"; fi
 mkdir -p /etc/vmroute/tls
 install -m 0640 -g vmroute-hostagent /payload/tls/* /etc/vmroute/tls/
 install -m 0600 /payload/vcenter-password /etc/vmroute/vcenter-password
@@ -58,13 +58,22 @@ if [ $insync = yes ]; then
 	waitfor 240 test -e /payload/host-done || fail host-done "the host did not finish its checks within 240 s"
 fi
 
-# 5. The watchdog: a stopped process is restarted by systemd.
+# 5. An upgrade restarts the hostagent into the new release, which logs
+# in again and reports.
+check_upgrade
+if waitfor 60 bash -c "$(declare -f status); status | grep -q '\"connected\": true' && status | grep -q '\"in_sync\": true'"; then
+	pass upgrade-reports
+else
+	fail upgrade-reports "$(status | grep -A3 -e '"vcenter"' -e routeragents; journal | tail -5)"
+fi
+
+# 6. The watchdog: a stopped process is restarted by systemd.
 check_watchdog
 
-# 6. Reload: a changed config applies; a broken one leaves the old one
+# 7. Reload: a changed config applies; a broken one leaves the old one
 # running, with the reason in the journal.
 check_reload /etc/vmroute/hostagent.toml 's/^debounce = .*/debounce = "30ms"/'
 
-# 7. Stopped within the stop timeout.
+# 8. Stopped within the stop timeout.
 check_stop
 echo "CHECKS DONE" | tee -a "$R"

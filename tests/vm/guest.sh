@@ -56,7 +56,7 @@ birdc() { command birdc -s /run/edge.ctl "$@"; }
 birdc2() { command birdc -s /run/edge2.ctl "$@"; }
 
 # 1. The package, installed as an admin does.
-if apt-get install -y -qq /payload/vmroute-routeragent_*_amd64.deb >/tmp/apt.log 2>&1; then pass install; else fail install "$(tail -3 /tmp/apt.log)"; fi
+if apt-get install -y -qq /payload/vmroutectl_*_amd64.deb /payload/vmroute-routeragent_*_amd64.deb >/tmp/apt.log 2>&1; then pass install; else fail install "$(tail -3 /tmp/apt.log)"; fi
 install -m 0640 -g vmroute-routeragent /payload/tls/* /etc/vmroute/tls/ 2>/dev/null || { mkdir -p /etc/vmroute/tls && install -m 0640 -g vmroute-routeragent /payload/tls/* /etc/vmroute/tls/; }
 printf 's3cret-md5' >/etc/vmroute/bgp-password
 cp /payload/routeragent.toml /etc/vmroute/routeragent.toml
@@ -106,17 +106,29 @@ if vmroutectl moves | grep -q DC0_C0_RP0_VM0; then pass move-log; else fail move
 # web-1, the subnet's one member, is at site A now: A announces it.
 if waitfor 10 sh -c 'birdc -s /run/edge.ctl show route for 10.20.0.0/24 | grep -q 10.20.0.0/24'; then pass route-at-bird; else fail route-at-bird "$(birdc show route 2>&1)"; fi
 
-# 4. The watchdog: a stopped process is restarted by systemd.
+# 4. An upgrade restarts the routeragent into the new release; at BIRD a
+# graceful restart: the route stays, and nothing is withdrawn.
+withdraws() { birdc show protocols all vmroute | awk '/Import withdraws:/ {print $3}'; }
+before=$(withdraws)
+check_upgrade
+if waitfor 60 sh -c 'birdc -s /run/edge.ctl show protocols vmroute | grep -q Established' &&
+	birdc show route for 10.20.0.0/24 | grep -q 10.20.0.0/24 && [ "$(withdraws)" = "$before" ]; then
+	pass upgrade-graceful
+else
+	fail upgrade-graceful "withdraws $before -> $(withdraws); $(birdc show protocols all vmroute 2>&1 | tail -12)"
+fi
+
+# 5. The watchdog: a stopped process is restarted by systemd.
 check_watchdog
 
-# 5. Reload: a changed config applies; a broken one leaves the old one
+# 6. Reload: a changed config applies; a broken one leaves the old one
 # running, with the reason in the journal.
 check_reload /etc/vmroute/routeragent.toml 's/^batch_window = .*/batch_window = "70ms"/'
 
-# 6. Stopped within the stop timeout.
+# 7. Stopped within the stop timeout.
 check_stop
 
-# 7. 802.1Q: the announce package's VLAN subtest, on this kernel.
+# 8. 802.1Q: the announce package's VLAN subtest, on this kernel.
 if out=$(cd /payload && ./announce.test -test.run 'TestIntegrationAnnounce/through_an_802.1Q' -test.v 2>&1) &&
 	grep -q -- '--- PASS: TestIntegrationAnnounce/through_an_802.1Q' <<<"$out"; then
 	pass vlan-8021q

@@ -10,20 +10,19 @@ import (
 	"time"
 )
 
-// TestHostagentPackageInVM installs the hostagent's .deb in the VM (its
-// own VM: the two packages conflict over vmroutectl) and checks it under
-// systemd, against vcsim and a routeragent on the host: Type=notify, the
-// vCenter password from LoadCredential, reports in sync, a vMotion in
-// vcsim arriving at the routeragent as a landing, the watchdog, reload
-// (good and broken) and stop.
+// TestHostagentPackageInVM installs the hostagent's .deb, with
+// vmroutectl's, in the VM and checks it under systemd, against vcsim and
+// a routeragent on the host: Type=notify, the vCenter password from
+// LoadCredential, reports in sync, a vMotion in vcsim arriving at the
+// routeragent as a landing, an upgrade to the next release (restarted
+// into it), the watchdog, reload (good and broken) and stop.
 func TestHostagentPackageInVM(t *testing.T) {
 	dist := needVM(t)
 	start := time.Now()
 	w := newWorld(t, "192.0.2.10")
 	w.startRouteragent(t)
 	payload := t.TempDir()
-	deb := findDeb(t, dist, "vmroute-hostagent")
-	copyFile(t, deb, filepath.Join(payload, filepath.Base(deb)))
+	packagesInto(t, dist, payload, "vmroute-hostagent")
 	copyFile(t, "guest-hostagent.sh", filepath.Join(payload, "guest.sh"))
 	copyFile(t, "checks.sh", filepath.Join(payload, "checks.sh"))
 	if err := os.MkdirAll(filepath.Join(payload, "tls"), 0o755); err != nil {

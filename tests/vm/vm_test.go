@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,8 +40,7 @@ func TestRouteragentPackageInVM(t *testing.T) {
 	dist := needVM(t)
 	start := time.Now()
 	payload := t.TempDir()
-	deb := findDeb(t, dist, "vmroute-routeragent")
-	copyFile(t, deb, filepath.Join(payload, filepath.Base(deb)))
+	packagesInto(t, dist, payload, "vmroute-routeragent")
 	copyFile(t, "guest.sh", filepath.Join(payload, "guest.sh"))
 	copyFile(t, "checks.sh", filepath.Join(payload, "checks.sh"))
 	if out, err := exec.Command("go", "test", "-c", "-o", filepath.Join(payload, "announce.test"), "../../routeragent/announce").CombinedOutput(); err != nil {
@@ -229,6 +230,36 @@ func needVM(t *testing.T) string {
 	}
 	t.Logf("VM image ready in %s", time.Since(start).Round(time.Second))
 	return dist
+}
+
+// packagesInto copies into payload the amd64 .deb of agent and of
+// vmroutectl, which it depends on, and writes into payload/next the same
+// two one release on, built from the same binaries, for the guest's
+// upgrade check; payload/next/release holds that release.
+func packagesInto(t *testing.T, dist, payload, agent string) {
+	t.Helper()
+	deb := findDeb(t, dist, agent)
+	for _, d := range []string{deb, findDeb(t, dist, "vmroutectl")} {
+		copyFile(t, d, filepath.Join(payload, filepath.Base(d)))
+	}
+	m := regexp.MustCompile(`_([^_-]+)-(\d+)_amd64\.deb$`).FindStringSubmatch(deb)
+	if m == nil {
+		t.Fatalf("%s: no VERSION-RELEASE in its name", deb)
+	}
+	release, _ := strconv.Atoi(m[2])
+	next := filepath.Join(payload, "next")
+	bin, err := filepath.Abs("../../bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "run", "./mkpkg", "-version", m[1], "-release", strconv.Itoa(release+1), "-arch", "amd64", "-bin", bin, "-out", next)
+	cmd.Dir = "../../packaging"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the next release's packages: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(next, "release"), []byte(strconv.Itoa(release+1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // findDeb returns the one amd64 .deb of a package in dist.
