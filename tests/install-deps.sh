@@ -8,6 +8,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have ip || need+=(iproute2)
 have bird || need+=(bird2)
 have gobgpd || need+=(gobgpd)
+have keepalived || need+=(keepalived)
 have tcpdump || need+=(tcpdump)
 have ping || need+=(iputils-ping)
 have arping || need+=(arping)

@@ -44,6 +44,9 @@ router bgp 65000
  neighbor %s remote-as 65001
  neighbor %s remote-as 65001
 `, dir, wanA, raWAN, rbWAN)
+	if routers == 2 {
+		conf += fmt.Sprintf(" neighbor %s remote-as 65001\n", ra2WAN)
+	}
 	for _, d := range []struct{ name, conf string }{{"zebra", fmt.Sprintf("hostname wan\nlog file %s/zebra.log\n", dir)}, {"bgpd", conf}} {
 		path := filepath.Join(dir, d.name+".conf")
 		if err := os.WriteFile(path, []byte(d.conf), 0o644); err != nil {

@@ -79,7 +79,7 @@ const (
 func inner(bin, dir, mode string, lay layout) error {
 	l := &lab{dir: dir, bin: bin, start: time.Now(), layout: lay, procs: map[string]*exec.Cmd{}, args: map[string][]string{}, wan: "bird"}
 	var lossScn string
-	if f := strings.Split(mode, ":"); f[0] == "siteloss" && len(f) == 4 {
+	if f := strings.Split(mode, ":"); (f[0] == "siteloss" || f[0] == "pair") && len(f) == 4 {
 		mode, lossScn, l.wan, l.idHigh = f[0], f[1], f[2], f[3] == "true"
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -104,6 +104,9 @@ func inner(bin, dir, mode string, lay layout) error {
 	}
 	if mode == "siteloss" {
 		run = func(ctx context.Context) error { return l.siteLoss(ctx, lossScn) }
+	}
+	if mode == "pair" {
+		run = func(ctx context.Context) error { return l.pair(lossScn) }
 	}
 	// On Ctrl-C, stop at once rather than after the scenario in progress.
 	done := make(chan error, 1)
@@ -294,6 +297,10 @@ protocol kernel { ipv4 { import none; export all; }; }
 protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
 protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
 `, filepath.Join(l.dir, "bird.log"), wanA, wanA, raWAN, wanB, rbWAN)
+	if routers == 2 {
+		bird += fmt.Sprintf("protocol bgp site_a2 { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }\n",
+			wanA2, ra2WAN)
+	}
 	if l.wan == "frr" {
 		if err := l.startFRR(); err != nil {
 			return err
@@ -304,11 +311,19 @@ protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart 
 		}
 		l.run("wan", "bird.out", "bird", "-f", "-c", filepath.Join(l.dir, "bird.conf"), "-s", filepath.Join(l.dir, "bird.ctl"))
 	}
-	for _, r := range []struct{ site, ns, mgmt, wanIP, peer, other, otherWAN, otherLAN, routerID string }{
-		{"A", "ra", raMgmt, raWAN, wanA, "B", rbWAN, rbLAN, l.routerID("A")}, {"B", "rb", rbMgmt, rbWAN, wanB, "A", raWAN, raLAN, l.routerID("B")}} {
+	type router struct{ site, ns, mgmt, wanIP, peer, other, otherWAN, otherLAN, routerID string }
+	rts := []router{{"A", "ra", raMgmt, raWAN, wanA, "B", rbWAN, rbLAN, l.routerID("A")}, {"B", "rb", rbMgmt, rbWAN, wanB, "A", raWAN, raLAN, l.routerID("B")}}
+	if routers == 2 {
+		rts = append(rts, router{"A", "ra2", ra2Mgmt, ra2WAN, wanA2, "B", rbWAN, rbLAN, ra2WAN})
+	}
+	for _, r := range rts {
 		cert, key, err := ca.IssueFiles("router-"+r.ns, net.ParseIP(r.mgmt), net.ParseIP(r.wanIP))
 		if err != nil {
 			return err
+		}
+		liveness := fmt.Sprintf("[[liveness.sites]]\nname = %q\napi = \"https://%s:8443\"\nprobe = [%q]\n", r.other, r.otherWAN, r.otherLAN)
+		if routers == 2 {
+			liveness = pairLiveness(r.ns)
 		}
 		conf := fmt.Sprintf(`site = %q
 state_dir = %q
@@ -317,7 +332,7 @@ level = "info"
 [api]
 listen = "0.0.0.0:8443"  # hostagents on the management link, the other site's routeragent on the WAN
 operators = ["lab-operator"]
-peers = ["router-ra", "router-rb"]
+peers = ["router-ra", "router-ra2", "router-rb"]
 cert_file = %q
 key_file = %q
 client_ca_file = %q
@@ -329,13 +344,9 @@ prefix = %q
 home = "A"
 interface = "lan0"
 gateways = [%q]
-reserved = [%q, %q]       # the routers' own addresses on the segment
+reserved = [%q, %q, %q]       # the routers' own addresses on the segment
 [liveness]
-[[liveness.sites]]
-name = %q
-api = "https://%s:8443"
-probe = [%q]
-[bgp]
+%s[bgp]
 asn = 65001
 router_id = %q
 listen_port = 0
@@ -346,8 +357,8 @@ families = ["ipv4"]
 [announce]
 count = 3
 interval = "1s"
-%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, raLAN, rbLAN,
-			r.other, r.otherWAN, r.otherLAN, r.routerID, r.peer, extra)
+%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, raLAN, rbLAN, ra2LAN,
+			liveness, r.routerID, r.peer, extra)
 		path := filepath.Join(l.dir, "routeragent-"+r.ns+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return err
@@ -359,6 +370,11 @@ interval = "1s"
 		}
 		l.run(r.ns, "routeragent-"+r.ns+".log", filepath.Join(l.bin, "vmroute-routeragent"), "--config", path)
 	}
+	if routers == 2 {
+		if err := l.startKeepalived(); err != nil {
+			return err
+		}
+	}
 	hostagents := []struct{ name, clusters string }{
 		{"hostagent-a", "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nsite = \"A\"\n"},
 		{"hostagent-b", "[[clusters]]\npath = \"/DC0/host/DC0_C1\"\nsite = \"B\"\n"},
@@ -368,7 +384,7 @@ interval = "1s"
 	}
 	for i, c := range hostagents {
 		conf := fmt.Sprintf(`state_dir = %q
-routeragents = ["https://%s:8443", "https://%s:8443"]
+routeragents = [%s]
 [vcenter]
 url = %q
 user = %q
@@ -382,7 +398,7 @@ ca_file = %q
 debounce = "20ms"
 [status]
 listen = "127.0.0.1:%d"
-`, filepath.Join(l.dir, "state-"+c.name), raMgmt, rbMgmt, l.read("vcenter.url"), l.read("vcenter.user"), filepath.Join(l.dir, "vc.pw"),
+`, filepath.Join(l.dir, "state-"+c.name), routeragentURLs(), l.read("vcenter.url"), l.read("vcenter.user"), filepath.Join(l.dir, "vc.pw"),
 			l.read("vcenter.ca"), c.clusters, filepath.Join(l.dir, c.name+".crt"), filepath.Join(l.dir, c.name+".key"), ca.CAFile, 9180+i)
 		path := filepath.Join(l.dir, c.name+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
@@ -408,6 +424,18 @@ func (l *lab) kill(logName string) {
 	defer l.mu.Unlock()
 	if p := l.procs[logName]; p != nil {
 		_ = p.Process.Kill()
+		_ = p.Wait()
+		delete(l.procs, logName)
+	}
+}
+
+// stop ends a program with SIGTERM, as systemd stops a unit, and waits
+// for it.
+func (l *lab) stop(logName string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.procs[logName]; p != nil {
+		_ = p.Process.Signal(syscall.SIGTERM)
 		_ = p.Wait()
 		delete(l.procs, logName)
 	}
@@ -489,7 +517,7 @@ func (l *lab) birdRoutes() map[string]string {
 
 func site(nextHop string) string {
 	switch nextHop {
-	case raWAN:
+	case raWAN, ra2WAN:
 		return "A"
 	case rbWAN:
 		return "B"
@@ -542,11 +570,11 @@ func probe() (path, error) {
 	p := path{rtt: rtts[len(rtts)/2], in: "?", out: "?"}
 	for _, a := range strings.Fields(rr[1]) {
 		switch a {
-		case wanA:
+		case wanA, wanA2:
 			p.in = "A"
 		case wanB:
 			p.in = "B"
-		case raWAN:
+		case raWAN, ra2WAN:
 			p.out = "A"
 		case rbWAN:
 			p.out = "B"

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,11 @@ var vcenterKind = "vcsim"
 
 var namespaces = []string{"mgmt", "wan", "client", "ra", "rb", "l2", "vm1"}
 
+// routers is -routers: how many routers site A has. With 2, A1 (ra) and
+// A2 (ra2) are a VRRP pair (keepalived) for the gateway, each with its
+// own address on the segment and its own session to the WAN router.
+var routers = 1
+
 func main() {
 	bin := flag.String("bin", "bin", "directory with vmroute-routeragent and vmroute-hostagent")
 	keep := flag.Bool("keep", false, "keep the lab's directory (configs, logs, state) afterwards, and print where it is")
@@ -50,16 +56,24 @@ func main() {
 	idHigh := flag.Bool("a-id-high", false, "siteloss: site A's BGP router ID above site B's (the WAN router's tie-break the other way)")
 	flag.StringVar(&vcenterKind, "vcenter", vcenterKind, "the simulated vCenter: vcsim, or harsh (paged answers with VMs before their hosts, the hostagent's session expiring every 3 s)")
 	flag.StringVar(&interconnect, "interconnect", interconnect, "how the interconnect delays frames: netem (tc netem, where the kernel has sch_netem), relay (a program forwarding frames), or auto (netem where it works, else the relay)")
+	flag.IntVar(&routers, "routers", routers, "site A's routers: 1, or 2 (a VRRP pair, keepalived for the gateway); pair scenarios always have 2")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: vmroute-lab [-bin DIR] [-keep] [-layout stretched|per-site] [-interconnect auto|netem|relay] [-vcenter vcsim|harsh] demo|bench")
 		fmt.Fprintln(os.Stderr, "       vmroute-lab [-bin DIR] [-keep] [-wan bird|frr] [-a-id-high] siteloss a|b|c|d|e|f|g...")
+		fmt.Fprintln(os.Stderr, "       vmroute-lab [-bin DIR] [-keep] [-wan bird|frr] pair a|b|c|d|e|f...   (site A's two routers)")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	if l := layout(*lay); l != stretched && l != perSite || interconnect != "auto" && interconnect != "netem" && interconnect != "relay" ||
-		vcenterKind != "vcsim" && vcenterKind != "harsh" {
+		vcenterKind != "vcsim" && vcenterKind != "harsh" || routers != 1 && routers != 2 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if flag.Arg(0) == "pair" {
+		routers = 2
+	}
+	if routers == 2 {
+		namespaces = append(namespaces, "ra2")
 	}
 	var err error
 	switch flag.Arg(0) {
@@ -94,6 +108,21 @@ func main() {
 				os.Exit(2)
 			}
 			if err = demo(*bin, fmt.Sprintf("siteloss:%s:%s:%t", scn, *wan, *idHigh), stretched, *keep); err != nil {
+				break
+			}
+		}
+	case "pair":
+		// Each scenario in a lab of its own.
+		if flag.NArg() < 2 || (*wan != "bird" && *wan != "frr") {
+			flag.Usage()
+			os.Exit(2)
+		}
+		for _, scn := range flag.Args()[1:] {
+			if pairScenarios[scn] == "" {
+				flag.Usage()
+				os.Exit(2)
+			}
+			if err = demo(*bin, fmt.Sprintf("pair:%s:%s:false", scn, *wan), stretched, *keep); err != nil {
 				break
 			}
 		}
@@ -156,7 +185,8 @@ func demo(bin, mode string, lay layout, keep bool) error {
 		return fmt.Errorf("interconnect: %w", err)
 	}
 	defer stopIC()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "-vcenter", vcenterKind, "inner", dir, mode, string(lay))
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", prefix+"mgmt", self, "-bin", bin, "-vcenter", vcenterKind, "-routers", strconv.Itoa(routers),
+		"inner", dir, mode, string(lay))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	return cmd.Run()
@@ -200,6 +230,11 @@ const (
 	rbLAN    = "10.50.0.3"
 	macA     = "02:aa:00:00:00:01"
 	macB     = "02:bb:00:00:00:01"
+	ra2LAN   = "10.50.0.4" // site A's second router, with -routers 2
+	macA2    = "02:aa:00:00:00:02"
+	ra2Mgmt  = "10.80.3.1"
+	ra2WAN   = "10.60.3.1"
+	wanA2    = "10.60.3.2"
 	raMgmt   = "10.80.1.1"
 	rbMgmt   = "10.80.2.1"
 	raWAN    = "10.60.1.1"
@@ -254,14 +289,27 @@ func topology() error {
 	veth("l2", "icb", "l2", "xb")
 	add("ip", "-n", prefix+"l2", "link", "set", "ica", "master", "br-a")
 	add("ip", "-n", prefix+"l2", "link", "set", "icb", "master", "br-b")
-	for _, r := range []struct{ ns, port, br, mac, wan, own string }{{"ra", "pa", "br-a", macA, wanA, raLAN}, {"rb", "pb", "br-b", macB, wanB, rbLAN}} {
+	lanRouters := []struct{ ns, port, br, mac, wan, own string }{{"ra", "pa", "br-a", macA, wanA, raLAN}, {"rb", "pb", "br-b", macB, wanB, rbLAN}}
+	if routers == 2 {
+		veth("mgmt", "m-ra2", "ra2", "mgmt0")
+		addr("mgmt", "m-ra2", "10.80.3.2/30")
+		addr("ra2", "mgmt0", ra2Mgmt+"/30")
+		veth("ra2", "wan0", "wan", "ra20")
+		addr("ra2", "wan0", ra2WAN+"/30")
+		addr("wan", "ra20", wanA2+"/30")
+		lanRouters = append(lanRouters, struct{ ns, port, br, mac, wan, own string }{"ra2", "pa2", "br-a", macA2, wanA2, ra2LAN})
+	}
+	for _, r := range lanRouters {
 		add("ip", "-n", prefix+r.ns, "link", "add", "lan0", "address", r.mac, "type", "veth", "peer", "name", r.port, "netns", prefix+"l2")
 		add("ip", "-n", prefix+r.ns, "link", "set", "lan0", "up")
 		add("ip", "-n", prefix+"l2", "link", "set", r.port, "master", r.br, "up")
 		// The router's own address first, which its ARP probes come from;
 		// then the gateway, the same at both sites, as a VRRP address is.
+		// Site A's pair has it from keepalived, on its master.
 		addr(r.ns, "lan0", r.own+"/24")
-		addr(r.ns, "lan0", gateway+"/24")
+		if routers == 1 || r.ns == "rb" {
+			addr(r.ns, "lan0", gateway+"/24")
+		}
 		add("ip", "-n", prefix+r.ns, "route", "add", "default", "via", r.wan)
 		add("ip", "netns", "exec", prefix+r.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	}

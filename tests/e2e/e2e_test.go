@@ -171,3 +171,61 @@ func TestIntegrationSiteLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationPair runs the lab's scenarios of site A's two routers
+// (vmroute-lab pair, -routers 2: a VRRP pair with keepalived, each router
+// with its own session to the WAN router), each in a lab of its own, with
+// BIRD and with FRR as the WAN router. The lab asserts each scenario and
+// its bound on the client's longest gap (pinging every 10 ms): a, A1's
+// routeragent killed, 0.1 s, nothing moves; b and c, A1 dead or silent,
+// sibling_loss_after + 1 s, A2 the gateway's master and the WAN's best
+// path, site B taking nothing over; d, both dead, site A lost within
+// site_loss_after + 2 s; e, a rolling restart, 1 s; f, A1 back, 0.1 s.
+// The gaps are logged.
+func TestIntegrationPair(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		t.Fatal("keepalived is not installed: run tests/install-deps.sh as root")
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "../../cmd/vmroute-lab", "../../cmd/vmroute-routeragent", "../../cmd/vmroute-hostagent")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, wan := range []string{"bird", "frr"} {
+		t.Run(wan, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, filepath.Join(bin, "vmroute-lab"), "-bin", bin, "-wan", wan, "pair", "a", "b", "c", "d", "e", "f").CombinedOutput()
+			if err != nil {
+				t.Fatalf("lab: %v\n%s", err, out)
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, "--- Pair") || strings.Contains(line, "longest client gap") {
+					t.Log(strings.TrimSpace(line))
+				}
+			}
+			for _, want := range []string{
+				"A2 sees A1 partitioned (API failing, probe answering)",
+				"A2 finds A1 lost",
+				"the WAN router reaches 10.50.0.0/24 via A2, whatever it still holds of A1",
+				"site B sees site A alive (A2 answers) and takes nothing over",
+				"site B finds site A lost",
+				"A2's routeragent restarted, as its package's upgrade does",
+				"sends its routes with MED 100 again",
+			} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("lab output lacks %q", want)
+				}
+			}
+			if n := strings.Count(string(out), "longest client gap"); n != 7 {
+				t.Errorf("%d gaps measured, want 7 (f measures two)", n)
+			}
+			if ns, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(ns), "vmlab-") {
+				t.Errorf("namespaces left behind:\n%s", ns)
+			}
+		})
+	}
+}
