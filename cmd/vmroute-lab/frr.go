@@ -45,7 +45,11 @@ router bgp 65000
  neighbor %s remote-as 65001
 `, dir, wanA, raWAN, rbWAN)
 	if routers == 2 {
-		conf += fmt.Sprintf(" neighbor %s remote-as 65001\n", ra2WAN)
+		conf += fmt.Sprintf(" neighbor %s remote-as 65001\n address-family ipv6 unicast\n", ra2WAN)
+		for _, n := range []string{raWAN, rbWAN, ra2WAN} {
+			conf += fmt.Sprintf("  neighbor %s activate\n", n)
+		}
+		conf += " exit-address-family\n"
 	}
 	for _, d := range []struct{ name, conf string }{{"zebra", fmt.Sprintf("hostname wan\nlog file %s/zebra.log\n", dir)}, {"bgpd", conf}} {
 		path := filepath.Join(dir, d.name+".conf")
@@ -58,10 +62,20 @@ router bgp 65000
 	return nil
 }
 
-// frrRoutes returns FRR's best routes: prefix -> next hop.
+// frrRoutes returns FRR's best routes of both families: prefix -> next
+// hop.
 func (l *lab) frrRoutes() map[string]string {
+	routes := l.frrFamily("ipv4")
+	for p, nh := range l.frrFamily("ipv6") {
+		routes[p] = nh
+	}
+	return routes
+}
+
+// frrFamily returns FRR's best routes of one family.
+func (l *lab) frrFamily(fam string) map[string]string {
 	out, _ := exec.Command("ip", "netns", "exec", prefix+"wan", "vtysh", "--vty_socket", filepath.Join(l.dir, "frr"),
-		"-c", "show bgp ipv4 unicast json").Output()
+		"-c", "show bgp "+fam+" unicast json").Output()
 	var t struct {
 		Routes map[string][]struct {
 			Bestpath bool `json:"bestpath"`

@@ -199,6 +199,9 @@ func (l *lab) vcenter(ctx context.Context, bench bool) error {
 		if ip != "" {
 			ips = []string{ip}
 		}
+		if ip == web1 && routers == 2 {
+			ips = append(ips, web16)
+		}
 		if err := l.setGuest(ctx, name, ips...); err != nil {
 			return err
 		}
@@ -300,6 +303,9 @@ protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart 
 	if routers == 2 {
 		bird += fmt.Sprintf("protocol bgp site_a2 { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }\n",
 			wanA2, ra2WAN)
+		// IPv6 routes over the same sessions, into the kernel too.
+		bird = strings.ReplaceAll(bird, "ipv4 { import all; export none; }; }", "ipv4 { import all; export none; }; ipv6 { import all; export none; }; }") +
+			"protocol kernel { ipv6 { import none; export all; }; }\n"
 	}
 	if l.wan == "frr" {
 		if err := l.startFRR(); err != nil {
@@ -322,8 +328,9 @@ protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart 
 			return err
 		}
 		liveness := fmt.Sprintf("[[liveness.sites]]\nname = %q\napi = \"https://%s:8443\"\nprobe = [%q]\n", r.other, r.otherWAN, r.otherLAN)
+		v6 := ipv6Config{families: `"ipv4"`}
 		if routers == 2 {
-			liveness = pairLiveness(r.ns)
+			liveness, v6 = pairLiveness(r.ns), pairIPv6(r.ns)
 		}
 		conf := fmt.Sprintf(`site = %q
 state_dir = %q
@@ -345,20 +352,20 @@ home = "A"
 interface = "lan0"
 gateways = [%q]
 reserved = [%q, %q, %q]       # the routers' own addresses on the segment
-[liveness]
+%s[liveness]
 %s[bgp]
 asn = 65001
 router_id = %q
 listen_port = 0
-[[bgp.neighbors]]
+%s[[bgp.neighbors]]
 address = %q
 asn = 65000
-families = ["ipv4"]
+families = [%s]
 [announce]
 count = 3
 interval = "1s"
 %s`, r.site, filepath.Join(l.dir, "state-"+r.ns), cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, raLAN, rbLAN, ra2LAN,
-			liveness, r.routerID, r.peer, extra)
+			v6.subnet, liveness, r.routerID, v6.nextHop, r.peer, v6.families, extra)
 		path := filepath.Join(l.dir, "routeragent-"+r.ns+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return err
@@ -367,6 +374,11 @@ interval = "1s"
 		// may tell web-1 where its gateway is.
 		if err := in(r.ns, "ip", "neigh", "replace", web1, "lladdr", l.read("web1.mac"), "dev", "lan0", "nud", "permanent"); err != nil {
 			return err
+		}
+		if routers == 2 {
+			if err := in(r.ns, "ip", "neigh", "replace", web16, "lladdr", l.read("web1.mac"), "dev", "lan0", "nud", "permanent"); err != nil {
+				return err
+			}
 		}
 		l.run(r.ns, "routeragent-"+r.ns+".log", filepath.Join(l.bin, "vmroute-routeragent"), "--config", path)
 	}
@@ -407,6 +419,11 @@ listen = "127.0.0.1:%d"
 		l.run("", c.name+".log", filepath.Join(l.bin, "vmroute-hostagent"), "--config", path)
 	}
 	// web-1 knows its gateway at site A's router, as after booting there.
+	if routers == 2 {
+		if err := in("vm1", "ip", "neigh", "replace", gateway6, "lladdr", macA, "dev", "eth0", "nud", "stale"); err != nil {
+			return err
+		}
+	}
 	return in("vm1", "ip", "neigh", "replace", gateway, "lladdr", macA, "dev", "eth0", "nud", "stale")
 }
 
@@ -526,8 +543,11 @@ func site(nextHop string) string {
 }
 
 // gatewayMAC reads web-1's real neighbor cache for its gateway.
-func gatewayMAC() string {
-	out, _ := exec.Command("ip", "-n", prefix+"vm1", "-j", "neigh", "show", gateway, "dev", "eth0").Output()
+func gatewayMAC() string { return neighborMAC(gateway) }
+
+// neighborMAC reads web-1's real neighbor cache for addr.
+func neighborMAC(addr string) string {
+	out, _ := exec.Command("ip", "-n", prefix+"vm1", "-j", "neigh", "show", addr, "dev", "eth0").Output()
 	var es []struct {
 		LLAddr string `json:"lladdr"`
 	}

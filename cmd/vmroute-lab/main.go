@@ -222,14 +222,19 @@ func in(ns string, args ...string) error {
 // Addresses and MACs of the lab. 10.x is used only inside its own
 // namespaces.
 const (
-	gateway  = "10.50.0.1"
-	subnet   = "10.50.0.0/24"
-	web1     = "10.50.0.10"
-	web2     = "10.50.0.11"
-	raLAN    = "10.50.0.2" // site A's router on the stretched segment
-	rbLAN    = "10.50.0.3"
-	macA     = "02:aa:00:00:00:01"
-	macB     = "02:bb:00:00:00:01"
+	gateway = "10.50.0.1"
+	subnet  = "10.50.0.0/24"
+	web1    = "10.50.0.10"
+	web2    = "10.50.0.11"
+	raLAN   = "10.50.0.2" // site A's router on the stretched segment
+	rbLAN   = "10.50.0.3"
+	macA    = "02:aa:00:00:00:01"
+	macB    = "02:bb:00:00:00:01"
+	// IPv6, with -routers 2.
+	gateway6 = "2001:db8:50::1"
+	subnet6  = "2001:db8:50::/64"
+	web16    = "2001:db8:50::10"
+	client6  = "2001:db8:70::10"
 	ra2LAN   = "10.50.0.4" // site A's second router, with -routers 2
 	macA2    = "02:aa:00:00:00:02"
 	ra2Mgmt  = "10.80.3.1"
@@ -318,6 +323,27 @@ func topology() error {
 	add("ip", "-n", prefix+"l2", "link", "set", "v1", "master", "br-a")
 	addr("vm1", "eth0", web1+"/24")
 	add("ip", "-n", prefix+"vm1", "route", "add", "default", "via", gateway)
+	if routers == 2 {
+		// IPv6 beside IPv4: the segment 2001:db8:50::/64 (the gateway
+		// ::1, the routers' own ::2 to ::4, web-1 ::10), a /64 on each
+		// WAN link (the router ::1, the WAN router ::2), and the client's.
+		nodad := func(ns, ifname, a string) { add("ip", "-n", prefix+ns, "addr", "add", a, "dev", ifname, "nodad") }
+		for _, r := range []struct{ ns, own, wanNet, wanIf string }{{"ra", "2001:db8:50::2", "2001:db8:60:1::", "ra0"},
+			{"rb", "2001:db8:50::3", "2001:db8:60:2::", "rb0"}, {"ra2", "2001:db8:50::4", "2001:db8:60:3::", "ra20"}} {
+			nodad(r.ns, "lan0", r.own+"/64")
+			nodad(r.ns, "wan0", r.wanNet+"1/64")
+			nodad("wan", r.wanIf, r.wanNet+"2/64")
+			add("ip", "netns", "exec", prefix+r.ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+			add("ip", "-n", prefix+r.ns, "-6", "route", "add", "default", "via", r.wanNet+"2")
+		}
+		nodad("rb", "lan0", gateway6+"/64")
+		nodad("client", "eth0", client6+"/64")
+		nodad("wan", "cl0", "2001:db8:70::1/64")
+		add("ip", "-n", prefix+"client", "-6", "route", "add", "default", "via", "2001:db8:70::1")
+		add("ip", "netns", "exec", prefix+"wan", "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+		nodad("vm1", "eth0", web16+"/64")
+		add("ip", "-n", prefix+"vm1", "-6", "route", "add", "default", "via", gateway6)
+	}
 	for _, s := range steps {
 		if err := sh(s...); err != nil {
 			return err

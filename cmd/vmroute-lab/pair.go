@@ -32,16 +32,35 @@ const siblingLossAfter = time.Second
 // address, a routed path apart from the segment), both routers of site
 // A for site B.
 func pairLiveness(ns string) string {
+	router := func(api, v4, v6 string) string {
+		return fmt.Sprintf("api = \"https://%s:8443\"\nprobe = [%q, %q]\n", api, v4, v6)
+	}
+	siteB := "[[liveness.sites]]\nname = \"B\"\n" + router(rbWAN, rbLAN, "2001:db8:50::3")
 	switch ns {
 	case "ra":
-		return fmt.Sprintf("[[liveness.siblings]]\napi = \"https://%s:8443\"\nprobe = [%q]\n[[liveness.sites]]\nname = \"B\"\napi = \"https://%s:8443\"\nprobe = [%q]\n",
-			ra2WAN, ra2LAN, rbWAN, rbLAN)
+		return "[[liveness.siblings]]\n" + router(ra2WAN, ra2LAN, "2001:db8:50::4") + siteB
 	case "ra2":
-		return fmt.Sprintf("[[liveness.siblings]]\napi = \"https://%s:8443\"\nprobe = [%q]\n[[liveness.sites]]\nname = \"B\"\napi = \"https://%s:8443\"\nprobe = [%q]\n",
-			raWAN, raLAN, rbWAN, rbLAN)
+		return "[[liveness.siblings]]\n" + router(raWAN, raLAN, "2001:db8:50::2") + siteB
 	}
-	return fmt.Sprintf("[[liveness.sites]]\nname = \"A\"\n[[liveness.sites.routers]]\napi = \"https://%s:8443\"\nprobe = [%q]\n[[liveness.sites.routers]]\napi = \"https://%s:8443\"\nprobe = [%q]\n",
-		raWAN, raLAN, ra2WAN, ra2LAN)
+	return "[[liveness.sites]]\nname = \"A\"\n[[liveness.sites.routers]]\n" + router(raWAN, raLAN, "2001:db8:50::2") +
+		"[[liveness.sites.routers]]\n" + router(ra2WAN, ra2LAN, "2001:db8:50::4")
+}
+
+// ipv6Config is what a router's config holds of IPv6: the subnet, the
+// next hop of its IPv6 routes, and its session's families.
+type ipv6Config struct{ subnet, nextHop, families string }
+
+// pairIPv6 is router ns's IPv6 config in a lab whose site A has two
+// routers: the segment's IPv6 subnet, and IPv6 routes over each IPv4
+// session, with the router's WAN address as their next hop.
+func pairIPv6(ns string) ipv6Config {
+	wan := map[string]string{"ra": "2001:db8:60:1::1", "rb": "2001:db8:60:2::1", "ra2": "2001:db8:60:3::1"}[ns]
+	return ipv6Config{
+		subnet: fmt.Sprintf("[[subnets]]\nprefix = %q\nhome = \"A\"\ninterface = \"lan0\"\ngateways = [%q]\nreserved = [\"2001:db8:50::2\", \"2001:db8:50::3\", \"2001:db8:50::4\"]\n",
+			subnet6, gateway6),
+		nextHop:  fmt.Sprintf("next_hop_ipv6 = %q\n", wan),
+		families: `"ipv4", "ipv6"`,
+	}
 }
 
 // routeragentURLs is the hostagents' list of routeragents: every router's,
@@ -66,21 +85,39 @@ func (l *lab) startKeepalived() error {
 		priority int
 	}{{"ra", 150}, {"ra2", 100}} {
 		conf := fmt.Sprintf(`global_defs {
-	router_id %s
+	router_id %[1]s
+}
+vrrp_sync_group gateways {
+	group {
+		gateway
+		gateway6
+	}
 }
 vrrp_instance gateway {
 	state BACKUP
 	nopreempt
 	interface lan0
 	virtual_router_id 50
-	priority %d
+	priority %[2]d
 	version 3
 	advert_int 0.1
 	virtual_ipaddress {
-		%s/24
+		%[3]s/24
 	}
 }
-`, r.ns, r.priority, gateway)
+vrrp_instance gateway6 {
+	state BACKUP
+	nopreempt
+	interface lan0
+	virtual_router_id 51
+	priority %[2]d
+	version 3
+	advert_int 0.1
+	virtual_ipaddress {
+		%[4]s/64
+	}
+}
+`, r.ns, r.priority, gateway, gateway6)
 		path := filepath.Join(l.dir, "keepalived-"+r.ns+".conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			return err
@@ -128,6 +165,12 @@ func (l *lab) winning(mgmt string) bool {
 	return regexp.MustCompile(`"winning":\s*true`).MatchString(l.status(mgmt))
 }
 
+// siteA6 says an IPv6 next hop, as the WAN router shows it, is one of
+// site A's routers.
+func siteA6(nextHop string) bool {
+	return strings.HasPrefix(nextHop, "2001:db8:60:1::1") || strings.HasPrefix(nextHop, "2001:db8:60:3::1")
+}
+
 // pairUp waits for the pair: both routers' sessions at the WAN, A1 the
 // gateway's master, each router seeing its sibling alive and site B
 // seeing site A alive.
@@ -136,12 +179,14 @@ func (l *lab) pairUp() error {
 		return err
 	}
 	if _, ok := l.waitFor("the pair up", 20*time.Second, func() bool {
-		return master() == "ra" && l.siblingState(raMgmt) == "alive" && l.siblingState(ra2Mgmt) == "alive" && l.siteState(rbMgmt, "A") == "alive"
+		return master() == "ra" && l.siblingState(raMgmt) == "alive" && l.siblingState(ra2Mgmt) == "alive" && l.siteState(rbMgmt, "A") == "alive" &&
+			siteA6(l.birdRoutes()[subnet6])
 	}); !ok {
-		return fmt.Errorf("pair: not up: master %q, A1 sees its sibling %q, A2 %q, B sees A %q", master(), l.siblingState(raMgmt),
-			l.siblingState(ra2Mgmt), l.siteState(rbMgmt, "A"))
+		return fmt.Errorf("pair: not up: master %q, A1 sees its sibling %q, A2 %q, B sees A %q, %s via %q", master(), l.siblingState(raMgmt),
+			l.siblingState(ra2Mgmt), l.siteState(rbMgmt, "A"), subnet6, l.birdRoutes()[subnet6])
 	}
-	l.say("site A's pair is up: A1 (%s) the gateway's VRRP master, A2 (%s) its backup; each sees the other alive, and site B sees site A alive", raLAN, ra2LAN)
+	l.say("site A's pair is up: A1 (%s) the gateway's VRRP master, A2 (%s) its backup; each sees the other alive, site B sees site A alive, and the WAN router reaches %s via site A",
+		raLAN, ra2LAN, subnet6)
 	return nil
 }
 
@@ -151,7 +196,7 @@ func (l *lab) pair(scn string) error {
 		return err
 	}
 	l.say("--- Pair (%s), WAN router %s: %s", scn, l.wan, pairScenarios[scn])
-	p, err := startPing(l.dir)
+	p, err := startPings(l.dir)
 	if err != nil {
 		return err
 	}
@@ -167,7 +212,7 @@ func (l *lab) pair(scn string) error {
 			if err = l.settleWithin(p, scn, bound); err != nil {
 				return err
 			}
-			if p, err = startPing(l.dir); err != nil {
+			if p, err = startPings(l.dir); err != nil {
 				return err
 			}
 			time.Sleep(time.Second)
@@ -187,20 +232,41 @@ func (l *lab) pair(scn string) error {
 	return l.settleWithin(p, scn, bound)
 }
 
-// settleWithin waits for the client to reach web-1 again and fails when
-// its longest gap was over bound.
-func (l *lab) settleWithin(p *pinger, scn string, bound time.Duration) error {
-	if _, ok := l.waitFor("the client reaches web-1 again", 60*time.Second, func() bool { return p.since() < 50*time.Millisecond }); !ok {
-		return fmt.Errorf("pair (%s): the client does not reach web-1 again", scn)
+// pings are the client pinging web-1's IPv4 and IPv6 addresses.
+type pings [2]*pinger
+
+func startPings(dir string) (pings, error) {
+	var p pings
+	for i, a := range []string{web1, web16} {
+		var err error
+		if p[i], err = startPingTo(dir, a); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// settleWithin waits for the client to reach web-1 again on both
+// families and fails when its longest gap on either was over bound.
+func (l *lab) settleWithin(p pings, scn string, bound time.Duration) error {
+	if _, ok := l.waitFor("the client reaches web-1 again", 60*time.Second, func() bool {
+		return p[0].since() < 50*time.Millisecond && p[1].since() < 50*time.Millisecond
+	}); !ok {
+		return fmt.Errorf("pair (%s): the client does not reach web-1 again (IPv4 %s ago, IPv6 %s ago)", scn, p[0].since(), p[1].since())
 	}
 	time.Sleep(2 * time.Second)
-	gap, lost, err := p.stop()
-	if err != nil {
-		return err
+	var gaps [2]time.Duration
+	var lost [2]int
+	for i := range p {
+		var err error
+		if gaps[i], lost[i], err = p[i].stop(); err != nil {
+			return err
+		}
 	}
-	l.say("longest client gap %s (bound %s), %d echo replies lost", gap.Round(time.Millisecond), bound, lost)
-	if gap > bound {
-		return fmt.Errorf("pair (%s): the client's longest gap is %s, more than %s", scn, gap, bound)
+	l.say("longest client gap %s over IPv4, %s over IPv6 (bound %s), %d and %d echo replies lost",
+		gaps[0].Round(time.Millisecond), gaps[1].Round(time.Millisecond), bound, lost[0], lost[1])
+	if g := max(gaps[0], gaps[1]); g > bound {
+		return fmt.Errorf("pair (%s): the client's longest gap is %s, more than %s", scn, g, bound)
 	}
 	return nil
 }
@@ -267,14 +333,18 @@ func (l *lab) a1Dies(silent bool) error {
 		return fmt.Errorf("A2 sees A1 %q, winning %v", l.siblingState(ra2Mgmt), l.winning(ra2Mgmt))
 	}
 	l.say("A2 finds A1 lost %s after (sibling_loss_after %s): its routes win at the WAN (MED 0)", time.Since(lost).Round(10*time.Millisecond), siblingLossAfter)
-	if _, ok := l.waitFor("the WAN router forwards via A2", 10*time.Second, func() bool { return l.birdRoutes()[subnet] == ra2WAN }); !ok {
-		return fmt.Errorf("the WAN router's best path for %s is via %q, want A2's %s", subnet, l.birdRoutes()[subnet], ra2WAN)
+	viaA2 := func() bool {
+		r := l.birdRoutes()
+		return r[subnet] == ra2WAN && strings.HasPrefix(r[subnet6], "2001:db8:60:3::1")
 	}
-	l.say("the WAN router reaches %s via A2, whatever it still holds of A1", subnet)
-	if _, ok := l.waitFor("web-1's gateway at A2", 5*time.Second, func() bool { return gatewayMAC() == macA2 }); !ok {
-		return fmt.Errorf("web-1's gateway entry is %q, want A2's %s", gatewayMAC(), macA2)
+	if _, ok := l.waitFor("the WAN router forwards via A2", 10*time.Second, viaA2); !ok {
+		return fmt.Errorf("the WAN router's best paths for %s and %s are via %q and %q, want A2's", subnet, subnet6, l.birdRoutes()[subnet], l.birdRoutes()[subnet6])
 	}
-	l.say("web-1's gateway entry holds A2's MAC")
+	l.say("the WAN router reaches %s and %s via A2, whatever it still holds of A1", subnet, subnet6)
+	if _, ok := l.waitFor("web-1's gateways at A2", 5*time.Second, func() bool { return gatewayMAC() == macA2 && neighborMAC(gateway6) == macA2 }); !ok {
+		return fmt.Errorf("web-1's gateway entries are %q and %q, want A2's %s", gatewayMAC(), neighborMAC(gateway6), macA2)
+	}
+	l.say("web-1's gateway entries, IPv4 and IPv6, hold A2's MAC")
 	if s := l.siteState(rbMgmt, "A"); s != "alive" || strings.Contains(l.advertised(rbMgmt), subnet) {
 		return fmt.Errorf("site B sees site A %q and announces %q: want A alive, and nothing of %s taken over", s, l.advertised(rbMgmt), subnet)
 	}
@@ -306,7 +376,10 @@ func (l *lab) a1Returns() error {
 	// Back on both paths, A1 is returning until its hostagents report to
 	// it again (at their next heartbeat at the latest), then alive: either
 	// way it forwards, and A2's win ends.
-	back := func() bool { s := l.siblingState(ra2Mgmt); return (s == "alive" || s == "returning") && !l.winning(ra2Mgmt) }
+	back := func() bool {
+		s := l.siblingState(ra2Mgmt)
+		return (s == "alive" || s == "returning") && !l.winning(ra2Mgmt)
+	}
 	if _, ok := l.waitFor("A2 sees A1 back", 30*time.Second, back); !ok {
 		return fmt.Errorf("A2 sees A1 %q, winning %v", l.siblingState(ra2Mgmt), l.winning(ra2Mgmt))
 	}
@@ -341,10 +414,10 @@ func (l *lab) bothDie() error {
 	if took > siteLossAfter+2*time.Second {
 		return fmt.Errorf("site A lost %s after A2's death, more than site_loss_after + 2 s", took)
 	}
-	if _, ok := l.waitFor("web-1's gateway at site B", 5*time.Second, func() bool { return gatewayMAC() == macB }); !ok {
-		return fmt.Errorf("web-1's gateway entry is %q, want site B's %s", gatewayMAC(), macB)
+	if _, ok := l.waitFor("web-1's gateways at site B", 5*time.Second, func() bool { return gatewayMAC() == macB && neighborMAC(gateway6) == macB }); !ok {
+		return fmt.Errorf("web-1's gateway entries are %q and %q, want site B's %s", gatewayMAC(), neighborMAC(gateway6), macB)
 	}
-	l.say("site B announced its gateway to web-1, which is still at site A's hosts")
+	l.say("site B announced its gateways, IPv4 and IPv6, to web-1, which is still at site A's hosts")
 	return nil
 }
 

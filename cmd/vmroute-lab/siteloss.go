@@ -460,14 +460,17 @@ type pinger struct {
 	start time.Time
 }
 
-func startPing(dir string) (*pinger, error) {
+func startPing(dir string) (*pinger, error) { return startPingTo(dir, web1) }
+
+// startPingTo is the client pinging addr every 10 ms.
+func startPingTo(dir, addr string) (*pinger, error) {
 	path := filepath.Join(dir, fmt.Sprintf("ping-%d.log", time.Now().UnixNano()))
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cmd := exec.Command("ip", "netns", "exec", prefix+"client", "ping", "-D", "-n", "-i", "0.01", "-W", "1", web1)
+	cmd := exec.Command("ip", "netns", "exec", prefix+"client", "ping", "-D", "-n", "-i", "0.01", "-W", "1", addr)
 	cmd.Stdout = f
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -175,8 +175,9 @@ func TestIntegrationSiteLoss(t *testing.T) {
 // TestIntegrationPair runs the lab's scenarios of site A's two routers
 // (vmroute-lab pair, -routers 2: a VRRP pair with keepalived, each router
 // with its own session to the WAN router), each in a lab of its own, with
-// BIRD and with FRR as the WAN router. The lab asserts each scenario and
-// its bound on the client's longest gap (pinging every 10 ms): a, A1's
+// BIRD and with FRR as the WAN router, IPv4 and IPv6 at once. The lab
+// asserts each scenario and its bound on the client's longest gap
+// (pinging web-1's IPv4 and IPv6 addresses every 10 ms): a, A1's
 // routeragent killed, 0.1 s, nothing moves; b and c, A1 dead or silent,
 // sibling_loss_after + 1 s, A2 the gateway's master and the WAN's best
 // path, site B taking nothing over; d, both dead, site A lost within
@@ -210,7 +211,8 @@ func TestIntegrationPair(t *testing.T) {
 			for _, want := range []string{
 				"A2 sees A1 partitioned (API failing, probe answering)",
 				"A2 finds A1 lost",
-				"the WAN router reaches 10.50.0.0/24 via A2, whatever it still holds of A1",
+				"the WAN router reaches 10.50.0.0/24 and 2001:db8:50::/64 via A2, whatever it still holds of A1",
+				"web-1's gateway entries, IPv4 and IPv6, hold A2's MAC",
 				"site B sees site A alive (A2 answers) and takes nothing over",
 				"site B finds site A lost",
 				"A2's routeragent restarted, as its package's upgrade does",
