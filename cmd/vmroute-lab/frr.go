@@ -45,8 +45,8 @@ router bgp 65000
  neighbor %s remote-as 65001
 `, dir, wanA, raWAN, rbWAN)
 	if routers == 2 {
-		conf += fmt.Sprintf(" neighbor %s remote-as 65001\n address-family ipv6 unicast\n", ra2WAN)
-		for _, n := range []string{raWAN, rbWAN, ra2WAN} {
+		conf += fmt.Sprintf(" neighbor %s remote-as 65001\n neighbor %s remote-as 65001\n address-family ipv6 unicast\n", ra2WAN, rb2WAN)
+		for _, n := range []string{raWAN, rbWAN, ra2WAN, rb2WAN} {
 			conf += fmt.Sprintf("  neighbor %s activate\n", n)
 		}
 		conf += " exit-address-family\n"

@@ -301,8 +301,10 @@ protocol bgp site_a { local %s as 65000; neighbor %s as 65001; graceful restart 
 protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }
 `, filepath.Join(l.dir, "bird.log"), wanA, wanA, raWAN, wanB, rbWAN)
 	if routers == 2 {
-		bird += fmt.Sprintf("protocol bgp site_a2 { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }\n",
-			wanA2, ra2WAN)
+		for _, r := range []struct{ name, local, neighbor string }{{"site_a2", wanA2, ra2WAN}, {"site_b2", wanB2, rb2WAN}} {
+			bird += fmt.Sprintf("protocol bgp %s { local %s as 65000; neighbor %s as 65001; graceful restart on; long lived graceful restart on; debug { states, events }; ipv4 { import all; export none; }; }\n",
+				r.name, r.local, r.neighbor)
+		}
 		// IPv6 routes over the same sessions, into the kernel too.
 		bird = strings.ReplaceAll(bird, "ipv4 { import all; export none; }; }", "ipv4 { import all; export none; }; ipv6 { import all; export none; }; }") +
 			"protocol kernel { ipv6 { import none; export all; }; }\n"
@@ -320,7 +322,7 @@ protocol bgp site_b { local %s as 65000; neighbor %s as 65001; graceful restart 
 	type router struct{ site, ns, mgmt, wanIP, peer, other, otherWAN, otherLAN, routerID string }
 	rts := []router{{"A", "ra", raMgmt, raWAN, wanA, "B", rbWAN, rbLAN, l.routerID("A")}, {"B", "rb", rbMgmt, rbWAN, wanB, "A", raWAN, raLAN, l.routerID("B")}}
 	if routers == 2 {
-		rts = append(rts, router{"A", "ra2", ra2Mgmt, ra2WAN, wanA2, "B", rbWAN, rbLAN, ra2WAN})
+		rts = append(rts, router{"A", "ra2", ra2Mgmt, ra2WAN, wanA2, "B", rbWAN, rbLAN, ra2WAN}, router{"B", "rb2", rb2Mgmt, rb2WAN, wanB2, "A", raWAN, raLAN, rb2WAN})
 	}
 	for _, r := range rts {
 		cert, key, err := ca.IssueFiles("router-"+r.ns, net.ParseIP(r.mgmt), net.ParseIP(r.wanIP))
@@ -339,7 +341,7 @@ level = "info"
 [api]
 listen = "0.0.0.0:8443"  # hostagents on the management link, the other site's routeragent on the WAN
 operators = ["lab-operator"]
-peers = ["router-ra", "router-ra2", "router-rb"]
+peers = ["router-ra", "router-ra2", "router-rb", "router-rb2"]
 cert_file = %q
 key_file = %q
 client_ca_file = %q
@@ -351,7 +353,7 @@ prefix = %q
 home = "A"
 interface = "lan0"
 gateways = [%q]
-reserved = [%q, %q, %q]       # the routers' own addresses on the segment
+reserved = [%q, %q, %q, %q]       # the routers' own addresses on the segment
 %s[liveness]
 %s[bgp]
 asn = 65001
@@ -364,7 +366,7 @@ families = [%s]
 [announce]
 count = 3
 interval = "1s"
-%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, raLAN, rbLAN, ra2LAN,
+%s`, r.site, filepath.Join(l.dir, "state-"+r.ns), cert, key, ca.CAFile, l.routerClusters(), subnet, gateway, raLAN, rbLAN, ra2LAN, rb2LAN,
 			v6.subnet, liveness, r.routerID, v6.nextHop, r.peer, v6.families, extra)
 		path := filepath.Join(l.dir, "routeragent-"+r.ns+".toml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
@@ -536,7 +538,7 @@ func site(nextHop string) string {
 	switch nextHop {
 	case raWAN, ra2WAN:
 		return "A"
-	case rbWAN:
+	case rbWAN, rb2WAN:
 		return "B"
 	}
 	return nextHop
@@ -592,11 +594,11 @@ func probe() (path, error) {
 		switch a {
 		case wanA, wanA2:
 			p.in = "A"
-		case wanB:
+		case wanB, wanB2:
 			p.in = "B"
 		case raWAN, ra2WAN:
 			p.out = "A"
-		case rbWAN:
+		case rbWAN, rb2WAN:
 			p.out = "B"
 		}
 	}

@@ -73,7 +73,9 @@ func main() {
 		routers = 2
 	}
 	if routers == 2 {
-		namespaces = append(namespaces, "ra2")
+		namespaces = append(namespaces, "ra2", "rb2")
+		// Only the relay isolates each site's VRRP pair (relay.go).
+		interconnect = "relay"
 	}
 	var err error
 	switch flag.Arg(0) {
@@ -240,6 +242,11 @@ const (
 	ra2Mgmt  = "10.80.3.1"
 	ra2WAN   = "10.60.3.1"
 	wanA2    = "10.60.3.2"
+	rb2LAN   = "10.50.0.5" // site B's second router, with -routers 2
+	macB2    = "02:bb:00:00:00:02"
+	rb2Mgmt  = "10.80.4.1"
+	rb2WAN   = "10.60.4.1"
+	wanB2    = "10.60.4.2"
 	raMgmt   = "10.80.1.1"
 	rbMgmt   = "10.80.2.1"
 	raWAN    = "10.60.1.1"
@@ -302,7 +309,14 @@ func topology() error {
 		veth("ra2", "wan0", "wan", "ra20")
 		addr("ra2", "wan0", ra2WAN+"/30")
 		addr("wan", "ra20", wanA2+"/30")
-		lanRouters = append(lanRouters, struct{ ns, port, br, mac, wan, own string }{"ra2", "pa2", "br-a", macA2, wanA2, ra2LAN})
+		veth("mgmt", "m-rb2", "rb2", "mgmt0")
+		addr("mgmt", "m-rb2", "10.80.4.2/30")
+		addr("rb2", "mgmt0", rb2Mgmt+"/30")
+		veth("rb2", "wan0", "wan", "rb20")
+		addr("rb2", "wan0", rb2WAN+"/30")
+		addr("wan", "rb20", wanB2+"/30")
+		lanRouters = append(lanRouters, struct{ ns, port, br, mac, wan, own string }{"ra2", "pa2", "br-a", macA2, wanA2, ra2LAN},
+			struct{ ns, port, br, mac, wan, own string }{"rb2", "pb2", "br-b", macB2, wanB2, rb2LAN})
 	}
 	for _, r := range lanRouters {
 		add("ip", "-n", prefix+r.ns, "link", "add", "lan0", "address", r.mac, "type", "veth", "peer", "name", r.port, "netns", prefix+"l2")
@@ -310,9 +324,9 @@ func topology() error {
 		add("ip", "-n", prefix+"l2", "link", "set", r.port, "master", r.br, "up")
 		// The router's own address first, which its ARP probes come from;
 		// then the gateway, the same at both sites, as a VRRP address is.
-		// Site A's pair has it from keepalived, on its master.
+		// A pair has it from keepalived, on its master.
 		addr(r.ns, "lan0", r.own+"/24")
-		if routers == 1 || r.ns == "rb" {
+		if routers == 1 {
 			addr(r.ns, "lan0", gateway+"/24")
 		}
 		add("ip", "-n", prefix+r.ns, "route", "add", "default", "via", r.wan)
@@ -329,14 +343,14 @@ func topology() error {
 		// WAN link (the router ::1, the WAN router ::2), and the client's.
 		nodad := func(ns, ifname, a string) { add("ip", "-n", prefix+ns, "addr", "add", a, "dev", ifname, "nodad") }
 		for _, r := range []struct{ ns, own, wanNet, wanIf string }{{"ra", "2001:db8:50::2", "2001:db8:60:1::", "ra0"},
-			{"rb", "2001:db8:50::3", "2001:db8:60:2::", "rb0"}, {"ra2", "2001:db8:50::4", "2001:db8:60:3::", "ra20"}} {
+			{"rb", "2001:db8:50::3", "2001:db8:60:2::", "rb0"}, {"ra2", "2001:db8:50::4", "2001:db8:60:3::", "ra20"},
+			{"rb2", "2001:db8:50::5", "2001:db8:60:4::", "rb20"}} {
 			nodad(r.ns, "lan0", r.own+"/64")
 			nodad(r.ns, "wan0", r.wanNet+"1/64")
 			nodad("wan", r.wanIf, r.wanNet+"2/64")
 			add("ip", "netns", "exec", prefix+r.ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
 			add("ip", "-n", prefix+r.ns, "-6", "route", "add", "default", "via", r.wanNet+"2")
 		}
-		nodad("rb", "lan0", gateway6+"/64")
 		nodad("client", "eth0", client6+"/64")
 		nodad("wan", "cl0", "2001:db8:70::1/64")
 		add("ip", "-n", prefix+"client", "-6", "route", "add", "default", "via", "2001:db8:70::1")

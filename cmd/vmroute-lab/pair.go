@@ -10,10 +10,11 @@ import (
 	"time"
 )
 
-// The scenarios of site A's two routers (-routers 2; DESIGN.md rule 6),
-// each in a lab of its own, on the stretched layout: A1 (ra) and A2 (ra2)
-// run the routeragent, each with its own session to the WAN router, and
-// keepalived for the gateway (A1 its master). A client pings web-1 every
+// The scenarios of a site's two routers (-routers 2; DESIGN.md rule 6),
+// each in a lab of its own, on the stretched layout: each site has a
+// pair, A1 (ra) and A2 (ra2), B1 (rb) and B2 (rb2), each router running
+// the routeragent with its own session to the WAN router, and keepalived
+// for the gateway (A1 and B1 its masters). The scenarios are of site A's. A client pings web-1 every
 // 10 ms through the WAN router; the longest gap is the measure.
 var pairScenarios = map[string]string{
 	"a": "A1's routeragent is killed; its kernel still forwards",
@@ -35,15 +36,21 @@ func pairLiveness(ns string) string {
 	router := func(api, v4, v6 string) string {
 		return fmt.Sprintf("api = \"https://%s:8443\"\nprobe = [%q, %q]\n", api, v4, v6)
 	}
-	siteB := "[[liveness.sites]]\nname = \"B\"\n" + router(rbWAN, rbLAN, "2001:db8:50::3")
+	sites := map[string]string{
+		"A": "[[liveness.sites]]\nname = \"A\"\n[[liveness.sites.routers]]\n" + router(raWAN, raLAN, "2001:db8:50::2") +
+			"[[liveness.sites.routers]]\n" + router(ra2WAN, ra2LAN, "2001:db8:50::4"),
+		"B": "[[liveness.sites]]\nname = \"B\"\n[[liveness.sites.routers]]\n" + router(rbWAN, rbLAN, "2001:db8:50::3") +
+			"[[liveness.sites.routers]]\n" + router(rb2WAN, rb2LAN, "2001:db8:50::5"),
+	}
 	switch ns {
 	case "ra":
-		return "[[liveness.siblings]]\n" + router(ra2WAN, ra2LAN, "2001:db8:50::4") + siteB
+		return "[[liveness.siblings]]\n" + router(ra2WAN, ra2LAN, "2001:db8:50::4") + sites["B"]
 	case "ra2":
-		return "[[liveness.siblings]]\n" + router(raWAN, raLAN, "2001:db8:50::2") + siteB
+		return "[[liveness.siblings]]\n" + router(raWAN, raLAN, "2001:db8:50::2") + sites["B"]
+	case "rb":
+		return "[[liveness.siblings]]\n" + router(rb2WAN, rb2LAN, "2001:db8:50::5") + sites["A"]
 	}
-	return "[[liveness.sites]]\nname = \"A\"\n[[liveness.sites.routers]]\n" + router(raWAN, raLAN, "2001:db8:50::2") +
-		"[[liveness.sites.routers]]\n" + router(ra2WAN, ra2LAN, "2001:db8:50::4")
+	return "[[liveness.siblings]]\n" + router(rbWAN, rbLAN, "2001:db8:50::3") + sites["A"]
 }
 
 // ipv6Config is what a router's config holds of IPv6: the subnet, the
@@ -54,9 +61,9 @@ type ipv6Config struct{ subnet, nextHop, families string }
 // routers: the segment's IPv6 subnet, and IPv6 routes over each IPv4
 // session, with the router's WAN address as their next hop.
 func pairIPv6(ns string) ipv6Config {
-	wan := map[string]string{"ra": "2001:db8:60:1::1", "rb": "2001:db8:60:2::1", "ra2": "2001:db8:60:3::1"}[ns]
+	wan := map[string]string{"ra": "2001:db8:60:1::1", "rb": "2001:db8:60:2::1", "ra2": "2001:db8:60:3::1", "rb2": "2001:db8:60:4::1"}[ns]
 	return ipv6Config{
-		subnet: fmt.Sprintf("[[subnets]]\nprefix = %q\nhome = \"A\"\ninterface = \"lan0\"\ngateways = [%q]\nreserved = [\"2001:db8:50::2\", \"2001:db8:50::3\", \"2001:db8:50::4\"]\n",
+		subnet: fmt.Sprintf("[[subnets]]\nprefix = %q\nhome = \"A\"\ninterface = \"lan0\"\ngateways = [%q]\nreserved = [\"2001:db8:50::2\", \"2001:db8:50::3\", \"2001:db8:50::4\", \"2001:db8:50::5\"]\n",
 			subnet6, gateway6),
 		nextHop:  fmt.Sprintf("next_hop_ipv6 = %q\n", wan),
 		families: `"ipv4", "ipv6"`,
@@ -68,7 +75,7 @@ func pairIPv6(ns string) ipv6Config {
 func routeragentURLs() string {
 	urls := []string{raMgmt, rbMgmt}
 	if routers == 2 {
-		urls = append(urls, ra2Mgmt)
+		urls = append(urls, ra2Mgmt, rb2Mgmt)
 	}
 	for i, u := range urls {
 		urls[i] = fmt.Sprintf("%q", "https://"+u+":8443")
@@ -76,14 +83,16 @@ func routeragentURLs() string {
 	return strings.Join(urls, ", ")
 }
 
-// startKeepalived runs keepalived (VRRP v3, 100 ms adverts) on A1 and A2
-// for the gateway: A1, of the higher priority, becomes the master; no
+// startKeepalived runs keepalived (VRRP v3, 100 ms adverts) on each
+// site's pair for the gateway, a group of its own per site (the
+// interconnect isolates VRRP): A1 and B1 become the masters; no
 // preemption, so that a router that comes back takes nothing back.
 func (l *lab) startKeepalived() error {
 	for _, r := range []struct {
 		ns       string
 		priority int
-	}{{"ra", 150}, {"ra2", 100}} {
+		vrid     int
+	}{{"ra", 150, 50}, {"ra2", 100, 50}, {"rb", 150, 60}, {"rb2", 100, 60}} {
 		conf := fmt.Sprintf(`global_defs {
 	router_id %[1]s
 }
@@ -97,7 +106,7 @@ vrrp_instance gateway {
 	state BACKUP
 	nopreempt
 	interface lan0
-	virtual_router_id 50
+	virtual_router_id %[5]d
 	priority %[2]d
 	version 3
 	advert_int 0.1
@@ -109,7 +118,7 @@ vrrp_instance gateway6 {
 	state BACKUP
 	nopreempt
 	interface lan0
-	virtual_router_id 51
+	virtual_router_id %[6]d
 	priority %[2]d
 	version 3
 	advert_int 0.1
@@ -117,18 +126,18 @@ vrrp_instance gateway6 {
 		%[4]s/64
 	}
 }
-`, r.ns, r.priority, gateway, gateway6)
+`, r.ns, r.priority, gateway, gateway6, r.vrid, r.vrid+1)
 		path := filepath.Join(l.dir, "keepalived-"+r.ns+".conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			return err
 		}
 		l.run(r.ns, "keepalived-"+r.ns+".log", "keepalived", "--dont-fork", "--log-console", "--vrrp", "--use-file", path,
 			"--pid", filepath.Join(l.dir, "keepalived-"+r.ns+".pid"), "--vrrp_pid", filepath.Join(l.dir, "keepalived-vrrp-"+r.ns+".pid"))
-		// Without preemption the first to claim the gateway keeps it:
-		// A1, before A2 starts.
-		if r.ns == "ra" {
-			if _, ok := l.waitFor("A1 the gateway's master", 10*time.Second, func() bool { return master() == "ra" }); !ok {
-				return fmt.Errorf("keepalived did not make A1 the gateway's master within 10 s; see keepalived-ra.log in %s", l.dir)
+		// Without preemption the first to claim the gateway keeps it: A1
+		// and B1, before their siblings start.
+		if r.ns == "ra" || r.ns == "rb" {
+			if _, ok := l.waitFor(r.ns+" the gateway's master", 10*time.Second, func() bool { return hasGateway(r.ns) }); !ok {
+				return fmt.Errorf("keepalived did not make %s the gateway's master within 10 s; see keepalived-%s.log in %s", r.ns, r.ns, l.dir)
 			}
 		}
 	}
@@ -179,13 +188,13 @@ func (l *lab) pairUp() error {
 		return err
 	}
 	if _, ok := l.waitFor("the pair up", 20*time.Second, func() bool {
-		return master() == "ra" && l.siblingState(raMgmt) == "alive" && l.siblingState(ra2Mgmt) == "alive" && l.siteState(rbMgmt, "A") == "alive" &&
-			siteA6(l.birdRoutes()[subnet6])
+		return master() == "ra" && hasGateway("rb") && !hasGateway("rb2") && l.siblingState(raMgmt) == "alive" && l.siblingState(ra2Mgmt) == "alive" &&
+			l.siblingState(rbMgmt) == "alive" && l.siblingState(rb2Mgmt) == "alive" && l.siteState(rbMgmt, "A") == "alive" && siteA6(l.birdRoutes()[subnet6])
 	}); !ok {
 		return fmt.Errorf("pair: not up: master %q, A1 sees its sibling %q, A2 %q, B sees A %q, %s via %q", master(), l.siblingState(raMgmt),
 			l.siblingState(ra2Mgmt), l.siteState(rbMgmt, "A"), subnet6, l.birdRoutes()[subnet6])
 	}
-	l.say("site A's pair is up: A1 (%s) the gateway's VRRP master, A2 (%s) its backup; each sees the other alive, site B sees site A alive, and the WAN router reaches %s via site A",
+	l.say("each site's pair is up: A1 (%s) and B1 the gateway's VRRP masters, A2 (%s) and B2 their backups; each router sees its sibling alive, site B sees site A alive, and the WAN router reaches %s via site A",
 		raLAN, ra2LAN, subnet6)
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"time"
@@ -74,11 +75,45 @@ func delayLine(from, to int, delay time.Duration) error {
 			close(q)
 			return fmt.Errorf("interconnect: %w", err)
 		}
+		if isolated(buf[:n]) {
+			continue
+		}
 		select {
 		case q <- frame{time.Now(), bytes.Clone(buf[:n])}:
 		default: // the link is full: drop, as a real one does
 		}
 	}
+}
+
+// isolated says the interconnect keeps a frame in its site, as a data
+// center interconnect isolates the first-hop redundancy protocol (Cisco
+// OTV, EVPN multi-site and the like): VRRP, over IPv4 and IPv6, and the
+// gateway's own broadcast ARP and multicast Neighbor Advertisements, so
+// that each site's VRRP pair elects its own master, and a master's
+// gratuitous ARP does not turn the other site's VMs to it. (vmroute's
+// announcements are unicast, to the VM that landed.)
+func isolated(f []byte) bool {
+	const vrrp = 112
+	if len(f) < 14 {
+		return false
+	}
+	typ, p := binary.BigEndian.Uint16(f[12:14]), f[14:]
+	switch {
+	case typ == unix.ETH_P_IP && len(p) >= 20:
+		return p[9] == vrrp
+	case typ == unix.ETH_P_IPV6 && len(p) >= 40+24:
+		next, dst := p[6], p[24:40]
+		if next == vrrp {
+			return true
+		}
+		// ICMPv6 136, Neighbor Advertisement, to a multicast address,
+		// for the gateway.
+		return next == unix.IPPROTO_ICMPV6 && dst[0] == 0xff && p[40] == 136 && net.IP(p[48:64]).Equal(net.ParseIP(gateway6))
+	case typ == unix.ETH_P_ARP && len(p) >= 28:
+		broadcast := bytes.Equal(f[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		return broadcast && net.IP(p[14:18]).Equal(net.ParseIP(gateway))
+	}
+	return false
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
