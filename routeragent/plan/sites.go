@@ -117,9 +117,7 @@ func (p *Planner) Follow() Follow {
 		if b := p.beats[i]; b != nil {
 			fs.Beat = &Underway{From: b.from, Since: b.since}
 		}
-		if fs.Owner != "" || len(fs.Summaries) > 0 || fs.Takeover != nil || fs.Beat != nil {
-			f.Subnets[s.cfg.Prefix] = fs
-		}
+		f.Subnets[s.cfg.Prefix] = fs
 	}
 	return f
 }
