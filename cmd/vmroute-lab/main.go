@@ -94,37 +94,23 @@ func main() {
 				break
 			}
 		}
-	case "siteloss":
+	case "siteloss", "pair":
 		// Each scenario in a lab of its own.
+		scenarios := map[string]map[string]string{"siteloss": lossScenarios, "pair": pairScenarios}[flag.Arg(0)]
 		if flag.NArg() < 2 || (*wan != "bird" && *wan != "frr") {
 			flag.Usage()
 			os.Exit(2)
 		}
 		for _, scn := range flag.Args()[1:] {
-			if lossScenarios[scn] == "" {
+			if scenarios[scn] == "" {
 				flag.Usage()
 				os.Exit(2)
 			}
-			if *wan == "frr" && !strings.Contains("abg", scn) {
+			if flag.Arg(0) == "siteloss" && *wan == "frr" && !strings.Contains("abg", scn) {
 				fmt.Fprintf(os.Stderr, "vmroute-lab: scenario %s reads BIRD's counters; with FRR, a, b and g run\n", scn)
 				os.Exit(2)
 			}
-			if err = demo(*bin, fmt.Sprintf("siteloss:%s:%s:%t", scn, *wan, *idHigh), stretched, *keep); err != nil {
-				break
-			}
-		}
-	case "pair":
-		// Each scenario in a lab of its own.
-		if flag.NArg() < 2 || (*wan != "bird" && *wan != "frr") {
-			flag.Usage()
-			os.Exit(2)
-		}
-		for _, scn := range flag.Args()[1:] {
-			if pairScenarios[scn] == "" {
-				flag.Usage()
-				os.Exit(2)
-			}
-			if err = demo(*bin, fmt.Sprintf("pair:%s:%s:false", scn, *wan), stretched, *keep); err != nil {
+			if err = demo(*bin, fmt.Sprintf("%s:%s:%s:%t", flag.Arg(0), scn, *wan, *idHigh), stretched, *keep); err != nil {
 				break
 			}
 		}

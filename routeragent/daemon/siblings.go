@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,7 +76,7 @@ func (d *Daemon) sibling() *liveness.Tracker {
 // the move log, and makes this router's routes win, or stop winning.
 func (d *Daemon) siblingTransitions(trs []liveness.Transition, now time.Time) {
 	for _, tr := range trs {
-		text := "sibling " + tr.String()[len("site "):]
+		text := strings.Replace(tr.String(), "site ", "sibling ", 1)
 		switch tr.To {
 		case liveness.Lost:
 			d.log.Warn("sibling lost: both paths fail", "sibling", tr.Site, "from", tr.From, "failing", tr.Failing)

@@ -1,12 +1,9 @@
 package daemon
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -51,22 +48,14 @@ func TestWinOverALostSiblingForOneLinger(t *testing.T) {
 // daemon's routes win (status, metrics, move log).
 func TestDaemonWatchesItsSibling(t *testing.T) {
 	e := newEnv(t, "")
-	cert, key := e.ca.Issue(t, "router-a2", net.ParseIP("127.0.0.1"))
-	kp, err := tls.LoadX509KeyPair(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var down atomic.Bool
-	sib := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sib := e.peerRouteragent(t, "router-a2", func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
 			http.Error(w, "gone", http.StatusServiceUnavailable)
 			return
 		}
 		_ = json.NewEncoder(w).Encode(liveness.Answer{Site: "A", Current: true})
-	}))
-	sib.TLS = &tls.Config{Certificates: []tls.Certificate{kp}}
-	sib.StartTLS()
-	defer sib.Close()
+	})
 	e.edit(t, func(c string) string {
 		return c + `
 [[subnets]]

@@ -48,17 +48,9 @@ func TestPlanLivenessCarriesEveryState(t *testing.T) {
 // API path up and the probe path down, with what B said it announces.
 func TestDaemonChecksTheOtherSites(t *testing.T) {
 	e := newEnv(t, "")
-	cert, key := e.ca.Issue(t, "router-b", net.ParseIP("127.0.0.1"))
-	kp, err := tls.LoadX509KeyPair(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	peer := e.peerRouteragent(t, "router-b", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(liveness.Answer{Site: "B", Summaries: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, Current: true})
-	}))
-	peer.TLS = &tls.Config{Certificates: []tls.Certificate{kp}}
-	peer.StartTLS()
-	defer peer.Close()
+	})
 	e.edit(t, func(c string) string {
 		return c + `
 [[subnets]]
@@ -95,4 +87,21 @@ probe = ["203.0.113.3"]
 	if a.Site != "A" || a.Current {
 		t.Errorf("this site's answer %+v: want site A, not current (no cluster reported)", a)
 	}
+}
+
+// peerRouteragent serves another routeragent's API on loopback with a
+// certificate of the env's CA named name, answering with h, until the
+// test ends.
+func (e *testEnv) peerRouteragent(t *testing.T, name string, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	cert, key := e.ca.Issue(t, name, net.ParseIP("127.0.0.1"))
+	kp, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{kp}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
 }

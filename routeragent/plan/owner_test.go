@@ -112,14 +112,21 @@ func TestSetReservedPlacesTheVMsAgain(t *testing.T) {
 // made a new planner, whose empty takeovers withdrew at once the host
 // routes of a takeover under way; a restart likewise (the pair test of
 // issue 24). Follow, saved as JSON, and Resume carry them over.
-func TestANewPlannerContinuesTheTakeovers(t *testing.T) {
-	p := lossWorld(t, "B")
+// takingOver is site B's planner that takes the subnet over from A at
+// at, A's VMs having moved to B (moved), A still heard announcing it.
+func takingOver(t *testing.T, at time.Time) (p *Planner, moved []wire.VM, res *Result) {
+	t.Helper()
+	p = lossWorld(t, "B")
 	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
 	p.Plan(t0)
-	moved := []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 1, "192.0.2.11"), vm("a2", 1, "192.0.2.12"), vm("a3", 1, "192.0.2.13")}
+	moved = []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 1, "192.0.2.11"), vm("a2", 1, "192.0.2.12"), vm("a3", 1, "192.0.2.13")}
 	setCluster(p, "A", "cl-A", nil)
 	setCluster(p, "B", "cl-B", moved)
-	res := p.Plan(t0.Add(time.Second))
+	return p, moved, p.Plan(at)
+}
+
+func TestANewPlannerContinuesTheTakeovers(t *testing.T) {
+	p, moved, res := takingOver(t, t0.Add(time.Second))
 	tk := res.Subnets[0].Takeover
 	if tk == nil {
 		t.Fatalf("no takeover: %q", routes(res, "B"))
@@ -180,14 +187,8 @@ func saved(t *testing.T, p *Planner) Follow {
 // ran ahead before a restart): it counts from the clock, so that it ends
 // one linger from now at the latest, not one linger from a future.
 func TestAResumedTakeoverStartsNoLaterThanTheClock(t *testing.T) {
-	p := lossWorld(t, "B")
-	p.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
-	p.Plan(t0)
-	moved := []wire.VM{vm("b1", 0, "192.0.2.21"), vm("a1", 1, "192.0.2.11"), vm("a2", 1, "192.0.2.12"), vm("a3", 1, "192.0.2.13")}
-	setCluster(p, "A", "cl-A", nil)
-	setCluster(p, "B", "cl-B", moved)
-	ahead := t0.Add(24 * time.Hour)
-	if res := p.Plan(ahead); res.Subnets[0].Takeover == nil {
+	p, moved, res := takingOver(t, t0.Add(24*time.Hour))
+	if res.Subnets[0].Takeover == nil {
 		t.Fatal("no takeover")
 	}
 	next := mustPlanner(t, testConfig("B"))
@@ -195,7 +196,7 @@ func TestAResumedTakeoverStartsNoLaterThanTheClock(t *testing.T) {
 	setCluster(next, "A", "cl-A", nil)
 	setCluster(next, "B", "cl-B", moved)
 	next.SetLiveness(live(map[string]SiteState{"A": {Heard: t0, Summaries: []netip.Prefix{s24}}}))
-	res := next.Plan(t0.Add(2 * time.Second))
+	res = next.Plan(t0.Add(2 * time.Second))
 	if tk := res.Subnets[0].Takeover; tk == nil || !tk.Since.Equal(t0.Add(time.Second)) {
 		t.Errorf("takeover %+v, want one since the clock at resume, %s", tk, t0.Add(time.Second))
 	}
