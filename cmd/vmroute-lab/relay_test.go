@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/binary"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,5 +58,25 @@ func TestIsolated(t *testing.T) {
 		if got := isolated(tc.frame); got != tc.want {
 			t.Errorf("%s: isolated = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRepliesAreEchoRepliesOnly reads a ping log with an error that names
+// a request (a router without a route answers so, rate-limited): it is
+// no reply, or an outage would read as short gaps between errors.
+func TestRepliesAreEchoRepliesOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ping.log")
+	log := `PING 10.50.0.10 (10.50.0.10) 56(84) bytes of data.
+[1796595977.100000] 64 bytes from 10.50.0.10: icmp_seq=1 ttl=62 time=0.1 ms
+[1796595977.110000] From 10.70.0.1 icmp_seq=2 Destination Net Unreachable
+[1796595977.250000] From 2001:db8:70::1 icmp_seq=16 Destination unreachable: No route
+[1796595979.100000] 64 bytes from 10.50.0.10: icmp_seq=201 ttl=62 time=0.1 ms
+`
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	times, maxSeq := (&pinger{path: path}).replies()
+	if len(times) != 2 || maxSeq != 201 || times[1].Sub(times[0]) != 2*time.Second {
+		t.Errorf("replies %v, highest sequence %d; want the two echo replies, 2 s apart, and 201", times, maxSeq)
 	}
 }

@@ -478,7 +478,10 @@ func startPingTo(dir, addr string) (*pinger, error) {
 	return &pinger{cmd: cmd, path: path, start: time.Now()}, nil
 }
 
-var replyLine = regexp.MustCompile(`^\[(\d+)\.(\d+)\] .* icmp_seq=(\d+) `)
+// replyLine is an echo reply in ping's -D output; an error that names
+// the request ("From 10.70.0.1 icmp_seq=7 Destination Net Unreachable",
+// which a router without a route sends, rate-limited) is no reply.
+var replyLine = regexp.MustCompile(`^\[(\d+)\.(\d+)\] \d+ bytes from .* icmp_seq=(\d+) `)
 
 // replies reads the reply times so far, and the highest sequence number.
 func (p *pinger) replies() (times []time.Time, maxSeq int) {
