@@ -19,14 +19,14 @@ import (
 )
 
 // sites is this routeragent's view of the other sites (DESIGN.md rule
-// 6): the liveness checks' tracker, and whether every BGP neighbor
-// negotiated long-lived graceful restart.
+// 6): the liveness checks' tracker, and whether an established BGP
+// session lacks long-lived graceful restart.
 type sites struct {
 	mu      sync.Mutex
 	tracker *liveness.Tracker
 	seen    map[liveness.Path]map[string]bool // first results, until every site has both
 	first   chan struct{}
-	allLLGR atomic.Bool
+	noLLGR  atomic.Bool
 }
 
 // startLiveness starts checking the other sites and waits, at most two
@@ -89,14 +89,26 @@ func (d *Daemon) evaluateSites(now time.Time) {
 	d.sites.mu.Unlock()
 	d.siteTransitions(trs)
 	if peers, err := d.speaker.Peers(context.Background()); err == nil {
-		all := len(peers) > 0
-		for _, p := range peers {
-			all = all && p.LLGR
-		}
-		if d.sites.allLLGR.Swap(all) != all {
+		no := !allLLGR(peers)
+		if d.sites.noLLGR.Swap(no) != no {
 			d.poke()
 		}
 	}
+}
+
+// allLLGR says every established BGP session negotiated long-lived
+// graceful restart. A session not established holds none of this
+// site's routes and counts for nothing: it is asked again once it is up.
+// (Counting them turned the halves on while the sessions came back after
+// a restart, and off a second later: two withdraws at each WAN router
+// for a graceful restart; issue 24.)
+func allLLGR(peers []bgp.PeerStatus) bool {
+	for _, p := range peers {
+		if p.State == "established" && !p.LLGR {
+			return false
+		}
+	}
+	return true
 }
 
 // siteTransitions logs each change of a site's state, puts it in the
@@ -130,7 +142,7 @@ func (d *Daemon) siteStatus(now time.Time) []liveness.Status {
 
 // liveView is what the planner needs of the other sites at now.
 func (d *Daemon) liveView(now time.Time) plan.Liveness {
-	l := plan.Liveness{Linger: bgp.HoldTime + d.conf().BGP.RestartTime, AllLLGR: d.sites.allLLGR.Load(), Current: d.current(now)}
+	l := plan.Liveness{Linger: bgp.HoldTime + d.conf().BGP.RestartTime, AllLLGR: !d.sites.noLLGR.Load(), Current: d.current(now)}
 	return planLiveness(l, d.siteStatus(now))
 }
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"crypto/tls"
 	"encoding/json"
+	"github.com/vmroute/vmroute/routeragent/bgp"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -104,4 +105,26 @@ func (e *testEnv) peerRouteragent(t *testing.T, name string, h http.HandlerFunc)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// Catches sessions that are not up counted as lacking long-lived
+// graceful restart: after a restart, while the sessions came back, a
+// takeover under way from a silent site got its halves, and lost them a
+// second later, two withdraws at each WAN router (issue 24).
+func TestAllLLGRCountsEstablishedSessionsOnly(t *testing.T) {
+	tests := []struct {
+		name  string
+		peers []bgp.PeerStatus
+		want  bool
+	}{
+		{"no session", nil, true},
+		{"coming up", []bgp.PeerStatus{{State: "active"}, {State: "opensent"}}, true},
+		{"one up with LLGR, one coming up", []bgp.PeerStatus{{State: "established", LLGR: true}, {State: "idle"}}, true},
+		{"one up without", []bgp.PeerStatus{{State: "established", LLGR: true}, {State: "established"}}, false},
+	}
+	for _, tt := range tests {
+		if got := allLLGR(tt.peers); got != tt.want {
+			t.Errorf("%s: allLLGR %t, want %t", tt.name, got, tt.want)
+		}
+	}
 }

@@ -18,9 +18,10 @@ type Liveness struct {
 	// after it was last heard: the BGP hold time plus the graceful
 	// restart time.
 	Linger time.Duration
-	// AllLLGR says every BGP neighbor of this site negotiated long-lived
-	// graceful restart: a silent site's routes turn LLGR_STALE, the least
-	// preferred, once its graceful restart time has passed.
+	// AllLLGR says every established BGP session of this site negotiated
+	// long-lived graceful restart: a silent site's routes turn
+	// LLGR_STALE, the least preferred, once its graceful restart time has
+	// passed.
 	AllLLGR bool
 	// Current says this routeragent's reports are current: every cluster
 	// reported since it started, or has not for a lease since. Until then
