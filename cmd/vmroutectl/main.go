@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vmroute/vmroute/shared/support"
 	"github.com/vmroute/vmroute/shared/tlsutil"
 	"github.com/vmroute/vmroute/shared/version"
 )
@@ -28,6 +30,8 @@ Commands:
   moves           the timeline of recent landings at this site
   announcements   gateway announcements per VM
   pki ...         a CA for vmroute's mutual TLS, and its certificates (vmroutectl pki -h)
+  support [-o F]  one tarball for a support case: versions, configuration without
+                  its secrets, status, the last hour of the journal, network, clock
 
 Flags:
 `
@@ -84,6 +88,15 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "support" {
+		if err := runSupport(os.Args[2:], os.Stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "vmroutectl support:", err)
+			}
+			os.Exit(1)
+		}
+		return
+	}
 	o, cmd, err := parse(os.Args[1:], os.Stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -98,6 +111,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vmroutectl:", err)
 		os.Exit(1)
 	}
+}
+
+// runSupport writes this machine's support bundle.
+func runSupport(args []string, errOut io.Writer) error {
+	fs := flag.NewFlagSet("vmroutectl support", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	out := fs.String("o", support.DefaultName(time.Now()), "the bundle's `file`, - for stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected %q", fs.Args())
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := support.WriteFile(context.Background(), *out, support.Machine(self), support.MachineScrubs("/etc/vmroute"), support.Exec); err != nil {
+		return err
+	}
+	if *out != "-" {
+		fmt.Fprintf(errOut, "wrote %s: no secret is in it, but read it before you send it\n", *out)
+	}
+	return nil
 }
 
 // defaultURL is the local agent's status listener: the routeragent's,
@@ -184,9 +221,13 @@ func showHostagentStatus(b []byte, w io.Writer) error {
 			InSync    bool      `json:"in_sync"`
 		}
 		Certificates []string `json:"certificate_warnings"`
+		Version      string
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
+	}
+	if s.Version != "" {
+		fmt.Fprintf(w, "hostagent version %s\n", s.Version)
 	}
 	state := "connected since " + ago(s.VCenter.Since)
 	if !s.VCenter.Connected {

@@ -27,6 +27,7 @@ import (
 	"github.com/vmroute/vmroute/hostagent/report"
 	"github.com/vmroute/vmroute/hostagent/vcenter"
 	"github.com/vmroute/vmroute/shared/tlsutil"
+	"github.com/vmroute/vmroute/shared/version"
 )
 
 // Agent is one running hostagent.
@@ -221,6 +222,8 @@ func (a *Agent) Run(ctx context.Context, ready func()) error {
 
 // Status is the hostagent's state at /v1/status.
 type Status struct {
+	// Version is the running hostagent's.
+	Version      string         `json:"version"`
 	VCenter      vcenter.Status `json:"vcenter"`
 	Routeragents []report.Stats `json:"routeragents"`
 	// Certificates are the client certificate and CA that end within 30
@@ -230,7 +233,7 @@ type Status struct {
 
 // Status returns the hostagent's state.
 func (a *Agent) Status() Status {
-	st := Status{VCenter: a.watcher.Status(), Certificates: a.tls.Warnings(time.Now())}
+	st := Status{Version: version.Version, VCenter: a.watcher.Status(), Certificates: a.tls.Warnings(time.Now())}
 	for _, s := range a.senders {
 		st.Routeragents = append(st.Routeragents, s.Stats())
 	}
