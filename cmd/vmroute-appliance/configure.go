@@ -18,43 +18,104 @@ import (
 	"github.com/vmroute/vmroute/hostagent/appliance"
 )
 
-// stateDir holds what the console shows of the configure step: its
-// error, when the last boot's configuration failed.
+// stateDir holds what the console shows of this boot's steps: the
+// configure step's error or notice, the clock's source.
 const stateDir = "/run/vmroute-appliance"
 
-// errorFile holds the reason the hostagent stays stopped.
-var errorFile = filepath.Join(stateDir, "error")
+var (
+	// errorFile holds the reason the hostagent stays stopped.
+	errorFile = filepath.Join(stateDir, "error")
+	// noticeFile says the hostagent runs on the last good configuration.
+	noticeFile = filepath.Join(stateDir, "notice")
+	// lastGoodEnv is the last OVF environment that configured the
+	// appliance and passed --check-config: root's alone, for it holds
+	// every secret.
+	lastGoodEnv = "/var/lib/vmroute-appliance/ovf-env.xml"
+)
+
+// errNoEnv is a boot without an OVF environment.
+var errNoEnv = errors.New("no OVF environment: neither VMware Tools (guestinfo.ovfEnv) nor a CD-ROM with ovf-env.xml has it")
 
 // configure reads the OVF environment, writes the appliance's files,
 // applies the host name, root password and SSH settings, and checks the
-// hostagent's configuration. On any error, it records the reason for the
-// console and fails, so that the hostagent (which requires this step)
-// stays stopped. No secret reaches the log or the error.
+// hostagent's configuration. A boot without an environment (after an HA
+// restart or a host crash, or on an ESXi that was given none) runs on
+// the last good one, and says so on the console. On any error, it
+// records the reason for the console and fails, so that the hostagent
+// (which requires this step) stays stopped. No secret reaches the log
+// or the error.
 func configure(log *slog.Logger, envFile string) error {
-	err := configureSteps(log, envFile)
+	notice, err := configureSteps(log, envFile)
 	if mkErr := os.MkdirAll(stateDir, 0o755); mkErr != nil {
 		return errors.Join(err, mkErr)
 	}
+	_ = os.Remove(noticeFile)
 	if err != nil {
 		_ = os.WriteFile(errorFile, []byte(err.Error()+"\n"), 0o644)
 		return fmt.Errorf("the hostagent stays stopped: %w", err)
 	}
 	_ = os.Remove(errorFile)
+	if notice != "" {
+		log.Warn(notice)
+		_ = os.WriteFile(noticeFile, []byte(notice+"\n"), 0o644)
+	}
 	log.Info("configured from the OVF properties", "config", appliance.ConfigFile)
 	return nil
 }
 
-func configureSteps(log *slog.Logger, envFile string) error {
+// configureSteps configures the appliance; notice is set when it ran on
+// the last good environment.
+func configureSteps(log *slog.Logger, envFile string) (notice string, err error) {
 	env, source, err := readEnv(envFile)
+	env, source, notice, err = pickEnv(env, source, err, lastGoodEnv)
 	if err != nil {
-		return err
+		return "", err
 	}
 	log.Info("OVF environment read", "source", source)
-	props, err := appliance.Env(bytes.NewReader(env))
+	if err := apply(env); err != nil {
+		return "", err
+	}
+	if source != lastGoodEnv {
+		if err := saveEnv(env); err != nil {
+			return "", fmt.Errorf("keep the environment as the last good one: %w", err)
+		}
+	}
+	return notice, nil
+}
+
+// pickEnv returns the environment to configure from, as readEnv found
+// it: this boot's, else (when there is none) the last good one in
+// lastGood, with a notice saying so. An environment that is present is
+// always this boot's, valid or not: only a missing one falls back.
+func pickEnv(env []byte, source string, err error, lastGood string) ([]byte, string, string, error) {
+	if !errors.Is(err, errNoEnv) {
+		return env, source, "", err
+	}
+	fi, statErr := os.Stat(lastGood)
+	if statErr != nil {
+		return nil, "", "", fmt.Errorf("%w; deploy the OVA with its vApp options, whose OVF environment transport is VMware Tools", err)
+	}
+	if env, err = os.ReadFile(lastGood); err != nil {
+		return nil, "", "", fmt.Errorf("the last good OVF environment: %w", err)
+	}
+	return env, lastGood, fmt.Sprintf("no OVF environment at this boot: running on the last good configuration, of %s", fi.ModTime().UTC().Format("2006-01-02 15:04 MST")), nil
+}
+
+// saveEnv keeps an environment that configured the appliance.
+func saveEnv(env []byte) error {
+	if err := os.MkdirAll(filepath.Dir(lastGoodEnv), 0o700); err != nil {
+		return err
+	}
+	return writeFile(appliance.File{Path: lastGoodEnv, Mode: 0o600, Content: env})
+}
+
+// apply renders an environment and applies it.
+func apply(envDoc []byte) error {
+	env, err := appliance.Env(bytes.NewReader(envDoc))
 	if err != nil {
 		return err
 	}
-	setup, err := appliance.Render(props)
+	setup, err := appliance.Render(env)
 	if err != nil {
 		return err
 	}
@@ -71,6 +132,9 @@ func configureSteps(log *slog.Logger, envFile string) error {
 	}
 	if setup.RootPassword != "" {
 		cmd := exec.Command("chpasswd")
+		if setup.RootPasswordHashed {
+			cmd.Args = append(cmd.Args, "--encrypted")
+		}
 		cmd.Stdin = strings.NewReader("root:" + setup.RootPassword + "\n")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("property access.root_password: chpasswd: %v: %s", err, strings.TrimSpace(string(out)))
@@ -89,8 +153,9 @@ func configureSteps(log *slog.Logger, envFile string) error {
 }
 
 // readEnv finds the OVF environment: the file given, else VMware Tools'
-// guestinfo.ovfEnv, else ovf-env.xml on a CD-ROM (the ISO transport),
-// which may take a few seconds to appear after boot.
+// guestinfo.ovfEnv, else ovf-env.xml on a CD-ROM (the ISO transport,
+// which the descriptor does not offer: for the tests under qemu), which
+// may take a few seconds to appear after boot.
 func readEnv(envFile string) ([]byte, string, error) {
 	if envFile != "" {
 		b, err := os.ReadFile(envFile)
@@ -113,7 +178,7 @@ func readEnv(envFile string) ([]byte, string, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, "", errors.New("no OVF environment: neither VMware Tools (guestinfo.ovfEnv) nor a CD-ROM with ovf-env.xml has it; deploy the OVA with its vApp options, whose OVF environment transport is VMware Tools or ISO image")
+			return nil, "", errNoEnv
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -42,9 +42,12 @@ func console(ttys []string) error {
 type state struct {
 	Addresses   []string
 	ConfigError string
-	Service     string // the hostagent unit's ActiveState
-	Status      *agent.Status
-	StatusError string
+	// Notice says the hostagent runs on the last good configuration;
+	// TimeSource is the clock's.
+	Notice, TimeSource string
+	Service            string // the hostagent unit's ActiveState
+	Status             *agent.Status
+	StatusError        string
 }
 
 func snapshot() state {
@@ -64,6 +67,12 @@ func snapshot() state {
 	}
 	if b, err := os.ReadFile(errorFile); err == nil {
 		s.ConfigError = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile(noticeFile); err == nil {
+		s.Notice = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile(timeSourceFile); err == nil {
+		s.TimeSource = strings.TrimSpace(string(b))
 	}
 	out, _ := exec.Command("systemctl", "show", "-P", "ActiveState", "vmroute-hostagent.service").Output()
 	s.Service = strings.TrimSpace(string(out))
@@ -93,6 +102,14 @@ func render(s state) string {
 	}
 	fmt.Fprintf(&b, "  address:       %s\n", addr)
 	fmt.Fprintf(&b, "  hostagent:     %s\n", s.Service)
+	if s.Notice != "" {
+		fmt.Fprintf(&b, "  NOTE:          %s\n", s.Notice)
+	}
+	src := s.TimeSource
+	if src == "" {
+		src = "not chosen yet"
+	}
+	fmt.Fprintf(&b, "  time:          %s\n", src)
 	lastErr := ""
 	switch {
 	case s.ConfigError != "":
@@ -127,7 +144,7 @@ func render(s state) string {
 		lastErr = "none"
 	}
 	fmt.Fprintf(&b, "  last error:    %s\n\n", lastErr)
-	b.WriteString("The configuration comes from the VM's vApp options (OVF properties), read at\nevery boot: change them in vSphere and restart the appliance.\n")
+	b.WriteString("The configuration comes from the VM's vApp options (OVF properties), read at\nevery boot. To change it: power the appliance off, edit the vApp options\nin vSphere, power it on (vSphere changes them only while the VM is off).\n")
 	return b.String()
 }
 

@@ -28,7 +28,10 @@ func TestRender(t *testing.T) {
 		{"bad property", state{Service: "inactive", ConfigError: "property net.mode: \"x\" is not dhcp or static", StatusError: "connection refused"},
 			[]string{"hostagent:     inactive", "last error:    configuration: property net.mode"}},
 		{"no status", state{Service: "activating", StatusError: "connection refused"},
-			[]string{"last error:    no status from the hostagent: connection refused"}},
+			[]string{"last error:    no status from the hostagent: connection refused", "time:          not chosen yet", "power the appliance off"}},
+		{"no environment", state{Service: "active", Status: ok, Notice: "no OVF environment at this boot: running on the last good configuration, of 2026-12-07 02:10 UTC",
+			TimeSource: "the ESXi host's clock (VMware Tools)"},
+			[]string{"NOTE:          no OVF environment at this boot: running on the last good configuration", "time:          the ESXi host's clock (VMware Tools)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

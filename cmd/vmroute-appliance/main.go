@@ -1,7 +1,9 @@
 // Command vmroute-appliance runs the hostagent appliance's own steps:
 // configure (at every boot, from the OVF properties the vSphere admin
-// filled in), console (the status screen on tty1), and, at build time,
-// ova (the OVA around the appliance's disk).
+// filled in), time (the clock's source), console (the status screen on
+// tty1); for the admin, update (newer .deb files) and support (the
+// support bundle); and, at build time, ova (the OVA around the
+// appliance's disk).
 package main
 
 import (
@@ -14,8 +16,11 @@ import (
 )
 
 const usage = `usage: vmroute-appliance configure [-env FILE]
+       vmroute-appliance time
        vmroute-appliance console [-tty DEV]...
-       vmroute-appliance ova -vmdk DISK -capacity BYTES -version V -o FILE.ova
+       vmroute-appliance update HOSTAGENT.deb VMROUTECTL.deb
+       vmroute-appliance support [-o FILE]
+       vmroute-appliance ova -vmdk DISK -capacity BYTES -populated BYTES -version V -o FILE.ova
 `
 
 func main() {
@@ -32,6 +37,16 @@ func main() {
 		env := fs.String("env", "", "read the OVF environment from this file instead of VMware Tools or the CD-ROM")
 		_ = fs.Parse(os.Args[2:])
 		err = configure(log, *env)
+	case "time":
+		_ = fs.Parse(os.Args[2:])
+		err = timeStep(log)
+	case "update":
+		_ = fs.Parse(os.Args[2:])
+		err = update(fs.Args())
+	case "support":
+		out := fs.String("o", "", "the bundle's file, - for stdout (default vmroute-support-HOST-TIME.tar.gz here)")
+		_ = fs.Parse(os.Args[2:])
+		err = supportBundle(*out)
 	case "console":
 		var ttys ttyList
 		fs.Var(&ttys, "tty", "a terminal to show the status on (repeatable; one that cannot be opened is skipped)")
@@ -43,14 +58,15 @@ func main() {
 	case "ova":
 		vmdk := fs.String("vmdk", "", "the appliance's disk, a streamOptimized VMDK")
 		capacity := fs.Int64("capacity", 0, "the disk's capacity in bytes")
+		populated := fs.Int64("populated", 0, "the bytes of the disk that hold data")
 		ver := fs.String("version", version.Version, "the appliance's version")
 		out := fs.String("o", "", "the OVA to write")
 		_ = fs.Parse(os.Args[2:])
-		if *vmdk == "" || *capacity <= 0 || *out == "" {
+		if *vmdk == "" || *capacity <= 0 || *populated <= 0 || *populated > *capacity || *out == "" {
 			fs.Usage()
 			os.Exit(2)
 		}
-		err = ova(*vmdk, *capacity, *ver, *out)
+		err = ova(*vmdk, *capacity, *populated, *ver, *out)
 	case "-version", "--version":
 		fmt.Println(version.String("vmroute-appliance"))
 		return

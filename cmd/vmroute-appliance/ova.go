@@ -14,14 +14,23 @@ import (
 )
 
 // ova writes the OVA: a tar of the OVF descriptor (first, as the format
-// wants), its manifest (SHA256 of each file), and the disk.
-func ova(vmdk string, capacity int64, version, out string) error {
-	fi, err := os.Stat(vmdk)
+// wants), its manifest (SHA256 of each file), and the disk, once its
+// header says it is what the descriptor declares.
+func ova(vmdk string, capacity, populated int64, version, out string) error {
+	src, err := os.Open(vmdk)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if _, err := appliance.CheckVMDK(src); err != nil {
+		return fmt.Errorf("%s: %w", vmdk, err)
+	}
+	fi, err := src.Stat()
 	if err != nil {
 		return err
 	}
 	base := "vmroute-hostagent-appliance-" + version
-	disk := appliance.Disk{File: base + "-disk1.vmdk", Size: fi.Size(), Capacity: capacity}
+	disk := appliance.Disk{File: base + "-disk1.vmdk", Size: fi.Size(), Capacity: capacity, Populated: populated}
 	desc, err := appliance.Descriptor(version, disk)
 	if err != nil {
 		return err
@@ -54,12 +63,7 @@ func ova(vmdk string, capacity int64, version, out string) error {
 	if err := tw.WriteHeader(&tar.Header{Name: disk.File, Mode: 0o644, Size: fi.Size(), ModTime: now, Format: tar.FormatUSTAR}); err != nil {
 		return err
 	}
-	src, err := os.Open(vmdk)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	if _, err := io.Copy(tw, src); err != nil {
+	if _, err := io.Copy(tw, io.NewSectionReader(src, 0, fi.Size())); err != nil {
 		return err
 	}
 	if err := tw.Close(); err != nil {

@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -17,8 +19,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vmware/govmomi/ovf"
 
 	hostconfig "github.com/vmroute/vmroute/hostagent/config"
 )
@@ -64,6 +64,10 @@ func good(t *testing.T) map[string]string {
 	}
 }
 
+// render renders properties from an environment without an adapter
+// section.
+func render(p map[string]string) (*Setup, error) { return Render(&Environment{Properties: p}) }
+
 func file(t *testing.T, s *Setup, path string) File {
 	t.Helper()
 	i := slices.IndexFunc(s.Files, func(f File) bool { return f.Path == path })
@@ -77,7 +81,7 @@ func file(t *testing.T, s *Setup, path string) File {
 // with the PEM restored and the secrets readable by root (and the
 // service's group, for the TLS key) alone.
 func TestRender(t *testing.T) {
-	s, err := Render(good(t))
+	s, err := render(good(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,8 +128,14 @@ func TestRender(t *testing.T) {
 			t.Errorf("network file lacks %q:\n%s", want, net)
 		}
 	}
-	if ts := string(file(t, s, TimesyncFile).Content); !strings.Contains(ts, "NTP=ntp1.example.net ntp2.example.net") {
+	if ts := string(file(t, s, TimesyncFile).Content); !strings.Contains(ts, "\nNTP=ntp1.example.net ntp2.example.net\n") || !strings.Contains(ts, "\nFallbackNTP=\n") {
 		t.Errorf("timesyncd: %s", ts)
+	}
+	if !slices.Equal(s.NTP, []string{"ntp1.example.net", "ntp2.example.net"}) {
+		t.Errorf("NTP servers %q", s.NTP)
+	}
+	if h := string(file(t, s, HostsFile).Content); !strings.Contains(h, "127.0.1.1\tvmroute-hostagent\n") {
+		t.Errorf("hosts file:\n%s", h)
 	}
 	if s.SSH || s.Hostname != "vmroute-hostagent" || s.RootPassword != "" {
 		t.Errorf("setup: ssh %t, host name %q", s.SSH, s.Hostname)
@@ -135,7 +145,7 @@ func TestRender(t *testing.T) {
 	p := good(t)
 	p["vcenter.thumbprint"], p["vcenter.ca"] = "", p["tls.ca"]
 	p["access.ssh"], p["access.ssh_key"] = "true", sshKey
-	s, err = Render(p)
+	s, err = render(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +171,7 @@ func checkFiles(t *testing.T, s *Setup) {
 		NetworkFile:                {0o644, ""},
 		TimesyncFile:               {0o644, ""},
 		ResolvedFile:               {0o644, ""},
+		HostsFile:                  {0o644, ""},
 		AuthorizedKeys:             {0o600, ""},
 	}
 	optional := map[string]bool{TLSDir + "/vcenter-ca.crt": true, AuthorizedKeys: true}
@@ -191,7 +202,7 @@ func TestRenderDefaults(t *testing.T) {
 		delete(p, k)
 	}
 	p["cluster.site"] = "A"
-	s, err := Render(p)
+	s, err := render(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +211,9 @@ func TestRenderDefaults(t *testing.T) {
 	}
 	if s.SSH {
 		t.Error("SSH on by default")
+	}
+	if ts := string(file(t, s, TimesyncFile).Content); ts != "[Time]\nFallbackNTP=\n" || s.NTP != nil {
+		t.Errorf("timesyncd without NTP servers (%q):\n%s", s.NTP, ts)
 	}
 	if conf := string(file(t, s, ConfigFile).Content); !strings.Contains(conf, `site = "A"`) || strings.Contains(conf, "sites_by") {
 		t.Errorf("configuration:\n%s", conf)
@@ -223,7 +237,8 @@ func TestRenderRefuses(t *testing.T) {
 		{"bad CA", map[string]string{"vcenter.thumbprint": "", "vcenter.ca": "hello"}, "property vcenter.ca: not PEM: no -----BEGIN line"},
 		{"site and sites", map[string]string{"cluster.site": "A"}, "property cluster.site: set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one, not both"},
 		{"neither site nor sites", map[string]string{"cluster.sites": ""}, "property cluster.site: set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one"},
-		{"sites by rack", map[string]string{"cluster.sites_by": "rack"}, `property cluster.sites_by: "rack" is not one of host_group, fault_domain, host_name`},
+		{"sites by rack", map[string]string{"cluster.sites_by": "rack"}, `property cluster.sites_by: "rack" is not one of none, host_group, fault_domain, host_name`},
+		{"sites by none", map[string]string{"cluster.sites_by": "none"}, "property cluster.site: set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one"},
 		{"one site", map[string]string{"cluster.sites": "A=hosts-a"}, "property cluster.sites: a stretched cluster spans two sites or more"},
 		{"site without groups", map[string]string{"cluster.sites": "A=hosts-a;B="}, "property cluster.sites: site B names no host group"},
 		{"sites not SITE=", map[string]string{"cluster.sites": "hosts-a;B=b"}, `property cluster.sites: "hosts-a" is not SITE=item,item`},
@@ -239,9 +254,15 @@ func TestRenderRefuses(t *testing.T) {
 		{"gateway of the other family", map[string]string{"net.gateway": "2001:db8::1"}, `property net.gateway: "2001:db8::1" is not an address of the same family as net.address`},
 		{"mode", map[string]string{"net.mode": "bootp"}, `property net.mode: "bootp" is not dhcp or static`},
 		{"DNS name", map[string]string{"net.dns": "dns.example.net"}, `property net.dns: "dns.example.net" is not an address`},
-		{"host name", map[string]string{"net.hostname": "a_b"}, `property net.hostname: "a_b" is not a host name`},
+		{"host name", map[string]string{"net.hostname": "a_b"}, `property net.hostname: "a_b" is not a host name nor an FQDN`},
+		{"FQDN with an empty label", map[string]string{"net.hostname": "ha1..example.net"}, `property net.hostname: "ha1..example.net" is not a host name nor an FQDN`},
+		{"FQDN too long", map[string]string{"net.hostname": strings.Repeat("a.", 127)}, "property net.hostname: longer than 253 characters"},
+		{"thumbprint too long", map[string]string{"vcenter.thumbprint": thumb + ":AB"}, "property vcenter.thumbprint: longer than 59 characters"},
+		{"password with a line break", map[string]string{"access.root_password": "s3cret\nroot2:x"}, "property access.root_password: holds a line break"},
 		{"ssh maybe", map[string]string{"access.ssh": "maybe"}, `property access.ssh: "maybe" is not true or false`},
-		{"ssh with no way in", map[string]string{"access.ssh": "true"}, "property access.ssh: SSH is on, but neither access.ssh_key nor access.root_password lets anyone log in"},
+		{"ssh with no key", map[string]string{"access.ssh": "true"}, "property access.ssh_key: required when access.ssh is on: root logs in over SSH by key only"},
+		// Debian's sshd takes no password for root: a password is no way in.
+		{"ssh with a password only", map[string]string{"access.ssh": "true", "access.root_password": "s3cret"}, "property access.ssh_key: required when access.ssh is on"},
 		{"ssh key", map[string]string{"access.ssh_key": "s3cret-not-a-key"}, "property access.ssh_key: not an SSH public key"},
 		{"unknown property", map[string]string{"vcenter.passwd": "s3cret"}, "property vcenter.passwd: not a property of this appliance"},
 	}
@@ -251,7 +272,7 @@ func TestRenderRefuses(t *testing.T) {
 			for k, v := range tt.set {
 				p[k] = v
 			}
-			_, err := Render(p)
+			_, err := render(p)
 			if err == nil {
 				t.Fatalf("accepted; want %q", tt.want)
 			}
@@ -265,68 +286,129 @@ func TestRenderRefuses(t *testing.T) {
 	}
 }
 
-// TestEnv reads what vSphere writes: the OVF environment document.
-func TestEnv(t *testing.T) {
-	env := ovf.Env{EsxID: "vm-42", Platform: &ovf.PlatformSection{Kind: "VMware ESXi", Version: "8.0.3", Vendor: "VMware, Inc.", Locale: "en"},
-		Property: &ovf.PropertySection{Properties: []ovf.EnvProperty{{Key: "vcenter.url", Value: "https://vc/sdk"}, {Key: "access.ssh", Value: "False"}}}}
-	got, err := Env(strings.NewReader(env.MarshalManual()))
+// TestRenderNIC: static addressing goes to the environment's NIC by its
+// MAC, never to a second NIC.
+func TestRenderNIC(t *testing.T) {
+	s, err := Render(&Environment{Properties: good(t), MAC: "00:50:56:8f:00:01"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["vcenter.url"] != "https://vc/sdk" || got["access.ssh"] != "False" || len(got) != 2 {
-		t.Errorf("properties %v", got)
-	}
-	if _, err := Env(strings.NewReader("<Environment")); err == nil || !strings.HasPrefix(err.Error(), "OVF environment: ") {
-		t.Errorf("broken XML: %v", err)
+	if net := string(file(t, s, NetworkFile).Content); !strings.Contains(net, "[Match]\nMACAddress=00:50:56:8f:00:01\n") || strings.Contains(net, "Name=") {
+		t.Errorf("network file:\n%s", net)
 	}
 }
 
-// TestDescriptor parses the OVF descriptor with govmomi's ovf package and
-// finds every property, as the list has it, and the hardware.
-func TestDescriptor(t *testing.T) {
-	b, err := Descriptor("1.2.3-4", Disk{File: "disk1.vmdk", Size: 1234, Capacity: 4 << 30})
+// TestRenderAccess: the host name as an FQDN, and root's password as a
+// crypt hash, which chpasswd -e sets as it is.
+func TestRenderAccess(t *testing.T) {
+	p := good(t)
+	p["net.hostname"] = "vmroute-ha1.example.net"
+	p["access.root_password"] = "$6$rounds=5000$saltsalt$wXGfsTmXUg3f1Hq0dE5Gc1"
+	s, err := render(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := ovf.Unmarshal(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("govmomi's ovf package refuses the descriptor: %v", err)
+	if s.Hostname != "vmroute-ha1" || !s.RootPasswordHashed {
+		t.Errorf("host name %q, password hashed %t", s.Hostname, s.RootPasswordHashed)
 	}
-	vs := env.VirtualSystem
-	if vs == nil || len(vs.Product) != 1 || len(vs.VirtualHardware) != 1 {
-		t.Fatalf("descriptor lacks its virtual system, product or hardware section")
+	if h := string(file(t, s, HostsFile).Content); !strings.Contains(h, "127.0.1.1\tvmroute-ha1.example.net vmroute-ha1\n") {
+		t.Errorf("hosts file:\n%s", h)
 	}
-	if p := vs.Product[0]; p.Version != "1.2.3-4" {
-		t.Errorf("product version %q", p.Version)
-	}
-	got := vs.Product[0].Property
-	if len(got) != len(Properties) {
-		t.Fatalf("%d properties in the descriptor, want %d", len(got), len(Properties))
-	}
-	for i, want := range Properties {
-		p := got[i]
-		def := ""
-		if p.Default != nil {
-			def = *p.Default
+	for pw, hashed := range map[string]bool{"$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7": true,
+		"$2b$12$KIXQJ1r8Xj0mN8m3bH0.2uT1Zc9H8pD3sKqZ5mJvC3nEw0dY6yHcK": true, "s3cret": false, "$6$": false, "$6$salt$hash with space": false} {
+		p["access.root_password"] = pw
+		s, err := render(p)
+		if err != nil {
+			t.Fatal(err)
 		}
-		pw := p.Password != nil && *p.Password
-		if p.Key != want.Key || p.Type != want.Type || def != want.Default || pw != want.Secret || p.Label == nil || *p.Label != want.Label {
-			t.Errorf("property %d: %s %s default %q password %t, want %+v", i, p.Key, p.Type, def, pw, want)
-		}
-		if len(want.Choices) > 0 && (p.Qualifiers == nil || *p.Qualifiers != valueMap(want.Choices)) {
-			t.Errorf("property %s: qualifiers %v", p.Key, p.Qualifiers)
+		if s.RootPasswordHashed != hashed || s.RootPassword != pw {
+			t.Errorf("%q: hashed %t, want %t", pw, s.RootPasswordHashed, hashed)
 		}
 	}
-	hw := vs.VirtualHardware[0]
-	if hw.Transport == nil || !strings.Contains(*hw.Transport, "iso") || !strings.Contains(*hw.Transport, "com.vmware.guestInfo") {
-		t.Errorf("transport %v, want ISO and VMware Tools", hw.Transport)
+}
+
+// TestRequired: a property is required in the wizard (MinLen(1)) exactly
+// when Render refuses it blank.
+func TestRequired(t *testing.T) {
+	for _, p := range Properties {
+		props := good(t)
+		props[p.Key] = ""
+		_, err := render(props)
+		refused := err != nil && strings.Contains(err.Error(), "property "+p.Key+": required")
+		if refused != p.Required {
+			t.Errorf("%s: Required %t, but blank it is refused: %t (%v)", p.Key, p.Required, refused, err)
+		}
+		if slices.Contains(p.Choices, "") {
+			t.Errorf("%s offers an empty choice", p.Key)
+		}
+		if len(p.Choices) > 0 && !slices.Contains(p.Choices, p.Default) {
+			t.Errorf("%s: default %q is not one of its choices %q", p.Key, p.Default, p.Choices)
+		}
 	}
-	if len(env.References) != 1 || env.References[0].Href != "disk1.vmdk" || env.References[0].Size != 1234 {
-		t.Errorf("references %+v", env.References)
+}
+
+// TestVMDK reads the header and descriptor of VMDKs in and out of the
+// format the OVA declares.
+func TestVMDK(t *testing.T) {
+	good := vmdkHeader{version: 3, flags: vmdkCompressed | vmdkMarkers | 3, algorithm: 1, createType: "streamOptimized", adapter: "lsilogic"}
+	v, err := CheckVMDK(bytes.NewReader(good.bytes()))
+	if err != nil || v != (VMDK{CreateType: "streamOptimized", AdapterType: "lsilogic"}) {
+		t.Fatalf("a streamOptimized VMDK for SCSI: %+v, %v", v, err)
 	}
-	if env.Disk == nil || len(env.Disk.Disks) != 1 || env.Disk.Disks[0].Capacity != "4294967296" {
-		t.Errorf("disk section %+v", env.Disk)
+	tests := []struct {
+		name string
+		edit func(*vmdkHeader)
+		want string
+	}{
+		{"raw", func(h *vmdkHeader) { h.magic = 0x12345678 }, "not a sparse extent"},
+		{"monolithicSparse", func(h *vmdkHeader) { h.version, h.flags, h.algorithm = 1, 3, 0 }, "version 1, want 3"},
+		{"uncompressed", func(h *vmdkHeader) { h.flags &^= vmdkCompressed }, "grains not compressed"},
+		{"no markers", func(h *vmdkHeader) { h.flags &^= vmdkMarkers }, "no stream markers"},
+		{"not deflate", func(h *vmdkHeader) { h.algorithm = 2 }, "compression algorithm 2"},
+		{"not stream", func(h *vmdkHeader) { h.createType = "monolithicSparse" }, `createType "monolithicSparse"`},
+		{"IDE", func(h *vmdkHeader) { h.adapter = "ide" }, `ddb.adapterType "ide", want lsilogic`},
+		{"no descriptor", func(h *vmdkHeader) { h.noDescriptor = true }, "embedded descriptor at sector 0"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := good
+			tt.edit(&h)
+			if _, err := CheckVMDK(bytes.NewReader(h.bytes())); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := CheckVMDK(bytes.NewReader([]byte("KDMV"))); err == nil {
+		t.Error("a truncated header passes")
+	}
+}
+
+// vmdkHeader makes a VMDK's first sectors: the sparse extent header and
+// the embedded descriptor.
+type vmdkHeader struct {
+	magic, version, flags uint32
+	algorithm             uint16
+	createType, adapter   string
+	noDescriptor          bool
+}
+
+func (h vmdkHeader) bytes() []byte {
+	b := make([]byte, 3*512)
+	le := binary.LittleEndian
+	magic := h.magic
+	if magic == 0 {
+		magic = vmdkMagic
+	}
+	le.PutUint32(b[0:], magic)
+	le.PutUint32(b[4:], h.version)
+	le.PutUint32(b[8:], h.flags)
+	if !h.noDescriptor {
+		le.PutUint64(b[28:], 1)
+		le.PutUint64(b[36:], 2)
+	}
+	le.PutUint16(b[77:], h.algorithm)
+	copy(b[512:], fmt.Sprintf("# Disk DescriptorFile\nversion=1\ncreateType=%q\n\n# The Disk Data Base\n#DDB\n\nddb.adapterType = %q\n", h.createType, h.adapter))
+	return b
 }
 
 // secretIn says in which encoding secret appears in s, or "": plain, in

@@ -14,22 +14,42 @@ type Disk struct {
 	// streamOptimized VMDK).
 	File string
 	Size int64
-	// Capacity is the disk's size in the VM, in bytes.
-	Capacity int64
+	// Capacity is the disk's size in the VM, in bytes; Populated the
+	// bytes of it that hold data (ovf:populatedSize), which vSphere
+	// checks the datastore's free space against.
+	Capacity, Populated int64
+}
+
+// GuestOS is the guest OS type the descriptor declares: an ID that every
+// vSphere version the appliance claims (ESXi 6.5 and later, vCenter 7
+// and 8) knows. debian12_64Guest and debian13_64Guest came only with API
+// 8.0.0.1 and 9.0, and vSphere refuses to deploy or power on a guest OS
+// type it does not know.
+const GuestOS = "debian10_64Guest"
+
+// ExtraConfig are the VMX options the descriptor sets. Only root in the
+// guest may read guestinfo (open-vm-tools issue 288): the OVF
+// environment, with every password in it, is not for the hostagent's
+// own user.
+var ExtraConfig = map[string]string{
+	"guest_rpc.rpci.auth.cmd.info-get": "TRUE",
 }
 
 // Descriptor returns the appliance's OVF descriptor: one VM (2 vCPUs,
-// 1 GiB, a VMXNET3 NIC, the disk on a paravirtual SCSI controller, a
-// CD-ROM for the ISO transport), the properties of Properties in a
-// product section, and the OVF environment offered both by ISO and by
-// VMware Tools (guestinfo.ovfEnv).
+// 1 GiB, a VMXNET3 NIC, the disk on a paravirtual SCSI controller), the
+// properties of Properties in a product section, and the OVF environment
+// by VMware Tools (guestinfo.ovfEnv) only: the ISO transport would leave
+// the environment, passwords and keys, as an ISO file on the datastore
+// beside the VM, readable by anyone who may browse the datastore.
 func Descriptor(version string, disk Disk) ([]byte, error) {
 	var b bytes.Buffer
 	err := descriptor.Execute(&b, struct {
 		Version    string
 		Disk       Disk
 		Categories []category
-	}{version, disk, categories()})
+		GuestOS    string
+		Extra      map[string]string
+	}{version, disk, categories(), GuestOS, ExtraConfig})
 	if err != nil {
 		return nil, fmt.Errorf("OVF descriptor: %w", err)
 	}
@@ -58,23 +78,34 @@ func xmlEscape(s string) string {
 	return b.String()
 }
 
-// valueMap is an OVF qualifier listing a property's choices.
-func valueMap(choices []string) string {
-	q := make([]string, len(choices))
-	for i, c := range choices {
-		q[i] = `"` + c + `"`
+// qualifiers are a property's OVF qualifiers, as the wizard checks them:
+// its choices (ValueMap), MinLen(1) when it is required, its MaxLen.
+func qualifiers(p Property) string {
+	var q []string
+	if len(p.Choices) > 0 {
+		c := make([]string, len(p.Choices))
+		for i, v := range p.Choices {
+			c[i] = `"` + v + `"`
+		}
+		q = append(q, "ValueMap{"+strings.Join(c, ",")+"}")
 	}
-	return "ValueMap{" + strings.Join(q, ",") + "}"
+	if p.Required {
+		q = append(q, "MinLen(1)")
+	}
+	if p.MaxLen > 0 {
+		q = append(q, fmt.Sprintf("MaxLen(%d)", p.MaxLen))
+	}
+	return strings.Join(q, ",")
 }
 
-var descriptor = template.Must(template.New("ovf").Funcs(template.FuncMap{"x": xmlEscape, "valueMap": valueMap}).Parse(`<?xml version="1.0" encoding="UTF-8"?>
+var descriptor = template.Must(template.New("ovf").Funcs(template.FuncMap{"x": xmlEscape, "qualifiers": qualifiers}).Parse(`<?xml version="1.0" encoding="UTF-8"?>
 <Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <References>
     <File ovf:href="{{x .Disk.File}}" ovf:id="file1" ovf:size="{{.Disk.Size}}"/>
   </References>
   <DiskSection>
     <Info>Virtual disk information</Info>
-    <Disk ovf:capacity="{{.Disk.Capacity}}" ovf:capacityAllocationUnits="byte" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>
+    <Disk ovf:capacity="{{.Disk.Capacity}}" ovf:capacityAllocationUnits="byte" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized" ovf:populatedSize="{{.Disk.Populated}}"/>
   </DiskSection>
   <NetworkSection>
     <Info>The network the appliance reaches vCenter and the routeragents on</Info>
@@ -98,18 +129,18 @@ var descriptor = template.Must(template.New("ovf").Funcs(template.FuncMap{"x": x
 {{- range .Categories}}
       <Category>{{x .Name}}</Category>
 {{- range .Properties}}
-      <Property ovf:key="{{x .Key}}" ovf:type="{{.Type}}" ovf:userConfigurable="true" ovf:value="{{x .Default}}"{{if .Secret}} ovf:password="true"{{end}}{{if .Choices}} ovf:qualifiers="{{x (valueMap .Choices)}}"{{end}}>
+      <Property ovf:key="{{x .Key}}" ovf:type="{{.Type}}" ovf:userConfigurable="true" ovf:value="{{x .Default}}"{{if .Secret}} ovf:password="true"{{end}}{{with qualifiers .}} ovf:qualifiers="{{x .}}"{{end}}>
         <Label>{{x .Label}}</Label>
         <Description>{{x .Description}}</Description>
       </Property>
 {{- end}}
 {{- end}}
     </ProductSection>
-    <OperatingSystemSection ovf:id="96" vmw:osType="debian12_64Guest">
+    <OperatingSystemSection ovf:id="96" vmw:osType="{{.GuestOS}}">
       <Info>The kind of installed guest operating system</Info>
-      <Description>Debian GNU/Linux 12 (64-bit)</Description>
+      <Description>Debian GNU/Linux (64-bit)</Description>
     </OperatingSystemSection>
-    <VirtualHardwareSection ovf:transport="iso com.vmware.guestInfo">
+    <VirtualHardwareSection ovf:transport="com.vmware.guestInfo">
       <Info>Virtual hardware requirements</Info>
       <System>
         <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
@@ -142,28 +173,12 @@ var descriptor = template.Must(template.New("ovf").Funcs(template.FuncMap{"x": x
         <rasd:ResourceType>6</rasd:ResourceType>
       </Item>
       <Item>
-        <rasd:Address>0</rasd:Address>
-        <rasd:Description>IDE Controller</rasd:Description>
-        <rasd:ElementName>IDE 0</rasd:ElementName>
-        <rasd:InstanceID>4</rasd:InstanceID>
-        <rasd:ResourceType>5</rasd:ResourceType>
-      </Item>
-      <Item>
         <rasd:AddressOnParent>0</rasd:AddressOnParent>
         <rasd:ElementName>Hard disk 1</rasd:ElementName>
         <rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource>
-        <rasd:InstanceID>5</rasd:InstanceID>
+        <rasd:InstanceID>4</rasd:InstanceID>
         <rasd:Parent>3</rasd:Parent>
         <rasd:ResourceType>17</rasd:ResourceType>
-      </Item>
-      <Item ovf:required="false">
-        <rasd:AddressOnParent>0</rasd:AddressOnParent>
-        <rasd:AutomaticAllocation>false</rasd:AutomaticAllocation>
-        <rasd:ElementName>CD/DVD drive 1: the OVF environment (ISO transport)</rasd:ElementName>
-        <rasd:InstanceID>6</rasd:InstanceID>
-        <rasd:Parent>4</rasd:Parent>
-        <rasd:ResourceSubType>vmware.cdrom.remotepassthrough</rasd:ResourceSubType>
-        <rasd:ResourceType>15</rasd:ResourceType>
       </Item>
       <Item>
         <rasd:AddressOnParent>7</rasd:AddressOnParent>
@@ -171,13 +186,16 @@ var descriptor = template.Must(template.New("ovf").Funcs(template.FuncMap{"x": x
         <rasd:Connection>VM Network</rasd:Connection>
         <rasd:Description>VMXNET3 ethernet adapter on "VM Network"</rasd:Description>
         <rasd:ElementName>Network adapter 1</rasd:ElementName>
-        <rasd:InstanceID>7</rasd:InstanceID>
+        <rasd:InstanceID>5</rasd:InstanceID>
         <rasd:ResourceSubType>VMXNET3</rasd:ResourceSubType>
         <rasd:ResourceType>10</rasd:ResourceType>
       </Item>
       <vmw:Config ovf:required="false" vmw:key="tools.syncTimeWithHost" vmw:value="false"/>
       <vmw:Config ovf:required="false" vmw:key="powerOpInfo.powerOffType" vmw:value="soft"/>
       <vmw:Config ovf:required="false" vmw:key="powerOpInfo.resetType" vmw:value="soft"/>
+{{- range $k, $v := .Extra}}
+      <vmw:ExtraConfig ovf:required="false" vmw:key="{{x $k}}" vmw:value="{{x $v}}"/>
+{{- end}}
     </VirtualHardwareSection>
   </VirtualSystem>
 </Envelope>

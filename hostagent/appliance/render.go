@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -25,6 +26,7 @@ const (
 	NetworkFile    = "/etc/systemd/network/10-vmroute-appliance.network"
 	TimesyncFile   = "/etc/systemd/timesyncd.conf.d/vmroute-appliance.conf"
 	ResolvedFile   = "/etc/systemd/resolved.conf.d/vmroute-appliance.conf"
+	HostsFile      = "/etc/hosts"
 	AuthorizedKeys = "/root/.ssh/authorized_keys"
 	// StatusListen is where the hostagent's status listens: loopback
 	// only, where the console and vmroutectl read it.
@@ -43,27 +45,68 @@ type File struct {
 
 // Setup is what an OVF environment asks of the appliance.
 type Setup struct {
-	Files    []File
+	Files []File
+	// Hostname is the host name, the first label of net.hostname.
 	Hostname string
-	// RootPassword is empty when root logs in with no password.
-	RootPassword string
-	SSH          bool
+	// RootPassword is empty when root logs in with no password; with
+	// RootPasswordHashed it is a crypt hash (chpasswd -e).
+	RootPassword       string
+	RootPasswordHashed bool
+	SSH                bool
+	// NTP are the NTP servers of net.ntp; with none, time comes from
+	// DHCP's servers or else from the ESXi host (VMware Tools).
+	NTP []string
 }
 
-// Env reads the property values of an OVF environment document
-// (ovf-env.xml), as vSphere hands it to the guest.
-func Env(r io.Reader) (map[string]string, error) {
-	var env ovf.Env
-	if err := xml.NewDecoder(r).Decode(&env); err != nil {
+// Environment is what the appliance reads of its OVF environment
+// document (ovf-env.xml), as vSphere hands it to the guest.
+type Environment struct {
+	Properties map[string]string
+	// MAC is the appliance's own NIC (the OVA's, of the lowest unit
+	// number) from the environment's adapter section; empty when the
+	// environment has none.
+	MAC string
+}
+
+// vmwareEnv holds what VMware adds to the OVF environment: its NICs.
+type vmwareEnv struct {
+	Adapters []struct {
+		MAC  string `xml:"http://www.vmware.com/schema/ovfenv mac,attr"`
+		Unit int    `xml:"http://www.vmware.com/schema/ovfenv unitNumber,attr"`
+	} `xml:"http://www.vmware.com/schema/ovfenv EthernetAdapterSection>Adapter"`
+}
+
+// Env reads an OVF environment document.
+func Env(r io.Reader) (*Environment, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
 		return nil, fmt.Errorf("OVF environment: %w", err)
 	}
-	props := map[string]string{}
+	var env ovf.Env
+	if err := xml.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("OVF environment: %w", err)
+	}
+	e := &Environment{Properties: map[string]string{}}
 	if env.Property != nil {
 		for _, p := range env.Property.Properties {
-			props[p.Key] = p.Value
+			e.Properties[p.Key] = p.Value
 		}
 	}
-	return props, nil
+	var vm vmwareEnv
+	if err := xml.Unmarshal(b, &vm); err != nil {
+		return nil, fmt.Errorf("OVF environment: %w", err)
+	}
+	unit := -1
+	for _, a := range vm.Adapters {
+		mac, err := net.ParseMAC(a.MAC)
+		if err != nil || len(mac) != 6 {
+			return nil, fmt.Errorf("OVF environment: adapter %d: %q is not a MAC address", a.Unit, a.MAC)
+		}
+		if unit < 0 || a.Unit < unit {
+			unit, e.MAC = a.Unit, mac.String()
+		}
+	}
+	return e, nil
 }
 
 // PropertyError is a property whose value the appliance cannot use.
@@ -106,11 +149,13 @@ type cluster struct {
 	Sites   map[string][]string `toml:"sites,omitempty"`
 }
 
-// Render checks the properties and makes the appliance's setup from
-// them. Every problem is named by its property; a secret's value never
-// appears in an error. The hostagent checks the configuration itself
-// too (--check-config), which the configure step runs next.
-func Render(props map[string]string) (*Setup, error) {
+// Render checks the environment's properties and makes the appliance's
+// setup from them. Every problem is named by its property; a secret's
+// value never appears in an error. The hostagent checks the
+// configuration itself too (--check-config), which the configure step
+// runs next.
+func Render(env *Environment) (*Setup, error) {
+	props := env.Properties
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, &PropertyError{Key: key, Err: fmt.Errorf(format, args...)})
@@ -127,12 +172,13 @@ func Render(props map[string]string) (*Setup, error) {
 		}
 		return p.Default
 	}
-	need := func(key string) string {
-		v := get(key)
-		if v == "" {
-			bad(key, "required")
+	for _, p := range Properties {
+		switch v := get(p.Key); {
+		case p.Required && v == "":
+			bad(p.Key, "required")
+		case p.MaxLen > 0 && len(v) > p.MaxLen:
+			bad(p.Key, "longer than %d characters", p.MaxLen)
 		}
-		return v
 	}
 	s := &Setup{}
 	var c hostagentConfig
@@ -141,14 +187,14 @@ func Render(props map[string]string) (*Setup, error) {
 	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.CAFile = TLSDir+"/hostagent.crt", TLSDir+"/hostagent.key", TLSDir+"/ca.crt"
 	c.VCenter.PasswordFile = "vcenter-password" // the unit's credential
 
-	if u := need("vcenter.url"); u != "" {
+	if u := get("vcenter.url"); u != "" {
 		if pu, err := url.Parse(u); err != nil || pu.Scheme != "https" || pu.Host == "" {
 			bad("vcenter.url", "%q is not an https URL (https://vcenter.example.net/sdk)", u)
 		}
 		c.VCenter.URL = u
 	}
-	c.VCenter.User = need("vcenter.user")
-	if pw := need("vcenter.password"); pw != "" {
+	c.VCenter.User = get("vcenter.user")
+	if pw := get("vcenter.password"); pw != "" {
 		s.Files = append(s.Files, File{Path: PasswordFile, Mode: 0o600, Content: []byte(pw)})
 	}
 	thumb, ca := get("vcenter.thumbprint"), get("vcenter.ca")
@@ -171,9 +217,12 @@ func Render(props map[string]string) (*Setup, error) {
 		}
 	}
 
-	cl := cluster{Path: need("cluster.path"), Name: get("cluster.name"), Site: get("cluster.site"), SitesBy: get("cluster.sites_by")}
+	cl := cluster{Path: get("cluster.path"), Name: get("cluster.name"), Site: get("cluster.site"), SitesBy: get("cluster.sites_by")}
 	if p, _ := property("cluster.sites_by"); !slices.Contains(p.Choices, cl.SitesBy) {
-		bad("cluster.sites_by", "%q is not one of host_group, fault_domain, host_name", cl.SitesBy)
+		bad("cluster.sites_by", "%q is not one of none, host_group, fault_domain, host_name", cl.SitesBy)
+	}
+	if cl.SitesBy == "none" {
+		cl.SitesBy = ""
 	}
 	sites := get("cluster.sites")
 	switch {
@@ -190,10 +239,7 @@ func Render(props map[string]string) (*Setup, error) {
 	}
 	c.Clusters = []cluster{cl}
 
-	for _, r := range strings.Split(need("routeragents"), ",") {
-		if r = strings.TrimSpace(r); r == "" {
-			continue
-		}
+	for _, r := range list(get("routeragents")) {
 		if pu, err := url.Parse(r); err != nil || pu.Scheme != "https" || pu.Host == "" {
 			bad("routeragents", "%q is not an https URL (https://router-a1.example.net:8443)", r)
 			continue
@@ -206,9 +252,9 @@ func Render(props map[string]string) (*Setup, error) {
 	}{
 		{"tls.cert", "hostagent.crt", "CERTIFICATE", 0o640}, {"tls.key", "hostagent.key", "PRIVATE KEY", 0o640}, {"tls.ca", "ca.crt", "CERTIFICATE", 0o644},
 	} {
-		v := need(t.key)
+		v := get(t.key)
 		if v == "" {
-			continue
+			continue // required: named above
 		}
 		b, err := normalizePEM(v, t.block)
 		if err != nil {
@@ -225,24 +271,40 @@ func Render(props map[string]string) (*Setup, error) {
 	}
 	s.Files = append(s.Files, File{Path: ConfigFile, Mode: 0o644, Content: conf.Bytes()})
 
-	s.Files = append(s.Files, File{Path: NetworkFile, Mode: 0o644, Content: network(get, bad)})
-	timesync := "[Time]\n"
-	if ntp := list(get("net.ntp")); len(ntp) > 0 {
-		timesync += "NTP=" + strings.Join(ntp, " ") + "\n"
+	s.Files = append(s.Files, File{Path: NetworkFile, Mode: 0o644, Content: network(env.MAC, get, bad)})
+	// No fallback to Debian's public NTP pool: an appliance in a data
+	// center reaches no internet, nor should it try.
+	timesync := "[Time]\nFallbackNTP=\n"
+	if s.NTP = list(get("net.ntp")); len(s.NTP) > 0 {
+		timesync += "NTP=" + strings.Join(s.NTP, " ") + "\n"
 	}
 	s.Files = append(s.Files, File{Path: TimesyncFile, Mode: 0o644, Content: []byte(timesync)})
 	// Resolution without a listener: no stub on 127.0.0.53, no LLMNR,
 	// no mDNS (/etc/resolv.conf points at resolved's list of servers).
 	s.Files = append(s.Files, File{Path: ResolvedFile, Mode: 0o644, Content: []byte("[Resolve]\nDNSStubListener=no\nLLMNR=no\nMulticastDNS=no\n")})
 
-	s.Hostname = get("net.hostname")
-	if s.Hostname == "" {
-		s.Hostname = "vmroute-hostagent"
+	fqdn := get("net.hostname")
+	if fqdn == "" {
+		fqdn = "vmroute-hostagent"
 	}
-	if !hostnameRE.MatchString(s.Hostname) {
-		bad("net.hostname", "%q is not a host name", s.Hostname)
+	for _, label := range strings.Split(fqdn, ".") {
+		if !hostnameRE.MatchString(label) {
+			bad("net.hostname", "%q is not a host name nor an FQDN", fqdn)
+			break
+		}
 	}
+	s.Hostname, _, _ = strings.Cut(fqdn, ".")
+	names := s.Hostname
+	if fqdn != s.Hostname {
+		names = fqdn + " " + s.Hostname
+	}
+	s.Files = append(s.Files, File{Path: HostsFile, Mode: 0o644, Content: []byte("127.0.0.1\tlocalhost\n127.0.1.1\t" + names +
+		"\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")})
 	s.RootPassword = get("access.root_password")
+	s.RootPasswordHashed = cryptRE.MatchString(s.RootPassword)
+	if strings.ContainsAny(s.RootPassword, "\n\r") {
+		bad("access.root_password", "holds a line break")
+	}
 	switch v := get("access.ssh"); v {
 	case "true", "True":
 		s.SSH = true
@@ -257,8 +319,8 @@ func Render(props map[string]string) (*Setup, error) {
 		}
 		keys = k + "\n"
 	}
-	if s.SSH && keys == "" && s.RootPassword == "" {
-		bad("access.ssh", "SSH is on, but neither access.ssh_key nor access.root_password lets anyone log in")
+	if s.SSH && keys == "" {
+		bad("access.ssh_key", "required when access.ssh is on: root logs in over SSH by key only (Debian's sshd: PermitRootLogin prohibit-password)")
 	}
 	s.Files = append(s.Files, File{Path: AuthorizedKeys, Mode: 0o600, Content: []byte(keys)})
 	if len(errs) > 0 {
@@ -270,14 +332,22 @@ func Render(props map[string]string) (*Setup, error) {
 var (
 	thumbprintRE = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){19}$`)
 	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	sshKeyRE     = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$`)
+	// cryptRE is a crypt(5) hash as chpasswd -e takes it: yescrypt,
+	// gost-yescrypt, scrypt, bcrypt, SHA-512, SHA-256 or MD5.
+	cryptRE  = regexp.MustCompile(`^\$(y|gy|7|2[abxy]|6|5|1)\$[./A-Za-z0-9$=,]+$`)
+	sshKeyRE = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [^\n]*)?$`)
 )
 
-// network renders the systemd-networkd file of the appliance's NIC,
-// telling bad of each property it cannot use.
-func network(get func(string) string, bad func(key, format string, args ...any)) []byte {
+// network renders the systemd-networkd file of the appliance's NIC, the
+// one of mac (any NIC when the environment named none), telling bad of
+// each property it cannot use.
+func network(mac string, get func(string) string, bad func(key, format string, args ...any)) []byte {
 	var b strings.Builder
-	b.WriteString("# Written at every boot from the appliance's OVF properties.\n[Match]\nName=en* eth*\n\n[Network]\n")
+	match := "Name=en* eth*"
+	if mac != "" {
+		match = "MACAddress=" + mac
+	}
+	fmt.Fprintf(&b, "# Written at every boot from the appliance's OVF properties.\n[Match]\n%s\n\n[Network]\n", match)
 	switch mode := get("net.mode"); mode {
 	case "dhcp":
 		b.WriteString("DHCP=yes\n")
