@@ -205,8 +205,7 @@ func Write(ctx context.Context, w io.Writer, items []Item, scrubs []string, run 
 	slices.SortFunc(scrubs, func(a, b string) int { return len(b) - len(a) })
 	for _, it := range items {
 		var b bytes.Buffer
-		switch {
-		case it.File != "":
+		if it.File != "" {
 			c, err := os.ReadFile(it.File)
 			if err != nil {
 				fmt.Fprintf(&b, "# %s: %v\n", it.File, err)
@@ -216,7 +215,7 @@ func Write(ctx context.Context, w io.Writer, items []Item, scrubs []string, run 
 				}
 				b.Write(c)
 			}
-		case it.Commands != nil:
+		} else if it.Commands != nil {
 			for _, argv := range it.Commands {
 				fmt.Fprintf(&b, "$ %s\n", strings.Join(argv, " "))
 				out, err := run(ctx, argv)
@@ -226,7 +225,7 @@ func Write(ctx context.Context, w io.Writer, items []Item, scrubs []string, run 
 				}
 				b.WriteString("\n")
 			}
-		default:
+		} else {
 			b.Write(it.Content)
 		}
 		content := b.String()
