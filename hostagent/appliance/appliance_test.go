@@ -429,3 +429,58 @@ func secretIn(s, secret string) string {
 
 // sshKey is an operator's public key.
 const sshKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDNVhBCieWeAYgYfGw7UKD1IgzTpgBK3qmH8a4HQvKYk operator@example.net"
+
+// TestNormalizePEM gives back, from PEM whose line breaks the wizard
+// turned into spaces, what encoding/pem writes: 64 characters a line, for
+// every length of content, a full last line included.
+func TestNormalizePEM(t *testing.T) {
+	for n := 1; n <= 100; n++ {
+		want := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: bytes.Repeat([]byte{byte(n)}, n)})
+		got, err := normalizePEM(strings.ReplaceAll(string(want), "\n", " "), "CERTIFICATE")
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: %q, %v; want %q", n, got, err, want)
+		}
+	}
+}
+
+// TestCategories groups the wizard's properties by category, each
+// category once, in the order of its first property, no property lost.
+func TestCategories(t *testing.T) {
+	var names []string
+	n := 0
+	for _, c := range categories() {
+		if slices.Contains(names, c.Name) {
+			t.Errorf("category %q twice", c.Name)
+		}
+		names = append(names, c.Name)
+		for _, p := range c.Properties {
+			if p.Category != c.Name {
+				t.Errorf("%s of category %q under %q", p.Key, p.Category, c.Name)
+			}
+			if Properties[n].Key != p.Key {
+				t.Errorf("property %d is %s, want %s", n, p.Key, Properties[n].Key)
+			}
+			n++
+		}
+	}
+	if n != len(Properties) || len(names) < 2 {
+		t.Errorf("%d properties in %d categories %q, want all %d", n, len(names), names, len(Properties))
+	}
+}
+
+// TestQualifiers writes the qualifiers the wizard checks, and none a
+// property does not have.
+func TestQualifiers(t *testing.T) {
+	for _, tt := range []struct {
+		p    Property
+		want string
+	}{
+		{Property{Key: "a"}, ""},
+		{Property{Key: "a", Required: true, MaxLen: 59}, "MinLen(1),MaxLen(59)"},
+		{Property{Key: "a", Choices: []string{"x", "y"}}, `ValueMap{"x","y"}`},
+	} {
+		if got := qualifiers(tt.p); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}

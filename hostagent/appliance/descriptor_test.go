@@ -8,7 +8,7 @@ import (
 	"github.com/vmware/govmomi/ovf"
 
 	"github.com/vmroute/vmroute/hostagent/appliance"
-	"github.com/vmroute/vmroute/hostagent/appliance/appliancetest"
+	"github.com/vmroute/vmroute/tests/appliancetest"
 )
 
 // TestEnv reads what vSphere writes: the OVF environment document, with
@@ -30,6 +30,10 @@ func TestEnv(t *testing.T) {
 	}
 	if got.MAC != "00:50:56:8f:00:01" {
 		t.Errorf("MAC %q, want the NIC of the lowest unit number, 00:50:56:8f:00:01", got.MAC)
+	}
+	got, err = appliance.Env(strings.NewReader(appliancetest.WithAdapters(env.MarshalManual(), appliancetest.Adapter{MAC: "00:50:56:8F:00:03", Unit: 0}, appliancetest.Adapter{MAC: "00:50:56:8F:00:04", Unit: 1})))
+	if err != nil || got.MAC != "00:50:56:8f:00:03" {
+		t.Errorf("MAC %q (%v), want the NIC of unit 0, 00:50:56:8f:00:03", got.MAC, err)
 	}
 	if _, err := appliance.Env(strings.NewReader(appliancetest.WithAdapters(env.MarshalManual(), appliancetest.Adapter{MAC: "00:50:56:zz:00:01", Unit: 7}))); err == nil || !strings.Contains(err.Error(), `"00:50:56:zz:00:01" is not a MAC address`) {
 		t.Errorf("bad MAC: %v", err)

@@ -173,10 +173,9 @@ func Render(env *Environment) (*Setup, error) {
 		return p.Default
 	}
 	for _, p := range Properties {
-		switch v := get(p.Key); {
-		case p.Required && v == "":
+		if v := get(p.Key); p.Required && v == "" {
 			bad(p.Key, "required")
-		case p.MaxLen > 0 && len(v) > p.MaxLen:
+		} else if p.MaxLen > 0 && len(v) > p.MaxLen {
 			bad(p.Key, "longer than %d characters", p.MaxLen)
 		}
 	}
@@ -198,23 +197,20 @@ func Render(env *Environment) (*Setup, error) {
 		s.Files = append(s.Files, File{Path: PasswordFile, Mode: 0o600, Content: []byte(pw)})
 	}
 	thumb, ca := get("vcenter.thumbprint"), get("vcenter.ca")
-	switch {
-	case thumb != "" && ca != "":
+	if thumb != "" && ca != "" {
 		bad("vcenter.thumbprint", "set the thumbprint or vcenter.ca, not both")
-	case thumb == "" && ca == "":
+	} else if thumb == "" && ca == "" {
 		bad("vcenter.thumbprint", "set the thumbprint of vCenter's certificate, or vcenter.ca")
-	case thumb != "":
+	} else if thumb != "" {
 		if !thumbprintRE.MatchString(thumb) {
 			bad("vcenter.thumbprint", "%q is not a SHA-1 thumbprint (20 bytes in hex, AB:CD:...)", thumb)
 		}
 		c.VCenter.Thumbprint = strings.ToUpper(thumb)
-	default:
-		if b, err := normalizePEM(ca, "CERTIFICATE"); err != nil {
-			bad("vcenter.ca", "%v", err)
-		} else {
-			c.VCenter.CAFile = TLSDir + "/vcenter-ca.crt"
-			s.Files = append(s.Files, File{Path: c.VCenter.CAFile, Mode: 0o644, Content: b})
-		}
+	} else if b, err := normalizePEM(ca, "CERTIFICATE"); err != nil {
+		bad("vcenter.ca", "%v", err)
+	} else {
+		c.VCenter.CAFile = TLSDir + "/vcenter-ca.crt"
+		s.Files = append(s.Files, File{Path: c.VCenter.CAFile, Mode: 0o644, Content: b})
 	}
 
 	cl := cluster{Path: get("cluster.path"), Name: get("cluster.name"), Site: get("cluster.site"), SitesBy: get("cluster.sites_by")}
@@ -225,12 +221,11 @@ func Render(env *Environment) (*Setup, error) {
 		cl.SitesBy = ""
 	}
 	sites := get("cluster.sites")
-	switch {
-	case cl.Site != "" && (cl.SitesBy != "" || sites != ""):
+	if cl.Site != "" && (cl.SitesBy != "" || sites != "") {
 		bad("cluster.site", "set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one, not both")
-	case cl.Site == "" && (cl.SitesBy == "" || sites == ""):
+	} else if cl.Site == "" && (cl.SitesBy == "" || sites == "") {
 		bad("cluster.site", "set the site of a cluster at one site, or cluster.sites_by and cluster.sites for a stretched one")
-	case sites != "":
+	} else if sites != "" {
 		m, err := parseSites(sites)
 		if err != nil {
 			bad("cluster.sites", "%v", err)

@@ -52,16 +52,19 @@ func CheckVMDK(r io.ReaderAt) (VMDK, error) {
 	version, flags := le.Uint32(h[4:]), le.Uint32(h[8:])
 	descOffset, descSize := le.Uint64(h[28:]), le.Uint64(h[36:])
 	algorithm := le.Uint16(h[77:])
-	switch {
-	case version != vmdkStreamVersion3:
+	if version != vmdkStreamVersion3 {
 		return VMDK{}, fmt.Errorf("VMDK header: version %d, want 3 (streamOptimized)", version)
-	case flags&vmdkCompressed == 0:
+	}
+	if flags&vmdkCompressed == 0 {
 		return VMDK{}, fmt.Errorf("VMDK header: flags %#x: grains not compressed", flags)
-	case flags&vmdkMarkers == 0:
+	}
+	if flags&vmdkMarkers == 0 {
 		return VMDK{}, fmt.Errorf("VMDK header: flags %#x: no stream markers", flags)
-	case algorithm != vmdkDeflate:
+	}
+	if algorithm != vmdkDeflate {
 		return VMDK{}, fmt.Errorf("VMDK header: compression algorithm %d, want 1 (deflate)", algorithm)
-	case descOffset == 0 || descSize == 0 || descSize*512 > vmdkMaxDescriptor:
+	}
+	if descOffset == 0 || descSize == 0 || descSize*512 > vmdkMaxDescriptor {
 		return VMDK{}, fmt.Errorf("VMDK header: embedded descriptor at sector %d, %d sectors", descOffset, descSize)
 	}
 	desc := make([]byte, descSize*512)
