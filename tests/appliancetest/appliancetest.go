@@ -40,7 +40,7 @@ func CheckDescriptor(t testing.TB, desc []byte) {
 	}
 	if os := vs.OperatingSystem; os.OSType == nil || !everywhere[*os.OSType] ||
 		!slices.Contains(types.VirtualMachineGuestOsIdentifier("").Values(), types.VirtualMachineGuestOsIdentifier(*os.OSType)) {
-		t.Errorf("guest OS type %v: not one that vSphere 6.5 to 8 all know (%v)", os.OSType, everywhere)
+		t.Errorf("guest OS type %s: not one that vSphere 6.5 to 8 all know (%v)", deref(os.OSType), everywhere)
 	}
 
 	got := vs.Product[0].Property
@@ -98,7 +98,7 @@ func CheckDescriptor(t testing.TB, desc []byte) {
 
 	hw := vs.VirtualHardware[0]
 	if hw.Transport == nil || *hw.Transport != "com.vmware.guestInfo" {
-		t.Errorf("OVF environment transport %v, want com.vmware.guestInfo alone: the ISO transport leaves the passwords on the datastore", hw.Transport)
+		t.Errorf("OVF environment transport %q, want com.vmware.guestInfo alone: the ISO transport leaves the passwords on the datastore", deref(hw.Transport))
 	}
 	scsi := ""
 	for _, it := range hw.Item {
@@ -138,7 +138,11 @@ func CheckDescriptor(t testing.TB, desc []byte) {
 	d := env.Disk.Disks[0]
 	capacity, err := strconv.ParseInt(d.Capacity, 10, 64)
 	if err != nil || d.PopulatedSize == nil || *d.PopulatedSize <= 0 || int64(*d.PopulatedSize) > capacity {
-		t.Errorf("disk: populated size %v of capacity %s: vSphere checks the datastore's room against it", d.PopulatedSize, d.Capacity)
+		populated := "none"
+		if d.PopulatedSize != nil {
+			populated = strconv.Itoa(*d.PopulatedSize)
+		}
+		t.Errorf("disk: populated size %s of capacity %s: vSphere checks the datastore's room against it", populated, d.Capacity)
 	}
 }
 
@@ -159,4 +163,12 @@ func WithAdapters(env string, adapters ...Adapter) string {
 	}
 	b.WriteString("</ve:EthernetAdapterSection>")
 	return strings.Replace(env, "</Environment>", b.String()+"</Environment>", 1)
+}
+
+// deref is *s, or "none" when s is nil.
+func deref(s *string) string {
+	if s == nil {
+		return "none"
+	}
+	return *s
 }
