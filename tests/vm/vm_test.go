@@ -289,6 +289,16 @@ type machine struct {
 	Forward []string
 	// CDROM is an ISO image in the guest's CD-ROM drive, when set.
 	CDROM string
+	// VMware gives the VM the virtual hardware of an ESXi VM: a PC (i440FX)
+	// with the disk on PVSCSI and VMXNET3 NICs, of MACs (the first on the
+	// user network, the others on user networks of their own, cut off
+	// from the host).
+	VMware bool
+	MACs   []string
+	// Overlay, when set, is the copy-on-write overlay the VM boots on,
+	// made on the first boot and kept: a later boot of the same overlay
+	// sees what the earlier one wrote.
+	Overlay string
 	// Timeout ends the run: a VM still running then is killed.
 	Timeout time.Duration
 	// StopWhen, when set, ends the run (killing the VM, which is then no
@@ -302,13 +312,18 @@ type machine struct {
 func boot(t *testing.T, m machine) string {
 	t.Helper()
 	dir := t.TempDir()
-	overlay := filepath.Join(dir, "overlay.qcow2")
+	overlay := m.Overlay
+	if overlay == "" {
+		overlay = filepath.Join(dir, "overlay.qcow2")
+	}
 	format := m.Format
 	if format == "" {
 		format = "raw"
 	}
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", format, "-b", m.Disk, overlay).CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img: %v\n%s", err, out)
+	if _, err := os.Stat(overlay); err != nil {
+		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", format, "-b", m.Disk, overlay).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img: %v\n%s", err, out)
+		}
 	}
 	consolePath := filepath.Join(dir, "console.log")
 	accel, cpu := "tcg", "max"
@@ -319,6 +334,14 @@ func boot(t *testing.T, m machine) string {
 	args := []string{"-machine", "q35,accel=" + accel, "-cpu", cpu, "-m", "1024", "-smp", "2",
 		"-drive", "file=" + overlay + ",if=virtio,format=qcow2",
 		"-display", "none", "-monitor", "none", "-serial", "file:" + consolePath, "-no-reboot"}
+	nicModel := "virtio-net-pci"
+	if m.VMware {
+		args = []string{"-machine", "pc,accel=" + accel, "-cpu", cpu, "-m", "1024", "-smp", "2",
+			"-device", "pvscsi,id=pvscsi0", "-drive", "file=" + overlay + ",if=none,id=disk0,format=qcow2",
+			"-device", "scsi-hd,drive=disk0,bus=pvscsi0.0",
+			"-display", "none", "-monitor", "none", "-serial", "file:" + consolePath, "-no-reboot"}
+		nicModel = "vmxnet3"
+	}
 	if m.Kernel != "" {
 		args = append(args, "-kernel", m.Kernel, "-initrd", m.Initrd, "-append", m.Append)
 	}
@@ -329,11 +352,17 @@ func boot(t *testing.T, m machine) string {
 		// The guest gets no default route: it reaches the host's
 		// loopback at hostAddr and nothing beyond it. (restrict=on would
 		// cut the host off too.)
-		nic := "user,model=virtio-net-pci"
+		nic := "user,model=" + nicModel
 		for _, f := range m.Forward {
 			nic += ",hostfwd=" + f
 		}
+		if len(m.MACs) > 0 {
+			nic += ",mac=" + m.MACs[0]
+		}
 		args = append(args, "-nic", nic)
+		for _, mac := range m.MACs[min(1, len(m.MACs)):] {
+			args = append(args, "-nic", "user,restrict=on,model="+nicModel+",mac="+mac)
+		}
 	} else {
 		args = append(args, "-nic", "none")
 	}
