@@ -28,13 +28,17 @@ type world struct {
 
 type history struct {
 	uuid  string
+	bios  string
 	nics  []wire.NIC
 	stint []stint // in time order
 }
 
+// A stint is the VM's time in one cluster, under an instance UUID: a
+// move to another cluster (a cross-vCenter vMotion) may change it.
 type stint struct {
 	cluster string
 	site    string
+	uuid    string
 	from    int // step of the landing
 	on      bool
 }
@@ -95,7 +99,7 @@ func newWorld(seed1, seed2 uint64) *world {
 		return a
 	}
 	for i := range 5 + r.IntN(40) {
-		h := &history{uuid: fmt.Sprintf("vm%d", i)}
+		h := &history{uuid: fmt.Sprintf("vm%d", i), bios: fmt.Sprintf("bios%d", i)}
 		for n := range 1 + r.IntN(2) {
 			nic := wire.NIC{MAC: wire.MAC{2, 0, 0, 0, byte(i), byte(n)}}
 			for range r.IntN(3) {
@@ -108,7 +112,14 @@ func newWorld(seed1, seed2 uint64) *world {
 		for step := 0; step < w.steps; step++ {
 			if step == 0 || r.IntN(3) == 0 {
 				c := pick(w.clusters)
-				h.stint = append(h.stint, stint{cluster: c, site: pick(w.spans[c]), from: step, on: r.IntN(8) != 0})
+				id := h.uuid
+				if n := len(h.stint); n > 0 {
+					id = h.stint[n-1].uuid
+					if h.stint[n-1].cluster != c && r.IntN(3) == 0 {
+						id = fmt.Sprintf("%s-%d", h.uuid, step)
+					}
+				}
+				h.stint = append(h.stint, stint{cluster: c, site: pick(w.spans[c]), uuid: id, from: step, on: r.IntN(8) != 0})
 			}
 		}
 		w.vms = append(w.vms, h)
@@ -133,7 +144,7 @@ func (w *world) report(cluster string, step int) []wire.VM {
 		if !cur.on {
 			ps = wire.PoweredOff
 		}
-		out = append(out, wire.VM{UUID: h.uuid, Name: h.uuid, Site: cur.site, PowerState: ps,
+		out = append(out, wire.VM{UUID: cur.uuid, BIOSUUID: h.bios, Name: h.uuid, Site: cur.site, PowerState: ps,
 			LandedAt: t0.Add(time.Duration(cur.from) * time.Second), NICs: h.nics})
 	}
 	return out
@@ -224,6 +235,32 @@ func checkInvariants(t *testing.T, seed1, seed2 uint64) {
 			res := w.view(site, r)
 			checkLocality(t, w, site, res)
 			checkInside(t, w, res)
+			checkOneVMNoConflict(t, w, res)
+		}
+	}
+}
+
+// checkOneVMNoConflict checks that the claims of one VM never conflict,
+// whichever instance UUIDs they carry: an older claim, under the instance
+// UUID the VM had before a cross-vCenter vMotion, is the same VM.
+func checkOneVMNoConflict(t *testing.T, w *world, res *Result) {
+	t.Helper()
+	of := map[string]string{}
+	for _, h := range w.vms {
+		for _, st := range h.stint {
+			of[st.uuid] = h.uuid
+		}
+	}
+	for _, c := range res.Findings.Conflicts {
+		seen := map[string]bool{}
+		for _, id := range c.VMs {
+			if id != pinnedClaimant {
+				id = of[id]
+			}
+			if seen[id] {
+				t.Fatalf("one VM: %s is in conflict between the claims %v, some of one VM %s", c.Addr, c.VMs, id)
+			}
+			seen[id] = true
 		}
 	}
 }

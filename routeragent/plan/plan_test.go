@@ -642,6 +642,27 @@ func TestRestoredTombstonesPlanAlike(t *testing.T) {
 	}
 }
 
+func TestTombstoneOfATwinIsKeptUnderItsOwnUUID(t *testing.T) {
+	// Cluster B withdraws a VM it claimed under another instance UUID
+	// than A's: its tombstone is under B's UUID, as the intake keeps it,
+	// so that a planner restored from the clusters' states plans alike.
+	old := withBIOS(vm("v1", 0, "198.51.100.11"), "4229aa")
+	p := mustPlanner(t, testConfig("A"))
+	setCluster(p, "A", "cl-A", []wire.VM{old})
+	p.SetStale("cl-A", true)
+	setCluster(p, "B", "cl-B", []wire.VM{moved(old, "v1x", 10)})
+	setCluster(p, "B", "cl-B", nil)
+	want := routes(p.Plan(t0), "A", "B")
+
+	q := mustPlanner(t, testConfig("A"))
+	q.SetCluster("cl-A", at("A", old), Tombstones{})
+	q.SetStale("cl-A", true)
+	q.SetCluster("cl-B", nil, Tombstones{"v1x": t0.Add(10 * time.Second)})
+	if got := routes(q.Plan(t0), "A", "B"); !slices.Equal(got, want) {
+		t.Errorf("restored:\n got %q\nwant %q", got, want)
+	}
+}
+
 func TestTombstonesTrim(t *testing.T) {
 	g := Tombstones{}
 	g.Withdrawn("c", t0.Add(3*time.Second))
@@ -753,4 +774,129 @@ func TestOwnerTieBreaks(t *testing.T) {
 	if got := owner("A", map[string]int{"A": 1, "B": 5}, OwnerHome); got != "A" {
 		t.Errorf("home policy, spread subnet: owner %s, want home A", got)
 	}
+}
+
+// moved returns v as a cross-vCenter vMotion that changed its instance
+// UUID leaves it: the new UUID id, the same BIOS UUID and MACs, landed
+// at landed seconds after t0.
+func moved(v wire.VM, id string, landed int) wire.VM {
+	v.UUID, v.LandedAt = id, t0.Add(time.Duration(landed)*time.Second)
+	v.NICs = slices.Clone(v.NICs)
+	return v
+}
+
+func withBIOS(v wire.VM, bios string) wire.VM { v.BIOSUUID = bios; return v }
+
+func TestInstanceUUIDChangedByACrossVCenterVMotion(t *testing.T) {
+	old := withBIOS(vm("v1", 0, "192.0.2.11"), "4229aa")
+	t.Run("one VM, at the later landing", func(t *testing.T) {
+		p := mustPlanner(t, testConfig("B"))
+		// v9 keeps the subnet at A: v1 at B needs a host route.
+		setCluster(p, "A", "cl-A", []wire.VM{old, vm("v9", 0, "192.0.2.19")})
+		setCluster(p, "B", "cl-B", nil)
+		p.Plan(t0)
+		p.SetStale("cl-A", true)
+		setCluster(p, "B", "cl-B", []wire.VM{moved(old, "v1x", 100)})
+		res := p.Plan(t0.Add(101 * time.Second))
+		if got := routes(res, "A", "B"); !slices.Contains(got, "B host 192.0.2.11/32") || len(res.Findings.Conflicts) != 0 {
+			t.Errorf("routes %q, conflicts %v: want B's /32 and no conflict", got, res.Findings.Conflicts)
+		}
+		if len(res.Landed) != 1 || res.Landed[0].MAC != old.NICs[0].MAC {
+			t.Errorf("landed %v, want the VM's adapter", res.Landed)
+		}
+		if locs := p.Locations(); len(locs) != 2 || locs[0].Site != "B" || locs[0].Claims != 2 || locs[0].VM != "v1" {
+			t.Fatalf("locations %+v, want v1 at B, claimed twice", locs)
+		}
+		// The source withdraws its copy: the VM goes by its new UUID.
+		if err := p.ApplyDelta("cl-A", nil, []string{"v1"}); err != nil {
+			t.Fatal(err)
+		}
+		if locs := p.Locations(); len(locs) != 2 || locs[0].Site != "B" || locs[0].Claims != 1 || locs[0].VM != "v1x" {
+			t.Fatalf("locations %+v, want v1x at B", locs)
+		}
+		if got := routes(p.Plan(t0.Add(102*time.Second)), "A", "B"); !slices.Contains(got, "B host 192.0.2.11/32") {
+			t.Errorf("routes %q after the source's withdrawal, want B's /32", got)
+		}
+	})
+	t.Run("the destination's claim withdrawn by its own UUID", func(t *testing.T) {
+		p := mustPlanner(t, testConfig("A"))
+		setCluster(p, "A", "cl-A", []wire.VM{old})
+		setCluster(p, "B", "cl-B", []wire.VM{moved(old, "v1x", 100)})
+		if err := p.ApplyDelta("cl-B", nil, []string{"v1x"}); err != nil {
+			t.Fatal(err)
+		}
+		if locs := p.Locations(); len(locs) != 1 || locs[0].Site != "A" || locs[0].Claims != 1 || locs[0].VM != "v1" {
+			t.Fatalf("locations %+v, want v1 back at A", locs)
+		}
+		if got := p.Plan(t0.Add(time.Hour)).Findings.Conflicts; len(got) != 0 {
+			t.Errorf("conflicts %v", got)
+		}
+	})
+	two := func(t *testing.T, a, b wire.VM, sameCluster bool) {
+		t.Helper()
+		p := mustPlanner(t, testConfig("A"))
+		if sameCluster {
+			setCluster(p, "A", "cl-A", []wire.VM{a, b})
+		} else {
+			setCluster(p, "A", "cl-A", []wire.VM{a})
+			setCluster(p, "B", "cl-B", []wire.VM{b})
+		}
+		if got := p.Plan(t0.Add(time.Hour)).Findings.Conflicts; len(got) != 1 || len(p.Locations()) != 2 {
+			t.Errorf("conflicts %v, locations %+v: want two VMs in conflict", got, p.Locations())
+		}
+	}
+	t.Run("a clone that kept the BIOS UUID, with other MACs, is another VM", func(t *testing.T) {
+		clone := withBIOS(vm("v2", 100, "192.0.2.11"), "4229aa")
+		two(t, old, clone, false)
+	})
+	t.Run("a VM with one more adapter is another VM", func(t *testing.T) {
+		more := moved(old, "v2", 100)
+		more.NICs = append(more.NICs, wire.NIC{MAC: testMAC("v2", 1)})
+		two(t, old, more, false)
+	})
+	t.Run("a VM with one adapter fewer is another VM", func(t *testing.T) {
+		a := withBIOS(vm("v3", 0, "192.0.2.11", "192.0.2.12"), "4229aa")
+		b := moved(a, "v2", 100)
+		b.NICs = b.NICs[:1]
+		two(t, a, b, false)
+	})
+	t.Run("two such VMs in one cluster are two VMs", func(t *testing.T) {
+		two(t, old, moved(old, "v1x", 100), true)
+	})
+	t.Run("without a BIOS UUID, nothing is merged", func(t *testing.T) {
+		plain := vm("v1", 0, "192.0.2.11")
+		two(t, plain, moved(plain, "v1x", 100), false)
+	})
+	t.Run("the destination reports the old UUID too: the twin is its own VM", func(t *testing.T) {
+		p := mustPlanner(t, testConfig("A"))
+		setCluster(p, "A", "cl-A", []wire.VM{old})
+		setCluster(p, "B", "cl-B", []wire.VM{moved(old, "v1x", 100)})
+		setCluster(p, "B", "cl-B", []wire.VM{moved(old, "v1", 100), moved(old, "v1x", 100)})
+		locs := p.Locations()
+		if len(locs) != 2 || locs[0].VM != "v1" || locs[0].Claims != 2 || locs[1].VM != "v1x" || locs[1].Claims != 1 {
+			t.Errorf("locations %+v, want v1 claimed twice and v1x once", locs)
+		}
+	})
+	t.Run("a held VM keeps its hold under its new UUID", func(t *testing.T) {
+		cfg := testConfig("A")
+		cfg.Guards.FlapMoves, cfg.Guards.FlapWindow = 2, time.Minute
+		p := mustPlanner(t, cfg)
+		setCluster(p, "A", "cl-A", []wire.VM{old})
+		setCluster(p, "B", "cl-B", []wire.VM{moved(old, "v1x", 10)})
+		back := moved(old, "v1", 20)
+		back.Site = "A"
+		setCluster(p, "A", "cl-A", []wire.VM{back})
+		setCluster(p, "B", "cl-B", []wire.VM{moved(old, "v1x", 30)})
+		if err := p.ApplyDelta("cl-A", nil, []string{"v1"}); err != nil {
+			t.Fatal(err)
+		}
+		if locs := p.Locations(); len(locs) != 1 || !locs[0].Held || locs[0].VM != "v1x" {
+			t.Fatalf("locations %+v, want v1x held", locs)
+		}
+		// The hold ends when its window passes, under the new UUID.
+		res := p.Plan(t0.Add(2 * time.Minute))
+		if locs := p.Locations(); len(locs) != 1 || locs[0].Held || locs[0].Site != "B" || res.NextWake != (time.Time{}) {
+			t.Errorf("locations %+v, next wake %v, want v1x at B, no longer held", locs, res.NextWake)
+		}
+	})
 }

@@ -24,10 +24,15 @@ type Planner struct {
 
 	clusters map[string]*cluster
 	vms      map[string]*vmEntry
-	outside  map[string][]netip.Addr // VM -> addresses inside no subnet
-	offNet   map[string][]OffNetwork // VM -> addresses on an adapter outside their subnet's networks
-	infra    map[string][]Infrastructure
-	landed   []*vmEntry // VMs that landed here since the last plan
+	// aliases are the instance UUIDs, other than its own, under which
+	// clusters claim an entry: a VM whose instance UUID a cross-vCenter
+	// vMotion changed. twins finds those entries by BIOS UUID.
+	aliases map[string]*vmEntry
+	twins   map[string][]*vmEntry
+	outside map[string][]netip.Addr // VM -> addresses inside no subnet
+	offNet  map[string][]OffNetwork // VM -> addresses on an adapter outside their subnet's networks
+	infra   map[string][]Infrastructure
+	landed  []*vmEntry // VMs that landed here since the last plan
 
 	// Rule 6: the other sites' liveness; the sites lost, each subnet's
 	// owner and announcing sites at the last plan; the subnets this site
@@ -36,9 +41,9 @@ type Planner struct {
 	lost      map[string]bool // the sites lost at the last plan
 	owners    []string
 	sums      [][]string
-	takeovers map[int]*takeover   // by subnet: from the previous owner
-	beats     map[int]*takeover   // by subnet: over a lost site's summary
-	held      map[string]*vmEntry // VMs the flap guard holds
+	takeovers map[int]*takeover // by subnet: from the previous owner
+	beats     map[int]*takeover // by subnet: over a lost site's summary
+	held      map[*vmEntry]bool // VMs the flap guard holds
 	// entries are allocated in chunks: a full report of thousands of VMs
 	// then costs a few allocations, not thousands.
 	entries []vmEntry
@@ -65,6 +70,8 @@ const (
 	landedInitial // the same, learnt from a cluster's first report
 )
 
+// A vmEntry is one VM, by its instance UUID. It is the instance UUID of
+// one of its claims; other claims may carry another (aliases).
 type vmEntry struct {
 	uuid   string
 	claims []claim
@@ -104,10 +111,12 @@ func New(cfg Config) (*Planner, error) {
 		index:    make(map[netip.Prefix]int, len(cfg.Subnets)),
 		clusters: map[string]*cluster{},
 		vms:      map[string]*vmEntry{},
+		aliases:  map[string]*vmEntry{},
+		twins:    map[string][]*vmEntry{},
 		outside:  map[string][]netip.Addr{},
 		offNet:   map[string][]OffNetwork{},
 		infra:    map[string][]Infrastructure{},
-		held:     map[string]*vmEntry{},
+		held:     map[*vmEntry]bool{},
 
 		owners:    make([]string, len(cfg.Subnets)),
 		sums:      make([][]string, len(cfg.Subnets)),
@@ -185,7 +194,7 @@ func (p *Planner) ApplyDelta(name string, vms []wire.VM, removed []string) error
 		return fmt.Errorf("cluster %q: delta without a full report first", name)
 	}
 	for _, id := range removed {
-		if e := p.vms[id]; e != nil {
+		if e := p.entry(id); e != nil && e.claimOf(c) != nil && e.claimOf(c).vm.UUID == id {
 			p.withdraw(c, e, true)
 		}
 	}
@@ -206,17 +215,29 @@ func (p *Planner) trim(c *cluster) {
 
 // replace places a VM again, if any cluster claims it.
 func (p *Planner) replace(id string) {
-	if e := p.vms[id]; e != nil {
+	if e := p.entry(id); e != nil {
 		p.place(e, false)
 	}
 }
 
-// goneOf returns the latest tombstone of any cluster on a VM.
-func (p *Planner) goneOf(id string) time.Time {
+// entry returns the entry a cluster's claim under instance UUID id is
+// part of, or nil.
+func (p *Planner) entry(id string) *vmEntry {
+	if e := p.vms[id]; e != nil {
+		return e
+	}
+	return p.aliases[id]
+}
+
+// goneOf returns the latest tombstone of any cluster on a VM, under any
+// of the instance UUIDs it is claimed by.
+func (p *Planner) goneOf(e *vmEntry) time.Time {
 	var t time.Time
 	for _, c := range p.clusters {
-		if g := c.gone[id]; g.After(t) {
-			t = g
+		for i := range e.claims {
+			if g := c.gone[e.claims[i].vm.UUID]; g.After(t) {
+				t = g
+			}
 		}
 	}
 	return t
@@ -254,17 +275,88 @@ func (p *Planner) SetStale(name string, stale bool) {
 }
 
 func (p *Planner) put(c *cluster, vm *wire.VM) {
-	e := p.vms[vm.UUID]
+	e := p.entry(vm.UUID)
+	var split *wire.VM
+	if e != nil {
+		if cl := e.claimOf(c); cl != nil && cl.vm.UUID != vm.UUID {
+			// c claims e as the twin of this VM, which c now reports
+			// too: the twin becomes a VM of its own.
+			split = cl.vm
+			p.withdraw(c, e, false)
+			e = p.entry(vm.UUID)
+		}
+	}
+	if e == nil {
+		if e = p.twinOf(c, vm); e != nil {
+			p.aliases[vm.UUID] = e
+		}
+	}
 	if e == nil {
 		e = p.newEntry(vm.UUID)
 	}
 	if cl := e.claimOf(c); cl != nil {
+		old := cl.vm
 		cl.vm = vm
+		p.unindex(e, old)
 	} else {
 		e.claims = append(e.claims, claim{c: c, vm: vm})
 	}
+	if vm.BIOSUUID != "" && !slices.Contains(p.twins[vm.BIOSUUID], e) {
+		p.twins[vm.BIOSUUID] = append(p.twins[vm.BIOSUUID], e)
+	}
 	c.gone.Claimed(vm.UUID)
 	p.place(e, !c.planned)
+	if split != nil {
+		p.put(c, split)
+	}
+}
+
+// twinOf returns the entry that vm, new to the planner under its instance
+// UUID, is the same VM as: one another cluster claims with the same BIOS
+// UUID and the same set of MACs. That is a cross-vCenter vMotion that
+// changed the instance UUID, and the two claims are one VM's. Two such
+// VMs in one cluster are two VMs.
+func (p *Planner) twinOf(c *cluster, vm *wire.VM) *vmEntry {
+	if vm.BIOSUUID == "" || len(vm.NICs) == 0 {
+		return nil
+	}
+	for _, e := range p.twins[vm.BIOSUUID] {
+		if e.claimOf(c) != nil {
+			continue
+		}
+		for i := range e.claims {
+			if sameHardware(e.claims[i].vm, vm) {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// sameHardware says whether two VMs have the same BIOS UUID and the same
+// set of MACs.
+func sameHardware(a, b *wire.VM) bool {
+	if a.BIOSUUID != b.BIOSUUID || len(a.NICs) != len(b.NICs) {
+		return false
+	}
+	for _, n := range b.NICs {
+		if !slices.ContainsFunc(a.NICs, func(m wire.NIC) bool { return m.MAC == n.MAC }) {
+			return false
+		}
+	}
+	return true
+}
+
+// unindex drops e from the twins of the BIOS UUID that vm, one of its
+// claims' VMs until now, had, unless another claim still has it.
+func (p *Planner) unindex(e *vmEntry, vm *wire.VM) {
+	if vm.BIOSUUID == "" || slices.ContainsFunc(e.claims, func(cl claim) bool { return cl.vm.BIOSUUID == vm.BIOSUUID }) {
+		return
+	}
+	p.twins[vm.BIOSUUID] = slices.DeleteFunc(p.twins[vm.BIOSUUID], func(o *vmEntry) bool { return o == e })
+	if len(p.twins[vm.BIOSUUID]) == 0 {
+		delete(p.twins, vm.BIOSUUID)
+	}
 }
 
 func (e *vmEntry) claimOf(c *cluster) *claim {
@@ -288,10 +380,11 @@ func (p *Planner) newEntry(id string) *vmEntry {
 	return e
 }
 
-// withdrawAll withdraws c's claims on every VM not in keep.
+// withdrawAll withdraws c's claims on every VM not in keep, by the
+// instance UUIDs c claims them under.
 func (p *Planner) withdrawAll(c *cluster, keep map[string]bool, left bool) {
-	for id, e := range p.vms {
-		if !keep[id] {
+	for _, e := range p.vms {
+		if cl := e.claimOf(c); cl != nil && !keep[cl.vm.UUID] {
 			p.withdraw(c, e, left)
 		}
 	}
@@ -305,14 +398,34 @@ func (p *Planner) withdraw(c *cluster, e *vmEntry, left bool) {
 	if cl == nil {
 		return
 	}
+	vm := cl.vm
 	if left {
-		c.gone.Withdrawn(e.uuid, cl.vm.LandedAt)
+		c.gone.Withdrawn(vm.UUID, vm.LandedAt)
 	}
 	e.claims = slices.DeleteFunc(e.claims, func(cl claim) bool { return cl.c == c })
+	p.unindex(e, vm)
+	if !slices.ContainsFunc(e.claims, func(cl claim) bool { return cl.vm.UUID == vm.UUID }) {
+		if vm.UUID != e.uuid && p.aliases[vm.UUID] == e {
+			delete(p.aliases, vm.UUID)
+		} else if len(e.claims) > 0 {
+			p.rekey(e, e.claims[0].vm.UUID)
+		}
+	}
 	p.place(e, false)
 	if len(e.claims) == 0 {
 		delete(p.vms, e.uuid)
 	}
+}
+
+// rekey names e by id, the instance UUID of a claim it keeps, when the
+// claims under its own went: the plan names a VM as a cluster reports it.
+func (p *Planner) rekey(e *vmEntry, id string) {
+	p.unregister(e)
+	delete(p.vms, e.uuid)
+	delete(p.aliases, id)
+	e.uuid = id
+	p.vms[id] = e
+	p.register(e)
 }
 
 // winner returns the claim that places the VM. A live cluster that
@@ -332,7 +445,7 @@ func (p *Planner) winner(e *vmEntry) *claim {
 		return w
 	}
 	void := time.Time{}
-	if gone := p.goneOf(e.uuid); !gone.IsZero() {
+	if gone := p.goneOf(e); !gone.IsZero() {
 		void = gone.Add(-p.cfg.ClockSkew)
 	}
 	for i := range e.claims {
@@ -425,7 +538,7 @@ func (p *Planner) noteMove(e *vmEntry, at time.Time) {
 	if len(f.moves) == g.FlapMoves && at.Sub(f.moves[0]) <= g.FlapWindow && e.site != "" {
 		if f.holdSite == "" {
 			f.holdSite = e.site
-			p.held[e.uuid] = e
+			p.held[e] = true
 		}
 		f.holdUntil = at.Add(g.FlapWindow)
 	}
@@ -435,7 +548,7 @@ func (p *Planner) release(e *vmEntry) {
 	if e.flap != nil {
 		e.flap.holdSite = ""
 	}
-	delete(p.held, e.uuid)
+	delete(p.held, e)
 }
 
 func (p *Planner) unregister(e *vmEntry) {
@@ -603,7 +716,7 @@ func (p *Planner) lookup(a netip.Addr) (int, bool) {
 // landings.
 func (p *Planner) Plan(now time.Time) *Result {
 	res := &Result{Site: p.cfg.Site}
-	for _, e := range p.held {
+	for e := range p.held {
 		if !now.Before(e.flap.holdUntil) {
 			p.release(e)
 			p.place(e, false)

@@ -171,6 +171,11 @@ func (vm *VM) validate(path string) error {
 	if err := checkUUID(path+".uuid", vm.UUID); err != nil {
 		return err
 	}
+	if vm.BIOSUUID != "" {
+		if err := checkUUID(path+".bios_uuid", vm.BIOSUUID); err != nil {
+			return err
+		}
+	}
 	if err := checkText(path+".name", vm.Name, true); err != nil {
 		return err
 	}

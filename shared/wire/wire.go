@@ -128,6 +128,12 @@ type Report struct {
 type VM struct {
 	// UUID is the VM's instance UUID (config.instanceUuid).
 	UUID string `json:"uuid"`
+	// BIOSUUID is the VM's BIOS UUID (config.uuid), when known. It
+	// identifies a VM whose instance UUID a cross-vCenter vMotion changed
+	// (the destination vCenter already held that instance UUID): together
+	// with the VM's set of MACs, it names the same VM. Optional: a
+	// routeragent that ignores it keeps the two claims apart.
+	BIOSUUID string `json:"bios_uuid,omitempty"`
 	// Name is the VM's inventory name, for people.
 	Name string `json:"name"`
 	// Site is the site of the host the VM runs on, by the hostagent's

@@ -62,6 +62,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"no site", `"site": "A"`, `"site": ""`, `vms[0].site: missing`},
 		{"control char", `"web-1"`, `"web\u0007"`, `vms[0].name: control character`},
 		{"bad uuid", `"502e71fa-1a2b-3c4d-5e6f-0123456789ab"`, `"502e/71fa"`, `vms[0].uuid: "502e/71fa" holds '/'`},
+		{"bad BIOS uuid", `"name": "web-1",`, `"name": "web-1", "bios_uuid": "4229 aa",`, `vms[0].bios_uuid: "4229 aa" holds ' '`},
 		{"trailing data", "}]\n}", "}]\n}{}", `trailing data after the report`},
 		{"truncated", "}]\n}", "}]", `body ends inside the JSON document`},
 		{"not json", `{`, `<`, `malformed JSON at byte 1`},
@@ -281,7 +282,7 @@ func TestDecodeIgnoresOptionalFields(t *testing.T) {
 		vms            int
 	}{
 		{"at the top", `"kind": "full"`, `"kind": "full", "colour": "red"`, []string{"colour"}, 1},
-		{"in a VM", `"name": "web-1",`, `"name": "web-1", "bios_uuid": "4229aa",`, []string{"vms.bios_uuid"}, 1},
+		{"in a VM", `"name": "web-1",`, `"name": "web-1", "hw_version": "vmx-21",`, []string{"vms.hw_version"}, 1},
 		{"in a NIC", `"network": "VLAN100",`, `"network": "VLAN100", "vlan": 100,`, []string{"vms.nics.vlan"}, 1},
 		{"an object, named once with the keys inside it its own", `"name": "web-1",`,
 			`"name": "web-1", "migrating": {"site": "B", "uuid": "x", "at": ["2026-11-22T10:00:00Z"]},`, []string{"vms.migrating"}, 1},
@@ -323,7 +324,7 @@ func TestDecodeIgnoresOptionalFields(t *testing.T) {
 // TestKnownFields pins the paths of every field of the report, so that a
 // field this version sends is never counted as ignored.
 func TestKnownFields(t *testing.T) {
-	want := "base cluster generation kind removed vms vms.landed_at vms.name vms.nics vms.nics.addresses vms.nics.mac vms.nics.network vms.power_state vms.site vms.uuid"
+	want := "base cluster generation kind removed vms vms.bios_uuid vms.landed_at vms.name vms.nics vms.nics.addresses vms.nics.mac vms.nics.network vms.power_state vms.site vms.uuid"
 	var got []string
 	for p := range knownFields {
 		got = append(got, p)
