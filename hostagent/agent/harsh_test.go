@@ -3,6 +3,9 @@ package agent
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +14,8 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/vcenter"
+	"github.com/vmroute/vmroute/routeragent/plan"
+	"github.com/vmroute/vmroute/shared/wire"
 	"github.com/vmroute/vmroute/tests/pki"
 	"github.com/vmroute/vmroute/tests/vcsim"
 )
@@ -224,7 +229,7 @@ func TestHarshCrossVCenterVMotion(t *testing.T) {
 	ctx := context.Background()
 	before, _ := r.vm(vmA)
 	start := time.Now()
-	at, err := vcsim.CrossVMotion(ctx, la.c, lb.c, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network")
+	at, err := vcsim.CrossVMotion(ctx, la.c, lb.c, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +245,75 @@ func TestHarshCrossVCenterVMotion(t *testing.T) {
 	if v, _ := r.vm(vmA); v.LandedAt.Before(start) || v.LandedAt.After(seen) || len(v.NICs) != 1 || v.NICs[0].MAC != before.NICs[0].MAC {
 		t.Errorf("at B: landed %v with %+v, want between the move's start %v and %v (vCenter 2's event: %v), and the MAC %s",
 			v.LandedAt, v.NICs, start, seen, at, before.NICs[0].MAC)
+	}
+}
+
+// TestHarshCrossVCenterVMotionNewInstanceUUID moves a VM to a vCenter
+// that gives it a new instance UUID, while vCenter 1's hostagent is down
+// and its last report still holds the VM at A. The VM keeps its BIOS
+// UUID and MACs, and the routeragent's planner takes the two claims for
+// one VM, at B: its address is no conflict, and B holds its host route.
+func TestHarshCrossVCenterVMotionNewInstanceUUID(t *testing.T) {
+	one, two := simulator.VPX(), simulator.VPX()
+	one.Cluster, one.ClusterHost, one.Host, one.Machine = 1, 2, 0, 2
+	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 0, 0
+	ca := pki.New(t)
+	ca.Issue(t, "hostagent")
+	r := newRouteragent(t, ca, perSite.clusters...)
+	la := newLabWith(t, one, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-a\"\nsite = \"A\"\n"}, ca, r)
+	lb := newLabWith(t, two, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-b\"\nsite = \"B\"\n"}, ca, r)
+	vcsim.Install(one)
+	vcsim.Install(two)
+	la.start(t)
+	lb.start(t)
+	guest := []types.GuestNicInfo{{MacAddress: la.mac(t, vmA), Connected: true, IpAddress: []string{"192.0.2.50"}}}
+	la.setGuestNet(t, vmA, guest)
+	r.wait("the VM at A with its address", func() bool {
+		v, c := r.vm(vmA)
+		return c == "cl-a" && len(v.NICs) == 1 && len(v.NICs[0].Addresses) == 1 && v.BIOSUUID != ""
+	})
+	before, _ := r.vm(vmA)
+	la.stop()
+	const newUUID = "5012aaaa-bbbb-cccc-dddd-000000000001"
+	if _, err := vcsim.CrossVMotion(context.Background(), la.c, lb.c, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", newUUID); err != nil {
+		t.Fatal(err)
+	}
+	lb.setGuestNet(t, vmA, guest)
+	var after wire.VM
+	r.wait("the VM at B under its new instance UUID, with its address", func() bool {
+		for _, st := range r.intake.States() {
+			if v, ok := st.VMs[newUUID]; ok && st.Cluster == "cl-b" && len(v.NICs) == 1 && len(v.NICs[0].Addresses) == 1 {
+				after = v
+				return true
+			}
+		}
+		return false
+	})
+	if after.BIOSUUID != before.BIOSUUID || after.NICs[0].MAC != before.NICs[0].MAC {
+		t.Fatalf("at B: BIOS UUID %q, MAC %s; at A: %q, %s", after.BIOSUUID, after.NICs[0].MAC, before.BIOSUUID, before.NICs[0].MAC)
+	}
+	p, err := plan.New(plan.Config{Site: "B", Subnets: []plan.Subnet{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Home: "A",
+		Interface: "eth0", Gateways: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range r.intake.States() {
+		p.SetCluster(st.Cluster, slices.Collect(maps.Values(st.VMs)), st.Gone)
+	}
+	res := p.Plan(time.Now())
+	var locs []string
+	for _, l := range p.Locations() {
+		locs = append(locs, fmt.Sprintf("%s %s %s claims=%d", l.Name, l.VM, l.Site, l.Claims))
+	}
+	if !slices.Contains(locs, fmt.Sprintf("%s %s B claims=2", vmA, before.UUID)) || len(res.Findings.Conflicts) != 0 {
+		t.Errorf("locations %q, conflicts %v: want %s once, at B, claimed by both clusters", locs, res.Findings.Conflicts, vmA)
+	}
+	addr := netip.MustParseAddr("192.0.2.50")
+	covers := func(site string) bool {
+		return slices.ContainsFunc(res.Routes(site), func(rt plan.Route) bool { return rt.Prefix.Contains(addr) })
+	}
+	if !covers("B") || covers("A") {
+		t.Errorf("A announces %v, B %v: want the VM's address covered from B only", res.Routes("A"), res.Routes("B"))
 	}
 }
 

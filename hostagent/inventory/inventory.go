@@ -45,7 +45,7 @@ import (
 
 // Properties the watcher asks vCenter for, by managed object type.
 var (
-	VMProperties = []string{"config.instanceUuid", "name", "runtime.host", "runtime.powerState", "runtime.connectionState",
+	VMProperties = []string{"config.instanceUuid", "config.uuid", "name", "runtime.host", "runtime.powerState", "runtime.connectionState",
 		"config.template", "config.managedBy", "config.ftInfo", "config.hardware.device", "guest.net"}
 	HostProperties      = []string{"name", "parent"}
 	PortgroupProperties = []string{"key", "name"}
@@ -485,7 +485,7 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 		} else if !v.reachable() || site == "" {
 			continue
 		} else {
-			w = wire.VM{UUID: v.uuid, Name: cmp.Or(v.name, v.uuid), Site: site, PowerState: power(v.power), LandedAt: inv.landed[v.uuid]}
+			w = wire.VM{UUID: v.uuid, BIOSUUID: v.bios, Name: cmp.Or(v.name, v.uuid), Site: site, PowerState: power(v.power), LandedAt: inv.landed[v.uuid]}
 			for _, n := range v.nics {
 				network := n.network
 				if n.pgKey != "" {
@@ -497,7 +497,14 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 				}
 				w.NICs = append(w.NICs, nc)
 			}
-			if err := (&wire.Report{Cluster: c.Name, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate(); err != nil {
+			err := validVM(c.Name, w)
+			if err != nil && w.BIOSUUID != "" {
+				// The BIOS UUID is optional: the VM is reported
+				// without one its report cannot carry.
+				w.BIOSUUID = ""
+				err = validVM(c.Name, w)
+			}
+			if err != nil {
 				inv.log.Warn("vCenter data for a VM does not validate: left out", "vm", v.uuid, "name", v.name, "err", err)
 				continue
 			}
@@ -606,4 +613,9 @@ func power(p types.VirtualMachinePowerState) wire.PowerState {
 		return wire.Suspended
 	}
 	return wire.PoweredOff
+}
+
+// validVM checks w as one VM of a report of cluster.
+func validVM(cluster string, w wire.VM) error {
+	return (&wire.Report{Cluster: cluster, Generation: 1, Kind: wire.KindFull, VMs: []wire.VM{w}}).Validate()
 }

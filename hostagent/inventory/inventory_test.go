@@ -272,3 +272,21 @@ func TestLeavingToAnUnwatchedHostIsALanding(t *testing.T) {
 		t.Errorf("coming back: %+v (%d landings), want landed at %v", got, onlyA.Landed, t0.Add(2*time.Minute))
 	}
 }
+
+func TestBIOSUUID(t *testing.T) {
+	for _, tt := range []struct{ bios, want string }{
+		{"4229aa11-bb22-cc33-dd44-ee5566778899", "4229aa11-bb22-cc33-dd44-ee5566778899"},
+		// One a report cannot carry is left out, not the VM.
+		{"4229 aa11", ""},
+		{"", ""},
+	} {
+		inv := newInv()
+		enter := vmEnter(h1, "192.0.2.10")
+		enter.ChangeSet = append(enter.ChangeSet, types.PropertyChange{Name: "config.uuid", Val: tt.bios})
+		inv.Apply(append(hosts(), enter), t0)
+		inv.Prune()
+		if got := inv.Snapshot()["cl-a"]; len(got) != 1 || got[0].BIOSUUID != tt.want || got[0].UUID != "502e-0001" {
+			t.Errorf("config.uuid %q: reported %+v, want the VM with BIOS UUID %q", tt.bios, got, tt.want)
+		}
+	}
+}

@@ -15,9 +15,12 @@ import (
 
 type vm struct {
 	uuid, name string
-	host       types.ManagedObjectReference
-	power      types.VirtualMachinePowerState
-	conn       types.VirtualMachineConnectionState
+	// bios is config.uuid, the BIOS UUID: it names the VM across a
+	// cross-vCenter vMotion that changed its instance UUID.
+	bios  string
+	host  types.ManagedObjectReference
+	power types.VirtualMachinePowerState
+	conn  types.VirtualMachineConnectionState
 	// Copies that claim nothing: a template, a placeholder or copy that
 	// SRM or vSphere Replication manages (managedBy holds any product's
 	// extension key), a Fault Tolerance secondary.
@@ -141,6 +144,8 @@ func (inv *Inventory) applyVM(u types.ObjectUpdate, now time.Time) {
 		switch prop {
 		case "config.instanceUuid":
 			v.uuid, _ = val.(string)
+		case "config.uuid":
+			v.bios, _ = val.(string)
 		case "name":
 			v.name, _ = val.(string)
 		case "runtime.host":

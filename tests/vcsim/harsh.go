@@ -1,6 +1,7 @@
 package vcsim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/crc32"
@@ -356,18 +357,21 @@ func Added(m *simulator.Model, vm types.ManagedObjectReference, prop string, val
 
 // CrossVMotion moves a running VM from one vCenter to another as a
 // cross-vCenter vMotion does: the destination (dst, a client logged in
-// to it) registers the VM on a host there, with the same instance UUID
-// and MACs, powers it on and logs DstVmMigratedEvent by its own clock;
-// then the source (src) deletes its copy. Paths are inventory paths in
-// each vCenter, whose datacenter is DC0. It returns the event's time by the destination's clock.
-func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath, poolPath, network string) (time.Time, error) {
+// to it) registers the VM on a host there, with the same instance UUID,
+// BIOS UUID and MACs, powers it on and logs DstVmMigratedEvent by its own
+// clock; then the source (src) deletes its copy. A newUUID that is not
+// empty is the VM's instance UUID at the destination, as a destination
+// vCenter that already held the VM's gives it. Paths are inventory paths
+// in each vCenter, whose datacenter is DC0. It returns the event's time
+// by the destination's clock.
+func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath, poolPath, network, newUUID string) (time.Time, error) {
 	sf, df := find.NewFinder(src, false), find.NewFinder(dst, false)
 	vm, err := sf.VirtualMachine(ctx, vmPath)
 	if err != nil {
 		return time.Time{}, err
 	}
 	var v mo.VirtualMachine
-	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config.instanceUuid", "config.hardware.device"}, &v); err != nil {
+	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config.instanceUuid", "config.uuid", "config.hardware.device"}, &v); err != nil {
 		return time.Time{}, err
 	}
 	host, err := df.HostSystem(ctx, hostPath)
@@ -383,7 +387,7 @@ func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath,
 		return time.Time{}, err
 	}
 	spec := types.VirtualMachineConfigSpec{Name: v.Name, GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
-		InstanceUuid: v.Config.InstanceUuid, Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[LocalDS_0] %s/%s.vmx", v.Name, v.Name)}}
+		InstanceUuid: cmp.Or(newUUID, v.Config.InstanceUuid), Uuid: v.Config.Uuid, Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[LocalDS_0] %s/%s.vmx", v.Name, v.Name)}}
 	for _, d := range v.Config.Hardware.Device {
 		card, ok := d.(types.BaseVirtualEthernetCard)
 		if !ok {
