@@ -390,7 +390,7 @@ func TestANewerHostagentsOptionalFieldsAreIgnored(t *testing.T) {
 	d := e.start(t)
 	b := e.client(t, "hostagent-b")
 	newer := strings.Replace(report("cl-b", "B", 1, "192.0.2.50"), `"name": "web-1",`,
-		`"name": "web-1", "bios_uuid": "4229", "migrating": {"site": "B", "at": "2026-11-22T10:00:00Z"},`, 1)
+		`"name": "web-1", "hw_version": "vmx-21", "migrating": {"site": "B", "at": "2026-11-22T10:00:00Z"},`, 1)
 	newer = strings.Replace(newer, `"kind": "full",`, `"kind": "full", "features": ["x"],`, 1)
 	if code, p := post(t, b, d, newer); code != http.StatusOK {
 		t.Fatalf("a newer hostagent's report: %d %s", code, p.Error)
@@ -405,8 +405,8 @@ func TestANewerHostagentsOptionalFieldsAreIgnored(t *testing.T) {
 	var st Status
 	get(t, d, "/v1/status", &st)
 	if len(st.Clusters) != 1 || st.Clusters[0].Generation != 2 ||
-		fmt.Sprint(st.Clusters[0].IgnoredFields) != "[features vms.bios_uuid vms.migrating]" {
-		t.Errorf("clusters %+v: want generation 2, ignoring features, vms.bios_uuid and vms.migrating", st.Clusters)
+		fmt.Sprint(st.Clusters[0].IgnoredFields) != "[features vms.hw_version vms.migrating]" {
+		t.Errorf("clusters %+v: want generation 2, ignoring features, vms.hw_version and vms.migrating", st.Clusters)
 	}
 }
 

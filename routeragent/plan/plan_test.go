@@ -900,3 +900,35 @@ func TestInstanceUUIDChangedByACrossVCenterVMotion(t *testing.T) {
 		}
 	})
 }
+
+func TestTwinsAndAliasesHoldOnlyPresentClaims(t *testing.T) {
+	// Churn of VMs with BIOS UUIDs (instant clones, CI) leaves nothing
+	// behind in the planner's indexes.
+	p := mustPlanner(t, testConfig("A"))
+	var a, b []wire.VM
+	for i := range 20 {
+		v := withBIOS(vm(fmt.Sprintf("v%d", i), 0, "192.0.2.11"), fmt.Sprintf("bios%d", i%10))
+		a = append(a, v)
+		b = append(b, moved(v, fmt.Sprintf("x%d", i), 10))
+	}
+	setCluster(p, "A", "cl-A", a)
+	setCluster(p, "B", "cl-B", b)
+	if len(p.aliases) == 0 || len(p.twins) != 10 {
+		t.Fatalf("%d aliases, %d BIOS UUIDs indexed; want some, and 10", len(p.aliases), len(p.twins))
+	}
+	// A claim that changes its BIOS UUID is indexed under both, as long
+	// as the other claim keeps the old one.
+	changed := withBIOS(a[0], "other")
+	setCluster(p, "A", "cl-A", append([]wire.VM{changed}, a[1:]...))
+	if e := p.entry("v0"); !slices.Contains(p.twins["bios0"], e) || !slices.Contains(p.twins["other"], e) {
+		t.Errorf("v0 indexed under %v", p.twins)
+	}
+	setCluster(p, "A", "cl-A", nil)
+	if err := p.ApplyDelta("cl-B", nil, []string{"x0", "x1", "x2"}); err != nil {
+		t.Fatal(err)
+	}
+	setCluster(p, "B", "cl-B", nil)
+	if len(p.vms) != 0 || len(p.aliases) != 0 || len(p.twins) != 0 {
+		t.Errorf("after every VM left: %d entries, aliases %v, twins %v", len(p.vms), p.aliases, p.twins)
+	}
+}

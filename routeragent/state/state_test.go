@@ -90,7 +90,7 @@ func TestLoadReadsANewerRoutersState(t *testing.T) {
 		t.Fatal(err)
 	}
 	newer := `{"received":"2026-11-22T10:00:00Z","provisional":{"v1":"B"},"report":{"cluster":"cl-b","generation":4,"kind":"full","vms":[` +
-		`{"uuid":"v1","name":"web","site":"B","bios_uuid":"4229","power_state":"poweredOn","landed_at":"2026-11-22T09:00:00Z","nics":[{"mac":"02:00:00:00:00:01","addresses":["192.0.2.10"]}]}]}}`
+		`{"uuid":"v1","name":"web","site":"B","hw_version":"vmx-21","power_state":"poweredOn","landed_at":"2026-11-22T09:00:00Z","nics":[{"mac":"02:00:00:00:00:01","addresses":["192.0.2.10"]}]}]}}`
 	if err := os.WriteFile(filepath.Join(dir, "cl-b.json"), []byte(newer), 0o600); err != nil {
 		t.Fatal(err)
 	}
