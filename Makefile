@@ -98,13 +98,15 @@ vmtest: packages-check
 
 # Every benchmark BENCH_COUNT times, but the 60-second load and soak tests and the
 # hostagent's vcsim scale test (a minute; VMROUTE_SCALE_VMS and
-# VMROUTE_SCALE_MOVES set its size) once; then, as root, the lab's
+# VMROUTE_SCALE_MOVES set its size) once, and the hostagent's sync of
+# 10,000 real-sized VMs (BenchmarkSync10k, half a minute) 3 times; then, as root, the lab's
 # convergence benchmark (bench-results/).
 bench: deps build
-	$(GO) test -run '^$$' -bench . -skip 'BenchmarkReportLoad|BenchmarkSoak|BenchmarkScale$$' -benchmem -count $(BENCH_COUNT) ./... | tee bench.txt
+	$(GO) test -run '^$$' -bench . -skip 'BenchmarkReportLoad|BenchmarkSoak|BenchmarkScale$$|BenchmarkSync10k' -benchmem -count $(BENCH_COUNT) ./... | tee bench.txt
 	$(GO) test -run '^$$' -bench BenchmarkReportLoad -benchtime 1x ./routeragent/daemon/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench BenchmarkSoak -benchtime 1x ./routeragent/daemon/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkScale$$' -benchtime 1x -timeout 30m ./hostagent/agent/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkSync10k' -benchtime 1x -count 3 -timeout 30m ./hostagent/agent/ | tee -a bench.txt
 	@echo '== medians'; awk -f tests/medians.awk bench.txt
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		$(GO) build -o bin/vmroute-lab ./cmd/vmroute-lab && ./bin/vmroute-lab -bin bin bench; \
