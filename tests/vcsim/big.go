@@ -132,7 +132,9 @@ func (b Big) vm(i int, moved bool) []types.PropertyChange {
 
 // devices returns the device list of a real VM of hardware version 19.
 func devices(name string, i int, macs [2]string) []types.BaseVirtualDevice {
-	info := func(label, summary string) *types.Description { return &types.Description{Label: label, Summary: summary} }
+	info := func(label, summary string) *types.Description {
+		return &types.Description{Label: label, Summary: summary}
+	}
 	ctl := func(key, bus int32, label string, devs ...int32) types.VirtualController {
 		return types.VirtualController{VirtualDevice: types.VirtualDevice{Key: key, DeviceInfo: info(label, label)}, BusNumber: bus, Device: devs}
 	}
@@ -177,7 +179,7 @@ func devices(name string, i int, macs [2]string) []types.BaseVirtualDevice {
 		&types.VirtualSIOController{VirtualController: ctl(400, 0, "SIO controller 0")},
 		&types.VirtualKeyboard{VirtualDevice: types.VirtualDevice{Key: 600, DeviceInfo: info("Keyboard", "Keyboard"), ControllerKey: 300, UnitNumber: types.NewInt32(0)}},
 		&types.VirtualPointingDevice{VirtualDevice: types.VirtualDevice{Key: 700, DeviceInfo: info("Pointing device", "Pointing device; Device"),
-			Backing: &types.VirtualPointingDeviceDeviceBackingInfo{HostPointingDevice: "autodetect", VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: ""}},
+			Backing:       &types.VirtualPointingDeviceDeviceBackingInfo{HostPointingDevice: "autodetect", VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: ""}},
 			ControllerKey: 300, UnitNumber: types.NewInt32(1)}},
 		&types.VirtualMachineVideoCard{VirtualDevice: types.VirtualDevice{Key: 500, DeviceInfo: info("Video card ", "Video card"), ControllerKey: 100, UnitNumber: types.NewInt32(0)},
 			VideoRamSizeInKB: 16384, NumDisplays: 1, UseAutoDetect: types.NewBool(false), Enable3DSupport: types.NewBool(false), Use3dRenderer: "automatic", GraphicsMemorySizeInKB: 262144},
@@ -187,9 +189,9 @@ func devices(name string, i int, macs [2]string) []types.BaseVirtualDevice {
 			SlotInfo: pci(224), ControllerKey: 100, UnitNumber: types.NewInt32(23)}}, AutoConnectDevices: types.NewBool(false)},
 		&types.ParaVirtualSCSIController{VirtualSCSIController: types.VirtualSCSIController{VirtualController: types.VirtualController{
 			VirtualDevice: types.VirtualDevice{Key: 1000, DeviceInfo: info("SCSI controller 0", "VMware paravirtual SCSI"), SlotInfo: pci(160), ControllerKey: 100, UnitNumber: types.NewInt32(3)},
-			Device: []int32{2000, 2001, 2002}}, HotAddRemove: types.NewBool(true), SharedBus: types.VirtualSCSISharingNoSharing, ScsiCtlrUnitNumber: 7}},
+			Device:        []int32{2000, 2001, 2002}}, HotAddRemove: types.NewBool(true), SharedBus: types.VirtualSCSISharingNoSharing, ScsiCtlrUnitNumber: 7}},
 		&types.VirtualCdrom{VirtualDevice: types.VirtualDevice{Key: 3002, DeviceInfo: info("CD/DVD drive 1", "Remote device"),
-			Backing: &types.VirtualCdromRemotePassthroughBackingInfo{VirtualDeviceRemoteDeviceBackingInfo: types.VirtualDeviceRemoteDeviceBackingInfo{UseAutoDetect: types.NewBool(false)}},
+			Backing:     &types.VirtualCdromRemotePassthroughBackingInfo{VirtualDeviceRemoteDeviceBackingInfo: types.VirtualDeviceRemoteDeviceBackingInfo{UseAutoDetect: types.NewBool(false)}},
 			Connectable: &types.VirtualDeviceConnectInfo{AllowGuestControl: true, Status: "untried"}, ControllerKey: 201, UnitNumber: types.NewInt32(0)}},
 		disk(1, 2000, 2), disk(2, 2001, 1), disk(3, 2002, 1),
 		nic(1, 4000, macs[0], true, &types.VirtualEthernetCardDistributedVirtualPortBackingInfo{Port: types.DistributedVirtualSwitchPortConnection{
