@@ -178,31 +178,42 @@ func TestHarshRealisticVMs(t *testing.T) {
 	})
 }
 
-// TestHarshARenamedClusterIsStillWatched renames a watched cluster, which
-// changes its path. (vcsim cannot move a cluster to another folder,
-// NotSupported; the path changes the same way.)
-func TestHarshARenamedClusterIsStillWatched(t *testing.T) {
-	l, h := newHarshLab(t, nil)
-	r := l.r
-	r.wait("8 VMs", func() bool { a, b := r.counts(); return a+b == 8 })
-	ctx := context.Background()
-	cl := object.NewClusterComputeResource(l.c, l.obj(t, "/DC0/host/DC0_C0").Reference())
-	task, err := cl.Rename(ctx, "DC0_C0-renamed")
-	if err == nil {
-		err = l.waitTask(task)
-	}
-	if err != nil {
-		t.Fatalf("rename: %v", err)
-	}
-	// The session expires: the hostagent logs in again and finds the
-	// cluster by the ID it had, not by the path of its config.
-	h.ExpireSession()
-	l.waitStatus(t, "a resync", func(s Status) bool { return s.VCenter.Resyncs == 1 && s.VCenter.Connected })
-	const other = "DC0_C0_RP0_VM3"
-	l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), Connected: true, IpAddress: []string{"192.0.2.60"}}})
-	r.wait("a change in the renamed cluster", func() bool { v, _ := r.vm(other); return fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.60]" })
-	if s := l.agent.Status().VCenter; !s.Connected || s.Resyncs != 1 || s.Landings != 0 {
-		t.Errorf("status %+v, want connected after one resync, no landing", s)
+// TestHarshARenamedOrMovedClusterIsStillWatched renames a watched
+// cluster, or moves it to another folder, which changes its path.
+func TestHarshARenamedOrMovedClusterIsStillWatched(t *testing.T) {
+	for _, how := range []string{"renamed", "moved"} {
+		t.Run(how, func(t *testing.T) {
+			l, h := newHarshLab(t, nil)
+			r := l.r
+			r.wait("8 VMs", func() bool { a, b := r.counts(); return a+b == 8 })
+			ctx := context.Background()
+			ref := l.obj(t, "/DC0/host/DC0_C0").Reference()
+			var err error
+			if how == "renamed" {
+				var task *object.Task
+				if task, err = object.NewClusterComputeResource(l.c, ref).Rename(ctx, "DC0_C0-renamed"); err == nil {
+					err = l.waitTask(task)
+				}
+			} else {
+				var path string
+				if path, err = vcsim.MoveCluster(ctx, l.model, l.c, ref, "stretched"); err == nil && path != "/DC0/host/stretched/DC0_C0" {
+					t.Fatalf("the cluster moved to %s", path)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The session expires: the hostagent logs in again and finds the
+			// cluster by the ID it had, not by the path of its config.
+			h.ExpireSession()
+			l.waitStatus(t, "a resync", func(s Status) bool { return s.VCenter.Resyncs == 1 && s.VCenter.Connected })
+			const other = "DC0_C0_RP0_VM3"
+			l.setGuestNet(t, other, []types.GuestNicInfo{{MacAddress: l.mac(t, other), Connected: true, IpAddress: []string{"192.0.2.60"}}})
+			r.wait("a change in the cluster", func() bool { v, _ := r.vm(other); return fmt.Sprint(v.NICs[0].Addresses) == "[192.0.2.60]" })
+			if s := l.agent.Status().VCenter; !s.Connected || s.Resyncs != 1 || s.Landings != 0 {
+				t.Errorf("status %+v, want connected after one resync, no landing", s)
+			}
+		})
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/event"
 	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -440,4 +442,41 @@ func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath,
 		return time.Time{}, fmt.Errorf("delete %s at the source: %w", v.Name, err)
 	}
 	return events[0].GetEvent().CreatedTime, nil
+}
+
+// MoveCluster moves a cluster into a new folder, folder, beside it, as
+// vCenter's MoveIntoFolder does and vcsim refuses (NotSupported): the
+// cluster keeps its managed-object ID and its hosts and VMs, and its
+// inventory path changes. It returns the cluster's new path.
+func MoveCluster(ctx context.Context, m *simulator.Model, c *vim25.Client, cluster types.ManagedObjectReference, folder string) (string, error) {
+	sctx := m.Service.Context
+	cl, ok := sctx.Map.Get(cluster).(*simulator.ClusterComputeResource)
+	if !ok {
+		return "", fmt.Errorf("no cluster %s", cluster.Value)
+	}
+	parent := object.NewFolder(c, *cl.Parent)
+	made, err := parent.CreateFolder(ctx, folder)
+	if err != nil {
+		return "", fmt.Errorf("create folder %s: %w", folder, err)
+	}
+	old, ok := sctx.Map.Get(*cl.Parent).(*simulator.Folder)
+	if !ok {
+		return "", fmt.Errorf("the cluster's parent %s is no folder", cl.Parent.Value)
+	}
+	moved := sctx.Map.Get(made.Reference()).(*simulator.Folder)
+	sctx.WithLock(old, func() {
+		sctx.Update(old, []types.PropertyChange{{Name: "childEntity", Val: slices.DeleteFunc(slices.Clone(old.ChildEntity),
+			func(r types.ManagedObjectReference) bool { return r == cluster })}})
+	})
+	sctx.WithLock(moved, func() {
+		sctx.Update(moved, []types.PropertyChange{{Name: "childEntity", Val: append(slices.Clone(moved.ChildEntity), cluster)}})
+	})
+	sctx.WithLock(cl, func() {
+		sctx.Update(cl, []types.PropertyChange{{Name: "parent", Val: made.Reference()}})
+	})
+	path, err := find.NewFinder(c, false).ObjectReference(ctx, cluster)
+	if err != nil {
+		return "", err
+	}
+	return path.(*object.ClusterComputeResource).InventoryPath, nil
 }
