@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/vcenter"
@@ -214,6 +215,59 @@ func TestHarshARenamedOrMovedClusterIsStillWatched(t *testing.T) {
 				t.Errorf("status %+v, want connected after one resync, no landing", s)
 			}
 		})
+	}
+}
+
+// TestHarshAHostRemovedAndAddedBackLandsNothing removes a host with its
+// VMs from vCenter, in answers of one object each, so that the VMs leave
+// pages before their host; then adds it back, its VMs under new IDs. The
+// routeragent holds every VM all along, and nothing lands.
+func TestHarshAHostRemovedAndAddedBackLandsNothing(t *testing.T) {
+	l, _ := newHarshLab(t, func(h *vcsim.Harsh) { h.PageSize(1) })
+	r := l.r
+	r.wait("8 VMs", func() bool { a, b := r.counts(); return a+b == 8 })
+	ctx := context.Background()
+	var v mo.VirtualMachine
+	if err := l.vmObj(t, vmA).Properties(ctx, l.vmObj(t, vmA).Reference(), []string{"runtime.host"}, &v); err != nil {
+		t.Fatal(err)
+	}
+	landed := r.landedTimes()
+	fewest := make(chan int)
+	stop := make(chan struct{})
+	go func() {
+		n := 8
+		for {
+			a, b := r.counts()
+			n = min(n, a+b)
+			select {
+			case <-stop:
+				fewest <- n
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	removed, err := vcsim.RemoveHost(l.model, *v.Runtime.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.waitStatus(t, "the host removed", func(s Status) bool { return len(s.VCenter.Hosts) == 3 })
+	time.Sleep(100 * time.Millisecond) // the debounce, and a report if one were due
+	back, err := vcsim.AddHostBack(ctx, l.model, l.c, removed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.waitStatus(t, "the host and its VMs back", func(s Status) bool { return len(s.VCenter.Hosts) == 4 && s.VCenter.VMs == 8 })
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	if n := <-fewest; n != 8 {
+		t.Errorf("the routeragent held %d VMs at the fewest, want all 8 all along", n)
+	}
+	if s := l.agent.Status().VCenter; s.Landings != 0 || !maps.Equal(r.landedTimes(), landed) {
+		t.Errorf("%d landings; landing times %v, want %v", s.Landings, r.landedTimes(), landed)
+	}
+	if back == *v.Runtime.Host {
+		t.Errorf("the host came back as %s, its old ID", back.Value)
 	}
 }
 

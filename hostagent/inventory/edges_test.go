@@ -188,6 +188,38 @@ func TestAHostRemovedAndAddedBackLandsNothing(t *testing.T) {
 	}
 }
 
+func TestAHostRemovedOverPagesParksItsVMs(t *testing.T) {
+	// vCenter pages the removal: the VM leaves on one page, its host on
+	// the next. The VM is reported as it was meanwhile, and parked.
+	inv, _ := placed(t)
+	before := inv.Snapshot()["cl-a"]
+	inv.ApplyPage([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
+	if got := inv.Snapshot()["cl-a"]; fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("between the pages: %+v, want web-1 reported as it was: %+v", got, before)
+	}
+	inv.Apply([]types.ObjectUpdate{{Obj: h1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
+	if got := inv.Snapshot()["cl-a"]; fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("after the last page: %+v, want web-1 parked as it was: %+v", got, before)
+	}
+	back := vmEnter(h1)
+	back.Obj = ref("VirtualMachine", "vm-1-new")
+	inv.Apply([]types.ObjectUpdate{hosts()[0], back}, t0.Add(2*time.Minute))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 1 || !got[0].LandedAt.Equal(before[0].LandedAt) || inv.Landed != 0 {
+		t.Errorf("added back: %+v (%d landings), want web-1 as it was, not landed", got, inv.Landed)
+	}
+}
+
+func TestAVMThatLeavesAndComesBackWithinAnAnswerStays(t *testing.T) {
+	inv, _ := placed(t)
+	before := inv.Snapshot()["cl-a"]
+	inv.ApplyPage([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
+	inv.Apply([]types.ObjectUpdate{vmEnter(h1)}, t0.Add(time.Minute))
+	inv.Apply(nil, t0.Add(2*time.Minute))
+	if got := inv.Snapshot()["cl-a"]; len(got) != 1 || !got[0].LandedAt.Equal(before[0].LandedAt) || inv.Landed != 0 {
+		t.Errorf("%+v (%d landings), want web-1 as it was, not landed", got, inv.Landed)
+	}
+}
+
 func TestAVMDeletedFromAHostThatStaysLeavesAtOnce(t *testing.T) {
 	inv, _ := placed(t)
 	inv.Apply([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))

@@ -240,9 +240,30 @@ func (inv *Inventory) Reset(clusters map[types.ManagedObjectReference]Cluster) {
 	clear(inv.missing)
 }
 
-// Apply takes one batch of updates; now is vCenter's time of the batch
-// (its CurrentTime). A batch without updates ages what waits on time.
+// Apply takes one batch of updates, an answer whole or its last page;
+// now is vCenter's time of the batch (its CurrentTime). A batch without
+// updates ages what waits on time.
 func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
+	inv.apply(updates, now)
+	inv.depart(now)
+	inv.placeHosts()
+	inv.settle(now)
+	inv.expire(now)
+}
+
+// ApplyPage takes a page of an answer that goes on (truncated) as Apply
+// does, but settles the VMs that left only with the answer's last page:
+// a host removed with its VMs is one change in vCenter, and the host's
+// leaving may come pages after theirs. Until then they are reported as
+// they were.
+func (inv *Inventory) ApplyPage(updates []types.ObjectUpdate, now time.Time) {
+	inv.apply(updates, now)
+	inv.placeHosts()
+	inv.settle(now)
+	inv.expire(now)
+}
+
+func (inv *Inventory) apply(updates []types.ObjectUpdate, now time.Time) {
 	for _, u := range updates {
 		switch u.Obj.Type {
 		case "VirtualMachine":
@@ -260,17 +281,23 @@ func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
 			inv.applyEvents(u)
 		}
 	}
-	inv.depart(now)
-	inv.placeHosts()
-	inv.settle(now)
-	inv.expire(now)
 }
 
 // depart settles the VMs that left in the batch: one whose host left
 // vCenter too (removed, perhaps to be added back) is parked, reported as
-// it last was for HostGrace; any other left its site.
+// it last was for HostGrace; one that came back within the answer stays;
+// any other left its site.
 func (inv *Inventory) depart(now time.Time) {
+	back := map[string]bool{}
+	if len(inv.departing) > 0 {
+		for _, v := range inv.vms {
+			back[v.uuid] = true
+		}
+	}
 	for _, v := range inv.departing {
+		if back[v.uuid] {
+			continue
+		}
 		if inv.hosts[v.host] == nil && v.last != nil && inv.where[v.uuid] != "" {
 			inv.parked[v.uuid] = parkedVM{vm: *v.last, cluster: v.lastCluster, since: now}
 			inv.log.Info("the VM's host left vCenter: the VM is reported as it was while the host may be added back",
@@ -524,6 +551,11 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 	for id, p := range inv.parked {
 		if _, seen := picked[id]; !seen {
 			picked[id] = pick{cluster: p.cluster, vm: p.vm}
+		}
+	}
+	for _, v := range inv.departing {
+		if _, seen := picked[v.uuid]; !seen && v.last != nil && inv.where[v.uuid] != "" {
+			picked[v.uuid] = pick{cluster: v.lastCluster, vm: *v.last}
 		}
 	}
 	for _, p := range picked {

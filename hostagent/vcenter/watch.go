@@ -270,13 +270,19 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 		}
 		// Every batch is stamped by vCenter's clock.
 		now := clock.now()
-		(*inv).Apply(updates, now)
+		// A truncated answer's VMs that left are settled with its last
+		// page, which may bring their host's leaving too.
+		apply := (*inv).Apply
+		if truncated {
+			apply = (*inv).ApplyPage
+		}
+		apply(updates, now)
 		for d := (*inv).Dirty(); d != nil; d = (*inv).Dirty() {
 			again, err := refetch(ctx, c, d)
 			if err != nil {
 				return err
 			}
-			(*inv).Apply(again, now)
+			apply(again, now)
 		}
 		if !synced {
 			objects += len(updates)

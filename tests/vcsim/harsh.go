@@ -384,40 +384,15 @@ func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath,
 	if err != nil {
 		return time.Time{}, err
 	}
-	folder, err := df.Folder(ctx, "/DC0/vm")
-	if err != nil {
-		return time.Time{}, err
-	}
-	spec := types.VirtualMachineConfigSpec{Name: v.Name, GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
-		InstanceUuid: cmp.Or(newUUID, v.Config.InstanceUuid), Uuid: v.Config.Uuid, Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[LocalDS_0] %s/%s.vmx", v.Name, v.Name)}}
+	var macs []string
 	for _, d := range v.Config.Hardware.Device {
-		card, ok := d.(types.BaseVirtualEthernetCard)
-		if !ok {
-			continue
+		if card, ok := d.(types.BaseVirtualEthernetCard); ok {
+			macs = append(macs, card.GetVirtualEthernetCard().MacAddress)
 		}
-		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
-			Device: &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
-				VirtualDevice: types.VirtualDevice{Backing: &types.VirtualEthernetCardNetworkBackingInfo{
-					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: network}},
-					Connectable: &types.VirtualDeviceConnectInfo{StartConnected: true, Connected: true}},
-				AddressType: string(types.VirtualEthernetCardMacTypeManual), MacAddress: card.GetVirtualEthernetCard().MacAddress}}}})
 	}
-	task, err := folder.CreateVM(ctx, spec, pool, host)
+	moved, err := register(ctx, dst, v.Name, cmp.Or(newUUID, v.Config.InstanceUuid), v.Config.Uuid, macs, network, pool, host)
 	if err != nil {
 		return time.Time{}, err
-	}
-	if err := WaitTask(ctx, dst, task); err != nil {
-		return time.Time{}, fmt.Errorf("register %s at the destination: %w", v.Name, err)
-	}
-	moved, err := df.VirtualMachine(ctx, "/DC0/vm/"+v.Name)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if task, err = moved.PowerOn(ctx); err == nil {
-		err = WaitTask(ctx, dst, task)
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("power on %s at the destination: %w", v.Name, err)
 	}
 	em := event.NewManager(dst)
 	hr := host.Reference()
@@ -430,7 +405,8 @@ func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath,
 	if err != nil || len(events) == 0 {
 		return time.Time{}, fmt.Errorf("the destination's event is not logged: %v", err)
 	}
-	if task, err = vm.PowerOff(ctx); err == nil {
+	task, err := vm.PowerOff(ctx)
+	if err == nil {
 		err = WaitTask(ctx, src, task)
 	}
 	if err == nil {
@@ -479,4 +455,150 @@ func MoveCluster(ctx context.Context, m *simulator.Model, c *vim25.Client, clust
 		return "", err
 	}
 	return path.(*object.ClusterComputeResource).InventoryPath, nil
+}
+
+// register creates a VM in DC0's VM folder, on host in pool, with the
+// given name, instance and BIOS UUIDs and adapters on network with the
+// given MACs, and powers it on: a VM that vCenter registers again. Its
+// files go to a folder of their own, beside any an unregistered VM left.
+func register(ctx context.Context, c *vim25.Client, name, instanceUUID, biosUUID string, macs []string, network string,
+	pool *object.ResourcePool, host *object.HostSystem) (*object.VirtualMachine, error) {
+	folder, err := find.NewFinder(c, false).Folder(ctx, "/DC0/vm")
+	if err != nil {
+		return nil, err
+	}
+	spec := types.VirtualMachineConfigSpec{Name: name, GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
+		InstanceUuid: instanceUUID, Uuid: biosUUID, Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[LocalDS_0] %s-%s/%s.vmx", name, instanceUUID, name)}}
+	for _, mac := range macs {
+		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd,
+			Device: &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
+				VirtualDevice: types.VirtualDevice{Backing: &types.VirtualEthernetCardNetworkBackingInfo{
+					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: network}},
+					Connectable: &types.VirtualDeviceConnectInfo{StartConnected: true, Connected: true}},
+				AddressType: string(types.VirtualEthernetCardMacTypeManual), MacAddress: mac}}}})
+	}
+	task, err := folder.CreateVM(ctx, spec, pool, host)
+	if err != nil {
+		return nil, err
+	}
+	if err := WaitTask(ctx, c, task); err != nil {
+		return nil, fmt.Errorf("register %s: %w", name, err)
+	}
+	vm, err := find.NewFinder(c, false).VirtualMachine(ctx, "/DC0/vm/"+name)
+	if err != nil {
+		return nil, err
+	}
+	if task, err = vm.PowerOn(ctx); err == nil {
+		err = WaitTask(ctx, c, task)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("power on %s: %w", name, err)
+	}
+	return vm, nil
+}
+
+// A RemovedHost is a host RemoveHost removed, with what AddHostBack needs
+// to add it again with its VMs.
+type RemovedHost struct {
+	name    string
+	cluster types.ManagedObjectReference
+	vms     []mo.VirtualMachine
+	// like is another host of the cluster, whose configuration (its
+	// datastores) vcsim gives the host added back.
+	like string
+}
+
+// RemoveHost removes a host and the VMs registered on it from vCenter in
+// one step, as vCenter does when a host is removed (vcsim refuses to
+// remove a host that has VMs): the VMs and the host leave in one update.
+func RemoveHost(m *simulator.Model, host types.ManagedObjectReference) (*RemovedHost, error) {
+	sctx := m.Service.Context
+	h, ok := sctx.Map.Get(host).(*simulator.HostSystem)
+	if !ok {
+		return nil, fmt.Errorf("no host %s", host.Value)
+	}
+	cl, ok := sctx.Map.Get(*h.Parent).(*simulator.ClusterComputeResource)
+	if !ok {
+		return nil, fmt.Errorf("host %s is in no cluster", h.Name)
+	}
+	r := &RemovedHost{name: h.Name, cluster: cl.Self}
+	for _, o := range cl.Host {
+		if other, ok := sctx.Map.Get(o).(*simulator.HostSystem); ok && o != host {
+			r.like = other.Name
+		}
+	}
+	if r.like == "" {
+		return nil, fmt.Errorf("host %s is the only one of its cluster", h.Name)
+	}
+	for _, ref := range slices.Clone(h.Vm) {
+		vm := sctx.Map.Get(ref).(*simulator.VirtualMachine)
+		var fault types.BaseMethodFault
+		sctx.WithLock(vm, func() {
+			r.vms = append(r.vms, vm.VirtualMachine)
+			vm.Runtime.PowerState = types.VirtualMachinePowerStatePoweredOff
+			if res := vm.UnregisterVM(sctx, &types.UnregisterVM{This: ref}); res.Fault() != nil {
+				fault = res.Fault().VimFault().(types.BaseMethodFault)
+			}
+		})
+		if fault != nil {
+			return nil, fmt.Errorf("unregister %s: %#v", vm.Name, fault)
+		}
+	}
+	sctx.WithLock(cl, func() { sctx.Map.RemoveReference(sctx, cl, &cl.Host, host) })
+	if eb, ok := sctx.Map.Get(*cl.EnvironmentBrowser).(*simulator.EnvironmentBrowser); ok {
+		sctx.WithLock(eb, func() {
+			for i := range eb.QueryConfigOptionDescriptorResponse.Returnval {
+				d := &eb.QueryConfigOptionDescriptorResponse.Returnval[i]
+				d.Host = slices.DeleteFunc(d.Host, func(r types.ManagedObjectReference) bool { return r == host })
+			}
+		})
+	}
+	sctx.Map.Remove(sctx, host)
+	return r, nil
+}
+
+// AddHostBack adds a removed host to its cluster again, under a new
+// managed-object ID, and registers its VMs on it again, running, under new
+// IDs with their instance UUIDs, BIOS UUIDs and MACs, as vCenter does
+// when a host is added back with its VMs. It returns the host's new ID.
+func AddHostBack(ctx context.Context, m *simulator.Model, c *vim25.Client, r *RemovedHost) (types.ManagedObjectReference, error) {
+	cl := object.NewClusterComputeResource(c, r.cluster)
+	task, err := cl.AddHost(ctx, types.HostConnectSpec{HostName: r.name, UserName: r.like, Force: true}, true, nil, nil)
+	if err != nil {
+		return types.ManagedObjectReference{}, err
+	}
+	if err := WaitTask(ctx, c, task); err != nil {
+		return types.ManagedObjectReference{}, fmt.Errorf("add host %s back: %w", r.name, err)
+	}
+	var cc mo.ClusterComputeResource
+	if err := cl.Properties(ctx, r.cluster, []string{"host", "resourcePool"}, &cc); err != nil {
+		return types.ManagedObjectReference{}, err
+	}
+	var host *object.HostSystem
+	for _, h := range cc.Host {
+		var hs mo.HostSystem
+		if err := cl.Properties(ctx, h, []string{"name"}, &hs); err == nil && hs.Name == r.name {
+			host = object.NewHostSystem(c, h)
+		}
+	}
+	if host == nil {
+		return types.ManagedObjectReference{}, fmt.Errorf("host %s added back, but not in its cluster", r.name)
+	}
+	// vcsim tells the container views of a new host before the host is
+	// in its cluster, so they never show it: tell them again.
+	sctx := m.Service.Context
+	sctx.Map.Put(sctx.Map.Get(host.Reference()))
+	pool := object.NewResourcePool(c, *cc.ResourcePool)
+	for _, v := range r.vms {
+		var macs []string
+		for _, d := range v.Config.Hardware.Device {
+			if card, ok := d.(types.BaseVirtualEthernetCard); ok {
+				macs = append(macs, card.GetVirtualEthernetCard().MacAddress)
+			}
+		}
+		if _, err := register(ctx, c, v.Name, v.Config.InstanceUuid, v.Config.Uuid, macs, "VM Network", pool, host); err != nil {
+			return types.ManagedObjectReference{}, err
+		}
+	}
+	return host.Reference(), nil
 }
