@@ -282,7 +282,7 @@ var (
 	descHosts         = prometheus.NewDesc("vmroute_hosts", "Hosts of the watched clusters placed at a site, by cluster and site.", []string{"cluster", "site"}, nil)
 	descUnplaced      = prometheus.NewDesc("vmroute_hosts_unplaced", "Hosts of the watched clusters that no rule places at a site, by cluster.", []string{"cluster"}, nil)
 	descVMsOut        = prometheus.NewDesc("vmroute_vms_unplaced", "VMs left out of reports: never seen at a site, on a host no rule places.", nil, nil)
-	descFlagged       = prometheus.NewDesc("vmroute_vms_flagged", "VMs reported with less than vCenter knows, by why: truncated (more addresses than a report carries), tools_silent (last addresses kept), unreachable (last state kept), duplicate (one instance UUID, two VMs).", []string{"why"}, nil)
+	descFlagged       = prometheus.NewDesc("vmroute_vms_flagged", "VMs reported with less than vCenter knows, by why: truncated (more addresses than a report carries), tools_silent (last addresses kept), unreachable (last state kept), duplicate (one instance UUID, two VMs), hidden_portgroup (an adapter on a port group the vCenter user cannot see).", []string{"why"}, nil)
 	descCopies        = prometheus.NewDesc("vmroute_vm_copies", "Copies that claim nothing, by kind: template, managed (by another product), Fault Tolerance secondary.", []string{"kind"}, nil)
 	descWithheld      = prometheus.NewDesc("vmroute_vcenter_properties_withheld", "Properties vCenter withholds from the user (MissingSet): check its role.", nil, nil)
 	descHidden        = prometheus.NewDesc("vmroute_hosts_hidden", "Hosts of the watched clusters the vCenter user cannot see.", nil, nil)
@@ -312,7 +312,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descOffset, prometheus.GaugeValue, st.VCenter.ClockOffset.Seconds())
 	ch <- prometheus.MustNewConstMetric(descVMsOut, prometheus.GaugeValue, float64(st.VCenter.Unplaced))
 	f := st.VCenter.Flags
-	for why, vms := range map[string][]string{"truncated": f.Truncated, "tools_silent": f.ToolsSilent, "unreachable": f.Unreachable, "duplicate": f.Duplicates} {
+	for why, vms := range map[string][]string{"truncated": f.Truncated, "tools_silent": f.ToolsSilent, "unreachable": f.Unreachable, "duplicate": f.Duplicates,
+		"hidden_portgroup": f.HiddenPortgroup} {
 		ch <- prometheus.MustNewConstMetric(descFlagged, prometheus.GaugeValue, float64(len(vms)), why)
 	}
 	for kind, n := range f.Copies {

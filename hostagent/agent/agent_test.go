@@ -262,6 +262,25 @@ listen = "127.0.0.1:0"
 	return l
 }
 
+// via has the hostagent reach vCenter at u, whose certificate is pem (a
+// server in front of vcsim), instead of vcsim itself.
+func (l *lab) via(t testing.TB, u *url.URL, pem []byte) {
+	t.Helper()
+	conf := filepath.Join(l.dir, "hostagent.toml")
+	text, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := *l.url
+	sim.User = nil
+	if err := os.WriteFile(conf, []byte(strings.Replace(string(text), sim.String(), u.String(), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.dir, "vcenter-ca.pem"), pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // restartVCenter stops vcsim and starts a new one with the same inventory
 // on the same address, as a vCenter restart looks to its clients: every
 // session is gone. Cleanups go to t.

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,22 @@ func newHarshLab(t *testing.T, prepare func(*vcsim.Harsh)) (*lab, *vcsim.Harsh) 
 	}
 	l.start(t)
 	return l, h
+}
+
+// newRewriteLab is newHarshLab with a vcsim.Rewrite between the hostagent
+// and vcsim; prepare runs before the hostagent starts.
+func newRewriteLab(t *testing.T, prepare func(*lab, *vcsim.Rewrite)) (*lab, *vcsim.Harsh, *vcsim.Rewrite) {
+	t.Helper()
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 2, 2, 0, 4
+	l := newLabModel(t, m)
+	h := vcsim.Install(m)
+	rw := vcsim.NewRewrite(l.url)
+	t.Cleanup(rw.Close)
+	l.via(t, rw.URL, rw.CertificatePEM())
+	prepare(l, rw)
+	l.start(t)
+	return l, h, rw
 }
 
 // landedTimes returns the landing time the routeragent holds for every VM,
@@ -268,6 +285,82 @@ func TestHarshAHostRemovedAndAddedBackLandsNothing(t *testing.T) {
 	}
 	if back == *v.Runtime.Host {
 		t.Errorf("the host came back as %s, its old ID", back.Value)
+	}
+}
+
+// TestHarshARoleThatHidesObjects has the vCenter user's role hide a VM (a
+// folder permission), a host with its VMs, and the distributed port group
+// of one of web-1's adapters. The hostagent reports what it may see,
+// names the hidden host, and flags the adapter it can only name by key.
+func TestHarshARoleThatHidesObjects(t *testing.T) {
+	ctx := context.Background()
+	const hiddenVM = "DC0_C0_RP0_VM1"
+	var hiddenHost string
+	var hiddenVMs []string
+	var pgKey string
+	l, _, _ := newRewriteLab(t, func(l *lab, rw *vcsim.Rewrite) {
+		rw.Hide(l.vmObj(t, hiddenVM).Reference())
+		host := l.obj(t, "/DC0/host/DC0_C1/DC0_C1_H1").Reference()
+		var hs mo.HostSystem
+		if err := object.NewHostSystem(l.c, host).Properties(ctx, host, []string{"name", "vm"}, &hs); err != nil {
+			t.Fatal(err)
+		}
+		hiddenHost = hs.Name
+		rw.Hide(append(hs.Vm, host)...)
+		for _, ref := range hs.Vm {
+			var v mo.VirtualMachine
+			if err := object.NewVirtualMachine(l.c, ref).Properties(ctx, ref, []string{"name"}, &v); err != nil {
+				t.Fatal(err)
+			}
+			hiddenVMs = append(hiddenVMs, v.Name)
+		}
+		if _, _, err := vcsim.Realistic(l.model, l.vmObj(t, vmA).Reference()); err != nil {
+			t.Fatal(err)
+		}
+		devs, err := l.vmObj(t, vmA).Device(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			if b, ok := d.GetVirtualDevice().Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok {
+				pgKey = b.Port.PortgroupKey
+			}
+		}
+		rw.Hide(types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: pgKey})
+	})
+	r := l.r
+	want := 8 - 1 - len(hiddenVMs)
+	r.wait(fmt.Sprintf("%d VMs", want), func() bool { a, b := r.counts(); return a+b == want })
+	for _, name := range append(hiddenVMs, hiddenVM) {
+		if _, c := r.vm(name); c != "" {
+			t.Errorf("hidden %s reported in %s", name, c)
+		}
+	}
+	l.waitStatus(t, "the hidden host named", func(s Status) bool { return len(s.VCenter.HiddenHosts) == 1 })
+	if got := l.agent.Status().VCenter.HiddenHosts[0]; !strings.HasPrefix(got, "cl-b/") {
+		t.Errorf("hidden host %q, want cl-b's %s", got, hiddenHost)
+	}
+	web1, _ := r.vm(vmA)
+	var networks []string
+	for _, n := range web1.NICs {
+		networks = append(networks, n.Network)
+	}
+	if !slices.Contains(networks, pgKey) {
+		t.Errorf("web-1's adapters on %q, want one on the hidden port group's key %s", networks, pgKey)
+	}
+	// Flagged: every VM reported with an adapter on the hidden port
+	// group (vcsim's VMs may have their first adapter on it too).
+	var onKey []string
+	for _, st := range r.intake.States() {
+		for _, v := range st.VMs {
+			if slices.ContainsFunc(v.NICs, func(n wire.NIC) bool { return n.Network == pgKey }) {
+				onKey = append(onKey, v.Name)
+			}
+		}
+	}
+	slices.Sort(onKey)
+	if f := l.agent.Status().VCenter.Flags; !slices.Contains(f.HiddenPortgroup, vmA) || !slices.Equal(f.HiddenPortgroup, onKey) {
+		t.Errorf("flagged on a hidden port group: %q, want %q, with %s", f.HiddenPortgroup, onKey, vmA)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -59,19 +58,8 @@ func BenchmarkSync10k(b *testing.B) {
 	rp := vcsim.NewReplay(l.url)
 	defer rp.Close()
 	rp.SetSync(sync)
+	l.via(b, rp.URL, rp.CertificatePEM())
 	conf := filepath.Join(l.dir, "hostagent.toml")
-	text, err := os.ReadFile(conf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u := *l.url
-	u.User = nil
-	if err := os.WriteFile(conf, []byte(strings.Replace(string(text), u.String(), rp.URL.String(), 1)), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(l.dir, "vcenter-ca.pem"), rp.CertificatePEM(), 0o600); err != nil {
-		b.Fatal(err)
-	}
 
 	bin := b.TempDir()
 	if out, err := exec.Command("go", "build", "-o", bin+"/", "../../cmd/vmroute-hostagent").CombinedOutput(); err != nil {

@@ -125,6 +125,9 @@ type Inventory struct {
 	duplicates map[string]bool
 	// managers are the extension keys of managed VMs seen, logged once.
 	managers map[string]bool
+	// hiddenPGs are the keys of port groups an adapter is on that vCenter
+	// did not show, logged once.
+	hiddenPGs map[string]bool
 	// synced is set after the first complete sync: a VM seen for the
 	// first time after it came in from elsewhere, it did not sit there.
 	synced bool
@@ -173,7 +176,7 @@ func New(clusters map[types.ManagedObjectReference]Cluster, opts Options, log *s
 		vms: map[types.ManagedObjectReference]*vm{}, pgs: map[types.ManagedObjectReference]pg{},
 		landed: map[string]time.Time{}, where: map[string]string{}, events: map[types.ManagedObjectReference]landingEvent{},
 		dirty: map[types.ManagedObjectReference][]string{}, missing: map[types.ManagedObjectReference]map[string]string{},
-		duplicates: map[string]bool{}, managers: map[string]bool{}, parked: map[string]parkedVM{}}
+		duplicates: map[string]bool{}, managers: map[string]bool{}, hiddenPGs: map[string]bool{}, parked: map[string]parkedVM{}}
 	inv.setClusters(clusters)
 	return inv
 }
@@ -517,6 +520,11 @@ func (inv *Inventory) Snapshot() map[string][]wire.VM {
 				network := n.network
 				if n.pgKey != "" {
 					network = cmp.Or(pgNames[n.pgKey], n.pgKey)
+					if pgNames[n.pgKey] == "" && !inv.hiddenPGs[n.pgKey] {
+						inv.hiddenPGs[n.pgKey] = true
+						inv.log.Warn("an adapter is on a distributed port group the vCenter user cannot see: it is reported by the port group's key, which no subnet's networks name; grant the user's role on the port group",
+							"vm", v.uuid, "name", v.name, "portgroup", n.pgKey)
+					}
 				}
 				nc := wire.NIC{MAC: n.mac, Network: network}
 				if n.connected {
@@ -599,11 +607,19 @@ type Flagged struct {
 	// Duplicates are instance UUIDs that more than one VM has: the
 	// running one is reported.
 	Duplicates []string `json:"duplicates,omitempty"`
+	// HiddenPortgroup VMs have an adapter on a distributed port group
+	// the vCenter user cannot see: it is reported by the port group's
+	// key, which no subnet's networks name.
+	HiddenPortgroup []string `json:"hidden_portgroup,omitempty"`
 }
 
 // Flags returns the VMs reported with less than vCenter knows.
 func (inv *Inventory) Flags() Flagged {
 	var f Flagged
+	pgs := map[string]bool{}
+	for _, p := range inv.pgs {
+		pgs[p.key] = p.name != ""
+	}
 	for _, v := range inv.vms {
 		name := cmp.Or(v.name, v.uuid)
 		if why := v.copyOf(); why != "" {
@@ -622,6 +638,9 @@ func (inv *Inventory) Flags() Flagged {
 		if !v.guestLost.IsZero() {
 			f.ToolsSilent = append(f.ToolsSilent, name)
 		}
+		if slices.ContainsFunc(v.nics, func(n nic) bool { return n.pgKey != "" && !pgs[n.pgKey] }) {
+			f.HiddenPortgroup = append(f.HiddenPortgroup, name)
+		}
 	}
 	for id := range inv.duplicates {
 		f.Duplicates = append(f.Duplicates, id)
@@ -631,7 +650,7 @@ func (inv *Inventory) Flags() Flagged {
 			f.Missing = append(f.Missing, fmt.Sprintf("%s %s: %s", ref.Value, p, why))
 		}
 	}
-	for _, l := range [][]string{f.Truncated, f.ToolsSilent, f.Unreachable, f.Missing, f.Duplicates} {
+	for _, l := range [][]string{f.Truncated, f.ToolsSilent, f.Unreachable, f.Missing, f.Duplicates, f.HiddenPortgroup} {
 		slices.Sort(l)
 	}
 	return f

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"reflect"
 
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -201,15 +202,27 @@ func devices(name string, i int, macs [2]string) []types.BaseVirtualDevice {
 	}
 }
 
-// envelope is a SOAP response as vCenter and vcsim write it.
+// envelope is a SOAP answer as vCenter and vcsim write it.
 type envelope struct {
 	XMLName xml.Name `xml:"soapenv:Envelope"`
 	Env     string   `xml:"xmlns:soapenv,attr"`
 	XSD     string   `xml:"xmlns:xsd,attr"`
 	XSI     string   `xml:"xmlns:xsi,attr"`
-	Body    struct {
-		Res *types.WaitForUpdatesExResponse `xml:"urn:vim25 WaitForUpdatesExResponse"`
-	} `xml:"soapenv:Body"`
+	Body    vimBody  `xml:"soapenv:Body"`
+}
+
+// vimBody is a SOAP body holding one vim25 response, named by its type.
+type vimBody struct{ res any }
+
+func (b vimBody) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	name := xml.StartElement{Name: xml.Name{Space: "urn:vim25", Local: reflect.TypeOf(b.res).Elem().Name()}}
+	if err := e.EncodeElement(b.res, name); err != nil {
+		return err
+	}
+	return e.EncodeToken(start.End())
 }
 
 // pages encodes objects as WaitForUpdatesEx answers of at most page
@@ -235,8 +248,14 @@ func pages(objects []types.ObjectUpdate, page int) ([][]byte, error) {
 // encode returns the bytes of one WaitForUpdatesEx answer: set, or, when
 // nil, an answer whose wait ended with no change.
 func encode(set *types.UpdateSet) ([]byte, error) {
-	env := envelope{Env: "http://schemas.xmlsoap.org/soap/envelope/", XSD: "http://www.w3.org/2001/XMLSchema", XSI: "http://www.w3.org/2001/XMLSchema-instance"}
-	env.Body.Res = &types.WaitForUpdatesExResponse{Returnval: set}
+	return encodeAny(&types.WaitForUpdatesExResponse{Returnval: set})
+}
+
+// encodeAny returns the bytes of an answer holding res, a pointer to a
+// vim25 response.
+func encodeAny(res any) ([]byte, error) {
+	env := envelope{Env: "http://schemas.xmlsoap.org/soap/envelope/", XSD: "http://www.w3.org/2001/XMLSchema", XSI: "http://www.w3.org/2001/XMLSchema-instance",
+		Body: vimBody{res}}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	if err := xml.NewEncoder(&b).Encode(&env); err != nil {

@@ -58,6 +58,7 @@ func NewReplay(sim *url.URL) *Replay {
 	target.Path, target.User = "", nil
 	proxy := httputil.NewSingleHostReverseProxy(&target)
 	proxy.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // the test's own simulator
+	proxy.ErrorHandler = proxyError
 	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -78,8 +79,11 @@ func NewReplay(sim *url.URL) *Replay {
 
 // CertificatePEM returns the replay's certificate, PEM-encoded, for a
 // client's CA file.
-func (r *Replay) CertificatePEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.srv.Certificate().Raw})
+func (r *Replay) CertificatePEM() []byte { return certPEM(r.srv) }
+
+// certPEM returns a test server's certificate, PEM-encoded.
+func certPEM(s *httptest.Server) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
 }
 
 // Close stops serving.
@@ -198,5 +202,13 @@ func (r *Replay) wait(w http.ResponseWriter, req *http.Request, body []byte) {
 		case <-req.Context().Done():
 			return
 		}
+	}
+}
+
+// proxyError answers a call the simulator did not: 502, unless the client
+// gave up on it (a wait cancelled as a hostagent stops).
+func proxyError(w http.ResponseWriter, req *http.Request, err error) {
+	if req.Context().Err() == nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
 	}
 }
