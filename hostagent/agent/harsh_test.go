@@ -364,6 +364,108 @@ func TestHarshARoleThatHidesObjects(t *testing.T) {
 	}
 }
 
+// TestHarshNestedDeviceChanges sends web-1's device changes as vCenter
+// names them, by the part that changed: a disk's backing after a
+// snapshot is read again by nobody; an adapter unplugged has the device
+// list read again, and its address goes.
+func TestHarshNestedDeviceChanges(t *testing.T) {
+	var plugged string
+	l, h, rw := newRewriteLab(t, func(l *lab, _ *vcsim.Rewrite) {
+		var err error
+		if plugged, _, err = vcsim.Realistic(l.model, l.vmObj(t, vmA).Reference()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := l.r
+	vm := l.vmObj(t, vmA).Reference()
+	addr := func(ips ...string) {
+		l.setGuestNet(t, vmA, []types.GuestNicInfo{{MacAddress: plugged, Connected: true, IpAddress: ips}})
+	}
+	reported := func(want string) {
+		t.Helper()
+		r.wait("web-1 with "+want, func() bool {
+			v, _ := r.vm(vmA)
+			var got []string
+			for _, n := range v.NICs {
+				for _, a := range n.Addresses {
+					got = append(got, a.String())
+				}
+			}
+			return fmt.Sprint(got) == want
+		})
+	}
+	reads := func() int {
+		c := h.CallsFrom(vcenter.UserAgent)
+		return c["RetrieveProperties"] + c["RetrievePropertiesEx"]
+	}
+	addr("192.0.2.70")
+	reported("[192.0.2.70]")
+
+	// A snapshot: the disk's backing gains a link.
+	before := reads()
+	disk, err := vcsim.ChangeDevice(l.model, vm, 2010, func(d types.BaseVirtualDevice) types.BaseVirtualDevice {
+		nd := *d.(*types.VirtualDisk)
+		nd.Backing = &types.VirtualDiskFlatVer2BackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[LocalDS_0] web-1/disk2010-000009.vmdk"},
+			DiskMode: string(types.VirtualDiskModePersistent), Parent: nd.Backing.(*types.VirtualDiskFlatVer2BackingInfo)}
+		return &nd
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Nest(vm, "config.hardware.device", "config.hardware.device[2010].backing", disk.GetVirtualDevice().Backing)
+	r.wait("the backing's change sent", rw.Nested)
+	addr("192.0.2.71")
+	reported("[192.0.2.71]")
+	if n := reads() - before; n != 0 {
+		t.Errorf("a disk's new backing had vCenter read %d times, want none", n)
+	}
+
+	// The adapter is unplugged: the list is read again, and its address goes.
+	before = reads()
+	nic, err := vcsim.ChangeDevice(l.model, vm, 4010, func(d types.BaseVirtualDevice) types.BaseVirtualDevice {
+		nd := *d.(*types.VirtualVmxnet3)
+		conn := *nd.Connectable
+		conn.Connected = false
+		nd.Connectable = &conn
+		return &nd
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Nest(vm, "config.hardware.device", "config.hardware.device[4010].connectable", nic.GetVirtualDevice().Connectable)
+	reported("[]")
+	if n := reads() - before; n != 1 {
+		t.Errorf("an adapter's change had vCenter read %d times, want once", n)
+	}
+}
+
+// TestHarshNestedHostGroupChanges moves a host between the stretched
+// cluster's DRS host groups, the change sent as vCenter names it, by the
+// group that changed: the groups are read again, and the VM on that host
+// lands at the other site.
+func TestHarshNestedHostGroupChanges(t *testing.T) {
+	m := simulator.VPX()
+	m.Cluster, m.ClusterHost, m.Host, m.Machine = 1, 4, 0, 8
+	l := newLabLayout(t, m, stretchedLayout)
+	l.setHostGroups(t, map[string][]int{"hosts-a": {0, 1}, "hosts-b": {2, 3}}, false)
+	l.relocate(t, web2, sh+"1", sp)
+	rw := vcsim.NewRewrite(l.url)
+	t.Cleanup(rw.Close)
+	l.via(t, rw.URL, rw.CertificatePEM())
+	l.start(t)
+	r := l.r
+	r.wait("web-2 at A", func() bool { v, _ := r.vm(web2); return v.Site == "A" })
+	cref := l.obj(t, "/DC0/host/DC0_C0").Reference()
+	group := &types.ClusterHostGroup{ClusterGroupInfo: types.ClusterGroupInfo{Name: "hosts-b"}}
+	for _, i := range []int{1, 2, 3} {
+		group.Host = append(group.Host, l.obj(t, fmt.Sprintf("%s%d", sh, i)).Reference())
+	}
+	rw.Nest(cref, "configurationEx", `configurationEx.group["hosts-b"]`, group)
+	l.setHostGroups(t, map[string][]int{"hosts-a": {0}, "hosts-b": {1, 2, 3}}, true)
+	r.wait("the group's change sent", rw.Nested)
+	r.wait("web-2 at B", func() bool { v, _ := r.vm(web2); return v.Site == "B" })
+}
+
 // TestHarshCrossVCenterVMotion runs two vCenters, a hostagent each, both
 // reporting to one routeragent: vCenter 1's cluster is site A, vCenter
 // 2's site B. A cross-vCenter vMotion lands at B, by vCenter 2's clock,

@@ -602,3 +602,32 @@ func AddHostBack(ctx context.Context, m *simulator.Model, c *vim25.Client, r *Re
 	}
 	return host.Reference(), nil
 }
+
+// ChangeDevice changes the device of a VM with the given key, as change
+// returns it from a copy, and tells the VM's watchers that
+// config.hardware.device changed (whole, as vcsim does; Rewrite.Nest
+// names the part). It returns the changed device.
+func ChangeDevice(m *simulator.Model, vm types.ManagedObjectReference, key int32, change func(types.BaseVirtualDevice) types.BaseVirtualDevice) (types.BaseVirtualDevice, error) {
+	sctx := m.Service.Context
+	sim, ok := sctx.Map.Get(vm).(*simulator.VirtualMachine)
+	if !ok {
+		return nil, fmt.Errorf("no VM %s", vm.Value)
+	}
+	var changed types.BaseVirtualDevice
+	sctx.WithLock(sim, func() {
+		devs := slices.Clone(sim.Config.Hardware.Device)
+		for i, d := range devs {
+			if d.GetVirtualDevice().Key == key {
+				changed = change(d)
+				devs[i] = changed
+			}
+		}
+		if changed != nil {
+			sctx.Update(sim, []types.PropertyChange{{Name: "config.hardware.device", Val: devs}})
+		}
+	})
+	if changed == nil {
+		return nil, fmt.Errorf("VM %s has no device %d", vm.Value, key)
+	}
+	return changed, nil
+}
