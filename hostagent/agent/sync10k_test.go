@@ -19,10 +19,9 @@ import (
 
 // BenchmarkSync10k serves the hostagent binary, through its real SOAP
 // client, the bytes of a real vCenter's sync of 10,000 VMs on 500 hosts
-// to its two filters (tests/vcsim.Big: 17 devices and guest networking
-// each, about 12 KB a VM), paged as the hostagent asks
-// (vcenter.MaxObjectUpdates), in front of vcsim for every other call. It
-// reports:
+// (tests/vcsim.Big: 17 devices and guest networking each, about 12 KB a
+// VM), paged as the hostagent asks (vcenter.MaxObjectUpdates), in front
+// of vcsim for every other call. It reports:
 //   - the bytes, and the bare cost of them: govmomi decoding every answer
 //     into ObjectUpdates and nothing else (the median of 3);
 //   - the hostagent's time from the first byte until it asked for more
@@ -42,7 +41,7 @@ func BenchmarkSync10k(b *testing.B) {
 	l := newLabModel(b, m)
 	big := vcsim.Big{Clusters: []types.ManagedObjectReference{l.obj(b, "/DC0/host/DC0_C0").Reference(), l.obj(b, "/DC0/host/DC0_C1").Reference()},
 		Hosts: nHosts, VMs: nVMs}
-	landing, rest, err := big.Sync(vcenter.MaxObjectUpdates, nil)
+	sync, err := big.Sync(vcenter.MaxObjectUpdates, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,15 +49,15 @@ func BenchmarkSync10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	landingAgain, restAgain, err := big.Sync(vcenter.MaxObjectUpdates, moved)
+	resync, err := big.Sync(vcenter.MaxObjectUpdates, moved)
 	if err != nil {
 		b.Fatal(err)
 	}
-	bare := bareDecode(b, append(slices.Clone(landing), rest...))
+	bare := bareDecode(b, sync)
 
 	rp := vcsim.NewReplay(l.url)
 	defer rp.Close()
-	rp.SetSync(landing, rest)
+	rp.SetSync(sync)
 	l.via(b, rp.URL, rp.CertificatePEM())
 	conf := filepath.Join(l.dir, "hostagent.toml")
 
@@ -78,32 +77,20 @@ func BenchmarkSync10k(b *testing.B) {
 	}
 	defer func() { _ = agent.Process.Signal(syscall.SIGTERM); _ = agent.Wait() }()
 	pid := agent.Process.Pid
-	// done waits until the batches from first to last were applied, and
-	// returns them as one: from the first byte of any to the last applied.
-	done := func(first, last int) vcsim.Batch {
+	done := func(n int) vcsim.Batch {
 		for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
-			if bs := rp.Batches(); len(bs) > last && !slices.ContainsFunc(bs[first:last+1], func(b vcsim.Batch) bool { return b.Done.IsZero() }) {
-				all := bs[first]
-				for _, b := range bs[first+1 : last+1] {
-					all.Bytes += b.Bytes
-					if b.Start.Before(all.Start) {
-						all.Start = b.Start
-					}
-					if b.Done.After(all.Done) {
-						all.Done = b.Done
-					}
-				}
-				return all
+			if bs := rp.Batches(); len(bs) > n && !bs[n].Done.IsZero() {
+				return bs[n]
 			}
 			if time.Now().After(deadline) {
-				b.Fatalf("batches %d to %d of answers not applied within 10 minutes (see %s)", first, last, logf.Name())
+				b.Fatalf("batch %d of answers not applied within 10 minutes (see %s)", n, logf.Name())
 			}
 		}
 	}
 
 	// The first sync.
 	counts := l.r.counts
-	first := done(0, 1)
+	first := done(0)
 	cpu := cpuTime(b, pid)
 	l.r.waitLong(b, 10*time.Minute, "the first full reports", func() bool { a, c := counts(); return a == nVMs/2 && c == nVMs/2 })
 	reported := time.Now()
@@ -113,7 +100,7 @@ func BenchmarkSync10k(b *testing.B) {
 	// The mass move.
 	cpu0 := cpuTime(b, pid)
 	rp.Push(moves)
-	move := done(2, 2)
+	move := done(1)
 	l.r.waitLong(b, 10*time.Minute, "the moved VMs", func() bool { a, c := counts(); return a == nVMs/2-nMoves && c == nVMs/2+nMoves })
 	moveReported := time.Now()
 	moveCPU := cpuTime(b, pid) - cpu0
@@ -121,9 +108,9 @@ func BenchmarkSync10k(b *testing.B) {
 	// A paged resync: the session expires during the wait.
 	landed := l.r.landedTimes()
 	cpu0 = cpuTime(b, pid)
-	rp.SetSync(landingAgain, restAgain)
+	rp.SetSync(resync)
 	rp.Expire()
-	again := done(3, 4)
+	again := done(2)
 	resyncCPU := cpuTime(b, pid) - cpu0
 	time.Sleep(time.Second) // the debounce and a report, if any were due
 	if after := l.r.landedTimes(); !maps.Equal(after, landed) {

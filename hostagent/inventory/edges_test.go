@@ -209,28 +209,6 @@ func TestAHostRemovedOverPagesParksItsVMs(t *testing.T) {
 	}
 }
 
-func TestAVMWhoseHostComesLaterIsNotMoved(t *testing.T) {
-	// A host added back: the VM under its new ID comes first without its
-	// host (the watcher's other filter), then with it. It stays parked,
-	// then placed, and lands nothing.
-	inv, _ := placed(t)
-	before := inv.Snapshot()["cl-a"]
-	inv.Apply([]types.ObjectUpdate{{Obj: vm1, Kind: types.ObjectUpdateKindLeave}, {Obj: h1, Kind: types.ObjectUpdateKindLeave}}, t0.Add(time.Minute))
-	back := vmEnter(h1)
-	back.Obj = ref("VirtualMachine", "vm-1-new")
-	hostless := back
-	hostless.ChangeSet = slices.DeleteFunc(slices.Clone(back.ChangeSet), func(c types.PropertyChange) bool { return c.Name == HostProperty })
-	inv.ApplyPage([]types.ObjectUpdate{hostless}, t0.Add(2*time.Minute))
-	if got := inv.Snapshot()["cl-a"]; fmt.Sprint(got) != fmt.Sprint(before) {
-		t.Errorf("before its host: %+v, want web-1 parked as it was: %+v", got, before)
-	}
-	inv.Apply([]types.ObjectUpdate{hosts()[0], {Obj: back.Obj, Kind: types.ObjectUpdateKindModify,
-		ChangeSet: []types.PropertyChange{{Name: HostProperty, Val: h1}}}}, t0.Add(2*time.Minute))
-	if got := inv.Snapshot()["cl-a"]; len(got) != 1 || !got[0].LandedAt.Equal(before[0].LandedAt) || inv.Landed != 0 {
-		t.Errorf("with its host: %+v (%d landings), want web-1 as it was, not landed", got, inv.Landed)
-	}
-}
-
 func TestAVMThatLeavesAndComesBackWithinAnAnswerStays(t *testing.T) {
 	inv, _ := placed(t)
 	before := inv.Snapshot()["cl-a"]

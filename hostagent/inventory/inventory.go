@@ -45,11 +45,8 @@ import (
 
 // Properties the watcher asks vCenter for, by managed object type.
 var (
-	VMProperties = []string{"config.instanceUuid", "config.uuid", "name", HostProperty, "runtime.powerState", "runtime.connectionState",
+	VMProperties = []string{"config.instanceUuid", "config.uuid", "name", "runtime.host", "runtime.powerState", "runtime.connectionState",
 		"config.template", "config.managedBy", "config.ftInfo", "config.hardware.device", "guest.net"}
-	// HostProperty is the VM's host: where it runs, and the only VM
-	// property a landing needs.
-	HostProperty        = "runtime.host"
 	HostProperties      = []string{"name", "parent"}
 	PortgroupProperties = []string{"key", "name"}
 	// FaultDomainProperty is a host's vSAN fault domain, watched when a
@@ -257,12 +254,11 @@ func (inv *Inventory) Apply(updates []types.ObjectUpdate, now time.Time) {
 	inv.expire(now)
 }
 
-// ApplyPage takes a page of an answer that goes on (truncated), or an
-// answer of a filter that does not watch the VMs' hosts, as Apply does,
-// but leaves the VMs that left to be settled by the next Apply: a host
-// removed with its VMs is one change in vCenter, and the host's leaving
-// may come pages, or another filter's answer, after theirs. Until then
-// they are reported as they were.
+// ApplyPage takes a page of an answer that goes on (truncated) as Apply
+// does, but settles the VMs that left only with the answer's last page:
+// a host removed with its VMs is one change in vCenter, and the host's
+// leaving may come pages after theirs. Until then they are reported as
+// they were.
 func (inv *Inventory) ApplyPage(updates []types.ObjectUpdate, now time.Time) {
 	inv.apply(updates, now)
 	inv.placeHosts()
@@ -428,9 +424,7 @@ func (inv *Inventory) cluster(v *vm) (*cluster, *host) {
 // that vCenter cannot reach, keeps its last known site.
 func (inv *Inventory) settle(now time.Time) {
 	for ref, v := range inv.vms {
-		if v.uuid == "" || !v.reachable() || v.copyOf() != "" || v.host == (types.ManagedObjectReference{}) {
-			// Not known enough yet, or a copy; a VM whose host is not
-			// known yet has it on its way (the watcher's landing filter).
+		if v.uuid == "" || !v.reachable() || v.copyOf() != "" {
 			continue
 		}
 		// Seen again, with its host or on another: what vCenter says now

@@ -1,14 +1,10 @@
 // Package vcenter watches the VMs of the configured clusters with one
-// session and WaitForUpdatesEx, no polling: one ContainerView of the
-// hosts of each watched cluster (so a hostagent watches its own clusters,
-// not all of vCenter), the VMs registered on those hosts and the port
-// groups they use, and, where hosts are mapped to sites by DRS host group,
-// the cluster's configurationEx. Two filters, each on a property collector
-// of its own, split what is watched: what a landing needs (the VMs'
-// hosts, the hosts, the landing events), and the rest, so that an answer
-// that carries a move never waits behind device lists or guest addresses.
-// Any lost session is followed by a new login, with backoff, and a full
-// resync.
+// PropertyCollector session and WaitForUpdatesEx, no polling: one
+// ContainerView of the hosts of each watched cluster (so a hostagent
+// watches its own clusters, not all of vCenter), the VMs registered on
+// those hosts and the port groups they use, and, where hosts are mapped
+// to sites by DRS host group, the cluster's configurationEx. Any lost session is
+// followed by a new login, with backoff, and a full resync.
 package vcenter
 
 import (
@@ -245,74 +241,60 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 		(*inv).Reset(refs)
 		w.setStatus(func(s *Status) { s.Resyncs++ })
 	}
-	// The views, collectors and filters live as long as the session:
+	// The views, collectors and filter live as long as the session:
 	// logout frees them. (Destroying them while a wait is being cancelled
 	// races inside vcsim.)
-	specs, err := w.filterSpecs(ctx, c, refs)
+	spec, err := w.filterSpec(ctx, c, refs)
 	if err != nil {
 		return false, err
 	}
-	var pcs [2]*property.Collector
-	for i := range pcs {
-		if pcs[i], err = property.DefaultCollector(c).Create(ctx); err != nil {
-			return false, fmt.Errorf("property collector: %w", err)
-		}
+	pc, err := property.DefaultCollector(c).Create(ctx)
+	if err != nil {
+		return false, fmt.Errorf("property collector: %w", err)
 	}
 	w.setStatus(func(s *Status) {
 		s.Connected, s.Since, s.DownSince, s.LastError, s.ClockOffset, s.RetryAt = true, time.Now(), time.Time{}, "", offset, time.Time{}
 	})
 	w.log.Info("watching vCenter", "url", w.status.URL, "clusters", len(refs), "clock_offset", offset.Round(time.Millisecond))
-	for i, spec := range specs {
-		if _, err := pcs[i].CreateFilter(ctx, types.CreateFilter{Spec: spec}); err != nil {
-			return false, fmt.Errorf("property filter: %w", err)
-		}
+	if _, err := pc.CreateFilter(ctx, types.CreateFilter{Spec: spec}); err != nil {
+		return false, fmt.Errorf("property filter: %w", err)
 	}
-	// The two filters' answers come in turns, each applied whole; mu
-	// holds the inventory, the clock and the sync's progress.
-	var mu sync.Mutex
 	synced := false
-	var complete [2]bool
-	objects, props := map[types.ManagedObjectReference]bool{}, 0
-	apply := func(filter int, updates []types.ObjectUpdate, truncated bool) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if updates == nil && !truncated && filter == landingFilter {
+	objects, props := 0, 0
+	return true, w.wait(ctx, c, pc.Reference(), func(updates []types.ObjectUpdate, truncated bool) error {
+		if updates == nil && !truncated {
 			// Idle: read vCenter's clock again, off every landing's path.
-			var err error
 			if clock, err = readClock(ctx, c); err != nil {
 				return err
 			}
 		}
 		// Every batch is stamped by vCenter's clock.
 		now := clock.now()
-		// The VMs that left are settled by the landing filter, which
-		// watches their hosts too, with an answer's last page, which may
-		// bring their host's leaving (a host removed with its VMs).
-		applyTo := (*inv).Apply
-		if filter == restFilter || truncated {
-			applyTo = (*inv).ApplyPage
+		// A truncated answer's VMs that left are settled with its last
+		// page, which may bring their host's leaving too.
+		apply := (*inv).Apply
+		if truncated {
+			apply = (*inv).ApplyPage
 		}
-		applyTo(own(filter, updates), now)
+		apply(updates, now)
 		for d := (*inv).Dirty(); d != nil; d = (*inv).Dirty() {
 			again, err := refetch(ctx, c, d)
 			if err != nil {
 				return err
 			}
-			applyTo(again, now)
+			apply(again, now)
 		}
 		if !synced {
+			objects += len(updates)
 			for _, u := range updates {
-				objects[u.Obj] = true
 				props += len(u.ChangeSet)
 			}
-			complete[filter] = complete[filter] || !truncated
-			if !complete[0] || !complete[1] {
-				return nil
-			}
+		}
+		if !synced && !truncated {
 			(*inv).Prune()
 			synced = true
 			if w.Watched != nil {
-				w.Watched(len(objects), props)
+				w.Watched(objects, props)
 			}
 			hidden, err := hiddenHosts(ctx, c, refs, (*inv).Hosts())
 			if err != nil {
@@ -322,6 +304,9 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 				w.log.Error("a host of a watched cluster is hidden from the vCenter user: grant its role on the cluster, with propagation", "host", h)
 			}
 			w.setStatus(func(s *Status) { s.HiddenHosts = hidden })
+		}
+		if !synced {
+			return nil
 		}
 		up := Update{Clusters: (*inv).Snapshot(), Landings: (*inv).Landings()}
 		n := 0
@@ -336,49 +321,8 @@ func (w *Watcher) session(ctx context.Context, inv **inventory.Inventory) (watch
 			w.Changed(up)
 		}
 		return nil
-	}
-	// Either filter's failure ends the session: the other's wait is
-	// cancelled.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	failed := make(chan error, 1)
-	go func() {
-		err := w.wait(wctx, c, pcs[restFilter].Reference(), func(u []types.ObjectUpdate, t bool) error { return apply(restFilter, u, t) })
-		cancel()
-		failed <- err
-	}()
-	err = w.wait(wctx, c, pcs[landingFilter].Reference(), func(u []types.ObjectUpdate, t bool) error { return apply(landingFilter, u, t) })
-	cancel()
-	if rest := <-failed; err == nil {
-		err = rest
-	}
-	return true, err
+	})
 }
-
-// own returns the updates of objects that filter watches properties of:
-// both filters traverse the same hosts and port groups, and an object
-// that a filter asks nothing of comes with no properties, its leaving in
-// its own time. Hosts are the landing filter's, port groups the rest's.
-func own(filter int, updates []types.ObjectUpdate) []types.ObjectUpdate {
-	other := "DistributedVirtualPortgroup"
-	if filter == restFilter {
-		other = "HostSystem"
-	}
-	if !slices.ContainsFunc(updates, func(u types.ObjectUpdate) bool { return u.Obj.Type == other }) {
-		return updates
-	}
-	return slices.DeleteFunc(slices.Clone(updates), func(u types.ObjectUpdate) bool { return u.Obj.Type == other })
-}
-
-// The watcher's two filters.
-const (
-	// landingFilter watches what a landing needs: the VMs' hosts, the
-	// hosts and their sites, and the landing events.
-	landingFilter = iota
-	// restFilter watches the rest: the VMs' names, devices and guest
-	// networking, port groups and host groups.
-	restFilter
-)
 
 // cluster returns a watched cluster's managed-object ID: the one found at
 // the first lookup by its path, as long as vCenter still has it, so that
@@ -490,33 +434,17 @@ func missingHosts(listed map[string][]string, seen []inventory.HostSite) []strin
 	return out
 }
 
-// filterSpecs returns the watcher's two filters (landingFilter and
-// restFilter). Both watch, in each cluster, its hosts through a
-// ContainerView rooted at the cluster, the VMs on those hosts and their
-// port groups. The landing filter asks for the VMs' hosts, the hosts'
-// names, parents and (where hosts are mapped by it) vSAN fault domain,
-// and the landing events; the other for everything else of the VMs, the
-// port groups, and the cluster's DRS host groups where hosts are mapped by
-// them. So an answer that carries a move is never held up by device lists
-// or guest addresses, nor grows with them.
-func (w *Watcher) filterSpecs(ctx context.Context, c *vim25.Client, clusters map[types.ManagedObjectReference]inventory.Cluster) ([2]types.PropertyFilterSpec, error) {
-	var specs [2]types.PropertyFilterSpec
-	landing, rest := &specs[landingFilter], &specs[restFilter]
-	var others []string
-	for _, p := range inventory.VMProperties {
-		if p != inventory.HostProperty {
-			others = append(others, p)
-		}
-	}
-	landing.PropSet = []types.PropertySpec{
-		{Type: "VirtualMachine", PathSet: []string{inventory.HostProperty}},
+// filterSpec watches, in each cluster, its hosts through a ContainerView
+// rooted at the cluster, the VMs on those hosts and their port groups;
+// the cluster itself where its hosts are mapped by DRS host group; and
+// the hosts' vSAN fault domain where they are mapped by it.
+func (w *Watcher) filterSpec(ctx context.Context, c *vim25.Client, clusters map[types.ManagedObjectReference]inventory.Cluster) (types.PropertyFilterSpec, error) {
+	spec := types.PropertyFilterSpec{PropSet: []types.PropertySpec{
+		{Type: "VirtualMachine", PathSet: inventory.VMProperties},
 		{Type: "HostSystem", PathSet: slices.Clone(inventory.HostProperties)},
-		{Type: "EventHistoryCollector", PathSet: []string{"latestPage"}},
-	}
-	rest.PropSet = []types.PropertySpec{
-		{Type: "VirtualMachine", PathSet: others},
 		{Type: "DistributedVirtualPortgroup", PathSet: inventory.PortgroupProperties},
-	}
+		{Type: "EventHistoryCollector", PathSet: []string{"latestPage"}},
+	}}
 	groups, faultDomains := false, false
 	vms := view.NewManager(c)
 	// The landing events, whose createdTime stamps landings: one collector
@@ -524,41 +452,39 @@ func (w *Watcher) filterSpecs(ctx context.Context, c *vim25.Client, clusters map
 	// VMs outside the watched clusters name no watched VM.
 	hc, err := event.NewManager(c).CreateCollectorForEvents(ctx, LandingEventFilter(c))
 	if err != nil {
-		return specs, fmt.Errorf("event collector: %w", err)
+		return spec, fmt.Errorf("event collector: %w", err)
 	}
 	if err := history.NewCollector(c, hc.Reference()).SetPageSize(ctx, EventPage); err != nil {
-		return specs, fmt.Errorf("event collector: %w", err)
+		return spec, fmt.Errorf("event collector: %w", err)
 	}
-	landing.ObjectSet = append(landing.ObjectSet, types.ObjectSpec{Obj: hc.Reference()})
+	spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: hc.Reference()})
 	for _, ref := range slices.SortedFunc(maps.Keys(clusters), func(a, b types.ManagedObjectReference) int { return cmp.Compare(a.Value, b.Value) }) {
 		cv, err := vms.CreateContainerView(ctx, ref, []string{"HostSystem"}, true)
 		if err != nil {
-			return specs, fmt.Errorf("container view of cluster %s: %w", clusters[ref].Name, err)
+			return spec, fmt.Errorf("container view of cluster %s: %w", clusters[ref].Name, err)
 		}
 		// The cluster's hosts, the VMs registered on them, and their port
 		// groups. A VM moved onto or off a watched host enters or leaves
-		// the filters with the host's vm property.
-		for _, spec := range []*types.PropertyFilterSpec{landing, rest} {
-			spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: cv.Reference(), Skip: types.NewBool(true),
-				SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view",
-					SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "HostSystem", Path: "vm",
-						SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "VirtualMachine", Path: "network"}}}}}}})
-		}
+		// the filter with the host's vm property.
+		spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: cv.Reference(), Skip: types.NewBool(true),
+			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view",
+				SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "HostSystem", Path: "vm",
+					SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "VirtualMachine", Path: "network"}}}}}}})
 		switch clusters[ref].Sites.By {
 		case sitemap.HostGroup:
 			groups = true
-			rest.ObjectSet = append(rest.ObjectSet, types.ObjectSpec{Obj: ref})
+			spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: ref})
 		case sitemap.FaultDomain:
 			faultDomains = true
 		}
 	}
 	if groups {
-		rest.PropSet = append(rest.PropSet, types.PropertySpec{Type: "ClusterComputeResource", PathSet: []string{inventory.GroupsProperty}})
+		spec.PropSet = append(spec.PropSet, types.PropertySpec{Type: "ClusterComputeResource", PathSet: []string{inventory.GroupsProperty}})
 	}
 	if faultDomains {
-		landing.PropSet[1].PathSet = append(landing.PropSet[1].PathSet, inventory.FaultDomainProperty)
+		spec.PropSet[1].PathSet = append(spec.PropSet[1].PathSet, inventory.FaultDomainProperty)
 	}
-	return specs, nil
+	return spec, nil
 }
 
 // LandingEventFilter selects the landing events of all of vCenter, which

@@ -3,12 +3,10 @@ package vcenter
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmware/govmomi/vim25/soap"
-	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vmroute/vmroute/hostagent/inventory"
 )
@@ -67,28 +65,5 @@ func TestTheClockCountsFromItsReading(t *testing.T) {
 	c := vcClock{at: time.Now().Add(-3 * time.Second), vc: vc}
 	if got := c.now().Sub(vc); got < 3*time.Second || got > 4*time.Second {
 		t.Errorf("vCenter's time 3 s after the reading: %v after it", got)
-	}
-}
-
-func TestEachFilterOwnsItsObjects(t *testing.T) {
-	obj := func(typ string) types.ObjectUpdate {
-		return types.ObjectUpdate{Obj: types.ManagedObjectReference{Type: typ, Value: typ}, Kind: types.ObjectUpdateKindLeave}
-	}
-	all := []types.ObjectUpdate{obj("VirtualMachine"), obj("HostSystem"), obj("DistributedVirtualPortgroup"), obj("EventHistoryCollector")}
-	kinds := func(us []types.ObjectUpdate) string {
-		var out []string
-		for _, u := range us {
-			out = append(out, u.Obj.Type)
-		}
-		return strings.Join(out, " ")
-	}
-	if got := kinds(own(landingFilter, all)); got != "VirtualMachine HostSystem EventHistoryCollector" {
-		t.Errorf("the landing filter owns %s", got)
-	}
-	if got := kinds(own(restFilter, all)); got != "VirtualMachine DistributedVirtualPortgroup EventHistoryCollector" {
-		t.Errorf("the rest filter owns %s", got)
-	}
-	if got := kinds(all); got != "VirtualMachine HostSystem DistributedVirtualPortgroup EventHistoryCollector" {
-		t.Errorf("the answer itself became %s", got)
 	}
 }

@@ -40,18 +40,15 @@ func (b Big) VMRef(i int) types.ManagedObjectReference {
 // ClusterOf returns the index of the cluster VM i starts in.
 func (b Big) ClusterOf(i int) int { return i % b.Hosts % len(b.Clusters) }
 
-// Sync returns the answers of a full sync to the hostagent's two
-// filters, at most page objects each, every page but the last of each
-// truncated: to the landing filter the hosts, then the VMs' hosts; to the
-// other the port group, then the rest of the VMs. The VMs moved (by Move)
-// run on the host they moved to.
-func (b Big) Sync(page int, moved []int) (landing, rest [][]byte, err error) {
+// Sync returns the answers of a full sync, at most page objects each:
+// the port group, the hosts, then the VMs, every page but the last
+// truncated. The VMs moved (by Move) run on the host they moved to.
+func (b Big) Sync(page int, moved []int) ([][]byte, error) {
 	if b.Hosts%len(b.Clusters) != 0 {
-		return nil, nil, fmt.Errorf("%d hosts do not spread evenly over %d clusters", b.Hosts, len(b.Clusters))
+		return nil, fmt.Errorf("%d hosts do not spread evenly over %d clusters", b.Hosts, len(b.Clusters))
 	}
-	objects := make([]types.ObjectUpdate, 0, b.Hosts+b.VMs)
-	others := make([]types.ObjectUpdate, 0, 1+b.VMs)
-	others = append(others, types.ObjectUpdate{Obj: types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: "dvportgroup-2001"},
+	objects := make([]types.ObjectUpdate, 0, 1+b.Hosts+b.VMs)
+	objects = append(objects, types.ObjectUpdate{Obj: types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: "dvportgroup-2001"},
 		Kind: types.ObjectUpdateKindEnter, ChangeSet: []types.PropertyChange{
 			{Name: "key", Op: types.PropertyChangeOpAssign, Val: "dvportgroup-2001"},
 			{Name: "name", Op: types.PropertyChangeOpAssign, Val: "dvpg-app"},
@@ -67,22 +64,9 @@ func (b Big) Sync(page int, moved []int) (landing, rest [][]byte, err error) {
 		isMoved[i] = true
 	}
 	for i := range b.VMs {
-		var host, props []types.PropertyChange
-		for _, c := range b.vm(i, isMoved[i]) {
-			if c.Name == "runtime.host" {
-				host = append(host, c)
-			} else {
-				props = append(props, c)
-			}
-		}
-		objects = append(objects, types.ObjectUpdate{Obj: b.VMRef(i), Kind: types.ObjectUpdateKindEnter, ChangeSet: host})
-		others = append(others, types.ObjectUpdate{Obj: b.VMRef(i), Kind: types.ObjectUpdateKindEnter, ChangeSet: props})
+		objects = append(objects, types.ObjectUpdate{Obj: b.VMRef(i), Kind: types.ObjectUpdateKindEnter, ChangeSet: b.vm(i, isMoved[i])})
 	}
-	if landing, err = pages(objects, page); err != nil {
-		return nil, nil, err
-	}
-	rest, err = pages(others, page)
-	return landing, rest, err
+	return pages(objects, page)
 }
 
 // host returns the host VM i runs on, the next one once moved.

@@ -18,11 +18,9 @@ import (
 // WaitForUpdatesEx is answered from answers given to it (Big's, whose
 // bytes no simulator could produce at that size in time), every other
 // call goes to the simulator. Each new property collector, as a hostagent
-// creates two per session, is first served the full sync of its filter
-// (SetSync): the landing filter's, told by its landing events, or the
-// other's. Push gives the latest landing filter more answers. A wait with
-// nothing to serve ends after its maxWait with no change, as vCenter's
-// does.
+// creates one per session, is first served the full sync (SetSync); Push
+// gives the latest collector more answers. A wait with nothing to serve
+// ends after its maxWait with no change, as vCenter's does.
 type Replay struct {
 	// URL is where the replay serves (https, its own certificate:
 	// CertificatePEM).
@@ -30,8 +28,7 @@ type Replay struct {
 	srv *httptest.Server
 
 	mu      sync.Mutex
-	sync    [2][][]byte      // by filter: landing, rest
-	landing map[string]bool  // the collectors of landing filters
+	sync    [][]byte
 	feeds   map[string]*feed // by collector
 	latest  *feed
 	batches []Batch
@@ -40,17 +37,14 @@ type Replay struct {
 }
 
 type feed struct {
-	landing bool
 	pending [][]byte
 	batch   int // index in batches of the batch being served, -1 when none
 }
 
 // Batch is one run of answers a collector was served: the bytes, when the
 // first byte went out, and when the collector asked for more after the
-// last answer (it had applied them all). Landing says it went to a
-// landing filter.
+// last answer (it had applied them all).
 type Batch struct {
-	Landing     bool
 	Bytes       int64
 	Start, Done time.Time
 }
@@ -59,7 +53,7 @@ var thisRE = regexp.MustCompile(`<_this type="PropertyCollector">([^<]*)</_this>
 
 // NewReplay serves in front of the simulator at sim (its SDK URL).
 func NewReplay(sim *url.URL) *Replay {
-	r := &Replay{feeds: map[string]*feed{}, landing: map[string]bool{}, more: make(chan struct{})}
+	r := &Replay{feeds: map[string]*feed{}, more: make(chan struct{})}
 	target := *sim
 	target.Path, target.User = "", nil
 	proxy := httputil.NewSingleHostReverseProxy(&target)
@@ -74,11 +68,6 @@ func NewReplay(sim *url.URL) *Replay {
 		if bytes.Contains(body, []byte("<WaitForUpdatesEx")) {
 			r.wait(w, req, body)
 			return
-		}
-		if m := thisRE.FindSubmatch(body); m != nil && bytes.Contains(body, []byte("<CreateFilter")) && bytes.Contains(body, []byte("latestPage")) {
-			r.mu.Lock()
-			r.landing[string(m[1])] = true
-			r.mu.Unlock()
 		}
 		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		proxy.ServeHTTP(w, req)
@@ -101,15 +90,15 @@ func certPEM(s *httptest.Server) []byte {
 func (r *Replay) Close() { r.srv.Close() }
 
 // SetSync sets the answers of the full sync that each new collector is
-// served first: those of a landing filter, or of the other.
-func (r *Replay) SetSync(landing, rest [][]byte) {
+// served first.
+func (r *Replay) SetSync(pages [][]byte) {
 	r.mu.Lock()
-	r.sync = [2][][]byte{landing, rest}
+	r.sync = pages
 	r.mu.Unlock()
 }
 
-// Push gives the latest landing filter's collector more answers: changes,
-// served at once to the wait in progress.
+// Push gives the latest collector more answers: changes, served at once
+// to the wait in progress.
 func (r *Replay) Push(pages [][]byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -143,7 +132,7 @@ func (r *Replay) Batches() []Batch {
 // open starts a batch for f's pending answers, unless one is open.
 func (r *Replay) open(f *feed) {
 	if f.batch < 0 && len(f.pending) > 0 {
-		r.batches = append(r.batches, Batch{Landing: f.landing})
+		r.batches = append(r.batches, Batch{})
 		f.batch = len(r.batches) - 1
 	}
 }
@@ -182,12 +171,9 @@ func (r *Replay) wait(w http.ResponseWriter, req *http.Request, body []byte) {
 		}
 		f := r.feeds[collector]
 		if f == nil {
-			f = &feed{landing: r.landing[collector], pending: r.sync[1], batch: -1}
-			if f.landing {
-				f.pending = r.sync[0]
-				r.latest = f
-			}
+			f = &feed{pending: r.sync, batch: -1}
 			r.feeds[collector] = f
+			r.latest = f
 			r.open(f)
 		}
 		if len(f.pending) == 0 && f.batch >= 0 {
