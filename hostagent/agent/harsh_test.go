@@ -475,7 +475,7 @@ func TestHarshCrossVCenterVMotion(t *testing.T) {
 	// vcsim names VMs, and derives their UUIDs and MACs, the same way in
 	// every instance: vCenter 2 starts without VMs.
 	one.Cluster, one.ClusterHost, one.Host, one.Machine = 1, 2, 0, 2
-	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 0, 0
+	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 1, 0
 	ca := pki.New(t)
 	ca.Issue(t, "hostagent")
 	r := newRouteragent(t, ca, perSite.clusters...)
@@ -489,7 +489,7 @@ func TestHarshCrossVCenterVMotion(t *testing.T) {
 	ctx := context.Background()
 	before, _ := r.vm(vmA)
 	start := time.Now()
-	at, err := vcsim.CrossVMotion(ctx, la.c, lb.c, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", "")
+	at, err := vcsim.CrossVMotion(ctx, la.c, lb.c, two, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +516,7 @@ func TestHarshCrossVCenterVMotion(t *testing.T) {
 func TestHarshCrossVCenterVMotionNewInstanceUUID(t *testing.T) {
 	one, two := simulator.VPX(), simulator.VPX()
 	one.Cluster, one.ClusterHost, one.Host, one.Machine = 1, 2, 0, 2
-	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 0, 0
+	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 1, 0
 	ca := pki.New(t)
 	ca.Issue(t, "hostagent")
 	r := newRouteragent(t, ca, perSite.clusters...)
@@ -535,7 +535,7 @@ func TestHarshCrossVCenterVMotionNewInstanceUUID(t *testing.T) {
 	before, _ := r.vm(vmA)
 	la.stop()
 	const newUUID = "5012aaaa-bbbb-cccc-dddd-000000000001"
-	if _, err := vcsim.CrossVMotion(context.Background(), la.c, lb.c, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", newUUID); err != nil {
+	if _, err := vcsim.CrossVMotion(context.Background(), la.c, lb.c, two, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", newUUID); err != nil {
 		t.Fatal(err)
 	}
 	lb.setGuestNet(t, vmA, guest)

@@ -359,14 +359,19 @@ func Added(m *simulator.Model, vm types.ManagedObjectReference, prop string, val
 
 // CrossVMotion moves a running VM from one vCenter to another as a
 // cross-vCenter vMotion does: the destination (dst, a client logged in
-// to it) registers the VM on a host there, with the same instance UUID,
-// BIOS UUID and MACs, powers it on and logs DstVmMigratedEvent by its own
-// clock; then the source (src) deletes its copy. A newUUID that is not
-// empty is the VM's instance UUID at the destination, as a destination
-// vCenter that already held the VM's gives it. Paths are inventory paths
-// in each vCenter, whose datacenter is DC0. It returns the event's time
-// by the destination's clock.
-func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath, poolPath, network, newUUID string) (time.Time, error) {
+// to it; dm, its model) registers the VM on a host there, with the same
+// instance UUID, BIOS UUID and MACs, powers it on and logs
+// DstVmMigratedEvent by its own clock; then the source (src) deletes its
+// copy (unregisters it). A newUUID that is not empty is the VM's instance UUID at the
+// destination, as a destination vCenter that already held the VM's gives
+// it. Paths are inventory paths in each vCenter, whose datacenter is DC0.
+// It returns the event's time by the destination's clock.
+//
+// The VM is registered on the destination's standalone host (its model
+// needs one, Host = 1), then moved to hostPath: vcsim's CreateVM writes a
+// host's list of VMs while a watch of that host reads it without a lock,
+// which the race detector reports.
+func CrossVMotion(ctx context.Context, src, dst *vim25.Client, dm *simulator.Model, vmPath, hostPath, poolPath, network, newUUID string) (time.Time, error) {
 	sf, df := find.NewFinder(src, false), find.NewFinder(dst, false)
 	vm, err := sf.VirtualMachine(ctx, vmPath)
 	if err != nil {
@@ -390,12 +395,28 @@ func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath,
 			macs = append(macs, card.GetVirtualEthernetCard().MacAddress)
 		}
 	}
-	moved, err := register(ctx, dst, v.Name, cmp.Or(newUUID, v.Config.InstanceUuid), v.Config.Uuid, macs, network, pool, host)
+	staging, err := df.HostSystem(ctx, "/DC0/host/DC0_H0/DC0_H0")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the destination's standalone host: %w", err)
+	}
+	stagingPool, err := df.ResourcePool(ctx, "/DC0/host/DC0_H0/Resources")
 	if err != nil {
 		return time.Time{}, err
 	}
+	moved, err := register(ctx, dst, v.Name, cmp.Or(newUUID, v.Config.InstanceUuid), v.Config.Uuid, macs, network, stagingPool, staging)
+	if err != nil {
+		return time.Time{}, err
+	}
+	hr, pr := host.Reference(), pool.Reference()
+	task, err := moved.Relocate(ctx, types.VirtualMachineRelocateSpec{Host: &hr, Pool: &pr}, types.VirtualMachineMovePriorityDefaultPriority)
+	if err == nil {
+		err = WaitTask(ctx, dst, task)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("move %s onto %s: %w", v.Name, hostPath, err)
+	}
+	HostMoved(dm, moved.Reference())
 	em := event.NewManager(dst)
-	hr := host.Reference()
 	if err := em.PostEvent(ctx, &types.EventEx{EventTypeId: "com.vmware.vc.vm.DstVmMigratedEvent", ObjectId: moved.Reference().Value, ObjectType: "VirtualMachine",
 		Event: types.Event{Vm: &types.VmEventArgument{Vm: moved.Reference()}, Host: &types.HostEventArgument{Host: hr}}}); err != nil {
 		return time.Time{}, err
@@ -405,17 +426,16 @@ func CrossVMotion(ctx context.Context, src, dst *vim25.Client, vmPath, hostPath,
 	if err != nil || len(events) == 0 {
 		return time.Time{}, fmt.Errorf("the destination's event is not logged: %v", err)
 	}
-	task, err := vm.PowerOff(ctx)
-	if err == nil {
+	if task, err = vm.PowerOff(ctx); err == nil {
 		err = WaitTask(ctx, src, task)
 	}
 	if err == nil {
-		if task, err = vm.Destroy(ctx); err == nil {
-			err = WaitTask(ctx, src, task)
-		}
+		// Unregistered, not destroyed: vcsim's Destroy rewrites the
+		// device list in place while a watch may be reading it.
+		err = vm.Unregister(ctx)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("delete %s at the source: %w", v.Name, err)
+		return time.Time{}, fmt.Errorf("remove %s at the source: %w", v.Name, err)
 	}
 	return events[0].GetEvent().CreatedTime, nil
 }
@@ -584,10 +604,6 @@ func AddHostBack(ctx context.Context, m *simulator.Model, c *vim25.Client, r *Re
 	if host == nil {
 		return types.ManagedObjectReference{}, fmt.Errorf("host %s added back, but not in its cluster", r.name)
 	}
-	// vcsim tells the container views of a new host before the host is
-	// in its cluster, so they never show it: tell them again.
-	sctx := m.Service.Context
-	sctx.Map.Put(sctx.Map.Get(host.Reference()))
 	pool := object.NewResourcePool(c, *cc.ResourcePool)
 	for _, v := range r.vms {
 		var macs []string
@@ -600,6 +616,12 @@ func AddHostBack(ctx context.Context, m *simulator.Model, c *vim25.Client, r *Re
 			return types.ManagedObjectReference{}, err
 		}
 	}
+	// vcsim tells the container views of a new host before the host is
+	// in its cluster, so they never show it: tell them now, with its VMs
+	// registered (vcsim's CreateVM writes a host's list of VMs while a
+	// watch of that host reads it without a lock).
+	sctx := m.Service.Context
+	sctx.Map.Put(sctx.Map.Get(host.Reference()))
 	return host.Reference(), nil
 }
 
