@@ -408,18 +408,36 @@ func boot(t *testing.T, m machine) string {
 }
 
 // kvmWorks says whether qemu runs a VM with KVM here: /dev/kvm may exist
-// and still fail (nested virtualization without the MSRs qemu sets). A
-// paused VM that is still running after two seconds is a yes. It is
-// asked once per test process.
+// and still fail (nested virtualization without the MSRs qemu sets), or
+// run a BIOS and hang a Linux kernel before its first line. The test
+// image's kernel, booted with KVM, printing its first line within 10 s is
+// a yes. It is asked once per test process, after the image is built.
 var kvmWorks = sync.OnceValue(func() bool {
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	dir, err := os.MkdirTemp("", "kvm-probe")
+	if err != nil {
+		return false
+	}
+	defer os.RemoveAll(dir)
+	console := filepath.Join(dir, "console.log")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35,accel=kvm", "-cpu", "host", "-m", "64", "-S",
-		"-display", "none", "-monitor", "none", "-serial", "none", "-nic", "none").Run()
-	return ctx.Err() != nil && err != nil
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35,accel=kvm", "-cpu", "host", "-m", "256",
+		"-display", "none", "-monitor", "none", "-nic", "none", "-serial", "file:"+console,
+		"-kernel", filepath.Join(imageDir, "vmlinuz"), "-append", "console=ttyS0 panic=-1", "-no-reboot")
+	if err := cmd.Start(); err != nil {
+		return false
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	for ctx.Err() == nil {
+		if b, _ := os.ReadFile(console); strings.Contains(string(b), "Linux version") {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 })
 
 func copyFile(t *testing.T, from, to string) {
