@@ -466,30 +466,39 @@ func TestHarshNestedHostGroupChanges(t *testing.T) {
 	r.wait("web-2 at B", func() bool { v, _ := r.vm(web2); return v.Site == "B" })
 }
 
+// twoVCenters serves two vCenters with the harsh world, and runs a
+// hostagent on each, both reporting to one routeragent: vCenter 1's
+// cluster is cl-a at site A, with 2 VMs; vCenter 2's is cl-b at site B,
+// with none (vcsim names VMs, and derives their UUIDs and MACs, the same
+// way in every instance), and a standalone host for vcsim.CrossVMotion.
+func twoVCenters(t *testing.T) (la, lb *lab, r *routeragent) {
+	t.Helper()
+	one, two := simulator.VPX(), simulator.VPX()
+	one.Cluster, one.ClusterHost, one.Host, one.Machine = 1, 2, 0, 2
+	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 1, 0
+	ca := pki.New(t)
+	ca.Issue(t, "hostagent")
+	r = newRouteragent(t, ca, perSite.clusters...)
+	la = newLabWith(t, one, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-a\"\nsite = \"A\"\n"}, ca, r)
+	lb = newLabWith(t, two, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-b\"\nsite = \"B\"\n"}, ca, r)
+	vcsim.Install(one)
+	vcsim.Install(two)
+	la.start(t)
+	lb.start(t)
+	return la, lb, r
+}
+
 // TestHarshCrossVCenterVMotion runs two vCenters, a hostagent each, both
 // reporting to one routeragent: vCenter 1's cluster is site A, vCenter
 // 2's site B. A cross-vCenter vMotion lands at B, by vCenter 2's clock,
 // and leaves A.
 func TestHarshCrossVCenterVMotion(t *testing.T) {
-	one, two := simulator.VPX(), simulator.VPX()
-	// vcsim names VMs, and derives their UUIDs and MACs, the same way in
-	// every instance: vCenter 2 starts without VMs.
-	one.Cluster, one.ClusterHost, one.Host, one.Machine = 1, 2, 0, 2
-	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 1, 0
-	ca := pki.New(t)
-	ca.Issue(t, "hostagent")
-	r := newRouteragent(t, ca, perSite.clusters...)
-	la := newLabWith(t, one, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-a\"\nsite = \"A\"\n"}, ca, r)
-	lb := newLabWith(t, two, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-b\"\nsite = \"B\"\n"}, ca, r)
-	vcsim.Install(one)
-	vcsim.Install(two)
-	la.start(t)
-	lb.start(t)
+	la, lb, r := twoVCenters(t)
 	r.wait("both vCenters reported", func() bool { a, _ := r.counts(); return a == 2 && len(r.intake.States()) == 2 })
 	ctx := context.Background()
 	before, _ := r.vm(vmA)
 	start := time.Now()
-	at, err := vcsim.CrossVMotion(ctx, la.c, lb.c, two, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", "")
+	at, err := vcsim.CrossVMotion(ctx, la.c, lb.c, lb.model, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,18 +523,7 @@ func TestHarshCrossVCenterVMotion(t *testing.T) {
 // UUID and MACs, and the routeragent's planner takes the two claims for
 // one VM, at B: its address is no conflict, and B holds its host route.
 func TestHarshCrossVCenterVMotionNewInstanceUUID(t *testing.T) {
-	one, two := simulator.VPX(), simulator.VPX()
-	one.Cluster, one.ClusterHost, one.Host, one.Machine = 1, 2, 0, 2
-	two.Cluster, two.ClusterHost, two.Host, two.Machine = 1, 2, 1, 0
-	ca := pki.New(t)
-	ca.Issue(t, "hostagent")
-	r := newRouteragent(t, ca, perSite.clusters...)
-	la := newLabWith(t, one, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-a\"\nsite = \"A\"\n"}, ca, r)
-	lb := newLabWith(t, two, layout{toml: "[[clusters]]\npath = \"/DC0/host/DC0_C0\"\nname = \"cl-b\"\nsite = \"B\"\n"}, ca, r)
-	vcsim.Install(one)
-	vcsim.Install(two)
-	la.start(t)
-	lb.start(t)
+	la, lb, r := twoVCenters(t)
 	guest := []types.GuestNicInfo{{MacAddress: la.mac(t, vmA), Connected: true, IpAddress: []string{"192.0.2.50"}}}
 	la.setGuestNet(t, vmA, guest)
 	r.wait("the VM at A with its address", func() bool {
@@ -535,7 +533,7 @@ func TestHarshCrossVCenterVMotionNewInstanceUUID(t *testing.T) {
 	before, _ := r.vm(vmA)
 	la.stop()
 	const newUUID = "5012aaaa-bbbb-cccc-dddd-000000000001"
-	if _, err := vcsim.CrossVMotion(context.Background(), la.c, lb.c, two, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", newUUID); err != nil {
+	if _, err := vcsim.CrossVMotion(context.Background(), la.c, lb.c, lb.model, "/DC0/vm/"+vmA, "/DC0/host/DC0_C0/DC0_C0_H1", "/DC0/host/DC0_C0/Resources", "VM Network", newUUID); err != nil {
 		t.Fatal(err)
 	}
 	lb.setGuestNet(t, vmA, guest)

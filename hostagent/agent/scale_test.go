@@ -62,23 +62,7 @@ func BenchmarkScale(b *testing.B) {
 	l.populate(b, "DC0_C1", "scale-b", netip.MustParsePrefix("2001:db8:b::/64"), nVMs-nVMs/2)
 	b.Logf("vcsim holds %d VMs, made in %s", nVMs, time.Since(made).Round(time.Second))
 
-	bin := b.TempDir()
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "../../cmd/vmroute-hostagent").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	logf, err := os.Create(filepath.Join(l.dir, "hostagent.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logf.Close()
-	agent := exec.Command(filepath.Join(bin, "vmroute-hostagent"), "--config", filepath.Join(l.dir, "hostagent.toml"))
-	agent.Stdout, agent.Stderr = logf, logf
-	if err := agent.Start(); err != nil {
-		b.Fatal(err)
-	}
-	// Stopped gracefully, the hostagent cancels its wait; vcsim's Close
-	// would wait forever for a killed one's.
-	defer func() { _ = agent.Process.Signal(syscall.SIGTERM); _ = agent.Wait() }()
+	agent, _ := runHostagent(b, l)
 	counts := l.r.counts
 	synced := time.Now()
 	l.r.waitLong(b, 10*time.Minute, "the first full reports", func() bool {
@@ -394,4 +378,29 @@ func syntheticVM(i int, host types.ManagedObjectReference) types.ObjectUpdate {
 
 func ref(typ, v string) types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: typ, Value: v}
+}
+
+// runHostagent builds the hostagent binary and runs it on the lab's
+// configuration, logging to hostagent.log in l.dir, whose path it
+// returns. It is stopped gracefully when the benchmark ends: the
+// hostagent cancels its wait, and vcsim's Close would wait forever for a
+// killed one's.
+func runHostagent(b *testing.B, l *lab) (*exec.Cmd, string) {
+	b.Helper()
+	bin := b.TempDir()
+	if out, err := exec.Command("go", "build", "-o", bin+"/", "../../cmd/vmroute-hostagent").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	logf, err := os.Create(filepath.Join(l.dir, "hostagent.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { logf.Close() })
+	agent := exec.Command(filepath.Join(bin, "vmroute-hostagent"), "--config", filepath.Join(l.dir, "hostagent.toml"))
+	agent.Stdout, agent.Stderr = logf, logf
+	if err := agent.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = agent.Process.Signal(syscall.SIGTERM); _ = agent.Wait() })
+	return agent, logf.Name()
 }

@@ -2,11 +2,7 @@ package agent
 
 import (
 	"maps"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,26 +52,10 @@ func BenchmarkSync10k(b *testing.B) {
 	bare := bareDecode(b, sync)
 
 	rp := vcsim.NewReplay(l.url)
-	defer rp.Close()
+	b.Cleanup(rp.Close)
 	rp.SetSync(sync)
 	l.via(b, rp.URL, rp.CertificatePEM())
-	conf := filepath.Join(l.dir, "hostagent.toml")
-
-	bin := b.TempDir()
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "../../cmd/vmroute-hostagent").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	logf, err := os.Create(filepath.Join(l.dir, "hostagent.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logf.Close()
-	agent := exec.Command(filepath.Join(bin, "vmroute-hostagent"), "--config", conf)
-	agent.Stdout, agent.Stderr = logf, logf
-	if err := agent.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = agent.Process.Signal(syscall.SIGTERM); _ = agent.Wait() }()
+	agent, log := runHostagent(b, l)
 	pid := agent.Process.Pid
 	done := func(n int) vcsim.Batch {
 		for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
@@ -83,7 +63,7 @@ func BenchmarkSync10k(b *testing.B) {
 				return bs[n]
 			}
 			if time.Now().After(deadline) {
-				b.Fatalf("batch %d of answers not applied within 10 minutes (see %s)", n, logf.Name())
+				b.Fatalf("batch %d of answers not applied within 10 minutes (see %s)", n, log)
 			}
 		}
 	}

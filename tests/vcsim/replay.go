@@ -54,27 +54,41 @@ var thisRE = regexp.MustCompile(`<_this type="PropertyCollector">([^<]*)</_this>
 // NewReplay serves in front of the simulator at sim (its SDK URL).
 func NewReplay(sim *url.URL) *Replay {
 	r := &Replay{feeds: map[string]*feed{}, more: make(chan struct{})}
+	r.srv, r.URL = front(sim, func(w http.ResponseWriter, req *http.Request, body []byte) bool {
+		if bytes.Contains(body, []byte("<WaitForUpdatesEx")) {
+			r.wait(w, req, body)
+			return true
+		}
+		return false
+	}, nil)
+	return r
+}
+
+// front serves in front of the simulator at sim, over TLS: intercept sees
+// each request with its body and answers it itself by returning true;
+// the others go to the simulator, their answers through modify, when not
+// nil. It returns the server and its SDK URL.
+func front(sim *url.URL, intercept func(http.ResponseWriter, *http.Request, []byte) bool, modify func(*http.Response) error) (*httptest.Server, *url.URL) {
 	target := *sim
 	target.Path, target.User = "", nil
 	proxy := httputil.NewSingleHostReverseProxy(&target)
 	proxy.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // the test's own simulator
 	proxy.ErrorHandler = proxyError
-	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	proxy.ModifyResponse = modify
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if bytes.Contains(body, []byte("<WaitForUpdatesEx")) {
-			r.wait(w, req, body)
+		if intercept(w, req, body) {
 			return
 		}
 		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		proxy.ServeHTTP(w, req)
 	}))
-	u, _ := url.Parse(r.srv.URL + sim.Path)
-	r.URL = u
-	return r
+	u, _ := url.Parse(srv.URL + sim.Path)
+	return srv, u
 }
 
 // CertificatePEM returns the replay's certificate, PEM-encoded, for a

@@ -2,12 +2,10 @@ package vcsim
 
 import (
 	"bytes"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"sync"
@@ -52,29 +50,15 @@ const methodHeader = "Vmroute-Test-Method"
 // NewRewrite serves in front of the simulator at sim (its SDK URL).
 func NewRewrite(sim *url.URL) *Rewrite {
 	r := &Rewrite{hidden: map[types.ManagedObjectReference]bool{}}
-	target := *sim
-	target.Path, target.User = "", nil
-	proxy := httputil.NewSingleHostReverseProxy(&target)
-	proxy.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // the test's own simulator
-	proxy.ErrorHandler = proxyError
-	proxy.ModifyResponse = r.rewrite
-	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	r.srv, r.URL = front(sim, func(_ http.ResponseWriter, req *http.Request, body []byte) bool {
 		for _, m := range []string{"WaitForUpdatesEx", "RetrievePropertiesEx", "RetrieveProperties"} {
 			if bytes.Contains(body, []byte("<"+m+">")) || bytes.Contains(body, []byte("<"+m+" ")) {
 				req.Header.Set(methodHeader, m)
 				break
 			}
 		}
-		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		proxy.ServeHTTP(w, req)
-	}))
-	u, _ := url.Parse(r.srv.URL + sim.Path)
-	r.URL = u
+		return false
+	}, r.rewrite)
 	return r
 }
 
